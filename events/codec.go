@@ -1,0 +1,163 @@
+package events
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+	"github.com/oklog/ulid/v2"
+)
+
+// Decoding errors. Match them with errors.Is.
+var (
+	// ErrCorrupt: the bytes are not a well-formed record or batch.
+	ErrCorrupt = errors.New("events: corrupt record")
+	// ErrUnknownType: the record names an event type this build does not know.
+	ErrUnknownType = errors.New("events: unknown event type")
+	// ErrNewerVersion: the record's schema version is newer than this build reads.
+	ErrNewerVersion = errors.New("events: schema version newer than supported")
+)
+
+const headerLen = 1 + 1 + 16 // version, type, ulid
+
+// maxRecordLen bounds a single record in a batch (64 MiB); larger claims are corrupt.
+const maxRecordLen = 64 << 20
+
+var handle = func() *codec.MsgpackHandle {
+	h := &codec.MsgpackHandle{WriteExt: true}
+	h.MapType = reflect.TypeOf(map[string]any(nil))
+	h.RawToString = true
+	h.Canonical = true // sorted map keys: the same event always encodes to the same bytes
+	h.MaxInitLen = 4096
+	h.MaxDepth = 64
+	return h
+}()
+
+var encPool = sync.Pool{New: func() any { return codec.NewEncoderBytes(nil, handle) }}
+
+// Marshal appends the encoding of e (without its position) to dst and returns it.
+// It fails (ErrUnencodable) when the payload's arguments or result are not
+// plain data (see CheckValue).
+func Marshal(dst []byte, e Event) ([]byte, error) {
+	if e.Payload == nil {
+		return dst, fmt.Errorf("events: marshal %s: nil payload", e.TaskID)
+	}
+	if err := checkPayload(e.Payload); err != nil {
+		return dst, fmt.Errorf("events: marshal %s %s: %w", e.Payload.Type(), e.TaskID, err)
+	}
+	dst = append(dst, e.Version, byte(e.Payload.Type()))
+	dst = append(dst, e.ID[:]...)
+	dst = binary.AppendVarint(dst, e.Time.UnixNano())
+	dst = binary.AppendUvarint(dst, uint64(len(e.TaskID)))
+	dst = append(dst, e.TaskID...)
+	var body []byte
+	enc := encPool.Get().(*codec.Encoder)
+	enc.ResetBytes(&body)
+	err := enc.Encode(e.Payload)
+	encPool.Put(enc)
+	if err != nil {
+		return dst, fmt.Errorf("events: marshal %s %s: %w", e.Payload.Type(), e.TaskID, err)
+	}
+	return append(dst, body...), nil
+}
+
+// Unmarshal decodes one record produced by Marshal. The returned event has
+// Position 0; the store sets it. Errors wrap ErrCorrupt, ErrUnknownType or
+// ErrNewerVersion. It never panics on any input.
+func Unmarshal(b []byte) (ev Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: decoder panic: %v", ErrCorrupt, r)
+		}
+	}()
+	if len(b) < headerLen {
+		return Event{}, fmt.Errorf("%w: %d bytes is shorter than a header", ErrCorrupt, len(b))
+	}
+	ev.Version = b[0]
+	t := Type(b[1])
+	copy(ev.ID[:], b[2:18])
+	rest := b[headerLen:]
+	ns, n := binary.Varint(rest)
+	if n <= 0 {
+		return Event{}, fmt.Errorf("%w: bad timestamp", ErrCorrupt)
+	}
+	rest = rest[n:]
+	l, n := binary.Uvarint(rest)
+	if n <= 0 || l > uint64(len(rest)-n) {
+		return Event{}, fmt.Errorf("%w: bad task id length", ErrCorrupt)
+	}
+	rest = rest[n:]
+	ev.TaskID = string(rest[:l])
+	rest = rest[l:]
+	p := newPayload(t)
+	if p == nil {
+		return Event{}, fmt.Errorf("%w: %d", ErrUnknownType, b[1])
+	}
+	if ev.Version == 0 {
+		return Event{}, fmt.Errorf("%w: schema version 0", ErrCorrupt)
+	}
+	if ev.Version > p.SchemaVersion() {
+		return Event{}, fmt.Errorf("%w: %s v%d (this build reads up to v%d)", ErrNewerVersion, t, ev.Version, p.SchemaVersion())
+	}
+	dec := codec.NewDecoderBytes(rest, handle)
+	if err := dec.Decode(p); err != nil {
+		return Event{}, fmt.Errorf("%w: %s payload: %v", ErrCorrupt, t, err)
+	}
+	if dec.NumBytesRead() != len(rest) {
+		return Event{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(rest)-dec.NumBytesRead())
+	}
+	ev.Time = Timestamp(ns).Time()
+	ev.Payload = p
+	return ev, nil
+}
+
+// MarshalBatch encodes evs as one batch record: a count, then each record
+// length-prefixed. Stores that keep one entry per appended batch use it.
+func MarshalBatch(dst []byte, evs []Event) ([]byte, error) {
+	dst = binary.AppendUvarint(dst, uint64(len(evs)))
+	var rec []byte
+	var err error
+	for _, e := range evs {
+		rec, err = Marshal(rec[:0], e)
+		if err != nil {
+			return dst, err
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(rec)))
+		dst = append(dst, rec...)
+	}
+	return dst, nil
+}
+
+// UnmarshalBatch decodes a batch made by MarshalBatch. Events get positions
+// first, first+1, … in batch order. Errors are as for Unmarshal.
+func UnmarshalBatch(b []byte, first uint64) ([]Event, error) {
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return nil, fmt.Errorf("%w: bad batch count", ErrCorrupt)
+	}
+	b = b[n:]
+	evs := make([]Event, 0, count)
+	for i := uint64(0); i < count; i++ {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > maxRecordLen || l > uint64(len(b)-n) {
+			return nil, fmt.Errorf("%w: bad record length in batch", ErrCorrupt)
+		}
+		ev, err := Unmarshal(b[n : n+int(l)])
+		if err != nil {
+			return nil, err
+		}
+		ev.Position = first + i
+		evs = append(evs, ev)
+		b = b[n+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes after batch", ErrCorrupt, len(b))
+	}
+	return evs, nil
+}
+
+// ParseID parses the text form of an event id.
+func ParseID(s string) (ulid.ULID, error) { return ulid.ParseStrict(s) }

@@ -1,0 +1,195 @@
+package events
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 4, 0, 0, 123456789, time.UTC)
+
+// samples holds one event of every type, with non-zero fields.
+func samples() []Event {
+	spec := TaskSpec{
+		Func: "add", Args: []any{int64(1), "two", 3.5, []any{true}}, Kwargs: map[string]any{"k": "v", "n": map[string]any{"x": int64(-7)}},
+		Queue: "high", Priority: 10, TTL: time.Minute, Retries: 2, MaxRetries: 5, DependsOn: []string{"a", "b"},
+		RunAt: At(t0.Add(time.Hour)), Paused: true, ScheduleID: "s1",
+	}
+	ps := []Payload{
+		&TaskEnqueued{Spec: spec},
+		&TaskLeased{Attempt: 1, Deadline: At(t0.Add(30 * time.Second)), Worker: "w1"},
+		&TaskHeartbeat{Attempt: 1, Deadline: At(t0.Add(time.Minute))},
+		&TaskCompleted{Attempt: 1, Result: map[string]any{"sum": int64(30)}},
+		&TaskFailed{Attempt: 3, Error: "boom"},
+		&TaskRetryScheduled{Attempt: 2, Error: "later", RetryAt: At(t0.Add(time.Second))},
+		&TaskLeaseExpired{Attempt: 4},
+		&TaskExpired{},
+		&TaskCancelled{Reason: CancelDependencyFailed, Dependency: "a"},
+		&TaskDeleted{},
+		&ScheduleCreated{Template: spec, Cron: "*/5 * * * *", NextFire: At(t0.Add(5 * time.Minute)), Paused: true},
+		&ScheduleFired{FireTime: At(t0), Instance: "i1", NextFire: At(t0.Add(5 * time.Minute))},
+		&SchedulePaused{},
+		&ScheduleResumed{NextFire: At(t0)},
+		&ScheduleDeleted{},
+	}
+	evs := make([]Event, len(ps))
+	for i, p := range ps {
+		evs[i] = New("task-1", t0, p)
+	}
+	return evs
+}
+
+func TestEveryTypeHasASample(t *testing.T) {
+	seen := map[Type]bool{}
+	for _, e := range samples() {
+		seen[e.Type()] = true
+	}
+	for ty := Type(1); ty < typeEnd; ty++ {
+		if !seen[ty] {
+			t.Errorf("no sample for %s", ty)
+		}
+		if got, ok := ParseType(ty.String()); !ok || got != ty {
+			t.Errorf("ParseType(%q) = %v, %v", ty.String(), got, ok)
+		}
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, e := range samples() {
+		t.Run(e.Type().String(), func(t *testing.T) {
+			b, err := Marshal(nil, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Unmarshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, e) {
+				t.Fatalf("round trip:\n got %#v\nwant %#v", got, e)
+			}
+			again, _ := Marshal(nil, got)
+			if string(again) != string(b) {
+				t.Fatal("re-encoding differs: encoding is not deterministic")
+			}
+		})
+	}
+}
+
+func TestBatchRoundTrip(t *testing.T) {
+	evs := samples()
+	b, err := MarshalBatch(nil, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalBatch(b, 41)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range evs {
+		evs[i].Position = 41 + uint64(i)
+	}
+	if !reflect.DeepEqual(got, evs) {
+		t.Fatal("batch round trip differs")
+	}
+	if _, err := UnmarshalBatch(b[:len(b)-1], 1); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("truncated batch: err = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	good, _ := Marshal(nil, samples()[0])
+	unknown := append([]byte(nil), good...)
+	unknown[1] = 200
+	newer := append([]byte(nil), good...)
+	newer[0] = 9
+	trailing := append(append([]byte(nil), good...), 0xc0)
+	cases := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrCorrupt},
+		{"short header", good[:10], ErrCorrupt},
+		{"truncated payload", good[:len(good)-3], ErrCorrupt},
+		{"unknown type", unknown, ErrUnknownType},
+		{"newer version", newer, ErrNewerVersion},
+		{"trailing bytes", trailing, ErrCorrupt},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Unmarshal(c.in); !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+		})
+	}
+}
+
+func FuzzUnmarshal(f *testing.F) {
+	for _, e := range samples() {
+		b, _ := Marshal(nil, e)
+		f.Add(b)
+	}
+	b, _ := MarshalBatch(nil, samples())
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ev, err := Unmarshal(in)
+		if err == nil {
+			// Whatever decodes must re-encode and decode to the same event.
+			out, err := Marshal(nil, ev)
+			if err != nil {
+				t.Fatalf("decoded event does not re-encode: %v", err)
+			}
+			if _, err := Unmarshal(out); err != nil {
+				t.Fatalf("re-encoded event does not decode: %v", err)
+			}
+		}
+		_, _ = UnmarshalBatch(in, 1)
+	})
+}
+
+func BenchmarkMarshal(b *testing.B) {
+	e := New("01JDTASKIDXXXXXXXXXXXXXXXX", t0, &TaskEnqueued{Spec: TaskSpec{Func: "noop", Queue: "default", Args: []any{int64(1)}}})
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = Marshal(buf[:0], e)
+	}
+}
+
+func BenchmarkUnmarshal(b *testing.B) {
+	e := New("01JDTASKIDXXXXXXXXXXXXXXXX", t0, &TaskEnqueued{Spec: TaskSpec{Func: "noop", Queue: "default", Args: []any{int64(1)}}})
+	buf, _ := Marshal(nil, e)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Unmarshal(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestCheckValue(t *testing.T) {
+	type plain struct {
+		A int
+		B []string
+		c func() // unexported: not encoded, not checked
+	}
+	cyclic := []any{nil}
+	cyclic[0] = cyclic
+	ok := []any{nil, 1, "s", 2.5, []byte("b"), map[string]any{"x": []any{1, "y"}}, plain{A: 1}, &plain{}, [2]int{}}
+	bad := []any{func() {}, make(chan int), complex(1, 2), map[int]string{1: "x"}, []any{1, func() {}}, cyclic}
+	for _, v := range ok {
+		if err := CheckValue(v); err != nil {
+			t.Errorf("CheckValue(%T) = %v", v, err)
+		}
+	}
+	for _, v := range bad {
+		if err := CheckValue(v); !errors.Is(err, ErrUnencodable) {
+			t.Errorf("CheckValue(%T) = %v, want ErrUnencodable", v, err)
+		}
+	}
+	if _, err := Marshal(nil, New("x", t0, &TaskCompleted{Result: func() {}})); !errors.Is(err, ErrUnencodable) {
+		t.Errorf("Marshal of a func result = %v, want ErrUnencodable", err)
+	}
+}

@@ -1,0 +1,110 @@
+// Package stores defines the log contract every OmniQ backend implements.
+//
+// A Log is an append-only sequence of events. Positions start at 1 and are
+// gap-free and strictly increasing in commit order: once Append returns first,
+// the batch occupies first..first+len(batch)-1 and every reader, in this process
+// or another, sees exactly those events at those positions.
+//
+// The required interface is small on purpose (compare database/sql/driver and
+// hashicorp/raft's LogStore); further abilities are optional interfaces the
+// engine discovers by type assertion: Tailer (wait for appends) and
+// SnapshotStore (keep a projection snapshot beside the log).
+//
+// The one conformance suite is stores/storetest: every backend runs it.
+package stores
+
+import (
+	"context"
+	"errors"
+
+	"github.com/omniq/omniq/events"
+)
+
+// Sentinel errors of the log contract. Backends map their library's errors onto
+// these in one place and wrap them with context; callers test with errors.Is.
+var (
+	// ErrClosed: the log was closed; no call succeeds after Close.
+	ErrClosed = errors.New("stores: log closed")
+	// ErrEmptyBatch: Append was given no events.
+	ErrEmptyBatch = errors.New("stores: empty batch")
+	// ErrCorrupt: stored data cannot be read back (checksum mismatch, torn or
+	// garbled record in the middle of the log, undecodable event).
+	ErrCorrupt = errors.New("stores: corrupt log")
+	// ErrUnavailable: the backing server or disk cannot be reached now; the
+	// call may succeed later. Whether the failed append was written is unknown
+	// unless the backend says otherwise.
+	ErrUnavailable = errors.New("stores: unavailable")
+	// ErrNoSnapshot: the store holds no snapshot.
+	ErrNoSnapshot = errors.New("stores: no snapshot")
+	// ErrReadOnly: the store refuses writes until reopened (after a failed fsync).
+	ErrReadOnly = errors.New("stores: read-only after a write failure")
+)
+
+// Log is an append-only event log. Implementations are safe for concurrent use.
+type Log interface {
+	// Append writes batch atomically — all of it or none of it — and durably to
+	// the degree the backend documents, then returns the position of its first
+	// event. Event positions in batch are ignored (the log assigns them).
+	// Errors: ErrEmptyBatch, ErrClosed, ErrUnavailable, or the backend's own.
+	Append(ctx context.Context, batch []events.Event) (first uint64, err error)
+
+	// Read returns up to max events with position >= from, in position order,
+	// with Position set. It returns an empty slice when from > Head.
+	// Errors: ErrClosed, ErrCorrupt, ErrUnavailable.
+	Read(ctx context.Context, from uint64, max int) ([]events.Event, error)
+
+	// Head returns the position of the last appended event (0 when empty).
+	Head(ctx context.Context) (uint64, error)
+
+	// Close releases the log. Appends that returned before Close are durable
+	// (per the backend's guarantee); calls after Close return ErrClosed.
+	// Close is idempotent.
+	Close() error
+}
+
+// Tailer is implemented by logs that can wait for new events, including
+// events appended by another process sharing the same backend.
+type Tailer interface {
+	// Wait blocks until the log's head is greater than after, and returns that
+	// head; or until ctx is done (ctx.Err()) or the log is closed (ErrClosed).
+	Wait(ctx context.Context, after uint64) (head uint64, err error)
+}
+
+// SnapshotStore is implemented by logs that can keep one projection snapshot
+// beside the events. A snapshot is a cache: losing it costs a longer replay.
+type SnapshotStore interface {
+	// SaveSnapshot stores data as the state after applying events 1..position,
+	// replacing any previous snapshot.
+	SaveSnapshot(ctx context.Context, position uint64, data []byte) error
+	// LoadSnapshot returns the latest snapshot, or ErrNoSnapshot.
+	LoadSnapshot(ctx context.Context) (position uint64, data []byte, err error)
+}
+
+// ReadAll calls fn for every event with position >= from, reading in pages of
+// pageSize, until the head at the time of the call is reached or fn returns an
+// error (which ReadAll returns).
+func ReadAll(ctx context.Context, log Log, from uint64, pageSize int, fn func(events.Event) error) error {
+	head, err := log.Head(ctx)
+	if err != nil {
+		return err
+	}
+	for from <= head {
+		page, err := log.Read(ctx, from, pageSize)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for _, ev := range page {
+			if ev.Position > head {
+				return nil
+			}
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		from = page[len(page)-1].Position + 1
+	}
+	return nil
+}
