@@ -30,13 +30,40 @@ var handle = func() *codec.MsgpackHandle {
 	h := &codec.MsgpackHandle{WriteExt: true}
 	h.MapType = reflect.TypeOf(map[string]any(nil))
 	h.RawToString = true
+	h.SignedInteger = true
 	h.Canonical = true // sorted map keys: the same event always encodes to the same bytes
 	h.MaxInitLen = 4096
 	h.MaxDepth = 64
 	return h
 }()
 
-var encPool = sync.Pool{New: func() any { return codec.NewEncoderBytes(nil, handle) }}
+// pooledEncoder keeps an encoder with its output buffer, so that encoding an
+// event allocates nothing in the steady state.
+type pooledEncoder struct {
+	enc *codec.Encoder
+	buf []byte
+}
+
+var encPool = sync.Pool{New: func() any {
+	p := &pooledEncoder{}
+	p.enc = codec.NewEncoderBytes(&p.buf, handle)
+	return p
+}}
+
+// encode appends the msgpack encoding of v to dst.
+func encode(dst []byte, v any) ([]byte, error) {
+	p := encPool.Get().(*pooledEncoder)
+	p.buf = p.buf[:0]
+	p.enc.ResetBytes(&p.buf)
+	err := p.enc.Encode(v)
+	if err == nil {
+		dst = append(dst, p.buf...)
+	}
+	if cap(p.buf) <= 64<<10 { // do not pin huge buffers in the pool
+		encPool.Put(p)
+	}
+	return dst, err
+}
 
 // Marshal appends the encoding of e (without its position) to dst and returns it.
 // It fails (ErrUnencodable) when the payload's arguments or result are not
@@ -53,15 +80,11 @@ func Marshal(dst []byte, e Event) ([]byte, error) {
 	dst = binary.AppendVarint(dst, e.Time.UnixNano())
 	dst = binary.AppendUvarint(dst, uint64(len(e.TaskID)))
 	dst = append(dst, e.TaskID...)
-	var body []byte
-	enc := encPool.Get().(*codec.Encoder)
-	enc.ResetBytes(&body)
-	err := enc.Encode(e.Payload)
-	encPool.Put(enc)
+	dst, err := encode(dst, e.Payload)
 	if err != nil {
 		return dst, fmt.Errorf("events: marshal %s %s: %w", e.Payload.Type(), e.TaskID, err)
 	}
-	return append(dst, body...), nil
+	return dst, nil
 }
 
 // Unmarshal decodes one record produced by Marshal. The returned event has
@@ -157,6 +180,28 @@ func UnmarshalBatch(b []byte, first uint64) ([]Event, error) {
 		return nil, fmt.Errorf("%w: %d trailing bytes after batch", ErrCorrupt, len(b))
 	}
 	return evs, nil
+}
+
+// MarshalValue encodes v with the log's msgpack settings (canonical: map keys
+// sorted). Snapshots use it so that they decode exactly as events do.
+func MarshalValue(v any) ([]byte, error) { return encode(nil, v) }
+
+// UnmarshalValue decodes b, made by MarshalValue, into v (a pointer). It never
+// panics; a malformed input gives an error wrapping ErrCorrupt.
+func UnmarshalValue(b []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: decoder panic: %v", ErrCorrupt, r)
+		}
+	}()
+	dec := codec.NewDecoderBytes(b, handle)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if dec.NumBytesRead() != len(b) {
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(b)-dec.NumBytesRead())
+	}
+	return nil
 }
 
 // ParseID parses the text form of an event id.

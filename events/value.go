@@ -106,3 +106,52 @@ func checkSpec(s *TaskSpec) error {
 	}
 	return nil
 }
+
+// Normalize returns v as the log gives it back after a round trip: integers
+// as int64, floats as float64, maps as map[string]any, slices as []any,
+// structs as maps. Values that already have that shape are returned as they
+// are. The engine normalizes arguments and results before applying events so
+// that live state equals state rebuilt from the log (DESIGN.md invariant 2).
+// Errors wrap ErrUnencodable.
+func Normalize(v any) (any, error) {
+	if canonical(v, 0) {
+		return v, nil
+	}
+	if err := CheckValue(v); err != nil {
+		return nil, err
+	}
+	b, err := MarshalValue(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	if err := UnmarshalValue(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func canonical(v any, depth int) bool {
+	if depth > MaxValueDepth {
+		return false
+	}
+	switch v := v.(type) {
+	case nil, int64, float64, string, bool, []byte:
+		return true
+	case []any:
+		for _, x := range v {
+			if !canonical(x, depth+1) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, x := range v {
+			if !canonical(x, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -16,6 +16,7 @@ package stores
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/omniq/omniq/events"
 )
@@ -45,11 +46,13 @@ type Log interface {
 	// Append writes batch atomically — all of it or none of it — and durably to
 	// the degree the backend documents, then returns the position of its first
 	// event. Event positions in batch are ignored (the log assigns them).
-	// Errors: ErrEmptyBatch, ErrClosed, ErrUnavailable, or the backend's own.
+	// Errors: ErrEmptyBatch, ErrClosed, ErrUnavailable, ErrReadOnly (the
+	// backend refuses writes after a failed write or fsync until reopened),
+	// or the backend's own.
 	Append(ctx context.Context, batch []events.Event) (first uint64, err error)
 
 	// Read returns up to max events with position >= from, in position order,
-	// with Position set. It returns an empty slice when from > Head.
+	// with Position set. It returns an empty slice when from > Head or max < 1.
 	// Errors: ErrClosed, ErrCorrupt, ErrUnavailable.
 	Read(ctx context.Context, from uint64, max int) ([]events.Event, error)
 
@@ -67,6 +70,7 @@ type Log interface {
 type Tailer interface {
 	// Wait blocks until the log's head is greater than after, and returns that
 	// head; or until ctx is done (ctx.Err()) or the log is closed (ErrClosed).
+	// A backend that loses its server keeps waiting through the outage.
 	Wait(ctx context.Context, after uint64) (head uint64, err error)
 }
 
@@ -80,9 +84,17 @@ type SnapshotStore interface {
 	LoadSnapshot(ctx context.Context) (position uint64, data []byte, err error)
 }
 
+// Dropper is implemented by logs kept on a shared server, where a log is one
+// name among many: Drop deletes this log and its snapshot for good. The log is
+// unusable afterwards; Close it. Tests and tenant clean-up use it.
+type Dropper interface {
+	Drop(ctx context.Context) error
+}
+
 // ReadAll calls fn for every event with position >= from, reading in pages of
 // pageSize, until the head at the time of the call is reached or fn returns an
-// error (which ReadAll returns).
+// error (which ReadAll returns). A log that returns nothing below its head is
+// corrupt (ErrCorrupt).
 func ReadAll(ctx context.Context, log Log, from uint64, pageSize int, fn func(events.Event) error) error {
 	head, err := log.Head(ctx)
 	if err != nil {
@@ -94,7 +106,7 @@ func ReadAll(ctx context.Context, log Log, from uint64, pageSize int, fn func(ev
 			return err
 		}
 		if len(page) == 0 {
-			return nil
+			return fmt.Errorf("%w: read from %d returned nothing below head %d", ErrCorrupt, from, head)
 		}
 		for _, ev := range page {
 			if ev.Position > head {

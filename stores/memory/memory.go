@@ -75,7 +75,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		from = 1
 	}
 	var recs [][]byte
-	if from <= uint64(len(l.records)) {
+	if max > 0 && from <= uint64(len(l.records)) {
 		end := min(from-1+uint64(max), uint64(len(l.records)))
 		recs = l.records[from-1 : end]
 	}

@@ -42,13 +42,23 @@ type Harness struct {
 
 var nameSeq atomic.Int64
 
-// freshName returns a log name unique to this run of the suite.
+// freshName returns a log name unique to this run of the suite, made only of
+// [a-z0-9_] and at most 40 bytes long, so every backend can use it as a
+// table prefix, key prefix or stream name.
 func freshName(t testing.TB) string {
-	n := strings.NewReplacer("/", "_", " ", "_", "#", "_").Replace(t.Name())
-	if len(n) > 40 {
-		n = n[len(n)-40:]
+	var b strings.Builder
+	for _, r := range strings.ToLower(t.Name()) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
 	}
-	return fmt.Sprintf("st%d_%d_%s", time.Now().UnixNano()%1e9, nameSeq.Add(1), strings.ToLower(n))
+	n := b.String()
+	if len(n) > 16 {
+		n = n[len(n)-16:]
+	}
+	return fmt.Sprintf("st%d_%d_%s", time.Now().UnixNano()%1e9, nameSeq.Add(1), n)
 }
 
 func (h Harness) open(t testing.TB) (stores.Log, string) {

@@ -1,0 +1,61 @@
+// Command omniqd is OmniQ's daemon, command-line client and audit tool.
+//
+//	omniqd demo [--store URL]     run the seed's usage example against a store
+//
+// Run "omniqd help" for every command.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one omniqd subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string) error
+}
+
+// commands is filled by each subcommand's file in its init.
+var commands = map[string]command{}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage()
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "omniqd: unknown command %q\n\n", args[0])
+		usage()
+		return 2
+	}
+	if err := cmd.run(ctx, args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "omniqd %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: omniqd COMMAND [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(os.Stderr, "\nRun \"omniqd COMMAND -h\" for a command's flags.")
+}

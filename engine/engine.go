@@ -1,0 +1,297 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/stores"
+)
+
+// TaskQueue is the seed's queue interface. *Engine implements it, and so does
+// the omniqd client, so a program moves from embedded to remote by changing
+// the line that builds it.
+type TaskQueue interface {
+	// Enqueue adds task (setting task.ID when empty, and the engine-filled
+	// fields). Errors wrap ErrInvalidArgument for bad input; nothing is
+	// appended then.
+	Enqueue(ctx context.Context, task *Task) error
+	// Dequeue leases the next ready task of queueName ("" is DefaultQueue):
+	// highest priority first, first-in first-out within a priority. It returns
+	// nil, nil when nothing is ready.
+	Dequeue(ctx context.Context, queueName string) (*Task, error)
+	// GetTask returns a task or recurring schedule by id; ErrNotFound when
+	// unknown or deleted.
+	GetTask(ctx context.Context, taskID string) (*Task, error)
+	// DeleteTask deletes a task or recurring schedule; tasks that depend on it
+	// are cancelled. ErrNotFound when unknown or already deleted.
+	DeleteTask(ctx context.Context, taskID string) error
+}
+
+var _ TaskQueue = (*Engine)(nil)
+
+// Engine is an event-sourced task queue over a stores.Log. It is safe for
+// concurrent use.
+type Engine struct {
+	log stores.Log
+	cfg config
+
+	// mu guards state and the fields below it. The committer holds it while
+	// preparing and applying a batch, never while appending.
+	mu         sync.RWMutex
+	state      *projections.State
+	reserved   map[string]bool // task ids touched by commands in the batch being written
+	readyCh    chan struct{}   // closed and replaced when tasks may have become ready
+	snapshotAt uint64          // position of the last snapshot written
+
+	cmds      chan *command
+	timerKick chan struct{}
+	quit      chan struct{} // closed by Close
+	stopped   chan struct{} // closed when the committer has exited
+	done      sync.WaitGroup
+	closeMu   sync.Mutex
+	closed    bool
+	handlers  sync.Map // func name -> Handler
+}
+
+// Open replays log into a new engine and starts its committer and timer
+// loop. When log implements stores.SnapshotStore, Open starts from the
+// latest readable snapshot and replays only what follows it.
+func Open(ctx context.Context, log stores.Log, opts ...Option) (*Engine, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.workerID == "" {
+		host, _ := os.Hostname()
+		cfg.workerID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	st, err := Replay(ctx, log, 0)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		log:        log,
+		cfg:        cfg,
+		state:      st,
+		reserved:   map[string]bool{},
+		readyCh:    make(chan struct{}),
+		snapshotAt: st.Position(),
+		cmds:       make(chan *command, cfg.maxBatch),
+		timerKick:  make(chan struct{}, 1),
+		quit:       make(chan struct{}),
+		stopped:    make(chan struct{}),
+	}
+	e.done.Add(2)
+	go e.commitLoop()
+	go e.timerLoop()
+	return e, nil
+}
+
+// Replay rebuilds the projection from log as it stood at position until
+// (0: the whole log). It starts from the log's snapshot when there is a
+// usable one (position <= until and <= head); a missing or unreadable snapshot
+// only means a longer replay. Events that do not apply are skipped the same
+// way on every replay (DESIGN.md invariant 3).
+func Replay(ctx context.Context, log stores.Log, until uint64) (*projections.State, error) {
+	head, err := log.Head(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("engine: replay: %w", err)
+	}
+	if until == 0 || until > head {
+		until = head
+	}
+	st := projections.New()
+	if ss, ok := log.(stores.SnapshotStore); ok {
+		if pos, data, err := ss.LoadSnapshot(ctx); err == nil && pos <= until {
+			if restored, err := projections.Restore(data); err == nil && restored.Position() == pos {
+				st = restored
+			}
+		} else if err != nil && !errors.Is(err, stores.ErrNoSnapshot) && !errors.Is(err, stores.ErrCorrupt) {
+			return nil, fmt.Errorf("engine: load snapshot: %w", err)
+		}
+	}
+	from := st.Position() + 1
+	for from <= until {
+		page, err := log.Read(ctx, from, 4096)
+		if err != nil {
+			return nil, fmt.Errorf("engine: replay from %d: %w", from, err)
+		}
+		if len(page) == 0 {
+			return nil, fmt.Errorf("engine: replay: log ends at %d, head said %d: %w", from-1, until, stores.ErrCorrupt)
+		}
+		for _, ev := range page {
+			if ev.Position > until {
+				break
+			}
+			if err := st.Apply(ev); errors.Is(err, projections.ErrGap) {
+				return nil, fmt.Errorf("engine: replay: %w: %w", stores.ErrCorrupt, err)
+			}
+		}
+		from = page[len(page)-1].Position + 1
+	}
+	return st, nil
+}
+
+// Close stops the engine: new commands fail with ErrClosed, commands already
+// accepted are written and answered, the timer loop stops and, when the log
+// supports it, a snapshot is saved. Close does not close the log; the caller
+// may close it once Close returns. Close is idempotent.
+func (e *Engine) Close() error {
+	e.closeMu.Lock()
+	if e.closed {
+		e.closeMu.Unlock()
+		return nil
+	}
+	e.closed = true
+	close(e.quit)
+	e.closeMu.Unlock()
+	e.done.Wait()
+	e.mu.Lock()
+	close(e.readyCh) // wake idle workers so they see ErrClosed
+	e.readyCh = make(chan struct{})
+	e.mu.Unlock()
+	return e.saveSnapshot(context.Background())
+}
+
+// saveSnapshot writes the current state when the log keeps snapshots and the
+// state moved since the last one.
+func (e *Engine) saveSnapshot(ctx context.Context) error {
+	ss, ok := e.log.(stores.SnapshotStore)
+	if !ok {
+		return nil
+	}
+	e.mu.RLock()
+	pos := e.state.Position()
+	if pos == e.snapshotAt {
+		e.mu.RUnlock()
+		return nil
+	}
+	data, err := e.state.Snapshot()
+	e.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if err := ss.SaveSnapshot(ctx, pos, data); err != nil {
+		return fmt.Errorf("engine: save snapshot at %d: %w", pos, err)
+	}
+	e.mu.Lock()
+	e.snapshotAt = pos
+	e.mu.Unlock()
+	e.cfg.logger.Debug("snapshot saved", "position", pos, "bytes", len(data))
+	return nil
+}
+
+// GetTask implements TaskQueue.
+func (e *Engine) GetTask(ctx context.Context, taskID string) (*Task, error) {
+	now := events.At(e.cfg.clock.Now())
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if r := e.state.Task(taskID); r != nil && r.Status != projections.StatusDeleted {
+		return taskFromRecord(r, now), nil
+	}
+	if sc := e.state.Schedule(taskID); sc != nil && !sc.Deleted {
+		return taskFromSchedule(sc), nil
+	}
+	return nil, fmt.Errorf("%w: task %q", ErrNotFound, taskID)
+}
+
+// History returns every event about taskID (a task or a schedule), in log
+// order. It still answers after the task was deleted. ErrNotFound when the
+// log holds no event for it.
+func (e *Engine) History(ctx context.Context, taskID string) ([]events.Event, error) {
+	from := uint64(1)
+	e.mu.RLock()
+	if r := e.state.Task(taskID); r != nil {
+		from = r.EnqueuedPos
+	}
+	e.mu.RUnlock()
+	var out []events.Event
+	err := stores.ReadAll(ctx, e.log, from, 4096, func(ev events.Event) error {
+		if ev.TaskID == taskID {
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: history of %q: %w", taskID, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no history for %q", ErrNotFound, taskID)
+	}
+	return out, nil
+}
+
+// Stats is a point-in-time count of tasks per queue and state.
+type Stats struct {
+	Position  uint64                   // log position the counts reflect
+	Queues    map[string]map[State]int // queue -> state -> tasks (deleted tasks are not counted)
+	Schedules int                      // active recurring schedules
+}
+
+// Stats returns task counts per queue and state.
+func (e *Engine) Stats(ctx context.Context) Stats {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	s := Stats{Position: e.state.Position(), Queues: map[string]map[State]int{}}
+	for q, counts := range e.state.Counts() {
+		m := map[State]int{}
+		for st, n := range counts {
+			if st == projections.StatusDeleted {
+				continue
+			}
+			m[State(st.String())] = n
+		}
+		s.Queues[q] = m
+	}
+	e.state.Schedules(func(sc *projections.Schedule) bool {
+		if !sc.Deleted {
+			s.Schedules++
+		}
+		return true
+	})
+	return s
+}
+
+// Position returns the log position the engine's state reflects.
+func (e *Engine) Position() uint64 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.state.Position()
+}
+
+// Snapshot encodes the engine's current state (see projections.State.Snapshot).
+func (e *Engine) Snapshot() ([]byte, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.state.Snapshot()
+}
+
+// readyChan returns a channel closed when tasks may have become ready.
+func (e *Engine) readyChan() <-chan struct{} {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.readyCh
+}
+
+// signalReady wakes every waiting worker. REQUIRES: e.mu held for writing.
+func (e *Engine) signalReady() {
+	close(e.readyCh)
+	e.readyCh = make(chan struct{})
+}
+
+func (e *Engine) isClosed() bool {
+	select {
+	case <-e.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+func (e *Engine) now() time.Time { return e.cfg.clock.Now() }

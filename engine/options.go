@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// Option configures an Engine.
+type Option func(*config)
+
+type config struct {
+	clock         Clock
+	backoff       func(attempt int) time.Duration
+	leaseTimeout  time.Duration
+	maxBatch      int
+	maxPayload    int
+	snapshotEvery uint64
+	logger        *slog.Logger
+	workerID      string
+}
+
+func defaultConfig() config {
+	return config{
+		clock:         SystemClock{},
+		backoff:       DefaultBackoff,
+		leaseTimeout:  30 * time.Second,
+		maxBatch:      4096,
+		maxPayload:    1 << 20,
+		snapshotEvery: 200_000,
+		logger:        slog.New(slog.DiscardHandler),
+	}
+}
+
+// DefaultBackoff is the default retry delay: 1s doubling per attempt, capped
+// at one hour, with ±20% jitter so that retries of a burst spread out.
+func DefaultBackoff(attempt int) time.Duration {
+	d := time.Second
+	for i := 1; i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
+	return d + jitter
+}
+
+// WithBackoff sets the delay before retry number attempt (1 for the first
+// retry). The delay is decided once and written into the retry's event.
+func WithBackoff(f func(attempt int) time.Duration) Option {
+	return func(c *config) {
+		if f != nil {
+			c.backoff = f
+		}
+	}
+}
+
+// WithLeaseTimeout sets how long a dequeued task stays leased without a
+// heartbeat before it counts as a failed attempt (default 30s).
+func WithLeaseTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.leaseTimeout = d
+		}
+	}
+}
+
+// WithClock replaces the system clock, for tests (see ManualClock).
+func WithClock(clk Clock) Option {
+	return func(c *config) {
+		if clk != nil {
+			c.clock = clk
+		}
+	}
+}
+
+// WithMaxBatch bounds how many commands share one append (default 4096).
+func WithMaxBatch(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxBatch = n
+		}
+	}
+}
+
+// WithMaxPayload bounds the encoded size of one task's args and kwargs, and
+// of one result, in bytes (default 1 MiB).
+func WithMaxPayload(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxPayload = n
+		}
+	}
+}
+
+// WithSnapshotEvery writes a projection snapshot, when the log supports
+// stores.SnapshotStore, after every n appended events (default 200,000;
+// 0 disables periodic snapshots — one is still written on Close).
+func WithSnapshotEvery(n uint64) Option {
+	return func(c *config) { c.snapshotEvery = n }
+}
+
+// WithLogger sets the structured logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithWorkerID names this engine's workers in lease events (default: host-pid).
+func WithWorkerID(id string) Option {
+	return func(c *config) { c.workerID = id }
+}

@@ -1,0 +1,185 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// Handler runs one attempt of a task. Its context is cancelled when the
+// task's lease expires (a heartbeat moves that deadline). The returned value
+// is stored as the task's result; an error fails the attempt (it is retried
+// while retries are left). A panic is a failed attempt, not a crash.
+type Handler func(ctx context.Context, t *Task) (any, error)
+
+// Register names the handler that runs tasks whose Func is funcName.
+// ErrInvalidHandler for an empty name, a nil handler, or a name already taken.
+func (e *Engine) Register(funcName string, h Handler) error {
+	if funcName == "" || h == nil {
+		return fmt.Errorf("%w: need a func name and a handler", ErrInvalidHandler)
+	}
+	if _, loaded := e.handlers.LoadOrStore(funcName, h); loaded {
+		return fmt.Errorf("%w: %q is already registered", ErrInvalidHandler, funcName)
+	}
+	return nil
+}
+
+// WorkOptions configures Work.
+type WorkOptions struct {
+	// Queues to take tasks from, in order of preference (default: DefaultQueue).
+	Queues []string
+	// Concurrency is how many tasks run at once (default 1).
+	Concurrency int
+}
+
+// Work runs registered handlers on tasks from opts.Queues until ctx is done
+// or the engine is closed. Idle workers wake as soon as a task becomes ready
+// (no polling). When ctx ends, Work stops taking tasks, waits for running
+// handlers to return, and returns nil; when the engine closes, it returns
+// ErrClosed after the same wait. A handler's context is not cancelled by ctx,
+// only by its lease expiring, so a shutdown never fails an attempt.
+func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
+	queues := opts.Queues
+	if len(queues) == 0 {
+		queues = []string{DefaultQueue}
+	}
+	for i, q := range queues {
+		if err := ValidateQueueName(q); err != nil {
+			return err
+		}
+		queues[i] = queueOrDefault(q)
+	}
+	n := max(opts.Concurrency, 1)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Go(func() { errs <- e.workLoop(ctx, queues) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) workLoop(ctx context.Context, queues []string) error {
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if e.isClosed() {
+			return ErrClosed
+		}
+		// Take the wake-up channel before looking, so an enqueue between the
+		// look and the wait is not missed.
+		wake := e.readyChan()
+		task, err := e.dequeueAny(ctx, queues)
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return ErrClosed
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.cfg.logger.Warn("dequeue failed", "err", err)
+			select { // the log is failing: do not spin
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		if task == nil {
+			select {
+			case <-wake:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		e.runTask(task)
+	}
+}
+
+func (e *Engine) dequeueAny(ctx context.Context, queues []string) (*Task, error) {
+	for _, q := range queues {
+		t, err := e.Dequeue(ctx, q)
+		if t != nil || err != nil {
+			return t, err
+		}
+	}
+	return nil, nil
+}
+
+// runTask runs one attempt and records its outcome.
+func (e *Engine) runTask(task *Task) {
+	hctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := e.watchLease(task, cancel)
+	defer stop()
+	result, err := e.callHandler(hctx, task)
+	// Record the outcome even if the lease just expired: the log decides
+	// (a stale answer gets ErrStaleLease and changes nothing).
+	rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer rcancel()
+	if err != nil {
+		err = e.Fail(rctx, task, err)
+	} else {
+		err = e.Complete(rctx, task, result)
+		if errors.Is(err, ErrInvalidArgument) {
+			err = e.Fail(rctx, task, fmt.Errorf("handler returned an unstorable result: %w", err))
+		}
+	}
+	if err != nil {
+		e.cfg.logger.Warn("could not record task outcome", "task", task.ID, "attempt", task.Attempt, "err", err)
+	}
+}
+
+func (e *Engine) callHandler(ctx context.Context, task *Task) (result any, err error) {
+	v, ok := e.handlers.Load(task.Func)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoHandler, task.Func)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return v.(Handler)(ctx, task)
+}
+
+// watchLease cancels the handler's context when the task's lease runs out,
+// following heartbeats that extend it. It returns a stop function.
+func (e *Engine) watchLease(task *Task, cancel context.CancelFunc) (stop func()) {
+	done := make(chan struct{})
+	// Copy what the watcher reads: the caller's task is updated when its
+	// outcome is recorded.
+	id, attempt, deadline := task.ID, task.Attempt, task.LeaseDeadline
+	go func() {
+		for {
+			timer := e.cfg.clock.NewTimer(deadline.Sub(e.now()))
+			select {
+			case <-done:
+				timer.Stop()
+				return
+			case <-timer.C():
+			}
+			e.mu.RLock()
+			r := e.state.Task(id)
+			current := r != nil && r.Attempt == attempt && r.LeaseDeadline != 0
+			if current {
+				deadline = r.LeaseDeadline.Time()
+			}
+			e.mu.RUnlock()
+			if !current || !deadline.After(e.now()) {
+				cancel()
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}

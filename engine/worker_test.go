@@ -1,0 +1,117 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/omniq/omniq/engine"
+)
+
+// waitState polls GetTask until the task reaches want. Workers run on their
+// own goroutines, so the test waits for an outcome, not for a duration.
+func (f *fixture) waitState(id string, want engine.State) *engine.Task {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		task, err := f.e.GetTask(f.ctx, id)
+		if err == nil && task.State == want {
+			return task
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("task %s: state %v (err %v), want %s", id, task, err, want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestWorkRunsHandlers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sc storeCase) {
+		f := newFixture(t, sc)
+		if err := f.e.Register("add", func(ctx context.Context, task *engine.Task) (any, error) {
+			return task.Args[0].(int64) + task.Args[1].(int64), nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.e.Register("add", func(context.Context, *engine.Task) (any, error) { return nil, nil }); !errors.Is(err, engine.ErrInvalidHandler) {
+			t.Fatalf("second registration: %v", err)
+		}
+		f.e.Register("boom", func(context.Context, *engine.Task) (any, error) { panic("kaboom") })
+		f.e.Register("err", func(context.Context, *engine.Task) (any, error) { return nil, errors.New("bad input") })
+		ctx, cancel := context.WithCancel(f.ctx)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := f.e.Work(ctx, engine.WorkOptions{Queues: []string{"", "other"}, Concurrency: 3}); err != nil {
+				t.Errorf("work: %v", err)
+			}
+		})
+		f.enqueue(&engine.Task{ID: "sum", Func: "add", Args: []any{10, 20}})
+		f.enqueue(&engine.Task{ID: "panics", Func: "boom", QueueName: "other"})
+		f.enqueue(&engine.Task{ID: "errs", Func: "err"})
+		f.enqueue(&engine.Task{ID: "unknown", Func: "nobody"})
+		if got := f.waitState("sum", engine.StateCompleted); got.Result != int64(30) {
+			t.Fatalf("result %v, want 30", got.Result)
+		}
+		if got := f.waitState("panics", engine.StateFailed); !strings.Contains(got.Error, "kaboom") {
+			t.Fatalf("panic error %q", got.Error)
+		}
+		if got := f.waitState("errs", engine.StateFailed); got.Error != "bad input" {
+			t.Fatalf("handler error %q", got.Error)
+		}
+		if got := f.waitState("unknown", engine.StateFailed); !strings.Contains(got.Error, "no handler") {
+			t.Fatalf("unknown func error %q", got.Error)
+		}
+		cancel()
+		wg.Wait()
+	})
+}
+
+func TestWorkerWakesOnEnqueueAndDelay(t *testing.T) {
+	f := newFixture(t, storeCases[0])
+	ran := make(chan string, 4)
+	f.e.Register("f", func(_ context.Context, task *engine.Task) (any, error) { ran <- task.ID; return nil, nil })
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	go f.e.Work(ctx, engine.WorkOptions{})
+	// The manual clock never moves on its own: a worker that slept and polled
+	// would never see these tasks; one woken by the enqueue does.
+	f.enqueue(&engine.Task{ID: "now", Func: "f"})
+	if id := <-ran; id != "now" {
+		t.Fatalf("ran %s", id)
+	}
+	f.enqueue(&engine.Task{ID: "later", Func: "f", Schedule: &engine.Schedule{RunAt: start.Add(time.Minute)}})
+	select {
+	case id := <-ran:
+		t.Fatalf("%s ran before its time", id)
+	case <-time.After(20 * time.Millisecond):
+	}
+	f.clock.Advance(time.Minute) // the engine's timer fires and wakes the worker
+	if id := <-ran; id != "later" {
+		t.Fatalf("ran %s", id)
+	}
+}
+
+func TestHandlerContextEndsAtLeaseExpiry(t *testing.T) {
+	f := newFixture(t, storeCases[0])
+	started := make(chan struct{})
+	ended := make(chan error, 1)
+	f.e.Register("slow", func(ctx context.Context, task *engine.Task) (any, error) {
+		close(started)
+		<-ctx.Done()
+		ended <- ctx.Err()
+		return nil, ctx.Err()
+	})
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	go f.e.Work(ctx, engine.WorkOptions{})
+	f.enqueue(&engine.Task{ID: "slow", Func: "slow"})
+	<-started
+	f.clock.Advance(31 * time.Second)
+	if err := <-ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("handler context ended with %v", err)
+	}
+	f.waitState("slow", engine.StateFailed)
+}

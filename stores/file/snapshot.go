@@ -1,0 +1,130 @@
+package file
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+
+	"github.com/omniq/omniq/stores"
+)
+
+const (
+	snapshotName    = "snapshot"
+	snapshotTemp    = "snapshot.tmp"
+	snapshotMagic   = "OMNIQSN1"
+	snapshotHeadLen = len(snapshotMagic) + 4 + 8 // magic, checksum, position
+)
+
+// SaveSnapshot implements stores.SnapshotStore. It writes data atomically:
+// after a crash the snapshot is either the previous one or this one, whole.
+// When it returns nil the snapshot is durable. A failure leaves the previous
+// snapshot in place and does not affect appends. Errors: stores.ErrClosed; a
+// position beyond the head (a snapshot cannot cover events the log lacks);
+// the file system's errors.
+func (l *Log) SaveSnapshot(ctx context.Context, position uint64, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l.snapMu.Lock()
+	defer l.snapMu.Unlock()
+	l.mu.RLock()
+	closed, head := l.closed, l.head
+	l.mu.RUnlock()
+	if closed {
+		return stores.ErrClosed
+	}
+	if position > head {
+		return fmt.Errorf("file: save snapshot at position %d: beyond the head %d", position, head)
+	}
+
+	buf := make([]byte, snapshotHeadLen, snapshotHeadLen+len(data))
+	copy(buf, snapshotMagic)
+	binary.LittleEndian.PutUint64(buf[len(snapshotMagic)+4:], position)
+	buf = append(buf, data...)
+	binary.LittleEndian.PutUint32(buf[len(snapshotMagic):], crc32.Checksum(buf[len(snapshotMagic)+4:], castagnoli))
+
+	tmp := filepath.Join(l.dir, snapshotTemp)
+	if err := writeSynced(tmp, buf); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("file: save snapshot: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(l.dir, snapshotName)); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("file: save snapshot: %w", err)
+	}
+	if err := l.opts.syncDir(l.dir); err != nil {
+		return fmt.Errorf("file: save snapshot: fsync %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// writeSynced writes a new file at path holding data and fsyncs it.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// LoadSnapshot implements stores.SnapshotStore. Errors: stores.ErrClosed;
+// stores.ErrNoSnapshot when none was saved; an error wrapping both
+// stores.ErrNoSnapshot and stores.ErrCorrupt when the snapshot is damaged or
+// covers positions the log does not hold — a snapshot is a cache, so callers
+// that replay on ErrNoSnapshot need no other case, and the error still says
+// why; the file system's errors otherwise.
+func (l *Log) LoadSnapshot(ctx context.Context) (uint64, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, nil, err
+	}
+	l.mu.RLock()
+	closed, head := l.closed, l.head
+	l.mu.RUnlock()
+	if closed {
+		return 0, nil, stores.ErrClosed
+	}
+	path := filepath.Join(l.dir, snapshotName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil, stores.ErrNoSnapshot
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("file: load snapshot: %w", err)
+	}
+	damaged := func(why string, args ...any) error {
+		return fmt.Errorf("file: snapshot %s: %s: %w: %w", path, fmt.Sprintf(why, args...), stores.ErrNoSnapshot, stores.ErrCorrupt)
+	}
+	if len(b) < snapshotHeadLen || string(b[:len(snapshotMagic)]) != snapshotMagic {
+		return 0, nil, damaged("not a snapshot file (bad header)")
+	}
+	sum := binary.LittleEndian.Uint32(b[len(snapshotMagic):])
+	covered := b[len(snapshotMagic)+4:]
+	if crc32.Checksum(covered, castagnoli) != sum {
+		return 0, nil, damaged("checksum mismatch")
+	}
+	position := binary.LittleEndian.Uint64(covered)
+	if position > head {
+		return 0, nil, damaged("covers position %d, beyond the log's head %d", position, head)
+	}
+	return position, b[snapshotHeadLen:], nil
+}
+
+// removeSnapshotTemp deletes a snapshot a crashed SaveSnapshot left half
+// written; it was never the snapshot, so nothing is lost.
+func removeSnapshotTemp(dir string) error {
+	if err := os.Remove(filepath.Join(dir, snapshotTemp)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("file: remove stale %s: %w", snapshotTemp, err)
+	}
+	return nil
+}

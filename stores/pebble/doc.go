@@ -1,0 +1,45 @@
+// Package pebble is the embedded default stores.Log, kept in a Pebble LSM
+// (github.com/cockroachdb/pebble/v2) in one directory.
+//
+// # Durability
+//
+// Every Append is one Pebble batch committed with pebble.Sync: the batch is in
+// the write-ahead log and fsynced before Append returns. A returned Append
+// therefore survives a process crash and a power loss; an Append that returned
+// an error wrote nothing. A batch is atomic: after a crash either all of its
+// events are in the log or none are.
+//
+// Pebble treats a failed WAL write or fsync as fatal: it stops the process
+// (through the logger's Fatalf, which here logs and panics) rather than
+// continue with a log in an unknown state. This backend therefore never
+// answers ErrReadOnly for a failed fsync; recovery is a restart, which replays
+// the WAL.
+//
+// # Key layout
+//
+// All keys sort bytewise (Pebble's default comparer). Positions are big-endian
+// so that key order is position order.
+//
+//	key                               value
+//	+------+------------------------+ +-----------------------------------+
+//	| 'e'  | position (uint64, BE)  | | events.Marshal(event)             |  one per event, 1..head
+//	+------+------------------------+ +-----------------------------------+
+//	  1 B    8 B
+//	+------+                          +------------------------+----------+
+//	| 's'  |                          | position (uint64, BE)  | data ... |  the one snapshot
+//	+------+                          +------------------------+----------+
+//
+// Event keys are gap-free from the first position to the head. The head is
+// not stored: Open recovers it from the last 'e' key, and Append keeps it in
+// memory after that.
+//
+// # Concurrency
+//
+// A Log is safe for concurrent use. Appends are serialized (position
+// assignment and commit are one critical section), so concurrent appenders
+// each pay their own fsync; group commit is the engine's job. Read, Head and
+// Wait see an event only once the Append that wrote it is durable.
+//
+// The directory is locked while a Log is open: a second Open of the same
+// directory, from this process or another, fails with ErrLocked.
+package pebble

@@ -1,0 +1,40 @@
+package pebble
+
+import "encoding/binary"
+
+// Key prefixes; see the package doc for the layout.
+const (
+	eventPrefix    byte = 'e'
+	snapshotPrefix byte = 's'
+)
+
+// eventKeyLen is the length of every event key: prefix + big-endian position.
+const eventKeyLen = 1 + 8
+
+// snapshotKey is the key of the one snapshot.
+var snapshotKey = []byte{snapshotPrefix}
+
+// putEventKey writes the key of position pos into dst and returns it.
+// REQUIRES: len(dst) >= eventKeyLen.
+func putEventKey(dst []byte, pos uint64) []byte {
+	dst[0] = eventPrefix
+	binary.BigEndian.PutUint64(dst[1:eventKeyLen], pos)
+	return dst[:eventKeyLen]
+}
+
+// eventKey returns a new key for position pos.
+func eventKey(pos uint64) []byte {
+	return putEventKey(make([]byte, eventKeyLen), pos)
+}
+
+// eventsEnd is the exclusive upper bound of all event keys.
+var eventsEnd = []byte{eventPrefix + 1}
+
+// parseEventKey returns the position in an event key; ok is false when key is
+// not a well-formed event key.
+func parseEventKey(key []byte) (pos uint64, ok bool) {
+	if len(key) != eventKeyLen || key[0] != eventPrefix {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(key[1:]), true
+}

@@ -1,0 +1,197 @@
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	pdb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
+)
+
+// Log is a stores.Log kept in a Pebble database. It is safe for concurrent
+// use. Create it with Open.
+type Log struct {
+	db   *pdb.DB
+	lock *pdb.Lock
+
+	// life keeps db open while a call uses it: calls hold it shared, Close
+	// holds it exclusively. Pebble panics on use of a closed DB, so every use
+	// of db happens under life.RLock after checking closed.
+	life   sync.RWMutex
+	closed bool // Lock: life.
+
+	// appendSem is a one-slot semaphore that serializes appends. It is a
+	// channel rather than a mutex so that an Append queued behind another's
+	// fsync can give up when its ctx is done.
+	appendSem chan struct{}
+
+	// head is the last durably appended position.
+	// INVARIANT: stored only while holding appendSem, after the batch that
+	// ends at it has committed with pebble.Sync; so a reader bounded by head
+	// sees only durable events, and positions 1..head are all present.
+	head atomic.Uint64
+
+	tailMu     sync.Mutex
+	grew       chan struct{} // Closed and replaced after every append; closed on Close. Lock: tailMu.
+	tailClosed bool          // Lock: tailMu.
+}
+
+var (
+	_ stores.Log           = (*Log)(nil)
+	_ stores.Tailer        = (*Log)(nil)
+	_ stores.SnapshotStore = (*Log)(nil)
+)
+
+// Append implements stores.Log. The batch is one Pebble batch committed with
+// pebble.Sync: when Append returns a position, all of the batch is on disk;
+// when it returns an error, none of it is. Errors: stores.ErrEmptyBatch,
+// stores.ErrClosed, ctx.Err() if ctx is done before the batch is written, an
+// encoding error (nothing written), or a Pebble error via interpretError.
+func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	if len(batch) == 0 {
+		return 0, stores.ErrEmptyBatch
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	// Encoding happens before taking the append slot, so concurrent
+	// appenders encode while another one waits for its fsync.
+	enc := getEncoded()
+	defer putEncoded(enc)
+	if err := enc.encode(batch); err != nil {
+		return 0, fmt.Errorf("pebble: append: %w", err)
+	}
+
+	l.life.RLock()
+	defer l.life.RUnlock()
+	if l.closed {
+		return 0, fmt.Errorf("pebble: append: %w", stores.ErrClosed)
+	}
+	select {
+	case l.appendSem <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-l.appendSem }()
+
+	first := l.head.Load() + 1
+	b := l.db.NewBatchWithSize(enc.batchSize())
+	defer b.Close()
+	var key [eventKeyLen]byte
+	for i := range batch {
+		// Set copies key and value into the batch, so one key buffer serves all.
+		if err := b.Set(putEventKey(key[:], first+uint64(i)), enc.record(i), nil); err != nil {
+			return 0, interpretError("append", err)
+		}
+	}
+	if err := b.Commit(pdb.Sync); err != nil {
+		return 0, interpretError("append", err)
+	}
+	l.publish(first + uint64(len(batch)) - 1)
+	return first, nil
+}
+
+// publish makes head visible to readers and wakes waiters.
+// REQUIRES: appendSem held; events up to head committed with pebble.Sync.
+func (l *Log) publish(head uint64) {
+	l.head.Store(head)
+	l.tailMu.Lock()
+	close(l.grew)
+	l.grew = make(chan struct{})
+	l.tailMu.Unlock()
+}
+
+// Read implements stores.Log: up to max events from position from (0 reads
+// from 1), in position order, never past the head. Errors: stores.ErrClosed;
+// stores.ErrCorrupt when a stored event cannot be decoded, a position is
+// missing, or Pebble finds damaged data; ctx.Err() if ctx is done.
+func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
+	l.life.RLock()
+	defer l.life.RUnlock()
+	if l.closed {
+		return nil, fmt.Errorf("pebble: read: %w", stores.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if from == 0 {
+		from = 1
+	}
+	head := l.head.Load()
+	if from > head || max <= 0 {
+		return []events.Event{}, nil
+	}
+	n := min(head-from+1, uint64(max))
+	var bounds [2 * eventKeyLen]byte
+	it, err := l.db.NewIterWithContext(ctx, &pdb.IterOptions{
+		LowerBound: putEventKey(bounds[:eventKeyLen], from),
+		UpperBound: putEventKey(bounds[eventKeyLen:], from+n),
+	})
+	if err != nil {
+		return nil, interpretError("read", err)
+	}
+	defer it.Close()
+
+	out := make([]events.Event, 0, n)
+	for ok := it.First(); ok; ok = it.Next() {
+		want := from + uint64(len(out))
+		if pos, ok := parseEventKey(it.Key()); !ok || pos != want {
+			return nil, fmt.Errorf("pebble: read: %w: key %x where position %d belongs", stores.ErrCorrupt, it.Key(), want)
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, interpretError(fmt.Sprintf("read position %d", want), err)
+		}
+		// Unmarshal copies what it keeps, so v may be reused by the iterator.
+		ev, err := events.Unmarshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("pebble: read position %d: %w: %w", want, stores.ErrCorrupt, err)
+		}
+		ev.Position = want
+		out = append(out, ev)
+	}
+	if err := it.Error(); err != nil {
+		return nil, interpretError("read", err)
+	}
+	if uint64(len(out)) != n {
+		return nil, fmt.Errorf("pebble: read: %w: position %d is missing (head %d)", stores.ErrCorrupt, from+uint64(len(out)), head)
+	}
+	return out, nil
+}
+
+// Head implements stores.Log. Errors: stores.ErrClosed.
+func (l *Log) Head(ctx context.Context) (uint64, error) {
+	l.life.RLock()
+	defer l.life.RUnlock()
+	if l.closed {
+		return 0, fmt.Errorf("pebble: head: %w", stores.ErrClosed)
+	}
+	return l.head.Load(), nil
+}
+
+// Close implements stores.Log. It waits for calls in progress, wakes waiters
+// (they return stores.ErrClosed), closes Pebble and releases the directory
+// lock. Appends that returned before Close are already durable. Close is
+// idempotent; later calls return nil.
+func (l *Log) Close() error {
+	l.life.Lock()
+	defer l.life.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	l.tailMu.Lock()
+	l.tailClosed = true
+	close(l.grew)
+	l.tailMu.Unlock()
+	err := interpretError("close", l.db.Close())
+	if lerr := l.lock.Close(); lerr != nil {
+		err = errors.Join(err, fmt.Errorf("pebble: close: unlock: %w", lerr))
+	}
+	return err
+}

@@ -1,0 +1,21 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+
+	"github.com/omniq/omniq/stores"
+)
+
+var _ stores.Dropper = (*Log)(nil)
+
+// Drop implements stores.Dropper: it drops the log's tables.
+func (l *Log) Drop(ctx context.Context) error {
+	if l.closed.Load() {
+		return stores.ErrClosed
+	}
+	if _, err := l.pool.Exec(ctx, `DROP TABLE IF EXISTS `+strings.Join(l.t.all(), ", ")); err != nil {
+		return l.interpretError("drop", err)
+	}
+	return nil
+}

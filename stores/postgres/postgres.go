@@ -1,0 +1,284 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
+)
+
+// Log is a stores.Log in PostgreSQL. It is safe for concurrent use, and any
+// number of Log values, in any number of processes, may share one log.
+type Log struct {
+	pool      *pgxpool.Pool
+	listenCfg *pgx.ConnConfig // for the dedicated LISTEN connection
+	name      string
+	t         tables
+	q         queries
+	poll      time.Duration // how often Wait polls while LISTEN is down
+
+	closed atomic.Bool // set once, under mu, before the pool closes
+
+	mu         sync.Mutex
+	known      uint64             // highest head known to be committed. Lock: mu.
+	wake       chan struct{}      // closed and replaced when known rises or the listener's state changes; closed for good by Close. Lock: mu.
+	listening  bool               // the LISTEN connection is up. Lock: mu.
+	epoch      uint64             // counts LISTENs that took effect. Lock: mu.
+	stopListen context.CancelFunc // nil until the first Wait. Lock: mu.
+	listenDone sync.WaitGroup
+}
+
+var (
+	_ stores.Log           = (*Log)(nil)
+	_ stores.Tailer        = (*Log)(nil)
+	_ stores.SnapshotStore = (*Log)(nil)
+)
+
+// queries are the statements of one log, built once from its table names.
+type queries struct {
+	append, read, head, saveSnapshot, loadSnapshot, listen string
+}
+
+func queriesFor(t tables) queries {
+	return queries{
+		// One statement, one implicit transaction. The UPDATE locks the head
+		// row until commit: that serializes appends, so positions are
+		// assigned and committed in the same order. NOTIFY is delivered at
+		// commit, never for a rolled-back append.
+		append: `WITH h AS (
+				UPDATE ` + t.head + ` SET head = head + $1::bigint RETURNING head
+			), b AS (
+				INSERT INTO ` + t.batches + ` (first_pos, n, data)
+				SELECT head - $1::bigint + 1, $1::int, $2::bytea FROM h
+				RETURNING first_pos
+			)
+			SELECT first_pos, pg_notify('` + t.channel + `', (first_pos + $1::bigint - 1)::text) FROM b`,
+		// The batch holding $1 (the greatest first_pos <= $1) and the batches
+		// after it that start before $2.
+		read: `SELECT first_pos, n, data FROM ` + t.batches + `
+			WHERE first_pos >= COALESCE(
+				(SELECT first_pos FROM ` + t.batches + ` WHERE first_pos <= $1::bigint ORDER BY first_pos DESC LIMIT 1),
+				$1::bigint)
+			AND first_pos < $2::bigint
+			ORDER BY first_pos`,
+		head: `SELECT head FROM ` + t.head,
+		saveSnapshot: `INSERT INTO ` + t.snapshot + ` (one, position, data, saved_at) VALUES (true, $1, $2, now())
+			ON CONFLICT (one) DO UPDATE SET position = EXCLUDED.position, data = EXCLUDED.data, saved_at = EXCLUDED.saved_at`,
+		loadSnapshot: `SELECT position, data FROM ` + t.snapshot,
+		listen:       `LISTEN ` + pgx.Identifier{t.channel}.Sanitize(),
+	}
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	name string
+	poll time.Duration
+}
+
+// WithName selects the log: its tables are named name_batches, name_head and
+// so on. Logs with different names in one database are independent. name
+// must be lowercase letters, digits and underscores, not starting with a
+// digit, at most MaxNameLen bytes; otherwise Open returns ErrInvalidName. The
+// default is "omniq".
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithPollInterval sets how often a Wait re-reads the head while the LISTEN
+// connection is down (default 1s). With LISTEN up, Wait does not poll.
+func WithPollInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.poll = d
+		}
+	}
+}
+
+// Open connects to the database at dsn (a libpq URL or key=value string, with
+// pgxpool's pool_* parameters) and returns the log, creating or migrating its
+// tables first. Errors: ErrInvalidName; an error wrapping
+// stores.ErrUnavailable when the server cannot be reached; a parse error for
+// a bad dsn. The pool reconnects by itself: after an outage the same Log works
+// again once the server is back. Connections carry application_name=omniq
+// unless the dsn sets one.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
+	o := options{name: "omniq", poll: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := validateName(o.name); err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse dsn: %w", err)
+	}
+	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "omniq"
+	}
+	listenCfg := cfg.ConnConfig.Copy()
+	// The LISTEN connection is idle for long stretches; probe it so that a
+	// silently dropped peer is noticed in about 30s, not after the kernel's
+	// default two hours.
+	listenCfg.DialFunc = (&net.Dialer{KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3,
+	}}).DialContext
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	t := tablesFor(o.name)
+	l := &Log{
+		pool:      pool,
+		listenCfg: listenCfg,
+		name:      o.name,
+		t:         t,
+		q:         queriesFor(t),
+		poll:      o.poll,
+		wake:      make(chan struct{}),
+	}
+	if err := l.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Append implements stores.Log. The batch is one row, committed (and durable
+// as the package doc describes) before Append returns. Errors: ErrEmptyBatch,
+// ErrClosed, an encoding error (nothing written), ErrUnavailable (outcome
+// unknown when the connection broke during the commit).
+func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	if len(batch) == 0 {
+		return 0, stores.ErrEmptyBatch
+	}
+	if l.closed.Load() {
+		return 0, fmt.Errorf("postgres: append: %w", stores.ErrClosed)
+	}
+	if len(batch) > math.MaxInt32 {
+		return 0, fmt.Errorf("postgres: append: %d events in one batch is more than a row can count", len(batch))
+	}
+	data, err := events.MarshalBatch(nil, batch)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: append: %w", err)
+	}
+	var first int64
+	if err := l.pool.QueryRow(ctx, l.q.append, len(batch), data).Scan(&first, nil); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, fmt.Errorf("postgres: append: %w: head row of %q missing", stores.ErrCorrupt, l.name)
+		}
+		return 0, l.interpretError("append", err)
+	}
+	l.noteHead(uint64(first) + uint64(len(batch)) - 1)
+	return uint64(first), nil
+}
+
+// Read implements stores.Log. It reads from one snapshot of the database, so
+// the events returned are a gap-free run. Errors: ErrClosed, ErrCorrupt,
+// ErrUnavailable.
+func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
+	if l.closed.Load() {
+		return nil, fmt.Errorf("postgres: read: %w", stores.ErrClosed)
+	}
+	if from == 0 {
+		from = 1
+	}
+	if max <= 0 || from > math.MaxInt64 {
+		return []events.Event{}, nil
+	}
+	end := uint64(math.MaxInt64) // exclusive
+	if uint64(max) < end-from {
+		end = from + uint64(max)
+	}
+	rows, err := l.pool.Query(ctx, l.q.read, int64(from), int64(end))
+	if err != nil {
+		return nil, l.interpretError("read", err)
+	}
+	defer rows.Close()
+	out := make([]events.Event, 0, min(max, 1024))
+	next := from // the position the next row must hold, once a row is seen
+	seen := false
+	for rows.Next() {
+		var first int64
+		var n int32
+		var data []byte
+		if err := rows.Scan(&first, &n, &data); err != nil {
+			return nil, l.interpretError("read", err)
+		}
+		f := uint64(first)
+		switch {
+		case !seen && f > from:
+			return nil, fmt.Errorf("postgres: read: %w: positions %d..%d missing", stores.ErrCorrupt, from, f-1)
+		case seen && f != next:
+			return nil, fmt.Errorf("postgres: read: %w: batch at %d, want %d", stores.ErrCorrupt, f, next)
+		}
+		seen = true
+		next = f + uint64(n)
+		if next <= from {
+			continue // the batch before from; from is past the head
+		}
+		evs, err := events.UnmarshalBatch(data, f)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: read batch at %d: %w: %w", f, stores.ErrCorrupt, err)
+		}
+		if len(evs) != int(n) {
+			return nil, fmt.Errorf("postgres: read batch at %d: %w: %d events, row says %d", f, stores.ErrCorrupt, len(evs), n)
+		}
+		for _, e := range evs {
+			if e.Position >= from && e.Position < end {
+				out = append(out, e)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, l.interpretError("read", err)
+	}
+	return out, nil
+}
+
+// Head implements stores.Log. Errors: ErrClosed, ErrUnavailable.
+func (l *Log) Head(ctx context.Context) (uint64, error) {
+	if l.closed.Load() {
+		return 0, fmt.Errorf("postgres: head: %w", stores.ErrClosed)
+	}
+	var head int64
+	if err := l.pool.QueryRow(ctx, l.q.head).Scan(&head); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, fmt.Errorf("postgres: head: %w: head row of %q missing", stores.ErrCorrupt, l.name)
+		}
+		return 0, l.interpretError("head", err)
+	}
+	l.noteHead(uint64(head))
+	return uint64(head), nil
+}
+
+// Close implements stores.Log. It stops the LISTEN connection, waits for
+// calls in flight to give back their connections and closes the pool. Waits
+// return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed.Store(true)
+	close(l.wake)
+	stop := l.stopListen
+	l.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	l.listenDone.Wait()
+	l.pool.Close()
+	return nil
+}

@@ -1,0 +1,142 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrInvalidName: the log name given to WithName is not usable as a table
+// prefix. Open returns it (wrapped) before connecting.
+var ErrInvalidName = errors.New("postgres: invalid log name")
+
+// MaxNameLen is the longest accepted log name: PostgreSQL truncates
+// identifiers to 63 bytes, and the longest table suffix is "_migrations".
+const MaxNameLen = 63 - len("_migrations")
+
+// validateName reports whether name is a lowercase SQL identifier fragment
+// ([a-z_][a-z0-9_]*, at most MaxNameLen bytes), safe to splice into
+// statements and never folded or truncated by the server.
+func validateName(name string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return fmt.Errorf("%w: %q: want 1 to %d characters", ErrInvalidName, name, MaxNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c == '_':
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return fmt.Errorf("%w: %q: use lowercase letters, digits and underscores, not starting with a digit", ErrInvalidName, name)
+		}
+	}
+	return nil
+}
+
+// tables holds the quoted names of one log's tables and its NOTIFY channel.
+type tables struct {
+	migrations, head, batches, snapshot string
+	channel                             string // unquoted, for pg_notify
+}
+
+func tablesFor(name string) tables {
+	q := func(suffix string) string { return pgx.Identifier{name + suffix}.Sanitize() }
+	return tables{
+		migrations: q("_migrations"),
+		head:       q("_head"),
+		batches:    q("_batches"),
+		snapshot:   q("_snapshot"),
+		channel:    name + "_appended",
+	}
+}
+
+// all lists every table, for dropping a log.
+func (t tables) all() []string { return []string{t.batches, t.head, t.snapshot, t.migrations} }
+
+// lockKey derives a 64-bit advisory lock key from the log name. Two names
+// that collide only serialize their migrations, which is harmless.
+func lockKey(purpose, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("omniq/stores/postgres/" + purpose + "/" + name))
+	return int64(h.Sum64())
+}
+
+// migration is one schema version: statements run in order, in the
+// migrating transaction.
+type migration struct {
+	version int
+	stmts   []string
+}
+
+// migrations returns every schema version in order. Append new versions;
+// never edit one that has shipped.
+func migrations(t tables) []migration {
+	return []migration{
+		{version: 1, stmts: []string{
+			`CREATE TABLE ` + t.batches + ` (
+				first_pos BIGINT PRIMARY KEY CHECK (first_pos >= 1),
+				n         INT    NOT NULL CHECK (n >= 1),
+				data      BYTEA  NOT NULL
+			)`,
+			`CREATE TABLE ` + t.head + ` (
+				one  BOOL   PRIMARY KEY DEFAULT true CHECK (one),
+				head BIGINT NOT NULL CHECK (head >= 0)
+			)`,
+			`INSERT INTO ` + t.head + ` (one, head) VALUES (true, 0)`,
+			`CREATE TABLE ` + t.snapshot + ` (
+				one      BOOL        PRIMARY KEY DEFAULT true CHECK (one),
+				position BIGINT      NOT NULL CHECK (position >= 0),
+				data     BYTEA       NOT NULL,
+				saved_at TIMESTAMPTZ NOT NULL DEFAULT now()
+			)`,
+		}},
+	}
+}
+
+// migrate brings the log's schema to the newest version this build knows.
+// It runs in one transaction holding an advisory lock on the name, so
+// concurrent Opens apply each version exactly once.
+func (l *Log) migrate(ctx context.Context) error {
+	tx, err := l.pool.Begin(ctx)
+	if err != nil {
+		return l.interpretError("migrate", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("migrate", l.name)); err != nil {
+		return l.interpretError("migrate: lock", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+l.t.migrations+` (
+		version    INT         PRIMARY KEY,
+		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+	)`); err != nil {
+		return l.interpretError("migrate: create migrations table", err)
+	}
+	var current int
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+l.t.migrations).Scan(&current); err != nil {
+		return l.interpretError("migrate: read version", err)
+	}
+	ms := migrations(l.t)
+	if latest := ms[len(ms)-1].version; current > latest {
+		return fmt.Errorf("postgres: migrate: log %q has schema version %d, newer than this build's %d", l.name, current, latest)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		for _, s := range m.stmts {
+			if _, err := tx.Exec(ctx, s); err != nil {
+				return l.interpretError(fmt.Sprintf("migrate: version %d", m.version), err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+l.t.migrations+` (version) VALUES ($1)`, m.version); err != nil {
+			return l.interpretError(fmt.Sprintf("migrate: record version %d", m.version), err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return l.interpretError("migrate: commit", err)
+	}
+	return nil
+}

@@ -1,0 +1,17 @@
+package redis
+
+import (
+	"context"
+
+	"github.com/omniq/omniq/stores"
+)
+
+var _ stores.Dropper = (*Log)(nil)
+
+// Drop implements stores.Dropper: it deletes the log's keys.
+func (l *Log) Drop(ctx context.Context) error {
+	if err := l.rdb.Del(ctx, l.Keys()...).Err(); err != nil {
+		return interpretError(ctx, "drop", err)
+	}
+	return nil
+}

@@ -1,0 +1,262 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
+)
+
+// Log is a stores.Log in a Redis stream. It is safe for concurrent use, and
+// any number of Log values, in any number of processes, may share one log.
+type Log struct {
+	rdb  *goredis.Client
+	opts Options
+
+	streamKey, headKey, snapKey string
+
+	closed atomic.Bool
+	done   chan struct{} // closed by Close; wakes Wait
+}
+
+var (
+	_ stores.Log           = (*Log)(nil)
+	_ stores.Tailer        = (*Log)(nil)
+	_ stores.SnapshotStore = (*Log)(nil)
+)
+
+// appendScript appends one batch. KEYS: stream, head. ARGV: event count, batch.
+//
+// INVARIANT: the stream entry holding positions first..first+n-1 has ID
+// <first>-1, and head = first+n-1 of the newest entry. XADD runs before the
+// head moves: Redis does not roll a script back, so if XADD fails nothing has
+// been written.
+var appendScript = goredis.NewScript(`
+local head = tonumber(redis.call('GET', KEYS[2]) or '0')
+local first = head + 1
+redis.call('XADD', KEYS[1], string.format('%d-1', first), 'n', ARGV[1], 'b', ARGV[2])
+redis.call('SET', KEYS[2], string.format('%d', head + tonumber(ARGV[1])))
+return first
+`)
+
+// Open connects to the server in opts and returns the log opts.Name, creating
+// nothing until the first append. It fails with stores.ErrUnavailable when the
+// server cannot be reached, and with ErrNotDurable when opts.RequireAOF is set
+// and the server runs without appendonly yes.
+func Open(ctx context.Context, opts Options) (*Log, error) {
+	opts = opts.withDefaults()
+	if err := validateName(opts.Name); err != nil {
+		return nil, err
+	}
+	rdb := goredis.NewClient(&goredis.Options{
+		Addr:      opts.addr(),
+		DB:        opts.DB,
+		Username:  opts.Username,
+		Password:  opts.Password,
+		TLSConfig: opts.TLS,
+		PoolSize:  opts.PoolSize,
+		// A retried EVALSHA could append a batch twice; callers see
+		// ErrUnavailable instead and decide.
+		MaxRetries:            -1,
+		ContextTimeoutEnabled: true,
+		DisableIdentity:       true,
+		// Maintenance push notifications are a Redis Enterprise/8.x feature;
+		// do not negotiate them.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	tag := "{" + opts.Name + "}"
+	l := &Log{
+		rdb:       rdb,
+		opts:      opts,
+		streamKey: tag + ":log",
+		headKey:   tag + ":head",
+		snapKey:   tag + ":snap",
+		done:      make(chan struct{}),
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, interpretError(ctx, "open "+opts.addr(), err)
+	}
+	if opts.RequireAOF {
+		d, err := l.Durability(ctx)
+		if err != nil {
+			_ = rdb.Close()
+			return nil, err
+		}
+		if !d.AppendOnly {
+			_ = rdb.Close()
+			return nil, fmt.Errorf("%w (server %s: %s)", ErrNotDurable, opts.addr(), d)
+		}
+	}
+	return l, nil
+}
+
+// Keys returns the Redis keys of the log: stream, head counter and snapshot.
+// Deleting all three deletes the log.
+func (l *Log) Keys() []string { return []string{l.streamKey, l.headKey, l.snapKey} }
+
+// Append implements stores.Log: the batch becomes one stream entry, written
+// atomically with the head by one script. Errors: stores.ErrEmptyBatch,
+// stores.ErrClosed, stores.ErrUnavailable (the append may or may not have
+// been applied), an encoding error (nothing written).
+func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	if len(batch) == 0 {
+		return 0, stores.ErrEmptyBatch
+	}
+	if l.closed.Load() {
+		return 0, stores.ErrClosed
+	}
+	data, err := events.MarshalBatch(nil, batch)
+	if err != nil {
+		return 0, fmt.Errorf("redis: append: %w", err)
+	}
+	first, err := appendScript.Run(ctx, l.rdb, []string{l.streamKey, l.headKey}, len(batch), data).Uint64()
+	if err != nil {
+		return 0, interpretError(ctx, "append", err)
+	}
+	return first, nil
+}
+
+// Head implements stores.Log.
+func (l *Log) Head(ctx context.Context) (uint64, error) {
+	if l.closed.Load() {
+		return 0, stores.ErrClosed
+	}
+	s, err := l.rdb.Get(ctx, l.headKey).Result()
+	if err != nil {
+		err = interpretError(ctx, "head", err)
+		if errors.Is(err, errNil) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	head, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("redis: head %q: %w", s, stores.ErrCorrupt)
+	}
+	return head, nil
+}
+
+// maxPage bounds the entries one XRANGE asks for.
+const maxPage = 256
+
+// Read implements stores.Log. Errors: stores.ErrClosed, stores.ErrCorrupt,
+// stores.ErrUnavailable.
+func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
+	if l.closed.Load() {
+		return nil, stores.ErrClosed
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	if from == 0 {
+		from = 1
+	}
+	// The entry holding from is the last one whose first position is <= from.
+	msgs, err := l.rdb.XRevRangeN(ctx, l.streamKey, entryID(from), "-", 1).Result()
+	if err != nil {
+		return nil, interpretError(ctx, "read", err)
+	}
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	evs, err := decodeEntry(msgs[0])
+	if err != nil {
+		return nil, err
+	}
+	first := evs[0].Position
+	if from >= first+uint64(len(evs)) {
+		return nil, nil // from is past the head
+	}
+	out := evs[from-first:]
+	if len(out) >= max {
+		return out[:max:max], nil
+	}
+	next, per := first+uint64(len(evs)), len(evs)
+	for len(out) < max {
+		count := min((max-len(out))/per+1, maxPage)
+		msgs, err := l.rdb.XRangeN(ctx, l.streamKey, entryID(next), "+", int64(count)).Result()
+		if err != nil {
+			return nil, interpretError(ctx, "read", err)
+		}
+		for _, m := range msgs {
+			evs, err := decodeEntry(m)
+			if err != nil {
+				return nil, err
+			}
+			if evs[0].Position != next {
+				return nil, fmt.Errorf("redis: read: entry %s follows position %d: %w", m.ID, next-1, stores.ErrCorrupt)
+			}
+			out = append(out, evs...)
+			next, per = next+uint64(len(evs)), len(evs)
+			if len(out) >= max {
+				break
+			}
+		}
+		if len(msgs) < count {
+			break
+		}
+	}
+	return out[:min(len(out), max)], nil
+}
+
+// entryID is the stream ID of the entry whose first position is pos.
+func entryID(pos uint64) string { return strconv.FormatUint(pos, 10) + "-1" }
+
+// decodeEntry decodes one stream entry into its events, positions set. It
+// returns at least one event or an error wrapping stores.ErrCorrupt.
+func decodeEntry(m goredis.XMessage) ([]events.Event, error) {
+	corrupt := func(what string, err error) error {
+		if err != nil {
+			return fmt.Errorf("redis: entry %s: %s: %w: %w", m.ID, what, stores.ErrCorrupt, err)
+		}
+		return fmt.Errorf("redis: entry %s: %s: %w", m.ID, what, stores.ErrCorrupt)
+	}
+	firstStr, ok := strings.CutSuffix(m.ID, "-1")
+	if !ok {
+		return nil, corrupt("unexpected ID", nil)
+	}
+	first, err := strconv.ParseUint(firstStr, 10, 64)
+	if err != nil || first == 0 {
+		return nil, corrupt("unexpected ID", err)
+	}
+	nStr, ok1 := m.Values["n"].(string)
+	data, ok2 := m.Values["b"].(string)
+	if !ok1 || !ok2 {
+		return nil, corrupt("missing fields", nil)
+	}
+	n, err := strconv.ParseUint(nStr, 10, 64)
+	if err != nil || n == 0 {
+		return nil, corrupt("bad event count", err)
+	}
+	evs, err := events.UnmarshalBatch([]byte(data), first)
+	if err != nil {
+		return nil, corrupt("decode batch", err)
+	}
+	if uint64(len(evs)) != n {
+		return nil, corrupt(fmt.Sprintf("holds %d events, says %d", len(evs), n), nil)
+	}
+	return evs, nil
+}
+
+// Close implements stores.Log. It closes the connection pool; waiters return
+// stores.ErrClosed. Appends that returned before Close are as durable as the
+// server makes them.
+func (l *Log) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	close(l.done)
+	if err := l.rdb.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+		return fmt.Errorf("redis: close: %w", err)
+	}
+	return nil
+}

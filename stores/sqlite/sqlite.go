@@ -1,0 +1,360 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
+)
+
+// Log is a stores.Log in a SQLite file. It is safe for concurrent use, and
+// any number of Log values, in any number of processes, may share one file.
+type Log struct {
+	db   *sql.DB
+	name string
+	t    tables
+	q    queries
+	poll time.Duration
+
+	wmu sync.Mutex // serializes this Log's writes, so they queue here and not in SQLite's busy handler
+
+	closed   atomic.Bool // set once, under mu, before db closes
+	readOnly atomic.Bool // set after a failed write; see the package doc
+
+	mu       sync.Mutex
+	known    uint64        // highest head known to be committed. Lock: mu.
+	wake     chan struct{} // closed and replaced when known rises; closed for good by Close. Lock: mu.
+	waiters  int           // Waits in progress. Lock: mu.
+	polling  bool          // the head poller runs. Lock: mu.
+	pollCtx  context.Context
+	stopPoll context.CancelFunc
+	pollDone sync.WaitGroup
+}
+
+var (
+	_ stores.Log           = (*Log)(nil)
+	_ stores.Tailer        = (*Log)(nil)
+	_ stores.SnapshotStore = (*Log)(nil)
+)
+
+// queries are the statements of one log, built once from its table names.
+type queries struct {
+	head, insert, read, saveSnapshot, loadSnapshot string
+}
+
+func queriesFor(t tables) queries {
+	return queries{
+		head:   `SELECT first_pos + n - 1 FROM ` + t.batches + ` ORDER BY first_pos DESC LIMIT 1`,
+		insert: `INSERT INTO ` + t.batches + ` (first_pos, n, data) VALUES (?, ?, ?)`,
+		// The batch holding ?1 (the greatest first_pos <= ?1) and the batches
+		// after it that start before ?2.
+		read: `SELECT first_pos, n, data FROM ` + t.batches + `
+			WHERE first_pos >= COALESCE(
+				(SELECT first_pos FROM ` + t.batches + ` WHERE first_pos <= ?1 ORDER BY first_pos DESC LIMIT 1),
+				?1)
+			AND first_pos < ?2
+			ORDER BY first_pos`,
+		saveSnapshot: `INSERT INTO ` + t.snapshot + ` (one, position, data, saved_at)
+			VALUES (1, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+			ON CONFLICT (one) DO UPDATE SET position = excluded.position, data = excluded.data, saved_at = excluded.saved_at`,
+		loadSnapshot: `SELECT position, data FROM ` + t.snapshot + ` WHERE one = 1`,
+	}
+}
+
+// Sync is the PRAGMA synchronous level of the log's connections; see the
+// package doc for what each promises.
+type Sync int
+
+const (
+	// SyncFull: every commit is fsynced; appends survive power loss. The default.
+	SyncFull Sync = iota
+	// SyncNormal: commits are not fsynced in WAL mode; appends survive a
+	// process crash but the latest may be lost in a power loss or OS crash.
+	SyncNormal
+)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	name        string
+	sync        Sync
+	busyTimeout time.Duration
+	poll        time.Duration
+}
+
+// WithName selects the log within the file: its tables are named
+// name_batches and so on. name must be lowercase letters, digits and
+// underscores, not starting with a digit, at most MaxNameLen bytes; otherwise
+// Open returns ErrInvalidName. The default is "omniq".
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithSync chooses the durability level (default SyncFull).
+func WithSync(s Sync) Option { return func(o *options) { o.sync = s } }
+
+// WithBusyTimeout sets how long a write waits for another connection's write
+// lock before failing with stores.ErrUnavailable (default 5s).
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.busyTimeout = d
+		}
+	}
+}
+
+// WithPollInterval sets how often a blocked Wait re-reads the head to notice
+// appends by other connections or processes (default 25ms).
+func WithPollInterval(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.poll = d
+		}
+	}
+}
+
+// Open opens (creating if needed) the SQLite database at databasePath, a
+// file system path, and returns the log, creating or migrating its tables
+// first. Errors: ErrInvalidName, an error for a path that is not a plain
+// file path (":memory:", "file:" URIs, '?'), stores.ErrCorrupt when the
+// file is not a SQLite database, stores.ErrUnavailable when it is locked
+// past the busy timeout.
+func Open(databasePath string, opts ...Option) (*Log, error) {
+	o := options{name: "omniq", sync: SyncFull, busyTimeout: 5 * time.Second, poll: 25 * time.Millisecond}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := validateName(o.name); err != nil {
+		return nil, err
+	}
+	if o.sync != SyncFull && o.sync != SyncNormal {
+		return nil, fmt.Errorf("sqlite: open: unknown Sync %d", o.sync)
+	}
+	if databasePath == "" || databasePath == ":memory:" || strings.HasPrefix(databasePath, "file:") || strings.ContainsRune(databasePath, '?') {
+		// Each pooled connection would get its own private database, or the
+		// driver would read part of the path as parameters.
+		return nil, fmt.Errorf("sqlite: open: %q is not a plain file path", databasePath)
+	}
+	db, err := sql.Open("sqlite", dsn(databasePath, o))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	// Readers run concurrently in WAL mode; writers queue on wmu. Keep the
+	// connections (each a full SQLite instance with its page cache) around.
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	t := tablesFor(o.name)
+	pollCtx, stopPoll := context.WithCancel(context.Background())
+	l := &Log{
+		db:       db,
+		name:     o.name,
+		t:        t,
+		q:        queriesFor(t),
+		poll:     o.poll,
+		wake:     make(chan struct{}),
+		pollCtx:  pollCtx,
+		stopPoll: stopPoll,
+	}
+	ctx := context.Background()
+	if err := l.checkWAL(ctx); err != nil {
+		stopPoll()
+		db.Close()
+		return nil, err
+	}
+	if err := l.migrate(ctx); err != nil {
+		stopPoll()
+		db.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// dsn builds the driver's data source name: the path, then parameters the
+// driver applies to every new connection.
+func dsn(path string, o options) string {
+	v := url.Values{}
+	v.Set("_busy_timeout", fmt.Sprint(o.busyTimeout.Milliseconds()))
+	v.Set("_journal_mode", "WAL")
+	v.Set("_txlock", "immediate") // BeginTx takes the write lock at once
+	switch o.sync {
+	case SyncFull:
+		v.Set("_synchronous", "FULL")
+		if runtime.GOOS == "darwin" {
+			v.Add("_pragma", "fullfsync(1)")
+		}
+	case SyncNormal:
+		v.Set("_synchronous", "NORMAL")
+	}
+	return path + "?" + v.Encode()
+}
+
+// checkWAL fails unless the database is in WAL mode, which the durability
+// statements and concurrent readers rely on (a file system without shared
+// memory support leaves it in rollback mode).
+func (l *Log) checkWAL(ctx context.Context) error {
+	var mode string
+	if err := l.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return l.interpretError("open", false, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite: open: journal mode is %q, not WAL", mode)
+	}
+	return nil
+}
+
+// Append implements stores.Log. The batch is one row, committed (and durable
+// as the package doc describes) before Append returns. Errors: ErrEmptyBatch,
+// ErrClosed, ErrReadOnly, an encoding error (nothing written), ErrUnavailable
+// (the write lock stayed busy; nothing written).
+func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	if len(batch) == 0 {
+		return 0, stores.ErrEmptyBatch
+	}
+	if l.closed.Load() {
+		return 0, fmt.Errorf("sqlite: append: %w", stores.ErrClosed)
+	}
+	if l.readOnly.Load() {
+		return 0, fmt.Errorf("sqlite: append: %w", stores.ErrReadOnly)
+	}
+	data, err := events.MarshalBatch(nil, batch)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: append: %w", err)
+	}
+	l.wmu.Lock()
+	first, err := l.appendTx(ctx, len(batch), data)
+	l.wmu.Unlock()
+	if err != nil {
+		err = l.interpretError("append", true, err)
+		if errors.Is(err, stores.ErrReadOnly) {
+			l.readOnly.Store(true)
+		}
+		return 0, err
+	}
+	l.noteHead(first + uint64(len(batch)) - 1)
+	return first, nil
+}
+
+// appendTx writes one batch after the current head. REQUIRES: wmu held.
+func (l *Log) appendTx(ctx context.Context, n int, data []byte) (uint64, error) {
+	tx, err := l.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+	var head int64
+	if err := tx.QueryRowContext(ctx, l.q.head).Scan(&head); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, l.q.insert, head+1, n, data); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return uint64(head) + 1, nil
+}
+
+// Read implements stores.Log. It reads from one snapshot of the database, so
+// the events returned are a gap-free run. Errors: ErrClosed, ErrCorrupt,
+// ErrUnavailable.
+func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
+	if l.closed.Load() {
+		return nil, fmt.Errorf("sqlite: read: %w", stores.ErrClosed)
+	}
+	if from == 0 {
+		from = 1
+	}
+	if max <= 0 || from > math.MaxInt64 {
+		return []events.Event{}, nil
+	}
+	end := uint64(math.MaxInt64) // exclusive
+	if uint64(max) < end-from {
+		end = from + uint64(max)
+	}
+	rows, err := l.db.QueryContext(ctx, l.q.read, int64(from), int64(end))
+	if err != nil {
+		return nil, l.interpretError("read", false, err)
+	}
+	defer rows.Close()
+	out := make([]events.Event, 0, min(max, 1024))
+	next := from // the position the next row must hold, once a row is seen
+	seen := false
+	for rows.Next() {
+		var first, n int64
+		var data []byte
+		if err := rows.Scan(&first, &n, &data); err != nil {
+			return nil, l.interpretError("read", false, err)
+		}
+		f := uint64(first)
+		switch {
+		case !seen && f > from:
+			return nil, fmt.Errorf("sqlite: read: %w: positions %d..%d missing", stores.ErrCorrupt, from, f-1)
+		case seen && f != next:
+			return nil, fmt.Errorf("sqlite: read: %w: batch at %d, want %d", stores.ErrCorrupt, f, next)
+		}
+		seen = true
+		next = f + uint64(n)
+		if next <= from {
+			continue // the batch before from; from is past the head
+		}
+		evs, err := events.UnmarshalBatch(data, f)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read batch at %d: %w: %w", f, stores.ErrCorrupt, err)
+		}
+		if int64(len(evs)) != n {
+			return nil, fmt.Errorf("sqlite: read batch at %d: %w: %d events, row says %d", f, stores.ErrCorrupt, len(evs), n)
+		}
+		for _, e := range evs {
+			if e.Position >= from && e.Position < end {
+				out = append(out, e)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, l.interpretError("read", false, err)
+	}
+	return out, nil
+}
+
+// Head implements stores.Log. Errors: ErrClosed, ErrUnavailable.
+func (l *Log) Head(ctx context.Context) (uint64, error) {
+	if l.closed.Load() {
+		return 0, fmt.Errorf("sqlite: head: %w", stores.ErrClosed)
+	}
+	var head int64
+	if err := l.db.QueryRowContext(ctx, l.q.head).Scan(&head); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, l.interpretError("head", false, err)
+	}
+	l.noteHead(uint64(head))
+	return uint64(head), nil
+}
+
+// Close implements stores.Log. It stops the head poller, waits for calls in
+// flight and closes the database. Waits return ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed.Store(true)
+	close(l.wake)
+	l.mu.Unlock()
+	l.stopPoll()
+	l.pollDone.Wait()
+	if err := l.db.Close(); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,460 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/storetest"
+)
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(childEnv); path != "" {
+		os.Exit(childAppend(path))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// harness opens one file per log name in dir.
+func harness(dir string) storetest.Harness {
+	return storetest.Harness{
+		Open: func(t testing.TB, name string) stores.Log {
+			return openTest(t, filepath.Join(dir, name+".db"))
+		},
+		Durable: true,
+		Shared:  true,
+	}
+}
+
+func openTest(t testing.TB, path string, opts ...Option) *Log {
+	t.Helper()
+	l, err := Open(path, opts...)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	return l
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, harness(t.TempDir())) }
+
+func BenchmarkLog(b *testing.B) { storetest.Bench(b, harness(b.TempDir())) }
+
+func event(id string, n int) []events.Event { return []events.Event{storetest.Event(id, n)} }
+
+func TestInvalidNameAndPath(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"", "Omniq", "1omniq", "a-b", "a b", `a"b`, "a;drop table x", "ünïcode", strings.Repeat("a", MaxNameLen+1)} {
+		l, err := Open(filepath.Join(dir, "names.db"), WithName(name))
+		if !errors.Is(err, ErrInvalidName) {
+			if l != nil {
+				l.Close()
+			}
+			t.Errorf("open with name %q: %v, want ErrInvalidName", name, err)
+		}
+	}
+	for _, name := range []string{"omniq", "_x", "a1_b2", strings.Repeat("z", MaxNameLen)} {
+		if err := validateName(name); err != nil {
+			t.Errorf("validateName(%q) = %v, want nil", name, err)
+		}
+	}
+	for _, path := range []string{"", ":memory:", "file:" + filepath.Join(dir, "x.db"), filepath.Join(dir, "a?b.db")} {
+		if l, err := Open(path); err == nil {
+			l.Close()
+			t.Errorf("open %q succeeded", path)
+		}
+	}
+}
+
+// TestNamesIsolated: two logs in one file do not see each other, and two
+// handles on one name do.
+func TestNamesIsolated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	ctx := context.Background()
+	a := openTest(t, path, WithName("alpha"))
+	defer a.Close()
+	b := openTest(t, path, WithName("beta"))
+	defer b.Close()
+	def := openTest(t, path) // "omniq"
+	defer def.Close()
+	for i := 0; i < 3; i++ {
+		if _, err := a.Append(ctx, event("a", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if first, err := b.Append(ctx, event("b", 1)); err != nil || first != 1 {
+		t.Fatalf("first append to beta = %d, %v; want 1", first, err)
+	}
+	for _, c := range []struct {
+		l    *Log
+		want uint64
+	}{{a, 3}, {b, 1}, {def, 0}} {
+		if head, err := c.l.Head(ctx); err != nil || head != c.want {
+			t.Errorf("%s head = %d, %v; want %d", c.l.name, head, err, c.want)
+		}
+	}
+	a2 := openTest(t, path, WithName("alpha"))
+	defer a2.Close()
+	if head, err := a2.Head(ctx); err != nil || head != 3 {
+		t.Errorf("second alpha handle head = %d, %v; want 3", head, err)
+	}
+}
+
+func TestMigrateConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mig.db")
+	const n = 4
+	logs := make([]*Log, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range logs {
+		wg.Go(func() { logs[i], errs[i] = Open(path) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent open %d: %v", i, err)
+		}
+		defer logs[i].Close()
+	}
+	again := openTest(t, path)
+	defer again.Close()
+	ctx := context.Background()
+	rows, err := again.db.QueryContext(ctx, `SELECT version FROM `+again.t.migrations+` ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var versions []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, v)
+	}
+	ms := migrations(again.t)
+	if len(versions) != len(ms) {
+		t.Fatalf("migrations table holds versions %v, want each of %d versions once", versions, len(ms))
+	}
+	for i, v := range versions {
+		if v != ms[i].version {
+			t.Fatalf("migrations table holds versions %v", versions)
+		}
+	}
+	if first, err := logs[1].Append(ctx, event("m", 1)); err != nil || first != 1 {
+		t.Fatalf("append = %d, %v; want 1", first, err)
+	}
+	if head, err := logs[2].Head(ctx); err != nil || head != 1 {
+		t.Fatalf("head through another handle = %d, %v; want 1", head, err)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "newer.db")
+	l := openTest(t, path)
+	if _, err := l.db.Exec(`INSERT INTO ` + l.t.migrations + ` (version) VALUES (1000000)`); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if l2, err := Open(path); err == nil {
+		l2.Close()
+		t.Fatal("open of a log with a newer schema succeeded")
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		opt  Option
+		want int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+	}{{WithSync(SyncFull), 2}, {WithSync(SyncNormal), 1}} {
+		l := openTest(t, filepath.Join(dir, fmt.Sprintf("sync%d.db", c.want)), c.opt)
+		var sync, busy int
+		var mode string
+		if err := l.db.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.db.QueryRow(`PRAGMA busy_timeout`).Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		if sync != c.want || busy != 5000 || mode != "wal" {
+			t.Errorf("synchronous = %d, busy_timeout = %d, journal_mode = %s; want %d, 5000, wal", sync, busy, mode, c.want)
+		}
+	}
+	if _, err := Open(filepath.Join(dir, "bad.db"), WithSync(Sync(7))); err == nil {
+		t.Error("open with an unknown Sync succeeded")
+	}
+}
+
+func TestReadRanges(t *testing.T) {
+	l := openTest(t, filepath.Join(t.TempDir(), "ranges.db"))
+	defer l.Close()
+	ctx := context.Background()
+	for _, n := range []int{3, 1, 4} { // batches at 1..3, 4, 5..8
+		evs := make([]events.Event, n)
+		for i := range evs {
+			evs[i] = storetest.Event(fmt.Sprintf("r%d", i), i+1)
+		}
+		if _, err := l.Append(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		from        uint64
+		max         int
+		first, last uint64 // 0, 0: empty
+	}{
+		{0, 2, 1, 2},
+		{1, 100, 1, 8},
+		{2, 1, 2, 2},
+		{3, 2, 3, 4},
+		{6, math.MaxInt, 6, 8},
+		{8, 5, 8, 8},
+		{9, 5, 0, 0},
+		{math.MaxUint64, 5, 0, 0},
+		{1, 0, 0, 0},
+	} {
+		got, err := l.Read(ctx, c.from, c.max)
+		if err != nil {
+			t.Fatalf("read(%d, %d): %v", c.from, c.max, err)
+		}
+		want := 0
+		if c.last != 0 {
+			want = int(c.last - c.first + 1)
+		}
+		if len(got) != want {
+			t.Fatalf("read(%d, %d) gave %d events, want %d", c.from, c.max, len(got), want)
+		}
+		for i, e := range got {
+			if e.Position != c.first+uint64(i) {
+				t.Fatalf("read(%d, %d)[%d] at position %d", c.from, c.max, i, e.Position)
+			}
+		}
+	}
+}
+
+func TestCorruptBatch(t *testing.T) {
+	l := openTest(t, filepath.Join(t.TempDir(), "corrupt.db"))
+	defer l.Close()
+	ctx := context.Background()
+	if _, err := l.Append(ctx, append(event("c", 1), storetest.Event("c", 2))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.db.Exec(`UPDATE ` + l.t.batches + ` SET data = x'0201ff'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Read(ctx, 1, 10); !errors.Is(err, stores.ErrCorrupt) {
+		t.Fatalf("read of a garbled batch = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestNotADatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "garbage.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("this is not a database. ", 200)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(path)
+	if err == nil {
+		l.Close()
+	}
+	if !errors.Is(err, stores.ErrCorrupt) {
+		t.Fatalf("open of a garbage file = %v, want ErrCorrupt", err)
+	}
+}
+
+// TestBusyIsUnavailable holds the write lock from another connection past
+// the busy timeout.
+func TestBusyIsUnavailable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	l := openTest(t, path, WithBusyTimeout(20*time.Millisecond))
+	defer l.Close()
+	ctx := context.Background()
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, event("busy", 1)); !errors.Is(err, stores.ErrUnavailable) {
+		t.Fatalf("append while another connection holds the write lock = %v, want ErrUnavailable", err)
+	}
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := l.Append(ctx, event("busy", 2)); err != nil || first != 1 {
+		t.Fatalf("append after the lock was released = %d, %v; want 1", first, err)
+	}
+}
+
+// TestWriteFailureLatchesReadOnly makes the Log's only connection refuse
+// writes (PRAGMA query_only gives SQLITE_READONLY) and checks that the Log
+// then refuses appends until reopened, while reads go on.
+func TestWriteFailureLatchesReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ro.db")
+	l := openTest(t, path)
+	defer l.Close()
+	ctx := context.Background()
+	if _, err := l.Append(ctx, event("ro", 1)); err != nil {
+		t.Fatal(err)
+	}
+	l.db.SetMaxOpenConns(1)
+	if _, err := l.db.Exec(`PRAGMA query_only = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, event("ro", 2)); !errors.Is(err, stores.ErrReadOnly) {
+		t.Fatalf("append on a refusing connection = %v, want ErrReadOnly", err)
+	}
+	if _, err := l.db.Exec(`PRAGMA query_only = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, event("ro", 3)); !errors.Is(err, stores.ErrReadOnly) {
+		t.Fatalf("append after a failed write = %v, want ErrReadOnly until reopened", err)
+	}
+	if got, err := l.Read(ctx, 1, 10); err != nil || len(got) != 1 {
+		t.Fatalf("read after a failed write = %d events, %v; want 1", len(got), err)
+	}
+	l.Close()
+	l2 := openTest(t, path)
+	defer l2.Close()
+	if first, err := l2.Append(ctx, event("ro", 4)); err != nil || first != 2 {
+		t.Fatalf("append after reopen = %d, %v; want 2", first, err)
+	}
+}
+
+const childEnv = "OMNIQ_SQLITE_TEST_CHILD"
+
+// childAppend is the other process of TestWaitSeesOtherProcess.
+func childAppend(path string) int {
+	l, err := Open(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer l.Close()
+	if _, err := l.Append(context.Background(), event("child", 1)); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// TestWaitSeesOtherProcess: a Wait wakes on an append made by another
+// process (this test binary, re-run as a child).
+func TestWaitSeesOtherProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "procs.db")
+	l := openTest(t, path)
+	defer l.Close()
+	ctx := context.Background()
+	if _, err := l.Append(ctx, event("parent", 1)); err != nil {
+		t.Fatal(err)
+	}
+	woke := make(chan error, 1)
+	go func() {
+		head, err := l.Wait(ctx, 1)
+		if err == nil && head != 2 {
+			err = fmt.Errorf("woke with head %d, want 2", head)
+		}
+		woke <- err
+	}()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	select {
+	case err := <-woke:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("wait did not wake on another process's append")
+	}
+	got, err := l.Read(ctx, 1, 10)
+	if err != nil || len(got) != 2 || got[1].TaskID != "child" {
+		t.Fatalf("read = %v, %v; want the child's event at 2", got, err)
+	}
+}
+
+// TestTailingReaderSeesPrefix: while two handles append concurrently, a third
+// tails the log. Whenever it learns a head h, every position up to h must be
+// readable at once.
+func TestTailingReaderSeesPrefix(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "prefix.db")
+	writers := []*Log{openTest(t, path), openTest(t, path)}
+	reader := openTest(t, path)
+	for _, l := range append(writers, reader) {
+		defer l.Close()
+	}
+	checkTailingReader(t, writers, reader)
+}
+
+func checkTailingReader(t *testing.T, writers []*Log, reader *Log) {
+	ctx := context.Background()
+	const appends = 40
+	total := uint64(0)
+	for range writers {
+		for j := 0; j < appends; j++ {
+			total += uint64(1 + j%3)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, l := range writers {
+		wg.Go(func() {
+			for j := 0; j < appends; j++ {
+				evs := make([]events.Event, 1+j%3)
+				for k := range evs {
+					evs[k] = storetest.Event(fmt.Sprintf("w%d-%d-%d", i, j, k), k+1)
+				}
+				if _, err := l.Append(ctx, evs); err != nil {
+					t.Errorf("writer %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for next := uint64(1); next <= total; {
+		head, err := reader.Wait(waitCtx, next-1)
+		if err != nil {
+			t.Fatalf("wait(%d): %v", next-1, err)
+		}
+		got, err := reader.Read(ctx, next, 1000)
+		if err != nil {
+			t.Fatalf("read(%d): %v", next, err)
+		}
+		if want := min(head-next+1, 1000); uint64(len(got)) < want {
+			t.Fatalf("head is %d but read(%d) gave %d events", head, next, len(got))
+		}
+		for _, e := range got {
+			if e.Position != next {
+				t.Fatalf("read event at %d, want %d", e.Position, next)
+			}
+			next++
+		}
+	}
+}
