@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -250,14 +251,9 @@ func (e *Engine) Complete(ctx context.Context, task *Task, result any) error {
 	if task == nil {
 		return fmt.Errorf("%w: nil task", ErrInvalidArgument)
 	}
-	res, err := events.Normalize(result)
+	res, err := e.normalizeResult(result)
 	if err != nil {
-		return fmt.Errorf("%w: result: %w", ErrInvalidArgs, err)
-	}
-	if res != nil {
-		if b, err := events.MarshalValue(res); err == nil && len(b) > e.cfg.maxPayload {
-			return fmt.Errorf("%w: result encodes to %d bytes, limit %d", ErrPayloadTooLarge, len(b), e.cfg.maxPayload)
-		}
+		return err
 	}
 	return e.submit(ctx, func(tx *txn) error {
 		if _, err := e.leaseCheck(tx, task); err != nil {
@@ -268,6 +264,32 @@ func (e *Engine) Complete(ctx context.Context, task *Task, result any) error {
 	}, func() { e.refresh(task) })
 }
 
+// normalizeResult checks and normalizes a handler's result.
+func (e *Engine) normalizeResult(result any) (any, error) {
+	res, err := events.Normalize(result)
+	if err != nil {
+		return nil, fmt.Errorf("%w: result: %w", ErrInvalidArgs, err)
+	}
+	if res != nil {
+		if b, err := events.MarshalValue(res); err == nil && len(b) > e.cfg.maxPayload {
+			return nil, fmt.Errorf("%w: result encodes to %d bytes, limit %d", ErrPayloadTooLarge, len(b), e.cfg.maxPayload)
+		}
+	}
+	return res, nil
+}
+
+// failureMessage is what the log keeps of a failure cause (at most 64 KiB).
+func failureMessage(cause error) string {
+	msg := "failed"
+	if cause != nil {
+		msg = cause.Error()
+	}
+	if len(msg) > 64<<10 {
+		msg = msg[:64<<10] + "…"
+	}
+	return msg
+}
+
 // Fail records that the lease task.Attempt of task failed with cause. With
 // retries left the task is retried after the backoff delay; otherwise it is
 // failed and the tasks depending on it are cancelled. ErrStaleLease (nothing
@@ -276,13 +298,7 @@ func (e *Engine) Fail(ctx context.Context, task *Task, cause error) error {
 	if task == nil {
 		return fmt.Errorf("%w: nil task", ErrInvalidArgument)
 	}
-	msg := "failed"
-	if cause != nil {
-		msg = cause.Error()
-	}
-	if len(msg) > 64<<10 {
-		msg = msg[:64<<10] + "…"
-	}
+	msg := failureMessage(cause)
 	return e.submit(ctx, func(tx *txn) error {
 		r, err := e.leaseCheck(tx, task)
 		if err != nil {
@@ -405,4 +421,93 @@ func (e *Engine) setPaused(ctx context.Context, taskID string, pause bool) error
 		}
 		return nil
 	}, nil)
+}
+
+// DequeueWait is DequeueN that waits up to ctx's deadline for a task to
+// become ready (long-poll). It returns an empty slice, and no error, when
+// ctx ends with nothing ready; ErrClosed when the engine closes.
+func (e *Engine) DequeueWait(ctx context.Context, queueName string, n int) ([]*Task, error) {
+	for {
+		wake := e.readyChan()
+		tasks, err := e.DequeueN(ctx, queueName, n)
+		if len(tasks) > 0 || (err != nil && ctx.Err() == nil) {
+			return tasks, err
+		}
+		if e.isClosed() {
+			return nil, ErrClosed
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, nil
+		}
+	}
+}
+
+// Outcome is the answer to one lease, for CompleteBatch: Err nil completes
+// the task with Result; otherwise the attempt fails with Err.
+type Outcome struct {
+	Task   *Task
+	Result any
+	Err    error
+}
+
+// CompleteBatch records many outcomes in one append. The returned slice
+// holds, per outcome, nil or why it was not recorded (ErrStaleLease,
+// ErrInvalidArgs, …); the error is for the batch as a whole (ErrClosed, a
+// failed append), in which case none was recorded.
+func (e *Engine) CompleteBatch(ctx context.Context, outcomes []Outcome) ([]error, error) {
+	errs := make([]error, len(outcomes))
+	results := make([]any, len(outcomes))
+	for i, o := range outcomes {
+		if o.Task == nil {
+			errs[i] = fmt.Errorf("%w: nil task", ErrInvalidArgument)
+			continue
+		}
+		if o.Err == nil {
+			res, err := e.normalizeResult(o.Result)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			results[i] = res
+		}
+	}
+	err := e.submit(ctx, func(tx *txn) error {
+		for i, o := range outcomes {
+			if errs[i] != nil {
+				continue
+			}
+			sub := tx.sub()
+			r, err := e.leaseCheck(sub, o.Task)
+			if err == nil {
+				if o.Err == nil {
+					sub.add(o.Task.ID, &events.TaskCompleted{Attempt: o.Task.Attempt, Result: results[i]})
+				} else {
+					err = e.stageAttemptFailed(sub, r, failureMessage(o.Err))
+				}
+			}
+			if errors.Is(err, errConflict) {
+				// Another command holds this task now: it decides, this
+				// outcome is refused as stale rather than delaying the batch.
+				err = fmt.Errorf("%w: task %q is being changed by another command", ErrStaleLease, o.Task.ID)
+			}
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			tx.merge(sub)
+		}
+		return nil
+	}, func() {
+		for i, o := range outcomes {
+			if errs[i] == nil {
+				e.refresh(o.Task)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
 }

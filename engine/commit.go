@@ -202,7 +202,9 @@ func (e *Engine) runBatch(batch []*command) (deferred []*command) {
 	}
 
 	// Appends use their own context: the batch belongs to many callers.
+	began := time.Now()
 	first, appendErr := e.log.Append(context.Background(), staged)
+	e.cfg.observer.Appended(len(staged), time.Since(began), appendErr)
 
 	e.mu.Lock()
 	if appendErr != nil {

@@ -71,10 +71,12 @@ func Open(ctx context.Context, log stores.Log, opts ...Option) (*Engine, error) 
 		host, _ := os.Hostname()
 		cfg.workerID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	began := time.Now()
 	st, err := Replay(ctx, log, 0)
 	if err != nil {
 		return nil, err
 	}
+	cfg.observer.Replayed(st.Position(), time.Since(began))
 	e := &Engine{
 		log:        log,
 		cfg:        cfg,

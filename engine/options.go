@@ -18,6 +18,7 @@ type config struct {
 	snapshotEvery uint64
 	logger        *slog.Logger
 	workerID      string
+	observer      Observer
 }
 
 func defaultConfig() config {
@@ -29,6 +30,7 @@ func defaultConfig() config {
 		maxPayload:    1 << 20,
 		snapshotEvery: 200_000,
 		logger:        slog.New(slog.DiscardHandler),
+		observer:      nopObserver{},
 	}
 }
 

@@ -42,7 +42,7 @@ var logSeq atomic.Int64
 func allStoreCases() []storeCase {
 	out := append([]storeCase(nil), storeCases...)
 	for _, s := range serverStores {
-		out = append(out, storeCase{s.name, func(t *testing.T) (stores.Log, func() stores.Log) {
+		out = append(out, storeCase{s.name, func(t testing.TB) (stores.Log, func() stores.Log) {
 			addr := os.Getenv(s.env)
 			if addr == "" {
 				t.Skipf("%s not set: skipping the engine suite on %s", s.env, s.name)

@@ -18,13 +18,13 @@ import (
 // after the first was closed (a process restart).
 type storeCase struct {
 	name string
-	open func(t *testing.T) (log stores.Log, reopen func() stores.Log)
+	open func(t testing.TB) (log stores.Log, reopen func() stores.Log)
 }
 
 // storeCases lists every backend the engine suite runs on. Server-backed
 // stores join when their OMNIQ_TEST_* variable is set (see servers_test.go).
 var storeCases = []storeCase{
-	{"memory", func(t *testing.T) (stores.Log, func() stores.Log) {
+	{"memory", func(t testing.TB) (stores.Log, func() stores.Log) {
 		// The memory log lives as long as the value: a "process restart"
 		// closes nothing and opens a view of the same records.
 		l := memory.New()
@@ -38,7 +38,7 @@ var storeCases = []storeCase{
 
 // dirStore is a store case for a backend that lives in a directory.
 func dirStore(name string, open func(dir string) (stores.Log, error)) storeCase {
-	return storeCase{name, func(t *testing.T) (stores.Log, func() stores.Log) {
+	return storeCase{name, func(t testing.TB) (stores.Log, func() stores.Log) {
 		dir := t.TempDir()
 		mustOpen := func() stores.Log {
 			l, err := open(dir)

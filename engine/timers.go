@@ -67,11 +67,13 @@ func (e *Engine) timerLoop() {
 // became ready. The timer loop calls it; tests with a ManualClock may call it
 // to act at once. It reports whether more was due than one pass handles.
 func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
+	expired := 0
 	err = e.submit(ctx, func(tx *txn) error {
 		more = false
 		now := events.At(tx.now)
 		leases, ttls, fires := e.state.Due(now, maxDuePerTick)
 		more = len(leases) == maxDuePerTick || len(ttls) == maxDuePerTick || len(fires) == maxDuePerTick
+		expired = 0
 		for _, r := range leases {
 			if e.reserved[r.ID] || tx.has(r.ID) {
 				continue // a command in flight decides this task; look again next pass
@@ -83,6 +85,7 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 				continue
 			}
 			tx.merge(sub)
+			expired++
 		}
 		for _, r := range ttls {
 			if e.reserved[r.ID] || tx.has(r.ID) {
@@ -114,7 +117,11 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 			tx.add(instance, &events.TaskEnqueued{Spec: spec})
 		}
 		return nil
-	}, nil)
+	}, func() {
+		if expired > 0 {
+			e.cfg.observer.LeasesExpired(expired)
+		}
+	})
 	// Delayed tasks may have become due without any event: wake workers.
 	e.mu.Lock()
 	e.signalReady()

@@ -1,0 +1,80 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/omniq/omniq/engine"
+)
+
+func TestBatchAPIs(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sc storeCase) {
+		f := newFixture(t, sc)
+		tasks := make([]*engine.Task, 10)
+		for i := range tasks {
+			tasks[i] = &engine.Task{ID: fmt.Sprintf("b%d", i), Func: "f", Retries: 1}
+		}
+		appends := f.log.appends.Load()
+		if err := f.e.EnqueueBatch(f.ctx, tasks); err != nil {
+			t.Fatal(err)
+		}
+		leased, err := f.e.DequeueN(f.ctx, "", 8)
+		if err != nil || len(leased) != 8 {
+			t.Fatalf("dequeue 8: %d, %v", len(leased), err)
+		}
+		if got := f.log.appends.Load() - appends; got != 2 {
+			t.Fatalf("a batch enqueue and a batch dequeue took %d appends, want 2", got)
+		}
+		stale := *leased[7]
+		stale.Attempt = 9
+		outcomes := []engine.Outcome{
+			{Task: leased[0], Result: "r0"},
+			{Task: leased[1], Err: errors.New("retry me")},
+			{Task: leased[2], Result: func() {}},
+			{Task: &stale},
+			{Task: leased[3], Result: 1},
+			{Task: leased[3], Result: 2}, // the same lease twice: only the first counts
+		}
+		errs, err := f.e.CompleteBatch(f.ctx, outcomes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []error{nil, nil, engine.ErrInvalidArgs, engine.ErrStaleLease, nil, engine.ErrStaleLease}
+		for i := range want {
+			if (want[i] == nil) != (errs[i] == nil) || (want[i] != nil && !errors.Is(errs[i], want[i])) {
+				t.Errorf("outcome %d: %v, want %v", i, errs[i], want[i])
+			}
+		}
+		if f.state("b0") != engine.StateCompleted || f.state("b1") != engine.StateWaiting || f.state("b2") != engine.StateRunning {
+			t.Fatalf("after batch: %s %s %s", f.state("b0"), f.state("b1"), f.state("b2"))
+		}
+		if got, _ := f.e.GetTask(f.ctx, "b3"); got.Result != int64(1) {
+			t.Fatalf("b3 result %v", got.Result)
+		}
+	})
+}
+
+func TestDequeueWait(t *testing.T) {
+	f := newFixture(t, storeCases[0])
+	ctx, cancel := context.WithTimeout(f.ctx, 20*time.Millisecond)
+	defer cancel()
+	got, err := f.e.DequeueWait(ctx, "", 1)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("wait on an empty queue: %v, %v", got, err)
+	}
+	res := make(chan []*engine.Task, 1)
+	go func() {
+		tasks, err := f.e.DequeueWait(f.ctx, "lp", 5)
+		if err != nil {
+			t.Error(err)
+		}
+		res <- tasks
+	}()
+	f.enqueue(&engine.Task{ID: "woke", Func: "f", QueueName: "lp"})
+	if tasks := <-res; len(tasks) != 1 || tasks[0].ID != "woke" {
+		t.Fatalf("long poll returned %v", tasks)
+	}
+}
