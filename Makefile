@@ -33,6 +33,7 @@ lint:
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test ./events -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME)
+	$(GO) test ./projections -run '^$$' -fuzz FuzzRestore -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
 	$(GO) test ./stores/file -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
 
 clean:
