@@ -116,34 +116,85 @@ func (e *Engine) submit(ctx context.Context, prepare func(tx *txn) error, commit
 	}
 }
 
-// commitLoop is the single writer (DESIGN.md invariant 4).
+// pending is a batch being built by the preparer and then written by the
+// appender: the accepted commands, their transactions and their events.
+type pending struct {
+	cmds   []*command
+	txns   []*txn
+	events []events.Event
+}
+
+// commitLoop is the single writer (DESIGN.md invariant 4), in two stages
+// that overlap: the preparer (this goroutine) validates commands and stages
+// their events into the next batch while the appender writes the previous
+// one. At most one append is in flight, so log order is preparation order.
+//
+// INVARIANT: a command's reservations last until its batch is applied, so a
+// command prepared while an earlier batch is in flight never touches a task
+// that batch changes: it validates against a state that is already right for
+// everything it touches.
 func (e *Engine) commitLoop() {
 	defer e.done.Done()
+	toAppender := make(chan *pending)
+	applied := make(chan struct{}, 1)
+	appenderDone := make(chan struct{})
+	go func() {
+		defer close(appenderDone)
+		for b := range toAppender {
+			e.appendBatch(b)
+			select {
+			case applied <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	var next *pending
 	var deferred []*command
 	for {
-		var batch []*command
-		if len(deferred) > 0 {
-			batch, deferred = deferred, nil
-		} else {
-			select {
-			case cmd := <-e.cmds:
-				batch = append(batch, cmd)
-			case <-e.quit:
-				e.drainClosed()
-				close(e.stopped)
-				return
-			}
+		var out chan *pending // nil (blocks) unless there is a batch to hand over
+		if next != nil {
+			out = toAppender
 		}
-	fill:
-		for len(batch) < e.cfg.maxBatch {
-			select {
-			case cmd := <-e.cmds:
-				batch = append(batch, cmd)
-			default:
-				break fill
-			}
+		in := e.cmds
+		if next != nil && len(next.cmds) >= e.cfg.maxBatch {
+			in = nil // full: wait for the appender
 		}
-		deferred = e.runBatch(batch)
+		select {
+		case out <- next:
+			next = nil
+		case cmd := <-in:
+			cmds := []*command{cmd}
+		fill:
+			for len(cmds) < e.cfg.maxBatch {
+				select {
+				case c := <-e.cmds:
+					cmds = append(cmds, c)
+				default:
+					break fill
+				}
+			}
+			var d []*command
+			next, d = e.prepare(next, cmds)
+			deferred = append(deferred, d...)
+		case <-applied:
+			if len(deferred) > 0 {
+				retry := deferred
+				deferred = nil
+				next, deferred = e.prepare(next, retry)
+			}
+		case <-e.quit:
+			if next != nil {
+				toAppender <- next
+			}
+			close(toAppender)
+			<-appenderDone
+			for _, cmd := range deferred {
+				cmd.done <- ErrClosed
+			}
+			e.drainClosed()
+			close(e.stopped)
+			return
+		}
 	}
 }
 
@@ -159,17 +210,16 @@ func (e *Engine) drainClosed() {
 	}
 }
 
-// runBatch prepares, appends and applies one batch, answering its commands.
-// It returns the commands that conflicted and must go into the next batch.
-func (e *Engine) runBatch(batch []*command) (deferred []*command) {
+// prepare validates cmds against the state and stages their events into b
+// (a new batch when nil). Commands that conflict with a reservation are
+// returned to be tried after the next apply; commands that fail validation,
+// or stage nothing, are answered at once. It returns b, or nil while b holds
+// no events.
+func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
+	var deferred, noop []*command
 	e.mu.Lock()
 	now := e.now()
-	var (
-		staged   []events.Event
-		accepted []*command
-		txns     []*txn
-	)
-	for _, cmd := range batch {
+	for _, cmd := range cmds {
 		if err := cmd.ctx.Err(); err != nil {
 			cmd.done <- err
 			continue
@@ -186,51 +236,65 @@ func (e *Engine) runBatch(batch []*command) (deferred []*command) {
 			cmd.done <- err
 			continue
 		}
+		if len(tx.events) == 0 {
+			tx.rollbackOnly()
+			noop = append(noop, cmd)
+			continue
+		}
 		for id := range tx.reserve {
 			e.reserved[id] = true
 		}
-		staged = append(staged, tx.events...)
-		accepted = append(accepted, cmd)
-		txns = append(txns, tx)
+		if b == nil {
+			b = &pending{}
+		}
+		b.events = append(b.events, tx.events...)
+		b.cmds = append(b.cmds, cmd)
+		b.txns = append(b.txns, tx)
+	}
+	for _, cmd := range noop {
+		if cmd.commit != nil {
+			cmd.commit()
+		}
 	}
 	e.mu.Unlock()
-	if len(staged) == 0 {
-		for _, cmd := range accepted {
-			e.finish(cmd, nil)
-		}
-		return deferred
+	for _, cmd := range noop {
+		cmd.done <- nil
 	}
+	return b, deferred
+}
 
+// appendBatch writes one batch, applies it and answers its commands.
+func (e *Engine) appendBatch(b *pending) {
 	// Appends use their own context: the batch belongs to many callers.
 	began := time.Now()
-	first, appendErr := e.log.Append(context.Background(), staged)
-	e.cfg.observer.Appended(len(staged), time.Since(began), appendErr)
+	first, appendErr := e.log.Append(context.Background(), b.events)
+	e.cfg.observer.Appended(len(b.events), time.Since(began), appendErr)
 
 	e.mu.Lock()
 	if appendErr != nil {
-		for _, tx := range txns {
+		for _, tx := range b.txns {
 			tx.undo()
 		}
 		e.mu.Unlock()
-		err := fmt.Errorf("engine: append %d events: %w", len(staged), appendErr)
-		e.cfg.logger.Error("append failed", "events", len(staged), "err", appendErr)
-		for _, cmd := range accepted {
+		err := fmt.Errorf("engine: append %d events: %w", len(b.events), appendErr)
+		e.cfg.logger.Error("append failed", "events", len(b.events), "err", appendErr)
+		for _, cmd := range b.cmds {
 			cmd.done <- err
 		}
-		return deferred
+		return
 	}
-	for i := range staged {
-		staged[i].Position = first + uint64(i)
-		if err := e.state.Apply(staged[i]); err != nil {
-			// The committer validated every event against this state, so a
+	for i := range b.events {
+		b.events[i].Position = first + uint64(i)
+		if err := e.state.Apply(b.events[i]); err != nil {
+			// The preparer validated every event against this state, so a
 			// rejected event is a bug; the log still decides, as on replay.
-			e.cfg.logger.Error("applied event did not fit the state", "event", staged[i].String(), "err", err)
+			e.cfg.logger.Error("applied event did not fit the state", "event", b.events[i].String(), "err", err)
 		}
 	}
-	for _, tx := range txns {
+	for _, tx := range b.txns {
 		tx.release()
 	}
-	for _, cmd := range accepted {
+	for _, cmd := range b.cmds {
 		if cmd.commit != nil {
 			cmd.commit()
 		}
@@ -238,7 +302,7 @@ func (e *Engine) runBatch(batch []*command) (deferred []*command) {
 	e.signalReady()
 	dueSnapshot := e.cfg.snapshotEvery > 0 && e.state.Position()-e.snapshotAt >= e.cfg.snapshotEvery
 	e.mu.Unlock()
-	for _, cmd := range accepted {
+	for _, cmd := range b.cmds {
 		cmd.done <- nil
 	}
 	e.kickTimer()
@@ -247,17 +311,6 @@ func (e *Engine) runBatch(batch []*command) (deferred []*command) {
 			e.cfg.logger.Warn("periodic snapshot failed", "err", err)
 		}
 	}
-	return deferred
-}
-
-// finish answers a command that staged no events.
-func (e *Engine) finish(cmd *command, err error) {
-	if err == nil && cmd.commit != nil {
-		e.mu.Lock()
-		cmd.commit()
-		e.mu.Unlock()
-	}
-	cmd.done <- err
 }
 
 // rollbackOnly undoes a command that was not accepted; it holds no

@@ -74,9 +74,11 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 		leases, ttls, fires := e.state.Due(now, maxDuePerTick)
 		more = len(leases) == maxDuePerTick || len(ttls) == maxDuePerTick || len(fires) == maxDuePerTick
 		expired = 0
+		skipped := false
 		for _, r := range leases {
 			if e.reserved[r.ID] || tx.has(r.ID) {
-				continue // a command in flight decides this task; look again next pass
+				skipped = true // a command in flight decides this task; look again next pass
+				continue
 			}
 			sub := tx.sub()
 			sub.hold(r.ID)
@@ -89,6 +91,7 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 		}
 		for _, r := range ttls {
 			if e.reserved[r.ID] || tx.has(r.ID) {
+				skipped = true
 				continue
 			}
 			sub := tx.sub()
@@ -101,6 +104,7 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 		}
 		for _, sc := range fires {
 			if e.reserved[sc.ID] || tx.has(sc.ID) {
+				skipped = true
 				continue
 			}
 			next, err := nextFire(sc.Cron, time.Duration(sc.Interval), sc.NextFire.Time(), tx.now)
@@ -116,6 +120,12 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 			tx.add(sc.ID, &events.ScheduleFired{FireTime: sc.NextFire, Instance: instance, NextFire: events.At(next)})
 			tx.add(instance, &events.TaskEnqueued{Spec: spec})
 		}
+		if skipped && len(tx.events) == 0 {
+			// Everything due is held by commands in flight: answer after
+			// they are applied, so that a returned RunDue has acted.
+			return errConflict
+		}
+		more = more || skipped
 		return nil
 	}, func() {
 		if expired > 0 {
