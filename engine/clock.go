@@ -20,14 +20,47 @@ type Timer interface {
 	Stop() bool
 }
 
-// SystemClock is the real clock.
-type SystemClock struct{}
+// SystemClock is the real clock, made immune to wall-clock jumps: it reads
+// the wall clock once, when created, and from then on advances by the
+// monotonic clock. A wall clock stepped by an operator or NTP therefore
+// neither expires every lease at once nor holds them forever; the engine's
+// time re-anchors to the wall clock when the process restarts.
+// The zero value anchors at its first use. It is safe for concurrent use.
+type SystemClock struct {
+	once  sync.Once
+	wall  time.Time // wall-clock reading at the anchor, monotonic part stripped
+	mono  time.Time // the same instant with its monotonic reading
+	clock func() time.Time
+}
 
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
+// NewSystemClock returns a SystemClock anchored now.
+func NewSystemClock() *SystemClock { return newAnchoredClock(time.Now) }
 
-// NewTimer returns a time.Timer.
-func (SystemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
+// newAnchoredClock anchors at read(); tests pass a wall clock that jumps.
+func newAnchoredClock(read func() time.Time) *SystemClock {
+	c := &SystemClock{clock: read}
+	c.anchor()
+	return c
+}
+
+func (c *SystemClock) anchor() {
+	c.once.Do(func() {
+		if c.clock == nil {
+			c.clock = time.Now
+		}
+		c.mono = time.Now()
+		c.wall = c.clock().Round(0)
+	})
+}
+
+// Now returns the anchor's wall time plus the monotonic time elapsed since.
+func (c *SystemClock) Now() time.Time {
+	c.anchor()
+	return c.wall.Add(time.Since(c.mono))
+}
+
+// NewTimer returns a time.Timer (durations are monotonic already).
+func (c *SystemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
 
 type sysTimer struct{ t *time.Timer }
 

@@ -23,7 +23,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		clock:         SystemClock{},
+		clock:         NewSystemClock(),
 		backoff:       DefaultBackoff,
 		leaseTimeout:  30 * time.Second,
 		maxBatch:      4096,
