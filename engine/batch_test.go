@@ -17,7 +17,7 @@ func TestBatchAPIs(t *testing.T) {
 		for i := range tasks {
 			tasks[i] = &engine.Task{ID: fmt.Sprintf("b%d", i), Func: "f", Retries: 1}
 		}
-		appends := f.log.appends.Load()
+		appends := f.appends.n.Load()
 		if err := f.e.EnqueueBatch(f.ctx, tasks); err != nil {
 			t.Fatal(err)
 		}
@@ -25,7 +25,7 @@ func TestBatchAPIs(t *testing.T) {
 		if err != nil || len(leased) != 8 {
 			t.Fatalf("dequeue 8: %d, %v", len(leased), err)
 		}
-		if got := f.log.appends.Load() - appends; got != 2 {
+		if got := f.appends.n.Load() - appends; got != 2 {
 			t.Fatalf("a batch enqueue and a batch dequeue took %d appends, want 2", got)
 		}
 		stale := *leased[7]

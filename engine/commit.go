@@ -42,7 +42,7 @@ func (tx *txn) add(taskID string, p events.Payload) {
 // INVARIANT: commands in one batch touch disjoint tasks, so each validates
 // against the committed state alone.
 func (tx *txn) touch(id string) error {
-	if tx.e.reserved[id] || (tx.parent != nil && tx.parent.has(id)) {
+	if tx.e.reserved[id] || tx.e.reserved[barrier] || (tx.parent != nil && tx.parent.has(id)) {
 		return errConflict
 	}
 	tx.hold(id)

@@ -119,6 +119,10 @@ func Replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 		}
 	}
 	from := st.Position() + 1
+	// seeking: the log starts after the state's position (it was compacted),
+	// so events up to the next log.checkpoint are skipped: the checkpoint
+	// replaces everything before it.
+	seeking := false
 	for from <= until {
 		page, err := log.Read(ctx, from, 4096)
 		if err != nil {
@@ -127,15 +131,27 @@ func Replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 		if len(page) == 0 {
 			return nil, fmt.Errorf("engine: replay: log ends at %d, head said %d: %w", from-1, until, stores.ErrCorrupt)
 		}
+		if page[0].Position > from {
+			seeking = true
+		}
 		for _, ev := range page {
 			if ev.Position > until {
 				break
+			}
+			if seeking {
+				if ev.Type() != events.TypeLogCheckpoint {
+					continue
+				}
+				seeking = false
 			}
 			if err := st.Apply(ev); errors.Is(err, projections.ErrGap) {
 				return nil, fmt.Errorf("engine: replay: %w: %w", stores.ErrCorrupt, err)
 			}
 		}
 		from = page[len(page)-1].Position + 1
+	}
+	if seeking {
+		return nil, fmt.Errorf("engine: replay: the log starts after position %d with no checkpoint: %w", st.Position(), stores.ErrCorrupt)
 	}
 	return st, nil
 }

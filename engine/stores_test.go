@@ -1,12 +1,11 @@
 package engine_test
 
 import (
-	"context"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
-	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/file"
 	"github.com/omniq/omniq/stores/memory"
@@ -63,13 +62,9 @@ func forEachStore(t *testing.T, fn func(t *testing.T, sc storeCase)) {
 	}
 }
 
-// countingLog counts appends, to observe group commit and "nothing appended".
-type countingLog struct {
-	stores.Log
-	appends atomic.Int64
-}
+// appendCounter counts the engine's appends, to observe group commit.
+type appendCounter struct{ n atomic.Int64 }
 
-func (c *countingLog) Append(ctx context.Context, b []events.Event) (uint64, error) {
-	c.appends.Add(1)
-	return c.Log.Append(ctx, b)
-}
+func (c *appendCounter) Appended(int, time.Duration, error) { c.n.Add(1) }
+func (c *appendCounter) LeasesExpired(int)                  {}
+func (c *appendCounter) Replayed(uint64, time.Duration)     {}

@@ -32,6 +32,7 @@ func samples() []Event {
 		&SchedulePaused{},
 		&ScheduleResumed{NextFire: At(t0)},
 		&ScheduleDeleted{},
+		&LogCheckpoint{State: []byte("OQS\x01state"), Before: At(t0), Archive: "file:///archive.jsonl", Dropped: 3},
 	}
 	evs := make([]Event, len(ps))
 	for i, p := range ps {

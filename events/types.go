@@ -24,6 +24,7 @@ const (
 	TypeSchedulePaused
 	TypeScheduleResumed
 	TypeScheduleDeleted
+	TypeLogCheckpoint
 	typeEnd
 )
 
@@ -43,6 +44,7 @@ var typeNames = [...]string{
 	TypeSchedulePaused:     "schedule.paused",
 	TypeScheduleResumed:    "schedule.resumed",
 	TypeScheduleDeleted:    "schedule.deleted",
+	TypeLogCheckpoint:      "log.checkpoint",
 }
 
 // String returns the dotted name of the type ("task.enqueued"), or "unknown(N)".
@@ -119,6 +121,8 @@ func newPayload(t Type) Payload {
 		return &ScheduleResumed{}
 	case TypeScheduleDeleted:
 		return &ScheduleDeleted{}
+	case TypeLogCheckpoint:
+		return &LogCheckpoint{}
 	}
 	return nil
 }
@@ -258,6 +262,18 @@ type ScheduleResumed struct {
 // ScheduleDeleted: a schedule will never fire again. Terminal.
 type ScheduleDeleted struct{}
 
+// LogCheckpoint: the whole projected state as of the event before it, minus
+// tasks that reached a terminal state before Before (compaction). Replaying
+// from a checkpoint needs nothing older, so the events before it may be
+// removed from the log once they are archived at Archive. Its TaskID is
+// empty.
+type LogCheckpoint struct {
+	State   []byte    `codec:"st"` // a projections snapshot
+	Before  Timestamp `codec:"b"`
+	Archive string    `codec:"ar,omitempty"` // where the events before it were archived
+	Dropped int       `codec:"dr"`           // terminal tasks left out of State
+}
+
 // All payloads are schema version 1.
 func (*TaskEnqueued) Type() Type                 { return TypeTaskEnqueued }
 func (*TaskLeased) Type() Type                   { return TypeTaskLeased }
@@ -274,6 +290,7 @@ func (*ScheduleFired) Type() Type                { return TypeScheduleFired }
 func (*SchedulePaused) Type() Type               { return TypeSchedulePaused }
 func (*ScheduleResumed) Type() Type              { return TypeScheduleResumed }
 func (*ScheduleDeleted) Type() Type              { return TypeScheduleDeleted }
+func (*LogCheckpoint) Type() Type                { return TypeLogCheckpoint }
 func (*TaskEnqueued) SchemaVersion() uint8       { return 1 }
 func (*TaskLeased) SchemaVersion() uint8         { return 1 }
 func (*TaskHeartbeat) SchemaVersion() uint8      { return 1 }
@@ -289,3 +306,4 @@ func (*ScheduleFired) SchemaVersion() uint8      { return 1 }
 func (*SchedulePaused) SchemaVersion() uint8     { return 1 }
 func (*ScheduleResumed) SchemaVersion() uint8    { return 1 }
 func (*ScheduleDeleted) SchemaVersion() uint8    { return 1 }
+func (*LogCheckpoint) SchemaVersion() uint8      { return 1 }

@@ -27,14 +27,41 @@ type snapshotV1 struct {
 // Snapshot encodes the whole logical state. Two states built from the same
 // events give the same bytes.
 func (s *State) Snapshot() ([]byte, error) {
+	b, _, err := s.snapshot(0)
+	return b, err
+}
+
+// CompactedSnapshot is Snapshot without the tasks that reached a terminal
+// state (and the schedules deleted) before `before`; it reports how many
+// records it left out. A log.checkpoint carries it.
+func (s *State) CompactedSnapshot(before events.Timestamp) ([]byte, int, error) {
+	return s.snapshot(before)
+}
+
+func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 	snap := snapshotV1{Position: s.position}
-	s.Tasks(func(t *Task) bool { snap.Tasks = append(snap.Tasks, t); return true })
-	s.Schedules(func(sc *Schedule) bool { snap.Schedules = append(snap.Schedules, sc); return true })
+	dropped := 0
+	s.Tasks(func(t *Task) bool {
+		if t.Status.Terminal() && t.FinishedAt < before {
+			dropped++
+		} else {
+			snap.Tasks = append(snap.Tasks, t)
+		}
+		return true
+	})
+	s.Schedules(func(sc *Schedule) bool {
+		if sc.Deleted && sc.UpdatedAt < before {
+			dropped++
+		} else {
+			snap.Schedules = append(snap.Schedules, sc)
+		}
+		return true
+	})
 	body, err := events.MarshalValue(&snap)
 	if err != nil {
-		return nil, fmt.Errorf("projections: snapshot: %w", err)
+		return nil, 0, fmt.Errorf("projections: snapshot: %w", err)
 	}
-	return append([]byte{snapshotMagic[0], snapshotMagic[1], snapshotMagic[2], snapshotVersion}, body...), nil
+	return append([]byte{snapshotMagic[0], snapshotMagic[1], snapshotMagic[2], snapshotVersion}, body...), dropped, nil
 }
 
 // Restore decodes a snapshot made by Snapshot into a new State. Errors wrap

@@ -93,10 +93,15 @@ func (s *State) readyHeap(queue string) *indexedHeap[*Task] {
 func (s *State) Position() uint64 { return s.position }
 
 // Apply folds one event into the state. Events must come in log order:
-// ev.Position must be Position()+1 (ErrGap otherwise, and nothing changes).
+// ev.Position must be Position()+1 (ErrGap otherwise, and nothing changes),
+// except for a log.checkpoint, which replaces the whole state and so may
+// follow a gap (the events before it may have been removed by compaction).
 // An event that does not fit the current state advances the position and
 // returns an error wrapping ErrStale.
 func (s *State) Apply(ev events.Event) error {
+	if cp, ok := ev.Payload.(*events.LogCheckpoint); ok && ev.Position > s.position {
+		return s.applyCheckpoint(ev, cp)
+	}
 	if ev.Position != s.position+1 {
 		return fmt.Errorf("%w: got position %d after %d", ErrGap, ev.Position, s.position)
 	}
@@ -207,6 +212,23 @@ func (s *State) Apply(ev events.Event) error {
 	default:
 		return fmt.Errorf("%w: no fold for %s", ErrStale, ev.Type())
 	}
+	return nil
+}
+
+// applyCheckpoint replaces the state with the checkpoint's.
+// INVARIANT: the checkpoint's state is the fold of every event before it
+// (minus compacted terminal tasks), so its position is ev.Position-1.
+func (s *State) applyCheckpoint(ev events.Event, cp *events.LogCheckpoint) error {
+	restored, err := Restore(cp.State)
+	if err == nil && restored.Position() != ev.Position-1 {
+		err = fmt.Errorf("checkpoint state is at position %d, want %d", restored.Position(), ev.Position-1)
+	}
+	if err != nil {
+		s.position = ev.Position
+		return fmt.Errorf("%w: checkpoint at %d: %v", ErrStale, ev.Position, err)
+	}
+	*s = *restored
+	s.position = ev.Position
 	return nil
 }
 

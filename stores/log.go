@@ -53,6 +53,8 @@ type Log interface {
 
 	// Read returns up to max events with position >= from, in position order,
 	// with Position set. It returns an empty slice when from > Head or max < 1.
+	// Positions are gap-free, except that a log compacted through Truncater
+	// starts at its First position.
 	// Errors: ErrClosed, ErrCorrupt, ErrUnavailable.
 	Read(ctx context.Context, from uint64, max int) ([]events.Event, error)
 
@@ -82,6 +84,17 @@ type SnapshotStore interface {
 	SaveSnapshot(ctx context.Context, position uint64, data []byte) error
 	// LoadSnapshot returns the latest snapshot, or ErrNoSnapshot.
 	LoadSnapshot(ctx context.Context) (position uint64, data []byte, err error)
+}
+
+// Truncater is implemented by logs that can remove old events (compaction).
+// Positions of the events kept never change.
+type Truncater interface {
+	// TruncateBefore removes the events with position < pos. A backend may
+	// keep some of them (whole segments, say); it never removes pos or later.
+	// Afterwards Read(from < First) starts at First.
+	TruncateBefore(ctx context.Context, pos uint64) error
+	// First returns the position of the oldest event held (Head+1 when empty).
+	First(ctx context.Context) (uint64, error)
 }
 
 // Dropper is implemented by logs kept on a shared server, where a log is one

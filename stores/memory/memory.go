@@ -22,7 +22,8 @@ import (
 // Log is an in-memory stores.Log. The zero value is not usable; call New.
 type Log struct {
 	mu      sync.RWMutex
-	records [][]byte      // records[i] holds the event at position i+1. Lock: mu.
+	records [][]byte      // records[i] holds the event at position base+i+1. Lock: mu.
+	base    uint64        // events truncated away (positions 1..base). Lock: mu.
 	grew    chan struct{} // closed and replaced on every append. Lock: mu.
 	closed  bool          // Lock: mu.
 
@@ -34,6 +35,7 @@ var (
 	_ stores.Log           = (*Log)(nil)
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
+	_ stores.Truncater     = (*Log)(nil)
 )
 
 // New returns an empty log.
@@ -57,7 +59,7 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	if l.closed {
 		return 0, stores.ErrClosed
 	}
-	first := uint64(len(l.records)) + 1
+	first := l.base + uint64(len(l.records)) + 1
 	l.records = append(l.records, recs...)
 	close(l.grew)
 	l.grew = make(chan struct{})
@@ -71,13 +73,13 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		l.mu.RUnlock()
 		return nil, stores.ErrClosed
 	}
-	if from == 0 {
-		from = 1
+	if from <= l.base {
+		from = l.base + 1
 	}
 	var recs [][]byte
-	if max > 0 && from <= uint64(len(l.records)) {
-		end := min(from-1+uint64(max), uint64(len(l.records)))
-		recs = l.records[from-1 : end]
+	if i := from - 1 - l.base; max > 0 && i < uint64(len(l.records)) {
+		end := min(i+uint64(max), uint64(len(l.records)))
+		recs = l.records[i:end]
 	}
 	l.mu.RUnlock()
 	out := make([]events.Event, len(recs))
@@ -99,14 +101,41 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 	if l.closed {
 		return 0, stores.ErrClosed
 	}
-	return uint64(len(l.records)), nil
+	return l.base + uint64(len(l.records)), nil
+}
+
+// TruncateBefore implements stores.Truncater.
+func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return stores.ErrClosed
+	}
+	if pos <= l.base+1 {
+		return nil
+	}
+	n := min(pos-1-l.base, uint64(len(l.records)))
+	// Copy so the dropped records can be collected.
+	l.records = append([][]byte(nil), l.records[n:]...)
+	l.base += n
+	return nil
+}
+
+// First implements stores.Truncater.
+func (l *Log) First(ctx context.Context) (uint64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return 0, stores.ErrClosed
+	}
+	return l.base + 1, nil
 }
 
 // Wait implements stores.Tailer.
 func (l *Log) Wait(ctx context.Context, after uint64) (uint64, error) {
 	for {
 		l.mu.RLock()
-		head, grew, closed := uint64(len(l.records)), l.grew, l.closed
+		head, grew, closed := l.base+uint64(len(l.records)), l.grew, l.closed
 		l.mu.RUnlock()
 		if closed {
 			return 0, stores.ErrClosed

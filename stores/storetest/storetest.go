@@ -316,6 +316,7 @@ func Run(t *testing.T, h Harness) {
 	}
 
 	t.Run("Snapshot", func(t *testing.T) { runSnapshot(t, h) })
+	t.Run("Truncate", func(t *testing.T) { runTruncate(t, h) })
 }
 
 func runTail(t *testing.T, h Harness) {
@@ -488,4 +489,55 @@ func Bench(b *testing.B, h Harness) {
 		}
 		b.ReportMetric(float64(n*1000)/b.Elapsed().Seconds(), "events/s")
 	})
+}
+
+func runTruncate(t *testing.T, h Harness) {
+	ctx := context.Background()
+	l, name := h.open(t)
+	tr, ok := l.(stores.Truncater)
+	if !ok {
+		t.Skip("backend does not implement stores.Truncater")
+	}
+	if first, err := tr.First(ctx); err != nil || first != 1 {
+		t.Fatalf("first of an empty log = %d, %v; want 1", first, err)
+	}
+	var in []events.Event
+	for i := 0; i < 10; i++ {
+		b := batch(fmt.Sprintf("tr%d", i), 5)
+		mustAppend(t, l, b)
+		in = append(in, b...)
+	}
+	if err := tr.TruncateBefore(ctx, 23); err != nil {
+		t.Fatal(err)
+	}
+	check := func(l stores.Log) {
+		t.Helper()
+		first, err := l.(stores.Truncater).First(ctx)
+		if err != nil || first < 1 || first > 23 {
+			t.Fatalf("first after truncating before 23 = %d, %v", first, err)
+		}
+		got, err := l.Read(ctx, 1, 1000)
+		if err != nil || len(got) == 0 || got[0].Position != first {
+			t.Fatalf("read(1) after truncation starts at %v, %v; want %d", got, err, first)
+		}
+		for i, e := range got {
+			if e.Position != first+uint64(i) || !sameEvent(e, in[e.Position-1]) {
+				t.Fatalf("event at %d changed by truncation", e.Position)
+			}
+		}
+		if got[len(got)-1].Position != 50 {
+			t.Fatalf("truncation lost the tail: last is %d", got[len(got)-1].Position)
+		}
+	}
+	check(l)
+	if first := mustAppend(t, l, batch("after", 2)); first != 51 {
+		t.Fatalf("append after truncation at %d, want 51", first)
+	}
+	in = append(in, batch("after", 2)...)
+	if h.Durable {
+		l.Close()
+		l2 := h.Open(t, name)
+		defer l2.Close()
+		check(l2)
+	}
 }

@@ -1,0 +1,182 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/events/eventjson"
+	"github.com/omniq/omniq/stores"
+)
+
+// Errors of Export and Import. Match them with errors.Is.
+var (
+	// ErrNotEmpty: Import refuses a target log that already holds events.
+	ErrNotEmpty = errors.New("audit: import needs an empty target log")
+	// ErrPositions: the input's positions are not 1, 2, 3, …, or the target
+	// gave an event another position than the input had.
+	ErrPositions = errors.New("audit: positions do not line up")
+	// ErrBadRange: Export's From is after its Until or beyond the head.
+	ErrBadRange = errors.New("audit: bad export range")
+)
+
+// ExportOptions tunes Export.
+type ExportOptions struct {
+	// From and Until bound the positions written, both included (0: from the
+	// first; 0: to the head).
+	From, Until uint64
+	// Progress, when set, is called now and then with the events written
+	// and the number to write.
+	Progress func(done, total uint64)
+}
+
+// Export writes the events From..Until of log to w as JSON Lines, one
+// record per event (events/eventjson), in position order, and returns how
+// many it wrote. Errors: ErrBadRange, errors wrapping
+// eventjson.ErrUnrepresentable (an event the format cannot write exactly; the
+// events before it are written), the store's and w's.
+func Export(ctx context.Context, log stores.Log, w io.Writer, opts ExportOptions) (uint64, error) {
+	head, err := log.Head(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("audit: export: head: %w", err)
+	}
+	from, until := max(opts.From, 1), opts.Until
+	if until == 0 || until > head {
+		until = head
+	}
+	if opts.Until != 0 && opts.Until > head {
+		return 0, fmt.Errorf("%w: --until %d is beyond the head %d", ErrBadRange, opts.Until, head)
+	}
+	if from > until {
+		if head == 0 && opts.From <= 1 && opts.Until == 0 {
+			return 0, nil // an empty log exports as an empty file
+		}
+		return 0, fmt.Errorf("%w: from %d to %d (head %d)", ErrBadRange, from, until, head)
+	}
+	total := until - from + 1
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var n uint64
+	var line []byte
+	err = stores.ReadAll(ctx, capped{log, until}, from, 4096, func(ev events.Event) error {
+		if ev.Position != from+n {
+			return fmt.Errorf("%w: read position %d, want %d", stores.ErrCorrupt, ev.Position, from+n)
+		}
+		var err error
+		if line, err = eventjson.Marshal(line[:0], ev); err != nil {
+			return err
+		}
+		if _, err := bw.Write(line); err != nil {
+			return err
+		}
+		n++
+		if opts.Progress != nil && n%4096 == 0 {
+			opts.Progress(n, total)
+		}
+		return nil
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if opts.Progress != nil {
+		opts.Progress(n, total)
+	}
+	if err != nil {
+		return n, fmt.Errorf("audit: export: %w", err)
+	}
+	return n, nil
+}
+
+// ImportOptions tunes Import.
+type ImportOptions struct {
+	// BatchSize is how many events one Append writes (default 1000). A batch
+	// never ends right after a task.lease_expired or a schedule.fired: their
+	// follow-ups stay in the same batch, as the engine wrote them.
+	BatchSize int
+	// Progress, when set, is called after each append with the events
+	// imported so far.
+	Progress func(done uint64)
+}
+
+// Import appends the JSON Lines records read from r to log, which must be
+// empty (ErrNotEmpty), keeping their order, ids, times and payloads, and
+// returns how many it appended. The records' positions must be 1, 2, 3, …
+// and the log must give each event the position it had (ErrPositions). An
+// import that fails leaves the events appended so far in log.
+func Import(ctx context.Context, log stores.Log, r io.Reader, opts ImportOptions) (uint64, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1000
+	}
+	head, err := log.Head(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("audit: import: head: %w", err)
+	}
+	if head != 0 {
+		return 0, fmt.Errorf("%w: it holds %d events", ErrNotEmpty, head)
+	}
+	dec := eventjson.NewDecoder(r)
+	var n uint64 // events appended
+	batch := make([]events.Event, 0, opts.BatchSize+1)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		first, err := log.Append(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("append events %d..%d: %w", batch[0].Position, batch[len(batch)-1].Position, err)
+		}
+		if first != batch[0].Position {
+			return fmt.Errorf("%w: the target put events %d..%d at %d (another writer?)", ErrPositions,
+				batch[0].Position, batch[len(batch)-1].Position, first)
+		}
+		n += uint64(len(batch))
+		batch = batch[:0]
+		if opts.Progress != nil {
+			opts.Progress(n)
+		}
+		return nil
+	}
+	for {
+		ev, err := dec.Decode()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("audit: import: %w", err)
+		}
+		if want := n + uint64(len(batch)) + 1; ev.Position != want {
+			return n, fmt.Errorf("audit: import: line %d: %w: position %d, want %d (the input must be a whole log, from position 1, without gaps)",
+				dec.Line(), ErrPositions, ev.Position, want)
+		}
+		batch = append(batch, ev)
+		if len(batch) >= opts.BatchSize && !needsFollowUp(ev) {
+			if err := flush(); err != nil {
+				return n, fmt.Errorf("audit: import: %w", err)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+	}
+	if err := flush(); err != nil {
+		return n, fmt.Errorf("audit: import: %w", err)
+	}
+	if head, err := log.Head(ctx); err != nil {
+		return n, fmt.Errorf("audit: import: head: %w", err)
+	} else if head != n {
+		return n, fmt.Errorf("audit: import: %w: the target's head is %d after appending %d events", ErrPositions, head, n)
+	}
+	return n, nil
+}
+
+// needsFollowUp reports whether the engine always writes another event in
+// the same batch after ev.
+func needsFollowUp(ev events.Event) bool {
+	switch ev.Type() {
+	case events.TypeTaskLeaseExpired, events.TypeScheduleFired:
+		return true
+	}
+	return false
+}
