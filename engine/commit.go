@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
 )
 
 // command is one request to the committer.
@@ -283,27 +284,50 @@ func (e *Engine) appendBatch(b *pending) {
 		}
 		return
 	}
-	for i := range b.events {
-		b.events[i].Position = first + uint64(i)
-		if err := e.state.Apply(b.events[i]); err != nil {
-			// The preparer validated every event against this state, so a
-			// rejected event is a bug; the log still decides, as on replay.
-			e.cfg.logger.Error("applied event did not fit the state", "event", b.events[i].String(), "err", err)
+	// The log may hold events this state has not seen: an earlier append
+	// that reported an error but was written after all, or (on a shared
+	// server log) another writer. The log is the truth: fold them in first.
+	if first != e.state.Position()+1 {
+		if err := e.catchUp(first - 1); err != nil {
+			for _, tx := range b.txns {
+				tx.undo()
+			}
+			e.mu.Unlock()
+			err = fmt.Errorf("engine: batch written at %d but the log before it could not be read (it will be applied on the next write): %w", first, err)
+			e.cfg.logger.Error("catch-up failed", "err", err)
+			for _, cmd := range b.cmds {
+				cmd.done <- err
+			}
+			return
+		}
+	}
+	answers := make([]error, len(b.cmds))
+	pos := first
+	for i, tx := range b.txns {
+		for j := range tx.events {
+			tx.events[j].Position = pos
+			pos++
+			if err := e.state.Apply(tx.events[j]); err != nil && answers[i] == nil {
+				// Validated against a state that missed events the log
+				// holds: the log decided otherwise (DESIGN.md invariant 3).
+				answers[i] = fmt.Errorf("%w: %v", ErrLogChanged, err)
+				e.cfg.logger.Warn("event did not fit the state", "event", tx.events[j].String(), "err", err)
+			}
 		}
 	}
 	for _, tx := range b.txns {
 		tx.release()
 	}
-	for _, cmd := range b.cmds {
-		if cmd.commit != nil {
+	for i, cmd := range b.cmds {
+		if cmd.commit != nil && answers[i] == nil {
 			cmd.commit()
 		}
 	}
 	e.signalReady()
 	dueSnapshot := e.cfg.snapshotEvery > 0 && e.state.Position()-e.snapshotAt >= e.cfg.snapshotEvery
 	e.mu.Unlock()
-	for _, cmd := range b.cmds {
-		cmd.done <- nil
+	for i, cmd := range b.cmds {
+		cmd.done <- answers[i]
 	}
 	e.kickTimer()
 	if dueSnapshot {
@@ -311,6 +335,31 @@ func (e *Engine) appendBatch(b *pending) {
 			e.cfg.logger.Warn("periodic snapshot failed", "err", err)
 		}
 	}
+}
+
+// catchUp applies the log's events after the state's position through to.
+// REQUIRES: e.mu held.
+func (e *Engine) catchUp(to uint64) error {
+	for from := e.state.Position() + 1; from <= to; {
+		page, err := e.log.Read(context.Background(), from, 4096)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return fmt.Errorf("log ends at %d, want %d: %w", from-1, to, stores.ErrCorrupt)
+		}
+		for _, ev := range page {
+			if ev.Position > to {
+				break
+			}
+			if err := e.state.Apply(ev); err != nil {
+				e.cfg.logger.Warn("caught-up event did not fit the state", "event", ev.String(), "err", err)
+			}
+		}
+		from = page[len(page)-1].Position + 1
+	}
+	e.cfg.logger.Warn("caught up with events the engine had not applied", "through", to)
+	return nil
 }
 
 // rollbackOnly undoes a command that was not accepted; it holds no

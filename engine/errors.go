@@ -14,6 +14,11 @@ var (
 	// current one (it expired, the task was retried, completed or deleted).
 	// Nothing was changed.
 	ErrStaleLease = errors.New("engine: stale lease")
+	// ErrLogChanged: the log held events the engine had not yet seen (an
+	// append reported as failed that was written after all, or another
+	// writer on a shared log), and they decided otherwise; the command's
+	// events are in the log but did not take effect as asked.
+	ErrLogChanged = errors.New("engine: the log changed under the command")
 	// ErrClosed: the engine is closed.
 	ErrClosed = errors.New("engine: closed")
 	// ErrInvalidArgument: the request is malformed. Every validation error
