@@ -8,7 +8,7 @@ BENCHTIME ?= 1s
 .PHONY: run build test test-short bench lint fuzz clean
 
 run:
-	$(GO) run ./cmd/omniqd demo --store $(STORE)
+	$(GO) run ./cmd/omniqd serve --store $(STORE)
 
 build:
 	$(GO) build -o bin/omniqd ./cmd/omniqd
@@ -38,3 +38,20 @@ fuzz:
 
 clean:
 	rm -rf bin omniq-data
+
+.PHONY: bench-e2e bench-peers
+
+# End-to-end benchmark through "omniqd bench" (see bench/README.md). The
+# default is a burn-down of 100k tasks through the batch API on a temporary
+# Pebble store; BENCH_ARGS takes any of its flags, e.g.
+#   make bench-e2e BENCH_ARGS='--mode continuous --api single --duration 20s'
+BENCH_ARGS ?= --mode burndown --api batch --jobs 100000
+bench-e2e:
+	$(GO) run ./cmd/omniqd bench $(BENCH_ARGS)
+
+# OmniQ beside River (PostgreSQL) and asynq (Redis) on the same burn-down
+# (bench/peers, a module of its own). Uses OMNIQ_TEST_POSTGRES, or
+# postgres://root@127.0.0.1:5432/test, and Redis at 127.0.0.1:6379.
+PEERS_ARGS ?= --jobs 100000
+bench-peers:
+	cd bench/peers && $(GO) run . $(PEERS_ARGS)

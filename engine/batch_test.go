@@ -78,3 +78,32 @@ func TestDequeueWait(t *testing.T) {
 		t.Fatalf("long poll returned %v", tasks)
 	}
 }
+
+func TestStatsCountDelayedAsWaiting(t *testing.T) {
+	f := newFixture(t, storeCases[0])
+	f.enqueue(&engine.Task{Func: "f"})
+	f.enqueue(&engine.Task{Func: "f", Schedule: &engine.Schedule{RunAt: start.Add(time.Minute)}})
+	got := f.e.Stats(f.ctx).Queues[engine.DefaultQueue]
+	if got[engine.StatePending] != 1 || got[engine.StateWaiting] != 1 {
+		t.Fatalf("stats %v, want 1 pending and 1 waiting", got)
+	}
+	f.clock.Advance(time.Minute)
+	got = f.e.Stats(f.ctx).Queues[engine.DefaultQueue]
+	if got[engine.StatePending] != 2 || got[engine.StateWaiting] != 0 {
+		t.Fatalf("stats at run_at %v, want 2 pending", got)
+	}
+}
+
+func TestDequeueWaitAny(t *testing.T) {
+	f := newFixture(t, storeCases[0])
+	f.enqueue(&engine.Task{ID: "low", Func: "f", QueueName: "b"})
+	f.enqueue(&engine.Task{ID: "high", Func: "f", QueueName: "a"})
+	got, err := f.e.DequeueWaitAny(f.ctx, []string{"a", "b"}, 5)
+	if err != nil || len(got) != 1 || got[0].ID != "high" {
+		t.Fatalf("first preferred queue: %v %v", got, err)
+	}
+	got, err = f.e.DequeueWaitAny(f.ctx, []string{"a", "b"}, 5)
+	if err != nil || len(got) != 1 || got[0].ID != "low" {
+		t.Fatalf("second queue: %v %v", got, err)
+	}
+}

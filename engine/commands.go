@@ -427,11 +427,25 @@ func (e *Engine) setPaused(ctx context.Context, taskID string, pause bool) error
 // become ready (long-poll). It returns an empty slice, and no error, when
 // ctx ends with nothing ready; ErrClosed when the engine closes.
 func (e *Engine) DequeueWait(ctx context.Context, queueName string, n int) ([]*Task, error) {
+	return e.DequeueWaitAny(ctx, []string{queueName}, n)
+}
+
+// DequeueWaitAny is DequeueWait over several queues in order of preference:
+// it leases from the first queue that has ready tasks, waiting until one has.
+func (e *Engine) DequeueWaitAny(ctx context.Context, queues []string, n int) ([]*Task, error) {
+	if len(queues) == 0 {
+		queues = []string{DefaultQueue}
+	}
+	// ctx bounds the wait, not the lease: once a lease is being written it
+	// is answered, so a wait that runs out then does not lose the task.
+	lease := context.WithoutCancel(ctx)
 	for {
 		wake := e.readyChan()
-		tasks, err := e.DequeueN(ctx, queueName, n)
-		if len(tasks) > 0 || (err != nil && ctx.Err() == nil) {
-			return tasks, err
+		for _, q := range queues {
+			tasks, err := e.DequeueN(lease, q, n)
+			if len(tasks) > 0 || err != nil {
+				return tasks, err
+			}
 		}
 		if e.isClosed() {
 			return nil, ErrClosed

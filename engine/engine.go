@@ -252,11 +252,14 @@ type Stats struct {
 	Schedules int                      // active recurring schedules
 }
 
-// Stats returns task counts per queue and state.
+// Stats returns task counts per queue and state. As in GetTask, a pending
+// task whose run-at time or retry backoff has not passed counts as waiting.
 func (e *Engine) Stats(ctx context.Context) Stats {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
+	now := events.At(e.now())
+	e.mu.Lock() // DelayedCounts moves due tasks into their queues
+	defer e.mu.Unlock()
 	s := Stats{Position: e.state.Position(), Queues: map[string]map[State]int{}}
+	delayed := e.state.DelayedCounts(now)
 	for q, counts := range e.state.Counts() {
 		m := map[State]int{}
 		for st, n := range counts {
@@ -264,6 +267,13 @@ func (e *Engine) Stats(ctx context.Context) Stats {
 				continue
 			}
 			m[State(st.String())] = n
+		}
+		if d := delayed[q]; d > 0 {
+			m[StatePending] -= d
+			m[StateWaiting] += d
+			if m[StatePending] == 0 {
+				delete(m, StatePending)
+			}
 		}
 		s.Queues[q] = m
 	}

@@ -147,6 +147,17 @@ func (s *State) Counts() map[string]QueueCounts {
 	return out
 }
 
+// DelayedCounts promotes what is due at now and returns, per queue, how many
+// pending tasks still wait for their ReadyAt (run-at or retry backoff).
+func (s *State) DelayedCounts(now events.Timestamp) map[string]int {
+	s.Promote(now)
+	out := map[string]int{}
+	for _, t := range s.delayed.items {
+		out[t.Spec.Queue]++
+	}
+	return out
+}
+
 // Tasks calls fn for every task in id order until fn returns false.
 func (s *State) Tasks(fn func(*Task) bool) {
 	ids := make([]string, 0, len(s.tasks))

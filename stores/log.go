@@ -91,6 +91,8 @@ type SnapshotStore interface {
 type Truncater interface {
 	// TruncateBefore removes the events with position < pos. A backend may
 	// keep some of them (whole segments, say); it never removes pos or later.
+	// REQUIRES: pos <= Head (the event at the head is never removed; the
+	// engine truncates before its newest checkpoint).
 	// Afterwards Read(from < First) starts at First.
 	TruncateBefore(ctx context.Context, pos uint64) error
 	// First returns the position of the oldest event held (Head+1 when empty).

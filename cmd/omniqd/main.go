@@ -1,6 +1,13 @@
 // Command omniqd is OmniQ's daemon, command-line client and audit tool.
 //
-//	omniqd demo [--store URL]     run the seed's usage example against a store
+//	omniqd serve [--store URL] [--listen ADDR] [--token T]   run the daemon (HTTP/JSON API)
+//	omniqd enqueue --func F [flags]   enqueue a task on a running daemon (--server, --token)
+//	omniqd get|delete|history ID      one task: print it, delete it, print its events
+//	omniqd stats                      task counts per queue and state
+//	omniqd demo [--store URL]         run the seed's usage example against a store
+//
+// The flags of serve and of the client commands have OMNIQ_* environment
+// equivalents (--store: OMNIQ_STORE, --server: OMNIQ_SERVER, …).
 //
 // Run "omniqd help" for every command.
 package main

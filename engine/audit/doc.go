@@ -10,10 +10,14 @@
 //
 // Verify reads the whole log from position 1 and folds it into a fresh
 // projection, the way every replica does, and reports each breach with the
-// rule it breaks, the position and the task:
+// rule it breaks, the position and the task. A log compacted through
+// stores.Truncater starts later: its positions are checked from its first
+// one, and the fold starts at its first log.checkpoint (the events before
+// it are only counted). The rules:
 //
-//	positions          positions are 1, 2, 3, … up to the head: no gap, no
-//	                   repeat, nothing missing below the head
+//	positions          positions are 1, 2, 3, … (or First, First+1, … for a
+//	                   compacted log, which must hold a checkpoint) up to the
+//	                   head: no gap, no repeat, nothing missing below the head
 //	decode             every event decodes (an unknown type, a newer schema
 //	                   version or damaged bytes is a breach at its position)
 //	completed_twice    no task is completed twice under the same lease, and
@@ -42,6 +46,10 @@
 //	snapshot_mismatch  a snapshot kept beside the log (stores.SnapshotStore)
 //	                   is byte-equal to the state rebuilt from events
 //	                   1..its position
+//	checkpoint_mismatch a log.checkpoint's state is byte-equal to the state
+//	                   rebuilt from the events before it, compacted as it
+//	                   says (left out: records ended before its Before), and
+//	                   every replica can apply it
 //	nondeterministic   the rebuilt state re-encodes identically:
 //	                   Snapshot → Restore → Snapshot gives the same bytes
 //
@@ -58,7 +66,8 @@
 // If so it is a warning, counted per event type and reason — a lease that
 // was superseded by an expiry, a second dequeue of the same attempt, a task
 // that was leased, expired, cancelled or deleted meanwhile, a schedule
-// paused or deleted meanwhile, an id enqueued twice. The log decided, every
+// paused or deleted meanwhile, an id enqueued twice, a task a checkpoint
+// left out (compacted) named by a writer that had not seen the checkpoint. The log decided, every
 // replica ignores the loser the same way, and nothing is inconsistent.
 //
 // If not, it is an impossible_event breach: no writer's view of the log

@@ -23,6 +23,10 @@ var (
 	ErrPastHead = errors.New("audit: position is beyond the log's head")
 	// ErrUnknownTask: the task or schedule did not exist at that point.
 	ErrUnknownTask = errors.New("audit: no such task at that point")
+	// ErrCompacted: that point is older than the log's first checkpoint; the
+	// events before it were removed (their history is in the archive the
+	// checkpoint names).
+	ErrCompacted = errors.New("audit: that point of history was compacted away")
 )
 
 // Until names a point of a log's history: exactly one of its fields is set.
@@ -62,6 +66,11 @@ func (u Until) String() string {
 
 // ReplayOptions tunes Replay.
 type ReplayOptions struct {
+	// UseSnapshot lets a replay to a position start from the snapshot kept
+	// beside the log (stores.SnapshotStore) when it is at or before that
+	// position. Off by default: an audit folds the events themselves rather
+	// than trust a cache (Verify checks the snapshot against them).
+	UseSnapshot bool
 	// Progress, when set, is called now and then with the position reached
 	// and the head.
 	Progress func(position, head uint64)
@@ -78,13 +87,15 @@ type Point struct {
 	Head uint64
 }
 
-// Replay rebuilds the state of log at until. For a position it starts from
-// the log's snapshot when one is usable (engine.Replay); for a time it folds
-// the whole log from the start, since timestamps need not grow with
-// positions (a clock set back, several writers). Events the projection
-// ignores are skipped as on every replica. Errors: ErrPastHead, errors
-// wrapping stores.ErrCorrupt for a log that cannot be folded, and the
-// store's own.
+// Replay rebuilds the state of log at until, folding its events from the
+// start (engine.Replay; with UseSnapshot, a replay to a position starts from
+// the log's snapshot when one is usable). A replay to a time reads the whole
+// log, since timestamps need not grow with positions (a clock set back,
+// several writers). Events the projection
+// ignores are skipped as on every replica. A compacted log (see
+// stores.Truncater) is folded from its first log.checkpoint. Errors:
+// ErrPastHead, ErrCompacted, errors wrapping stores.ErrCorrupt for a log that
+// cannot be folded, and the store's own.
 func Replay(ctx context.Context, log stores.Log, until Until, opts ReplayOptions) (*Point, error) {
 	head, err := log.Head(ctx)
 	if err != nil {
@@ -93,17 +104,41 @@ func Replay(ctx context.Context, log stores.Log, until Until, opts ReplayOptions
 	if until.Position == 0 && until.Time.IsZero() {
 		return nil, fmt.Errorf("%w: nothing given", ErrBadUntil)
 	}
-	if until.Position != 0 {
-		return replayToPosition(ctx, log, until.Position, head, opts)
+	first, err := firstPosition(ctx, log)
+	if err != nil {
+		return nil, err
 	}
-	return replayToTime(ctx, log, until.Time, head, opts)
+	if until.Position != 0 {
+		return replayToPosition(ctx, log, until.Position, first, head, opts)
+	}
+	return replayToTime(ctx, log, until.Time, first, head, opts)
 }
 
-func replayToPosition(ctx context.Context, log stores.Log, pos, head uint64, opts ReplayOptions) (*Point, error) {
+// firstPosition returns the position of the log's oldest event: 1, or later
+// for a compacted log.
+func firstPosition(ctx context.Context, log stores.Log) (uint64, error) {
+	tr, ok := log.(stores.Truncater)
+	if !ok {
+		return 1, nil
+	}
+	first, err := tr.First(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("audit: first position: %w", err)
+	}
+	return max(first, 1), nil
+}
+
+func replayToPosition(ctx context.Context, log stores.Log, pos, first, head uint64, opts ReplayOptions) (*Point, error) {
 	if pos > head {
 		return nil, fmt.Errorf("%w: %d > head %d", ErrPastHead, pos, head)
 	}
-	st, err := engine.Replay(ctx, withProgress(log, head, opts.Progress), pos)
+	if pos < first {
+		return nil, fmt.Errorf("%w: position %d; the log starts at %d", ErrCompacted, pos, first)
+	}
+	st, err := engine.Replay(ctx, wrap(log, head, opts), pos)
+	if err != nil && first > 1 && errors.Is(err, stores.ErrCorrupt) {
+		return nil, fmt.Errorf("%w: position %d is not after the log's first checkpoint: %w", ErrCompacted, pos, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: replay: %w", err)
 	}
@@ -123,18 +158,37 @@ func replayToPosition(ctx context.Context, log stores.Log, pos, head uint64, opt
 // replayToTime folds events up to the last one at or before t. Events after
 // t are held back; when a later event is at or before t again, the held-back
 // ones are read again and folded first, so that no event is kept in memory.
-func replayToTime(ctx context.Context, log stores.Log, t time.Time, head uint64, opts ReplayOptions) (*Point, error) {
+func replayToTime(ctx context.Context, log stores.Log, t time.Time, first, head uint64, opts ReplayOptions) (*Point, error) {
 	st := projections.New()
 	p := &Point{State: st, Head: head}
 	apply := func(ev events.Event) error {
 		if err := st.Apply(ev); errors.Is(err, projections.ErrGap) {
-			return fmt.Errorf("audit: replay: %w: %w", stores.ErrCorrupt, err)
+			return fmt.Errorf("%w: %w", stores.ErrCorrupt, err)
 		}
 		return nil
 	}
+	seeking := first > 1 // compacted: the fold starts at the first checkpoint
 	var pos uint64
-	err := stores.ReadAll(ctx, log, 1, 4096, func(ev events.Event) error {
+	err := stores.ReadAll(ctx, log, first, 4096, func(ev events.Event) error {
 		pos = ev.Position
+		if opts.Progress != nil && ev.Position%4096 == 0 {
+			opts.Progress(ev.Position, head)
+		}
+		if seeking {
+			if ev.Type() != events.TypeLogCheckpoint {
+				return nil
+			}
+			if ev.Time.After(t) {
+				return fmt.Errorf("%w: %s is before the log's first checkpoint (#%d at %s)", ErrCompacted,
+					t.Format(time.RFC3339Nano), ev.Position, ev.Time.Format(time.RFC3339Nano))
+			}
+			if err := st.Apply(ev); err != nil {
+				return fmt.Errorf("%w: the first checkpoint (#%d) cannot be applied: %w", stores.ErrCorrupt, ev.Position, err)
+			}
+			seeking = false
+			p.Position, p.Time = ev.Position, ev.Time
+			return nil
+		}
 		if ev.Time.After(t) {
 			return nil
 		}
@@ -149,12 +203,15 @@ func replayToTime(ctx context.Context, log stores.Log, t time.Time, head uint64,
 			return err
 		}
 		p.Position, p.Time = ev.Position, ev.Time
-		if opts.Progress != nil && ev.Position%4096 == 0 {
-			opts.Progress(ev.Position, head)
-		}
 		return nil
 	})
+	if err == nil && seeking {
+		err = fmt.Errorf("%w: the log starts at %d and holds no checkpoint", stores.ErrCorrupt, first)
+	}
 	if err != nil {
+		if errors.Is(err, ErrCompacted) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("audit: replay: %w", err)
 	}
 	if opts.Progress != nil {
@@ -177,14 +234,16 @@ func (c capped) Head(ctx context.Context) (uint64, error) {
 	return min(h, c.max), err
 }
 
-// withProgress returns log, reporting each read's last position to fn, and
-// keeping log's snapshot store visible so that engine.Replay can use it.
-func withProgress(log stores.Log, head uint64, fn func(position, head uint64)) stores.Log {
+// wrap returns log as engine.Replay should see it: reporting each read's
+// last position to opts.Progress, and showing its snapshot store only when
+// opts.UseSnapshot is set.
+func wrap(log stores.Log, head uint64, opts ReplayOptions) stores.Log {
+	fn := opts.Progress
 	if fn == nil {
-		return log
+		fn = func(uint64, uint64) {}
 	}
 	pl := progressLog{Log: log, head: head, fn: fn}
-	if ss, ok := log.(stores.SnapshotStore); ok {
+	if ss, ok := log.(stores.SnapshotStore); ok && opts.UseSnapshot {
 		return progressSnapshotLog{pl, ss}
 	}
 	return pl

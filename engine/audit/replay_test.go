@@ -11,6 +11,7 @@ import (
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/projections"
 	"github.com/omniq/omniq/stores/memory"
 )
 
@@ -202,5 +203,37 @@ func TestReplayByTimeWithClockSetBack(t *testing.T) {
 	}
 	if calls == 0 {
 		t.Error("progress was never reported")
+	}
+}
+
+// TestReplayTrustsEventsNotTheSnapshot: a snapshot that disagrees with the
+// events is used only when asked for.
+func TestReplayTrustsEventsNotTheSnapshot(t *testing.T) {
+	ctx := context.Background()
+	r := newRawLog(t)
+	r.add("a", enq(events.TaskSpec{}), "b", enq(events.TaskSpec{}), "c", enq(events.TaskSpec{}))
+	lie := projections.New()
+	for i, id := range []string{"x", "y"} {
+		ev := events.New(id, start, enq(events.TaskSpec{}))
+		ev.Position = uint64(i + 1)
+		if err := lie.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := lie.Snapshot()
+	if err := r.log.SaveSnapshot(ctx, 2, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, use := range []bool{false, true} {
+		p, err := audit.Replay(ctx, r.log, audit.Until{Position: 3}, audit.ReplayOptions{UseSnapshot: use})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.State.Task("x") != nil; got != use {
+			t.Errorf("UseSnapshot %v: state from the snapshot = %v", use, got)
+		}
+		if p.State.Task("c") == nil {
+			t.Errorf("UseSnapshot %v: event 3 not folded", use)
+		}
 	}
 }

@@ -26,6 +26,7 @@ const (
 	RuleExpiredBeforeTTL    Rule = "expired_before_ttl"
 	RuleCancelCause         Rule = "cancel_cause"
 	RuleSnapshotMismatch    Rule = "snapshot_mismatch"
+	RuleCheckpointMismatch  Rule = "checkpoint_mismatch"
 	RuleNondeterministic    Rule = "nondeterministic"
 )
 
@@ -72,6 +73,7 @@ const (
 	ReasonDuplicateID      = "duplicate_id"      // the id was enqueued or scheduled before
 	ReasonAlreadyDeleted   = "already_deleted"   // a second deletion
 	ReasonScheduleInactive = "schedule_inactive" // the schedule was paused, resumed or deleted meanwhile
+	ReasonCompacted        = "compacted"         // names a record a log.checkpoint left out
 )
 
 // SnapshotCheck says what Verify found beside the log.
@@ -87,10 +89,14 @@ type SnapshotCheck struct {
 // Report is what Verify found. Its zero Breaches means the log keeps every
 // invariant checked.
 type Report struct {
-	Head    uint64 `json:"head"`    // the log's head when Verify started
-	Events  uint64 `json:"events"`  // events read
-	Applied uint64 `json:"applied"` // events the projection applied
-	Ignored uint64 `json:"ignored"` // events the projection ignored
+	Head uint64 `json:"head"` // the log's head when Verify started
+	// First is the log's first position: 1, or later for a log compacted
+	// through stores.Truncater (the fold then starts at its first checkpoint).
+	First       uint64 `json:"first"`
+	Checkpoints int    `json:"checkpoints"` // log.checkpoint events read
+	Events      uint64 `json:"events"`      // events read
+	Applied     uint64 `json:"applied"`     // events the projection applied
+	Ignored     uint64 `json:"ignored"`     // events the projection ignored
 	// Types counts the events read per type.
 	Types map[string]uint64 `json:"types"`
 	// Breaches lists the breaches in the order found, at most

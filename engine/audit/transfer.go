@@ -26,7 +26,7 @@ var (
 // ExportOptions tunes Export.
 type ExportOptions struct {
 	// From and Until bound the positions written, both included (0: from the
-	// first; 0: to the head).
+	// log's first position, 1 unless it was compacted; 0: to the head).
 	From, Until uint64
 	// Progress, when set, is called now and then with the events written
 	// and the number to write.
@@ -43,7 +43,14 @@ func Export(ctx context.Context, log stores.Log, w io.Writer, opts ExportOptions
 	if err != nil {
 		return 0, fmt.Errorf("audit: export: head: %w", err)
 	}
-	from, until := max(opts.From, 1), opts.Until
+	first, err := firstPosition(ctx, log)
+	if err != nil {
+		return 0, err
+	}
+	if opts.From != 0 && opts.From < first {
+		return 0, fmt.Errorf("%w: from %d, but the log was compacted and starts at %d", ErrBadRange, opts.From, first)
+	}
+	from, until := max(opts.From, first), opts.Until
 	if until == 0 || until > head {
 		until = head
 	}
@@ -51,7 +58,7 @@ func Export(ctx context.Context, log stores.Log, w io.Writer, opts ExportOptions
 		return 0, fmt.Errorf("%w: --until %d is beyond the head %d", ErrBadRange, opts.Until, head)
 	}
 	if from > until {
-		if head == 0 && opts.From <= 1 && opts.Until == 0 {
+		if from == head+1 && opts.From == 0 && opts.Until == 0 {
 			return 0, nil // an empty log exports as an empty file
 		}
 		return 0, fmt.Errorf("%w: from %d to %d (head %d)", ErrBadRange, from, until, head)
@@ -147,8 +154,8 @@ func Import(ctx context.Context, log stores.Log, r io.Reader, opts ImportOptions
 			return n, fmt.Errorf("audit: import: %w", err)
 		}
 		if want := n + uint64(len(batch)) + 1; ev.Position != want {
-			return n, fmt.Errorf("audit: import: line %d: %w: position %d, want %d (the input must be a whole log, from position 1, without gaps)",
-				dec.Line(), ErrPositions, ev.Position, want)
+			return n, fmt.Errorf("audit: import: line %d: %w: position %d, want %d (the input must be a whole log, from position 1, "+
+				"without gaps; for a compacted log, put its archive first)", dec.Line(), ErrPositions, ev.Position, want)
 		}
 		batch = append(batch, ev)
 		if len(batch) >= opts.BatchSize && !needsFollowUp(ev) {

@@ -277,3 +277,14 @@ func TestVerifySnapshot(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyMissingTail: a log whose last positions are missing below its
+// head (a store that lost them) is a positions breach, not a hang.
+func TestVerifyMissingTail(t *testing.T) {
+	r := newRawLog(t)
+	r.add("a", enq(events.TaskSpec{}), "b", enq(events.TaskSpec{}), "c", enq(events.TaskSpec{}))
+	rep := verify(t, gapLog{r.log, 3}, audit.Options{})
+	if rep.BreachCount != 1 || rep.Breaches[0].Rule != audit.RulePositions || rep.Breaches[0].Position != 3 || rep.Events != 2 {
+		t.Fatalf("want position 3 reported missing:\n%s", describe(rep))
+	}
+}

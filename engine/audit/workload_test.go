@@ -16,7 +16,7 @@ import (
 // recurring schedules; dequeues, completions, failures, heartbeats,
 // deletions, pauses, and time passing so that leases and TTLs expire and
 // schedules fire.
-func workload(rt *rapid.T, e *engine.Engine, clock *engine.ManualClock) {
+func workload(rt *rapid.T, e *engine.Engine, clock *engine.ManualClock, maxSteps int) {
 	ctx := context.Background()
 	var ids []string
 	held := map[string]*engine.Task{}
@@ -111,7 +111,7 @@ func workload(rt *rapid.T, e *engine.Engine, clock *engine.ManualClock) {
 			}
 		},
 	}
-	n := rapid.IntRange(20, 150).Draw(rt, "steps")
+	n := rapid.IntRange(maxSteps/5, maxSteps).Draw(rt, "steps")
 	names := []string{"enqueue", "enqueue", "dequeue", "complete", "fail", "heartbeat", "delete", "pause", "advance", "advance"}
 	for i := 0; i < n; i++ {
 		steps[rapid.SampledFrom(names).Draw(rt, "step")](rt)

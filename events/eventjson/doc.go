@@ -16,7 +16,8 @@
 //	task_id   the task or schedule the event is about
 //	time      when the engine decided the event, RFC 3339 with nanoseconds, UTC
 //	payload   the payload's fields, snake_case; timestamps as RFC 3339 strings
-//	          (absent when unset), durations as Go duration strings ("1m30s")
+//	          (absent when unset), durations as Go duration strings ("1m30s"),
+//	          a log.checkpoint's binary state in standard base64
 //
 // # Exactness
 //

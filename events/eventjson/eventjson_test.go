@@ -45,6 +45,7 @@ func samples() []events.Event {
 		&events.SchedulePaused{},
 		&events.ScheduleResumed{NextFire: events.At(t0)},
 		&events.ScheduleDeleted{},
+		&events.LogCheckpoint{State: []byte("OQS\x01\x00\xffstate"), Before: events.At(t0), Archive: "file:///archive.jsonl", Dropped: 3},
 	}
 	evs := make([]events.Event, len(ps))
 	for i, p := range ps {

@@ -100,6 +100,14 @@ type scheduleResumedJSON struct {
 	NextFire stamp `json:"next_fire,omitempty"`
 }
 
+type logCheckpointJSON struct {
+	// State is a projections snapshot (binary), in standard base64.
+	State   []byte `json:"state"`
+	Before  stamp  `json:"before,omitempty"`
+	Archive text   `json:"archive,omitempty"`
+	Dropped int    `json:"dropped"`
+}
+
 // empty is the JSON form of the payloads without fields.
 type empty struct{}
 
@@ -129,6 +137,8 @@ func toJSON(p events.Payload) (any, error) {
 		return scheduleFiredJSON{FireTime: stamp(p.FireTime), Instance: text(p.Instance), NextFire: stamp(p.NextFire)}, nil
 	case *events.ScheduleResumed:
 		return scheduleResumedJSON{NextFire: stamp(p.NextFire)}, nil
+	case *events.LogCheckpoint:
+		return logCheckpointJSON{State: p.State, Before: stamp(p.Before), Archive: text(p.Archive), Dropped: p.Dropped}, nil
 	case *events.TaskExpired, *events.TaskDeleted, *events.SchedulePaused, *events.ScheduleDeleted:
 		return empty{}, nil
 	}
@@ -193,6 +203,11 @@ func newJSON(t events.Type) (dst any, build func() events.Payload, ok bool) {
 		return j, func() events.Payload { return &events.ScheduleResumed{NextFire: events.Timestamp(j.NextFire)} }, true
 	case events.TypeScheduleDeleted:
 		return &empty{}, func() events.Payload { return &events.ScheduleDeleted{} }, true
+	case events.TypeLogCheckpoint:
+		j := &logCheckpointJSON{}
+		return j, func() events.Payload {
+			return &events.LogCheckpoint{State: j.State, Before: events.Timestamp(j.Before), Archive: string(j.Archive), Dropped: j.Dropped}
+		}, true
 	}
 	return nil, nil, false
 }

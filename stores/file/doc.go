@@ -10,6 +10,8 @@
 //	  LOCK                       flock held while a Log is open; holds the owner's pid
 //	  00000000000000000001.seg   segment whose first event is at position 1
 //	  00000000000000004097.seg   the next segment: its name is its first position
+//	  FIRST                      the log's first position, once truncated (below)
+//	  FIRST.tmp                  a FIRST being written; removed by Open
 //	  snapshot                   the latest projection snapshot, if any
 //	  snapshot.tmp               a snapshot being written; removed by Open
 //
@@ -83,11 +85,38 @@
 //     stores.ErrCorrupt that names the file and offset: a damaged record with
 //     a valid record somewhere after it, a damaged record in a segment that
 //     is not the last, a record whose first position does not continue the
-//     one before (or holds no events), or a segment whose name does not
-//     continue the segment before it (the first must start at position 1).
+//     one before (or holds no events), a segment whose name does not
+//     continue the segment before it, a first segment that does not start
+//     at position 1 (or at the position FIRST names), or a damaged FIRST.
 //
 // Open does not decode events; a checksummed record whose events do not
 // decode makes Read fail with stores.ErrCorrupt.
+//
+// # Truncation
+//
+// The Log implements stores.Truncater by whole segments: TruncateBefore(pos)
+// removes every segment but the last whose events all lie below pos, and
+// keeps the segment holding pos whole, so up to one segment of events older
+// than pos stays readable. First is the first position of the first segment
+// kept. Positions never change, and the head survives a reopen because the
+// last segment is never removed.
+//
+// A log that was truncated starts at a segment other than 1, which Open
+// would otherwise read as a lost segment. So before removing anything,
+// TruncateBefore records the new first position in FIRST, written like a
+// snapshot (FIRST.tmp, fsync, rename, directory fsync):
+//
+//	+----------+-----------+-----------+
+//	| magic    | checksum  | first     |
+//	| 8 bytes  | uint32 LE | uint64 LE |
+//	+----------+-----------+-----------+
+//
+// magic is "OMNIQFP1"; checksum is the CRC-32C of first. Then it removes the
+// segments and fsyncs the directory. Open requires a segment that starts at
+// FIRST's position (or at 1 when there is no FIRST) and checks the segments
+// from there on as above; segments before it are what a crash left of a
+// truncation already decided, and Open removes them without reading them. A
+// missing segment after the first is corruption as before.
 //
 // # Snapshots
 //

@@ -37,6 +37,8 @@ type Log struct {
 	// that is already durable, so readers never see an unsynced batch.
 	mu sync.RWMutex
 	// segs holds the segments in position order; appends go to the last.
+	// TruncateBefore removes segments from the front, so segs[0].first is
+	// the log's first position (1 until a truncation).
 	// Lock: mu; written with appendMu held too, so appendMu alone may read it.
 	// INVARIANT: len(segs) >= 1 while open, and segs[i+1].first == segs[i].next.
 	segs []*segment
@@ -56,6 +58,7 @@ var (
 	_ stores.Log           = (*Log)(nil)
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
+	_ stores.Truncater     = (*Log)(nil)
 )
 
 // Open opens the log in dir, creating dir and an empty log if missing, and
@@ -90,6 +93,10 @@ func Open(dir string, opts ...Option) (*Log, error) {
 		return nil, err
 	}
 	if err := removeSnapshotTemp(dir); err != nil {
+		_ = l.closeFiles()
+		return nil, err
+	}
+	if err := removeFirstTemp(dir); err != nil {
 		_ = l.closeFiles()
 		return nil, err
 	}
@@ -185,8 +192,8 @@ func (l *Log) createSegment(first uint64) (*segment, error) {
 	return &segment{first: first, path: path, f: f, next: first}, nil
 }
 
-// Read implements stores.Log: up to max events from position from (0 reads
-// as 1), in order, never beyond the head. It returns an empty slice when from
+// Read implements stores.Log: up to max events from position from (a
+// position before First reads from First), in order, never beyond the head. It returns an empty slice when from
 // is past the head or max < 1. Errors: stores.ErrClosed; ctx.Err();
 // stores.ErrCorrupt (a record fails its checksum or does not decode);
 // stores.ErrUnavailable (the disk fails the read).
@@ -199,7 +206,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	if l.closed {
 		return nil, stores.ErrClosed
 	}
-	from = maxUint64(from, 1)
+	from = maxUint64(from, l.segs[0].first)
 	out := []events.Event{}
 	if max < 1 || from > l.head {
 		return out, nil

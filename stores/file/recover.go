@@ -1,6 +1,7 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,7 +21,14 @@ func (l *Log) recoverSegments() error {
 	if err != nil {
 		return err
 	}
+	firsts, err = l.dropTruncated(firsts)
+	if err != nil {
+		return err
+	}
 	want := uint64(1) // the position the next segment or record must start at
+	if len(firsts) > 0 {
+		want = firsts[0] // dropTruncated vouched for it
+	}
 	for i, first := range firsts {
 		path := filepath.Join(l.dir, segmentName(first))
 		if first != want {
@@ -72,6 +80,50 @@ func (l *Log) recoverSegments() error {
 	}
 	l.head = want - 1
 	return nil
+}
+
+// dropTruncated applies FIRST (see "Truncation" in the package doc) to the
+// segment names firsts: without FIRST the log must start at position 1; with
+// FIRST = f it must have a segment starting at f, and the segments before it
+// are what a crash left of a truncation that had already recorded f: Open
+// removes them, fsyncs the directory and returns the segments from f on.
+// Segments before f are not read: FIRST says nobody needs them.
+//
+// REQUIRES: firsts sorted; l holds the directory lock.
+func (l *Log) dropTruncated(firsts []uint64) ([]uint64, error) {
+	first, ok, err := readFirst(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		first = 1
+	}
+	i, found := slices.BinarySearch(firsts, first)
+	switch {
+	case found:
+	case len(firsts) == 0 && !ok:
+		return nil, nil // a new log
+	case len(firsts) == 0:
+		return nil, corruptAt(filepath.Join(l.dir, firstName), 0, fmt.Errorf("the log starts at position %d, but there is no segment", first))
+	case !ok:
+		path := filepath.Join(l.dir, segmentName(firsts[0]))
+		return nil, corruptAt(path, 0, fmt.Errorf("segment starts at position %d, but the log starts at 1 (no %s file records a truncation)", firsts[0], firstName))
+	default:
+		path := filepath.Join(l.dir, segmentName(firsts[min(i, len(firsts)-1)]))
+		return nil, corruptAt(path, 0, fmt.Errorf("%s says the log starts at position %d, but no segment starts there", firstName, first))
+	}
+	if i == 0 {
+		return firsts, nil
+	}
+	for _, f := range firsts[:i] {
+		if err := os.Remove(filepath.Join(l.dir, segmentName(f))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("file: remove truncated segment: %w", err)
+		}
+	}
+	if err := l.opts.syncDir(l.dir); err != nil {
+		return nil, fmt.Errorf("file: fsync %s: %w", l.dir, err)
+	}
+	return firsts[i:], nil
 }
 
 // listSegments returns the first positions named by the segment files in

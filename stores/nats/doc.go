@@ -11,7 +11,8 @@
 //	                  │         │ data: events.MarshalBatch of the n events    │
 //	                  │         │   or Omniq-Blob: name, data in the bucket    │
 //	                  └─────────┴──────────────────────────────────────────────┘
-//	                  seq 1 holds position 1; f(s+1) = f(s) + n(s)
+//	                  seq 1 holds position 1 (the first seq held, after a
+//	                  truncation, holds First); f(s+1) = f(s) + n(s)
 //	OBJ_OMNIQ_NAME    object store bucket OMNIQ_NAME: batches larger than the
 //	                  server's max_payload (1 MiB by default), and the one
 //	                  projection snapshot (object "snapshot", position in its
@@ -24,8 +25,9 @@
 // where its predecessor ended: positions are gap-free in commit order across
 // processes. A writer that loses the race reads the new newest message and
 // tries again. Each batch is one message (a large batch is one message that
-// names its object), so batches are atomic. The stream denies message deletes
-// and purges, so sequence s never changes meaning.
+// names its object), so batches are atomic. The stream denies message
+// deletes, and messages leave only by a purge from the front (below), so
+// sequence s never changes meaning.
 //
 // Read finds the message holding a position by interpolation and bisection
 // over stream sequences with direct gets, helped by a cache of sequence →
@@ -33,6 +35,33 @@
 // the following messages in parallel. Wait runs one headers-only ordered
 // consumer per Log, started at its first call, so it wakes when any process
 // appends.
+//
+// # Truncation
+//
+// The Log implements stores.Truncater by whole messages. TruncateBefore(pos)
+// finds the message holding pos and purges the stream below it (a purge
+// request with a sequence, which nats-server 2.9 supports), keeping that
+// message whole; past the head it keeps the newest message, which the head is
+// read from. It then deletes the objects of the large batches it purged,
+// found by a headers-only scan of the purged range (skipped when the bucket
+// holds no large batch); a crash in between leaves them as garbage. First is
+// the first position of the stream's first message. A Read or TruncateBefore
+// that meets a missing message asks the server for the first message held,
+// and carries on from there when the missing one was purged by a truncation
+// — another process's, say — it did not know of; otherwise it is corruption.
+//
+// Truncation needs the stream to allow purges. Streams this package creates
+// do. Streams created by versions before truncation were created with
+// deny_purge, which JetStream never lets be cleared on an existing stream
+// ("stream configuration update can not cancel deny purge"), so
+// TruncateBefore answers ErrPurgeDenied for them and they keep every event;
+// to compact one, copy its messages to a stream created by this version. With
+// purges allowed, anyone with access to $JS.API.STREAM.PURGE.OMNIQ_<name> can
+// purge the stream; restrict that subject to the user that runs compaction
+// with NATS account permissions. A stream purged entirely (by hand) has lost
+// its positions: Head reports stores.ErrCorrupt, as do Read and Append on a
+// Log that has not yet learned the newest message, rather than start again
+// at position 1.
 //
 // # Server versions
 //

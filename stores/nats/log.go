@@ -46,7 +46,12 @@ type Log struct {
 	last      span          // newest message known. Lock: mu.
 	lastKnown bool          // Lock: mu.
 	grew      chan struct{} // closed and replaced when last advances. Lock: mu.
-	anchors   []span        // known messages, sorted by seq. Lock: mu.
+	anchors   []span        // known messages after floor, sorted by seq. Lock: mu.
+	// floor stands just before the first message known to be held: floor.seq
+	// is the last sequence known purged (0: none) and floor.first the first
+	// position held; floor.n is 0. It only rises, as this Log learns of
+	// truncations by any process. Lock: mu.
+	floor span
 
 	watchMu sync.Mutex
 	watch   jetstream.ConsumeContext // tail consumer, started by Wait. Lock: watchMu.
@@ -56,10 +61,13 @@ var (
 	_ stores.Log           = (*Log)(nil)
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
+	_ stores.Truncater     = (*Log)(nil)
 )
 
 // span is where one message sits: stream sequence seq holds positions
-// first..first+n-1. The zero message, span{0, 1, 0}, stands before seq 1.
+// first..first+n-1. The zero message, span{0, 1, 0}, stands before seq 1;
+// after a truncation, span{s-1, f, 0} stands before the first message held,
+// s, whose first position is f.
 type span struct{ seq, first, n uint64 }
 
 func (s span) end() uint64 { return s.first + s.n - 1 }
@@ -118,6 +126,7 @@ func open(ctx context.Context, nc *natsgo.Conn, cfg config) (*Log, error) {
 		subject: "omniq." + cfg.name + ".log",
 		done:    make(chan struct{}),
 		grew:    make(chan struct{}),
+		floor:   beforeFirst,
 	}
 	scfg := jetstream.StreamConfig{
 		Name:        StreamName(cfg.name),
@@ -129,10 +138,14 @@ func open(ctx context.Context, nc *natsgo.Conn, cfg config) (*Log, error) {
 		MaxMsgs:     -1,
 		MaxBytes:    -1,
 		MaxMsgSize:  -1,
-		// INVARIANT: sequence s keeps its message forever, so anchors and
-		// positions never change meaning.
+		// INVARIANT: sequence s keeps its message until a purge removes
+		// every sequence below some s' > s (TruncateBefore), so anchors and
+		// positions never change meaning and messages go only from the
+		// front. Streams created before truncation existed deny purges,
+		// which JetStream never lets be undone: TruncateBefore answers
+		// ErrPurgeDenied for them.
 		DenyDelete: true,
-		DenyPurge:  true,
+		DenyPurge:  false,
 		// Direct gets may be answered by any replica, which could lag behind
 		// an acknowledged append; only a single replica makes them safe.
 		AllowDirect: cfg.replicas == 1,
@@ -192,7 +205,7 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	n := uint64(len(batch))
 	var blob string
 	if int64(len(data)) > l.nc.MaxPayload()-payloadHeadroom {
-		blob = "batch-" + nuid.Next()
+		blob = blobPrefix + nuid.Next()
 		if _, err := l.obs.PutBytes(ctx, blob, data); err != nil {
 			return 0, interpretError(ctx, "append: store large batch", err)
 		}
@@ -274,20 +287,37 @@ func (l *Log) newest() (span, bool) {
 // fetchNewest asks the server for the newest message and learns it. It returns
 // the newest message known afterwards.
 func (l *Log) fetchNewest(ctx context.Context) (span, error) {
-	m, err := l.stream.GetLastMsgForSubject(ctx, l.subject)
-	s := beforeFirst
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-	case err != nil:
-		return span{}, interpretError(ctx, "head", err)
-	default:
-		if s, err = spanOf(m.Sequence, m.Header); err != nil {
-			return span{}, err
+	for attempt := 0; ; attempt++ {
+		m, err := l.stream.GetLastMsgForSubject(ctx, l.subject)
+		s := beforeFirst
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			// An empty stream; unless it held messages once and a purge
+			// took them all, which TruncateBefore never does (it keeps the
+			// newest message): the positions are lost, and appending at 1
+			// would reuse them.
+			info, err := l.stream.Info(ctx)
+			if err != nil {
+				return span{}, interpretError(ctx, "head", err)
+			}
+			if info.State.Msgs > 0 && attempt < 3 {
+				continue // appended meanwhile
+			}
+			if info.State.LastSeq > 0 {
+				return span{}, fmt.Errorf("nats: stream %s holds no message but has stored %d: it was purged entirely: %w",
+					info.Config.Name, info.State.LastSeq, stores.ErrCorrupt)
+			}
+		case err != nil:
+			return span{}, interpretError(ctx, "head", err)
+		default:
+			if s, err = spanOf(m.Sequence, m.Header); err != nil {
+				return span{}, err
+			}
 		}
+		l.learn(s)
+		last, _ := l.newest()
+		return last, nil
 	}
-	l.learn(s)
-	last, _ := l.newest()
-	return last, nil
 }
 
 // maxAnchors bounds the anchor cache.
@@ -303,7 +333,7 @@ func (l *Log) learn(s span) {
 		close(l.grew)
 		l.grew = make(chan struct{})
 	}
-	if s.seq == 0 {
+	if s.seq <= l.floor.seq {
 		return
 	}
 	i, found := slices.BinarySearchFunc(l.anchors, s.seq, func(a span, seq uint64) int {

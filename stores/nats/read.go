@@ -23,8 +23,14 @@ type rawMsg struct {
 	blob string
 }
 
-// Read implements stores.Log. Errors: stores.ErrClosed, stores.ErrCorrupt,
-// stores.ErrUnavailable.
+// Read implements stores.Log; a position before First reads from First.
+// Errors: stores.ErrClosed, stores.ErrCorrupt, stores.ErrUnavailable.
+//
+// A message found missing may have been purged by a truncation this Log did
+// not know of (another process's, or one that ran during the read). Read
+// then learns the first message held from the server: if the missing one is
+// below it, Read starts again from there (or, when it has events already,
+// returns them, a gap-free run); otherwise the log is corrupt.
 func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
 	if l.closed.Load() {
 		return nil, stores.ErrClosed
@@ -32,9 +38,36 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	if max <= 0 {
 		return nil, nil
 	}
-	if from == 0 {
-		from = 1
+	for attempt := 0; ; attempt++ {
+		out, err := l.read(ctx, from, max)
+		if err == nil {
+			return out, nil
+		}
+		var gone *missingError
+		if !errors.As(err, &gone) || attempt == 3 {
+			return nil, err
+		}
+		floor, _, ferr := l.refreshFloor(ctx)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if gone.seq > floor.seq {
+			return nil, err
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
 	}
+}
+
+// read is one attempt of Read. With a *missingError it may return the events
+// it read before the missing message.
+func (l *Log) read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
+	l.mu.Lock()
+	if from < l.floor.first {
+		from = l.floor.first
+	}
+	l.mu.Unlock()
 	last, known := l.newest()
 	if !known || from > last.end() {
 		var err error
@@ -73,7 +106,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		k := min((max-len(out))/per+1, maxParallelGets, int(last.seq-next.seq))
 		msgs, err := l.getRange(ctx, next.seq+1, k)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		for _, m := range msgs {
 			if m.first != next.end()+1 {
@@ -141,10 +174,12 @@ func (l *Log) locate(ctx context.Context, from uint64, last span) (rawMsg, error
 
 // bounds returns the closest known messages before and at-or-after position
 // from: lo.end() < from <= hi.end().
+//
+// REQUIRES: from > floor.end(), as Read ensures.
 func (l *Log) bounds(from uint64, last span) (lo, hi span) {
-	lo, hi = beforeFirst, last
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	lo, hi = l.floor, last
 	i, _ := slices.BinarySearchFunc(l.anchors, from, func(a span, pos uint64) int {
 		if a.end() < pos {
 			return -1
@@ -154,17 +189,28 @@ func (l *Log) bounds(from uint64, last span) (lo, hi span) {
 	if i < len(l.anchors) && l.anchors[i].seq < hi.seq {
 		hi = l.anchors[i]
 	}
-	if i > 0 {
+	if i > 0 && l.anchors[i-1].seq > lo.seq {
 		lo = l.anchors[i-1]
 	}
 	return lo, hi
 }
 
-// getMsg fetches the log message at stream sequence seq.
+// missingError: the message at seq is not in the stream. It is corruption
+// unless a truncation purged it.
+type missingError struct{ seq uint64 }
+
+func (e *missingError) Error() string {
+	return fmt.Sprintf("nats: message %d is missing: %v", e.seq, stores.ErrCorrupt)
+}
+
+func (e *missingError) Unwrap() error { return stores.ErrCorrupt }
+
+// getMsg fetches the log message at stream sequence seq. Errors: a
+// *missingError when there is none.
 func (l *Log) getMsg(ctx context.Context, seq uint64) (rawMsg, error) {
 	m, err := l.stream.GetMsg(ctx, seq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return rawMsg{}, fmt.Errorf("nats: message %d is missing: %w", seq, stores.ErrCorrupt)
+		return rawMsg{}, &missingError{seq: seq}
 	}
 	if err != nil {
 		return rawMsg{}, interpretError(ctx, "read", err)

@@ -100,6 +100,15 @@ func TestCorruptRecords(t *testing.T) {
 		{"missing position", func(db *pdb.DB) error { return db.Delete(eventKey(2), pdb.Sync) }, readAll},
 		{"malformed last event key", set([]byte{eventPrefix, 0xff}, []byte("x")), nil},
 		{"snapshot value too short", set(snapshotKey, []byte{1, 2}), loadSnapshot},
+		{"first position value too short", set(firstKey, []byte{1, 2}), nil},
+		{"first position 0", set(firstKey, make([]byte, 8)), nil},
+		{"events below the first position", set(firstKey, []byte{0, 0, 0, 0, 0, 0, 0, 2}), nil},
+		{"first position missing", func(db *pdb.DB) error {
+			if err := db.DeleteRange(eventKey(1), eventKey(3), pdb.Sync); err != nil {
+				return err
+			}
+			return db.Set(firstKey, []byte{0, 0, 0, 0, 0, 0, 0, 2}, pdb.Sync)
+		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filled(t, 3)

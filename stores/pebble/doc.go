@@ -22,16 +22,29 @@
 //
 //	key                               value
 //	+------+------------------------+ +-----------------------------------+
-//	| 'e'  | position (uint64, BE)  | | events.Marshal(event)             |  one per event, 1..head
+//	| 'e'  | position (uint64, BE)  | | events.Marshal(event)             |  one per event, first..head
 //	+------+------------------------+ +-----------------------------------+
 //	  1 B    8 B
+//	+------+                          +------------------------+
+//	| 'f'  |                          | position (uint64, BE)  |             the first position, once truncated
+//	+------+                          +------------------------+
 //	+------+                          +------------------------+----------+
 //	| 's'  |                          | position (uint64, BE)  | data ... |  the one snapshot
 //	+------+                          +------------------------+----------+
 //
-// Event keys are gap-free from the first position to the head. The head is
-// not stored: Open recovers it from the last 'e' key, and Append keeps it in
-// memory after that.
+// Event keys are gap-free from the first position to the head. The first
+// position is 1 until TruncateBefore stores another under 'f'. The head is
+// not stored: Open recovers it from the last 'e' key (or as first-1 when
+// truncation removed every event), and Append keeps it in memory after that.
+//
+// # Truncation
+//
+// The Log implements stores.Truncater exactly: TruncateBefore(pos) removes
+// every event below pos, never more than the head. It is one synced batch —
+// a range deletion of the event keys below pos and the new 'f' value — so it
+// is atomic and durable like an Append. Pebble reclaims the space in later
+// compactions; tables wholly under the range deletion are dropped without
+// being rewritten.
 //
 // # Concurrency
 //

@@ -5,6 +5,7 @@ import "encoding/binary"
 // Key prefixes; see the package doc for the layout.
 const (
 	eventPrefix    byte = 'e'
+	firstPrefix    byte = 'f'
 	snapshotPrefix byte = 's'
 )
 
@@ -13,6 +14,9 @@ const eventKeyLen = 1 + 8
 
 // snapshotKey is the key of the one snapshot.
 var snapshotKey = []byte{snapshotPrefix}
+
+// firstKey holds the log's first position once it has been truncated.
+var firstKey = []byte{firstPrefix}
 
 // putEventKey writes the key of position pos into dst and returns it.
 // REQUIRES: len(dst) >= eventKeyLen.

@@ -36,6 +36,16 @@ type Log struct {
 	// sees only durable events, and positions 1..head are all present.
 	head atomic.Uint64
 
+	// first is the oldest position held (head+1 when none is).
+	// INVARIANT: stored only while holding appendSem and trunc, after the
+	// batch that removed the events before it has committed; events
+	// first..head are all present.
+	first atomic.Uint64
+	// trunc keeps a Read's keys from being deleted between its check of
+	// first and the making of its iterator: Read holds it shared,
+	// TruncateBefore exclusively while it commits.
+	trunc sync.RWMutex
+
 	tailMu     sync.Mutex
 	grew       chan struct{} // Closed and replaced after every append; closed on Close. Lock: tailMu.
 	tailClosed bool          // Lock: tailMu.
@@ -45,6 +55,7 @@ var (
 	_ stores.Log           = (*Log)(nil)
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
+	_ stores.Truncater     = (*Log)(nil)
 )
 
 // Append implements stores.Log. The batch is one Pebble batch committed with
@@ -106,8 +117,9 @@ func (l *Log) publish(head uint64) {
 	l.tailMu.Unlock()
 }
 
-// Read implements stores.Log: up to max events from position from (0 reads
-// from 1), in position order, never past the head. Errors: stores.ErrClosed;
+// Read implements stores.Log: up to max events from position from (a
+// position before First reads from First), in position order, never past
+// the head. Errors: stores.ErrClosed;
 // stores.ErrCorrupt when a stored event cannot be decoded, a position is
 // missing, or Pebble finds damaged data; ctx.Err() if ctx is done.
 func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
@@ -119,11 +131,15 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if from == 0 {
-		from = 1
+	// An iterator reads the database as it was when it was made, so trunc
+	// is needed only until then.
+	l.trunc.RLock()
+	if first := l.first.Load(); from < first {
+		from = first
 	}
 	head := l.head.Load()
 	if from > head || max <= 0 {
+		l.trunc.RUnlock()
 		return []events.Event{}, nil
 	}
 	n := min(head-from+1, uint64(max))
@@ -132,6 +148,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		LowerBound: putEventKey(bounds[:eventKeyLen], from),
 		UpperBound: putEventKey(bounds[eventKeyLen:], from+n),
 	})
+	l.trunc.RUnlock()
 	if err != nil {
 		return nil, interpretError("read", err)
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // Open opens the log in directory dir, creating the directory and an empty
-// log if there is none, and recovers the head from the last event key.
+// log if there is none, and recovers the head from the last event key (or
+// the first position, when truncation removed every event).
 //
 // The directory stays locked until Close: a second Open of it, from this
 // process or another, returns an error wrapping ErrLocked. A log whose data
@@ -48,6 +49,10 @@ func Open(dir string, opts ...Option) (*Log, error) {
 		return nil, interpretError("open "+dir, err)
 	}
 	head, err := lastPosition(db)
+	var first uint64
+	if err == nil {
+		first, err = recoverFirst(db)
+	}
 	if err != nil {
 		_ = db.Close()
 		_ = lock.Close()
@@ -59,7 +64,10 @@ func Open(dir string, opts ...Option) (*Log, error) {
 		appendSem: make(chan struct{}, 1),
 		grew:      make(chan struct{}),
 	}
-	l.head.Store(head)
+	// A log truncated up to its head holds no event key: the head is
+	// first-1, not 0.
+	l.head.Store(max(head, first-1))
+	l.first.Store(first)
 	return l, nil
 }
 

@@ -47,9 +47,10 @@
 //	             4           1   [e4]
 //	             5          64   [e5 … e68]        N_head.head = 68
 //
-// INVARIANT: the batches tile 1..head with no gap or overlap: every row's
-// first_pos is the previous row's first_pos + n, and head is the last row's
-// first_pos + n - 1.
+// INVARIANT: the batches tile First..head with no gap or overlap: every
+// row's first_pos is the previous row's first_pos + n, and head is the last
+// row's first_pos + n - 1 (or First - 1 when truncation removed every row).
+// First is the first row's first_pos: 1 until the log is truncated.
 //
 // An append is one statement (so one round trip and one implicit
 // transaction): it increments N_head.head by the batch size, inserts the batch
@@ -67,7 +68,21 @@
 // whatever the batch size, and throughput grows with the batch. An event's
 // position is first_pos plus its index in the batch. The costs: a read that
 // starts in the middle of a batch decodes the whole batch, and the smallest
-// unit a future truncation can remove is a batch.
+// unit truncation can remove is a batch.
+//
+// # Truncation
+//
+// The Log implements stores.Truncater by whole rows: TruncateBefore(pos)
+// deletes, in one statement, the batches that end before pos, keeping the
+// batch that holds pos. The head lives in N_head, so the head survives even
+// when every batch is deleted. First is the smallest first_pos left (head+1
+// when no row is), and a Read from before it starts there; every statement
+// reads one snapshot, so a concurrent truncation never shows a reader a
+// gap. No schema change was needed: the first position is not stored, it is
+// where the rows start — which also means that rows deleted from the front
+// behind the log's back read as a truncation, not as corruption (a gap
+// anywhere after the first row is still corrupt). The deleted rows' space is
+// reused after autovacuum.
 //
 // # Schema changes
 //

@@ -42,11 +42,12 @@ var (
 	_ stores.Log           = (*Log)(nil)
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
+	_ stores.Truncater     = (*Log)(nil)
 )
 
 // queries are the statements of one log, built once from its table names.
 type queries struct {
-	append, read, head, saveSnapshot, loadSnapshot, listen string
+	append, read, head, first, truncate, saveSnapshot, loadSnapshot, listen string
 }
 
 func queriesFor(t tables) queries {
@@ -63,15 +64,25 @@ func queriesFor(t tables) queries {
 				RETURNING first_pos
 			)
 			SELECT first_pos, pg_notify('` + t.channel + `', (first_pos + $1::bigint - 1)::text) FROM b`,
-		// The batch holding $1 (the greatest first_pos <= $1) and the batches
-		// after it that start before $2.
-		read: `SELECT first_pos, n, data FROM ` + t.batches + `
-			WHERE first_pos >= COALESCE(
+		// The batch holding $1 (the greatest first_pos <= $1), or the first
+		// batch when none starts at or before $1 (a truncated log), and the
+		// batches after it that start before the reading position + $2
+		// events (capped so the sum cannot overflow). Each bound is an
+		// InitPlan, so the rows come from one index range scan.
+		read: `WITH lo AS (SELECT COALESCE(
 				(SELECT first_pos FROM ` + t.batches + ` WHERE first_pos <= $1::bigint ORDER BY first_pos DESC LIMIT 1),
-				$1::bigint)
-			AND first_pos < $2::bigint
+				(SELECT MIN(first_pos) FROM ` + t.batches + `)) AS pos)
+			SELECT first_pos, n, data FROM ` + t.batches + `
+			WHERE first_pos >= (SELECT pos FROM lo)
+			AND first_pos < LEAST(GREATEST($1::bigint, (SELECT pos FROM lo)), 9223372036854775807 - $2::bigint) + $2::bigint
 			ORDER BY first_pos`,
-		head: `SELECT head FROM ` + t.head,
+		head:  `SELECT head FROM ` + t.head,
+		first: `SELECT COALESCE((SELECT MIN(first_pos) FROM ` + t.batches + `), (SELECT head FROM ` + t.head + `) + 1)`,
+		// The batches that end before $1: at most up to the one holding $1
+		// (an index range), each wholly below $1.
+		truncate: `DELETE FROM ` + t.batches + `
+			WHERE first_pos <= (SELECT first_pos FROM ` + t.batches + ` WHERE first_pos <= $1::bigint ORDER BY first_pos DESC LIMIT 1)
+			AND first_pos + n <= $1::bigint`,
 		saveSnapshot: `INSERT INTO ` + t.snapshot + ` (one, position, data, saved_at) VALUES (true, $1, $2, now())
 			ON CONFLICT (one) DO UPDATE SET position = EXCLUDED.position, data = EXCLUDED.data, saved_at = EXCLUDED.saved_at`,
 		loadSnapshot: `SELECT position, data FROM ` + t.snapshot,
@@ -184,8 +195,8 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 }
 
 // Read implements stores.Log. It reads from one snapshot of the database, so
-// the events returned are a gap-free run. Errors: ErrClosed, ErrCorrupt,
-// ErrUnavailable.
+// the events returned are a gap-free run; a position before First reads from
+// First. Errors: ErrClosed, ErrCorrupt, ErrUnavailable.
 func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
 	if l.closed.Load() {
 		return nil, fmt.Errorf("postgres: read: %w", stores.ErrClosed)
@@ -196,11 +207,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	if max <= 0 || from > math.MaxInt64 {
 		return []events.Event{}, nil
 	}
-	end := uint64(math.MaxInt64) // exclusive
-	if uint64(max) < end-from {
-		end = from + uint64(max)
-	}
-	rows, err := l.pool.Query(ctx, l.q.read, int64(from), int64(end))
+	rows, err := l.pool.Query(ctx, l.q.read, int64(from), int64(max))
 	if err != nil {
 		return nil, l.interpretError("read", err)
 	}
@@ -218,7 +225,9 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		f := uint64(first)
 		switch {
 		case !seen && f > from:
-			return nil, fmt.Errorf("postgres: read: %w: positions %d..%d missing", stores.ErrCorrupt, from, f-1)
+			// No batch starts at or before from: the positions before f
+			// were truncated, and the read starts at First.
+			from = f
 		case seen && f != next:
 			return nil, fmt.Errorf("postgres: read: %w: batch at %d, want %d", stores.ErrCorrupt, f, next)
 		}
@@ -235,7 +244,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 			return nil, fmt.Errorf("postgres: read batch at %d: %w: %d events, row says %d", f, stores.ErrCorrupt, len(evs), n)
 		}
 		for _, e := range evs {
-			if e.Position >= from && e.Position < end {
+			if e.Position >= from && len(out) < max {
 				out = append(out, e)
 			}
 		}

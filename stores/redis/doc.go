@@ -11,7 +11,8 @@
 //	              ┌──────────────┬───────────────────────────────────────┐
 //	              │ ID <first>-1 │ n = event count, b = events.MarshalBatch │
 //	              └──────────────┴───────────────────────────────────────┘
-//	              entry IDs ascend with first; first(k+1) = first(k) + n(k)
+//	              entry IDs ascend with first; first(k+1) = first(k) + n(k);
+//	              the first entry holds First (1 until truncated)
 //	{Name}:head   string, position of the last event (absent = 0)
 //	{Name}:snap   hash {pos, data}: the one projection snapshot
 //
@@ -23,6 +24,17 @@
 // Read finds the entry holding a position with XREVRANGE … COUNT 1 and reads
 // forward with XRANGE. Wait blocks in XREAD on the stream, so a tail wakes on
 // an append made by any process.
+//
+// # Truncation
+//
+// The Log implements stores.Truncater by whole entries: TruncateBefore(pos)
+// is one script that finds the entry holding pos and XTRIMs MINID to its ID,
+// removing the entries before it (every entry, when pos is past the head).
+// The head key is untouched, so the head never resets. First is the first
+// entry's position (head+1 when none is left), and a Read from before it
+// starts there. A read that meets a gap checks whether a truncation made it
+// (the entry after the gap is now the first) and then returns the run it
+// has; any other gap is corruption.
 //
 // # Durability
 //

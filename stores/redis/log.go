@@ -148,8 +148,8 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 // maxPage bounds the entries one XRANGE asks for.
 const maxPage = 256
 
-// Read implements stores.Log. Errors: stores.ErrClosed, stores.ErrCorrupt,
-// stores.ErrUnavailable.
+// Read implements stores.Log; a position before First reads from First.
+// Errors: stores.ErrClosed, stores.ErrCorrupt, stores.ErrUnavailable.
 func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
 	if l.closed.Load() {
 		return nil, stores.ErrClosed
@@ -166,13 +166,24 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		return nil, interpretError(ctx, "read", err)
 	}
 	if len(msgs) == 0 {
-		return nil, nil
+		// No entry starts at or before from: the log is empty, or it was
+		// truncated after from and the read starts at its first entry.
+		msgs, err = l.rdb.XRangeN(ctx, l.streamKey, "-", "+", 1).Result()
+		if err != nil {
+			return nil, interpretError(ctx, "read", err)
+		}
+		if len(msgs) == 0 {
+			return nil, nil
+		}
 	}
 	evs, err := decodeEntry(msgs[0])
 	if err != nil {
 		return nil, err
 	}
 	first := evs[0].Position
+	if from < first {
+		from = first
+	}
 	if from >= first+uint64(len(evs)) {
 		return nil, nil // from is past the head
 	}
@@ -193,7 +204,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 				return nil, err
 			}
 			if evs[0].Position != next {
-				return nil, fmt.Errorf("redis: read: entry %s follows position %d: %w", m.ID, next-1, stores.ErrCorrupt)
+				return l.readGap(ctx, out, m.ID, evs[0].Position, next)
 			}
 			out = append(out, evs...)
 			next, per = next+uint64(len(evs)), len(evs)
@@ -206,6 +217,22 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		}
 	}
 	return out[:min(len(out), max)], nil
+}
+
+// readGap decides what a read that found the entry at position got where
+// position want belongs should return. A truncation since the read began
+// removes entries from the front only, so if the entry at got is now the
+// first, the read returns the run it has (out, up to want-1), and the caller
+// continues from First. Any other gap is corruption.
+func (l *Log) readGap(ctx context.Context, out []events.Event, id string, got, want uint64) ([]events.Event, error) {
+	first, ok, err := l.firstEntry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok && first >= got {
+		return out, nil
+	}
+	return nil, fmt.Errorf("redis: read: entry %s follows position %d: %w", id, want-1, stores.ErrCorrupt)
 }
 
 // entryID is the stream ID of the entry whose first position is pos.

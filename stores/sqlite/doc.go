@@ -50,9 +50,10 @@
 //	             4           1   [e4]
 //	             5          64   [e5 … e68]        head = 5 + 64 - 1 = 68
 //
-// INVARIANT: the batches tile 1..head with no gap or overlap, and the head is
-// the last row's first_pos + n - 1 (the last row is found through the rowid,
-// so reading the head costs one B-tree descent).
+// INVARIANT: the batches tile First..head with no gap or overlap, and the
+// head is the last row's first_pos + n - 1 (the last row is found through the
+// rowid, so reading the head costs one B-tree descent). First is the first
+// row's first_pos: 1 until the log is truncated.
 //
 // An append runs in a BEGIN IMMEDIATE transaction, which takes the database's
 // write lock at once: it reads the head, inserts the batch after it and
@@ -68,7 +69,21 @@
 // it is stored as one row: one B-tree insert per append whatever its size,
 // and an event's position is first_pos plus its index. The costs: a read that
 // starts in the middle of a batch decodes the whole batch, and the smallest
-// unit a future truncation can remove is a batch.
+// unit truncation can remove is a batch.
+//
+// # Truncation
+//
+// The Log implements stores.Truncater by whole rows: TruncateBefore(pos)
+// deletes, in one statement, the batches that end before pos, keeping the
+// batch that holds pos. It never deletes the last batch, even when pos is
+// past the head, because the head is read from it; so a reopen, or another
+// process, finds the same head. First is the smallest first_pos left, and a
+// Read from before it starts there. No schema change was needed: the first
+// position is not stored, it is where the rows start — which also means that
+// rows deleted from the front behind the log's back read as a truncation,
+// not as corruption (a gap anywhere after the first row is still corrupt).
+// The pages the deleted rows held are reused by later appends; the file does
+// not shrink (this package never runs VACUUM).
 //
 // # Tailing
 //

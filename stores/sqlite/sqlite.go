@@ -47,25 +47,35 @@ var (
 	_ stores.Log           = (*Log)(nil)
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
+	_ stores.Truncater     = (*Log)(nil)
 )
 
 // queries are the statements of one log, built once from its table names.
 type queries struct {
-	head, insert, read, saveSnapshot, loadSnapshot string
+	head, insert, read, first, truncate, saveSnapshot, loadSnapshot string
 }
 
 func queriesFor(t tables) queries {
 	return queries{
 		head:   `SELECT first_pos + n - 1 FROM ` + t.batches + ` ORDER BY first_pos DESC LIMIT 1`,
 		insert: `INSERT INTO ` + t.batches + ` (first_pos, n, data) VALUES (?, ?, ?)`,
-		// The batch holding ?1 (the greatest first_pos <= ?1) and the batches
-		// after it that start before ?2.
-		read: `SELECT first_pos, n, data FROM ` + t.batches + `
-			WHERE first_pos >= COALESCE(
+		// The batch holding ?1 (the greatest first_pos <= ?1), or the first
+		// batch when none starts at or before ?1 (a truncated log), and the
+		// batches after it that start before the reading position + ?2
+		// events (capped so the sum cannot overflow).
+		read: `WITH lo AS (SELECT COALESCE(
 				(SELECT first_pos FROM ` + t.batches + ` WHERE first_pos <= ?1 ORDER BY first_pos DESC LIMIT 1),
-				?1)
-			AND first_pos < ?2
+				(SELECT MIN(first_pos) FROM ` + t.batches + `)) AS pos)
+			SELECT first_pos, n, data FROM ` + t.batches + `
+			WHERE first_pos >= (SELECT pos FROM lo)
+			AND first_pos < MIN(MAX(?1, (SELECT pos FROM lo)), 9223372036854775807 - ?2) + ?2
 			ORDER BY first_pos`,
+		first: `SELECT COALESCE(MIN(first_pos), 1) FROM ` + t.batches,
+		// The batches before the one holding ?1, or before the last batch
+		// when ?1 is past the head: the last batch always stays, since the
+		// head is read from it.
+		truncate: `DELETE FROM ` + t.batches + ` WHERE first_pos <
+			(SELECT first_pos FROM ` + t.batches + ` WHERE first_pos <= ?1 ORDER BY first_pos DESC LIMIT 1)`,
 		saveSnapshot: `INSERT INTO ` + t.snapshot + ` (one, position, data, saved_at)
 			VALUES (1, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 			ON CONFLICT (one) DO UPDATE SET position = excluded.position, data = excluded.data, saved_at = excluded.saved_at`,
@@ -266,8 +276,8 @@ func (l *Log) appendTx(ctx context.Context, n int, data []byte) (uint64, error) 
 }
 
 // Read implements stores.Log. It reads from one snapshot of the database, so
-// the events returned are a gap-free run. Errors: ErrClosed, ErrCorrupt,
-// ErrUnavailable.
+// the events returned are a gap-free run; a position before First reads from
+// First. Errors: ErrClosed, ErrCorrupt, ErrUnavailable.
 func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
 	if l.closed.Load() {
 		return nil, fmt.Errorf("sqlite: read: %w", stores.ErrClosed)
@@ -278,11 +288,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	if max <= 0 || from > math.MaxInt64 {
 		return []events.Event{}, nil
 	}
-	end := uint64(math.MaxInt64) // exclusive
-	if uint64(max) < end-from {
-		end = from + uint64(max)
-	}
-	rows, err := l.db.QueryContext(ctx, l.q.read, int64(from), int64(end))
+	rows, err := l.db.QueryContext(ctx, l.q.read, int64(from), int64(max))
 	if err != nil {
 		return nil, l.interpretError("read", false, err)
 	}
@@ -299,7 +305,9 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		f := uint64(first)
 		switch {
 		case !seen && f > from:
-			return nil, fmt.Errorf("sqlite: read: %w: positions %d..%d missing", stores.ErrCorrupt, from, f-1)
+			// No batch starts at or before from: the positions before f
+			// were truncated, and the read starts at First.
+			from = f
 		case seen && f != next:
 			return nil, fmt.Errorf("sqlite: read: %w: batch at %d, want %d", stores.ErrCorrupt, f, next)
 		}
@@ -316,7 +324,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 			return nil, fmt.Errorf("sqlite: read batch at %d: %w: %d events, row says %d", f, stores.ErrCorrupt, len(evs), n)
 		}
 		for _, e := range evs {
-			if e.Position >= from && e.Position < end {
+			if e.Position >= from && len(out) < max {
 				out = append(out, e)
 			}
 		}

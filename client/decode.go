@@ -1,0 +1,163 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+
+	"github.com/omniq/omniq/engine"
+)
+
+// DecodeStrict reads exactly one JSON value from r into v, for the server:
+// unknown fields, a wrong type, trailing data or an empty body are errors
+// wrapping engine.ErrInvalidArgument; a body cut short by http.MaxBytesReader
+// wraps engine.ErrPayloadTooLarge. Free-form values (args, kwargs, results)
+// come out as the embedded engine gives them back: integers as int64, other
+// numbers as float64, objects as map[string]any, arrays as []any.
+func DecodeStrict(r io.Reader, v any) error {
+	return decode(r, v, true)
+}
+
+// DecodeValue reads one free-form JSON value (numbers as int64 or float64),
+// as DecodeStrict does for args.
+func DecodeValue(data []byte) (any, error) {
+	var v any
+	if err := decode(bytes.NewReader(data), &v, true); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func decode(r io.Reader, v any, strict bool) error {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return bodyError(err)
+	}
+	if strict {
+		if _, err := dec.Token(); err != io.EOF {
+			if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || isSyntax(err) {
+				return fmt.Errorf("%w: request body holds more than one JSON value", engine.ErrInvalidArgument)
+			}
+			return bodyError(err)
+		}
+	}
+	return fixNumbers(reflect.ValueOf(v))
+}
+
+func bodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return fmt.Errorf("%w: request body is larger than %d bytes", engine.ErrPayloadTooLarge, tooBig.Limit)
+	case errors.Is(err, engine.ErrInvalidArgument):
+		return err
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: request body is empty (want JSON)", engine.ErrInvalidArgument)
+	}
+	return fmt.Errorf("%w: request body: %v", engine.ErrInvalidArgument, err)
+}
+
+func isSyntax(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se)
+}
+
+// fixNumbers replaces the json.Number values that UseNumber left in the
+// interface-typed parts of v (args, kwargs, results, payloads).
+func fixNumbers(v reflect.Value) error {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return fixNumbers(v.Elem())
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				if err := fixNumbers(v.Field(i)); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Slice:
+		switch v.Type().Elem().Kind() {
+		case reflect.Interface, reflect.Struct, reflect.Pointer, reflect.Slice, reflect.Map:
+		default:
+			return nil // no free-form values inside ([]byte, []string, …)
+		}
+		for i := 0; i < v.Len(); i++ {
+			if err := fixNumbers(v.Index(i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if v.Type().Elem().Kind() != reflect.Interface {
+			return nil
+		}
+		it := v.MapRange()
+		for it.Next() {
+			n, err := normalizeNumbers(it.Value().Interface())
+			if err != nil {
+				return err
+			}
+			v.SetMapIndex(it.Key(), valueOf(n, v.Type().Elem()))
+		}
+	case reflect.Interface:
+		if v.IsNil() || !v.CanSet() {
+			return nil
+		}
+		n, err := normalizeNumbers(v.Interface())
+		if err != nil {
+			return err
+		}
+		v.Set(valueOf(n, v.Type()))
+	}
+	return nil
+}
+
+func valueOf(x any, t reflect.Type) reflect.Value {
+	if x == nil {
+		return reflect.Zero(t)
+	}
+	return reflect.ValueOf(x)
+}
+
+// normalizeNumbers turns json.Number into int64 (when integral and in
+// range) or float64, through arrays and objects.
+func normalizeNumbers(x any) (any, error) {
+	switch x := x.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i, nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("%w: number %s is out of range", engine.ErrInvalidArgument, trunc(x.String()))
+		}
+		return f, nil
+	case []any:
+		for i, e := range x {
+			n, err := normalizeNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			x[i] = n
+		}
+	case map[string]any:
+		for k, e := range x {
+			n, err := normalizeNumbers(e)
+			if err != nil {
+				return nil, err
+			}
+			x[k] = n
+		}
+	}
+	return x, nil
+}

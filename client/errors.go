@@ -1,0 +1,162 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/omniq/omniq/engine"
+)
+
+// Errors the client returns for answers that have no engine sentinel. Engine
+// errors come back as their engine sentinel (errors.Is(err, engine.ErrNotFound)).
+var (
+	// ErrUnauthorized: the server wants a bearer token (WithToken) and got
+	// none, or a wrong one.
+	ErrUnauthorized = errors.New("omniq client: unauthorized")
+	// ErrUnavailable: the server is up but not serving yet (its engine is
+	// still replaying the log) or is shutting down. Retrying later may work.
+	ErrUnavailable = errors.New("omniq client: server unavailable")
+	// ErrServer: the server failed to carry out the request (an internal
+	// error, such as a failing store). The request may or may not have taken
+	// effect.
+	ErrServer = errors.New("omniq client: server error")
+	// ErrProtocol: the server's answer is not what this client understands
+	// (an unexpected status or a malformed body).
+	ErrProtocol = errors.New("omniq client: unexpected answer from server")
+)
+
+// Error codes of the JSON error body {"error":{"code":…,"message":…}}. They
+// are part of the API: never change one, only add.
+const (
+	CodeNotFound         = "not_found"
+	CodeStaleLease       = "stale_lease"
+	CodeInvalidArgument  = "invalid_argument"
+	CodePayloadTooLarge  = "payload_too_large"
+	CodeUnauthorized     = "unauthorized"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeClosed           = "closed"
+	CodeUnavailable      = "unavailable"
+	CodeInternal         = "internal"
+)
+
+// errorKind is one row of the error table: a code (and, for the many kinds
+// of bad input, a reason) standing for a sentinel, with its HTTP status.
+type errorKind struct {
+	code     string
+	reason   string // refines invalid_argument: which validation failed
+	sentinel error
+	status   int
+}
+
+// errorTable is the one mapping between engine sentinels, wire codes and HTTP
+// statuses; the server encodes with it (ErrorFor) and the client decodes with
+// it (Error.Unwrap).
+// INVARIANT: a more specific sentinel comes before any sentinel it wraps, so
+// that the first match is the most precise one.
+var errorTable = []errorKind{
+	{CodeNotFound, "", engine.ErrNotFound, http.StatusNotFound},
+	{CodeStaleLease, "", engine.ErrStaleLease, http.StatusConflict},
+	{CodePayloadTooLarge, "", engine.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge},
+	{CodeInvalidArgument, "invalid_id", engine.ErrInvalidID, http.StatusBadRequest},
+	{CodeInvalidArgument, "duplicate_id", engine.ErrDuplicateID, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_func", engine.ErrInvalidFunc, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_queue_name", engine.ErrInvalidQueueName, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_priority", engine.ErrInvalidPriority, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_retries", engine.ErrInvalidRetries, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_ttl", engine.ErrInvalidTTL, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_args", engine.ErrInvalidArgs, http.StatusBadRequest},
+	{CodeInvalidArgument, "unknown_dependency", engine.ErrUnknownDependency, http.StatusBadRequest},
+	{CodeInvalidArgument, "dependency_cycle", engine.ErrDependencyCycle, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_cron", engine.ErrInvalidCron, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_schedule", engine.ErrInvalidSchedule, http.StatusBadRequest},
+	{CodeInvalidArgument, "not_schedule", engine.ErrNotSchedule, http.StatusBadRequest},
+	{CodeInvalidArgument, "", engine.ErrInvalidArgument, http.StatusBadRequest},
+	{CodeUnauthorized, "", ErrUnauthorized, http.StatusUnauthorized},
+	{CodeMethodNotAllowed, "", ErrProtocol, http.StatusMethodNotAllowed},
+	{CodeClosed, "", engine.ErrClosed, http.StatusServiceUnavailable},
+	{CodeUnavailable, "", ErrUnavailable, http.StatusServiceUnavailable},
+	{CodeInternal, "", ErrServer, http.StatusInternalServerError},
+}
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong. Code is stable (see the Code constants);
+// Reason, when set, names the validation that failed for invalid_argument
+// ("invalid_cron", "unknown_dependency", …); Message is for people.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message"`
+}
+
+// ErrorFor maps err to its HTTP status and error body, for the server. An
+// error that wraps no known sentinel is internal (500); its message is
+// replaced so that store details do not leak, and the server should log it.
+func ErrorFor(err error) (status int, body ErrorBody) {
+	for _, k := range errorTable {
+		if errors.Is(err, k.sentinel) && k.code != CodeInternal && k.code != CodeMethodNotAllowed {
+			return k.status, ErrorBody{ErrorDetail{Code: k.code, Reason: k.reason, Message: err.Error()}}
+		}
+	}
+	return http.StatusInternalServerError, ErrorBody{ErrorDetail{Code: CodeInternal, Message: "internal server error (the server log has the details)"}}
+}
+
+// StatusOf returns the HTTP status of code ("invalid_argument" → 400), or
+// 500 for a code this package does not know.
+func StatusOf(code string) int {
+	for _, k := range errorTable {
+		if k.code == code {
+			return k.status
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// Error is an error answer from the server. It unwraps to the sentinel its
+// code stands for, so errors.Is(err, engine.ErrNotFound) and
+// errors.Is(err, engine.ErrInvalidCron) work as with the embedded engine.
+type Error struct {
+	Status  int    // HTTP status
+	Code    string // the error code (CodeNotFound, …)
+	Reason  string // for invalid_argument: which validation failed, when known
+	Message string // the server's message
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("omniqd: %s (HTTP %d)", e.Code, e.Status)
+	}
+	return "omniqd: " + e.Message
+}
+
+// Unwrap returns the sentinel of e's code and reason: the most specific one
+// the table has, falling back to the code's general sentinel when the reason
+// is unknown to this client, and to ErrProtocol for an unknown code.
+func (e *Error) Unwrap() error {
+	var general error
+	for _, k := range errorTable {
+		if k.code != e.Code {
+			continue
+		}
+		if k.reason == e.Reason {
+			return k.sentinel
+		}
+		if k.reason == "" && general == nil {
+			general = k.sentinel
+		}
+	}
+	if general != nil {
+		return general
+	}
+	switch {
+	case e.Status >= 500:
+		return ErrServer
+	case e.Status == http.StatusNotFound:
+		return engine.ErrNotFound
+	}
+	return ErrProtocol
+}

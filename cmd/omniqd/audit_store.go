@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/storeurl"
+)
+
+// errNoStore: an audit command was pointed at a local store that does not
+// exist (opening it would create an empty one and audit nothing).
+var errNoStore = errors.New("no store there")
+
+// auditStoreFlag adds the --store flag the audit commands share.
+func auditStoreFlag(fs *flag.FlagSet) *string {
+	return fs.String("store", envOr("OMNIQ_STORE", storeurl.Default), "store URL (env OMNIQ_STORE): memory://, file:///dir, pebble:///dir, sqlite:///file.db, postgres://…, redis://…, nats://…")
+}
+
+// openAuditStore opens the store raw names. Unless create is set, a local
+// store (file, pebble, sqlite) must already exist. An embedded store that a
+// running daemon holds is locked: stop the daemon, or audit a copy.
+func openAuditStore(ctx context.Context, raw string, create bool) (stores.Log, error) {
+	if !create {
+		if scheme, rest, ok := strings.Cut(raw, "://"); ok && (scheme == "file" || scheme == "pebble" || scheme == "sqlite") {
+			if _, err := os.Stat(rest); errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%w: %s does not exist", errNoStore, rest)
+			}
+		}
+	}
+	log, err := storeurl.Open(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", storeurl.Redact(raw), err)
+	}
+	return log, nil
+}
+
+// auditParseFlags parses args, refusing positional arguments.
+func auditParseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see omniqd %s -h)", fs.Arg(0), fs.Name())
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/storeurl"
+)
+
+// serveConfig is what "omniqd serve" is told.
+type serveConfig struct {
+	Store           string        // store URL (storeurl)
+	Listen          string        // host:port; port 0 picks a free one
+	Token           string        // bearer token; "" disables auth
+	Insecure        bool          // allow a non-loopback listen without a token
+	LeaseTimeout    time.Duration // engine.WithLeaseTimeout (0: the engine's default)
+	MaxBody         int64         // largest request body in bytes (0: defaultMaxBody)
+	MaxWait         time.Duration // longest dequeue long-poll (0: defaultMaxWait)
+	ShutdownTimeout time.Duration // how long in-flight requests get at shutdown
+}
+
+// daemon is a running omniqd: an HTTP server over an engine over a store.
+// Start it with startDaemon, then openEngine; stop it with shutdown. Tests
+// run it in process this way (or drive newDaemon's handler directly), and as
+// a child process through "omniqd serve".
+type daemon struct {
+	cfg     serveConfig
+	logger  *slog.Logger
+	api     *api
+	metrics *serveMetrics
+	handler http.Handler // every route, behind auth and the request observer
+	ln      net.Listener
+	srv     *http.Server
+	served  chan error // Serve's result
+
+	log stores.Log
+	q   *engine.Engine
+}
+
+// newDaemon builds the daemon's HTTP handler, API and metrics; it neither
+// listens nor opens the store.
+func newDaemon(cfg serveConfig, logger *slog.Logger) *daemon {
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	d := &daemon{cfg: cfg, logger: logger, served: make(chan error, 1)}
+	d.api = newAPI(logger, cfg.MaxBody, cfg.MaxWait)
+	d.metrics = newServeMetrics(d.api)
+	d.handler = d.observe(requireToken(cfg.Token, d.api, d.api.mux(apiRoutes(d.api, d.metrics.handler()))))
+	return d
+}
+
+// startDaemon checks the listen policy, binds the address and serves
+// /healthz, /readyz, /metrics and /openapi.json at once; the /v1 routes
+// answer 503 until openEngine has replayed the log.
+func startDaemon(cfg serveConfig, logger *slog.Logger) (*daemon, error) {
+	if err := checkListenPolicy(cfg.Listen, cfg.Token, cfg.Insecure); err != nil {
+		return nil, err
+	}
+	d := newDaemon(cfg, logger)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	d.ln = ln
+	d.srv = &http.Server{
+		Handler:           d.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	d.srv.RegisterOnShutdown(d.api.beginShutdown)
+	go func() { d.served <- d.srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "store", storeurl.Redact(cfg.Store), "auth", cfg.Token != "")
+	return d, nil
+}
+
+// addr is the address the daemon listens on, with the port it got.
+func (d *daemon) addr() string { return d.ln.Addr().String() }
+
+// openEngine opens the store and replays it into the engine; the API
+// serves from then on and /readyz answers 200.
+func (d *daemon) openEngine(ctx context.Context) error {
+	began := time.Now()
+	log, err := storeurl.Open(ctx, d.cfg.Store)
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", storeurl.Redact(d.cfg.Store), err)
+	}
+	opts := []engine.Option{
+		engine.WithObserver(d.metrics),
+		engine.WithLogger(d.logger.With("component", "engine")),
+	}
+	if d.cfg.LeaseTimeout > 0 {
+		opts = append(opts, engine.WithLeaseTimeout(d.cfg.LeaseTimeout))
+	}
+	q, err := engine.Open(ctx, log, opts...)
+	if err != nil {
+		_ = log.Close()
+		return fmt.Errorf("open engine: %w", err)
+	}
+	d.log, d.q = log, q
+	d.api.q.Store(q)
+	d.logger.Info("ready", "position", q.Position(), "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// wait blocks until ctx ends (nil) or the HTTP server fails (its error).
+func (d *daemon) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-d.served:
+		return fmt.Errorf("http server: %w", err)
+	}
+}
+
+// shutdown stops taking requests, ends waiting dequeues, lets in-flight
+// requests finish (up to ShutdownTimeout), then closes the engine (which
+// writes what it accepted) and the store.
+func (d *daemon) shutdown() error {
+	d.logger.Info("shutting down")
+	ctx, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if d.srv != nil {
+		if err := d.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			_ = d.srv.Close()
+		}
+	}
+	d.api.beginShutdown()
+	if d.q != nil {
+		if err := d.q.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close engine: %w", err))
+		}
+	}
+	if d.log != nil {
+		if err := d.log.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		d.logger.Error("shutdown", "err", err)
+	} else {
+		d.logger.Info("stopped")
+	}
+	return err
+}
+
+// observe wraps h with what every request gets: panic recovery, a metrics
+// sample by route pattern, and a debug log line (no headers: they may carry
+// the token).
+func (d *daemon) observe(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		began := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				d.logger.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", p)
+				if sw.status == 0 {
+					d.api.writeError(sw, r, fmt.Errorf("panic: %v", p))
+				}
+			}
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			took := time.Since(began)
+			d.metrics.observeRequest(r.Pattern, sw.status, took)
+			d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "route", r.Pattern,
+				"status", sw.status, "took", took)
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

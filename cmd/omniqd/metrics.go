@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/omniq/omniq/engine"
+)
+
+// serveMetrics holds the daemon's Prometheus metrics. It is the engine's
+// Observer (engine.WithObserver), and reads task counts from the engine at
+// scrape time, so a scrape always matches the engine's state.
+type serveMetrics struct {
+	reg            *prometheus.Registry
+	appended       prometheus.Counter
+	appendErrors   prometheus.Counter
+	appendSeconds  prometheus.Histogram
+	leaseExpiries  prometheus.Counter
+	replaySeconds  prometheus.Gauge
+	replayPosition prometheus.Gauge
+	requests       *prometheus.CounterVec
+	requestSeconds *prometheus.HistogramVec
+}
+
+var _ engine.Observer = (*serveMetrics)(nil)
+
+// newServeMetrics registers the metrics of a's daemon.
+func newServeMetrics(a *api) *serveMetrics {
+	m := &serveMetrics{
+		reg: prometheus.NewRegistry(),
+		appended: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "omniq_events_appended_total", Help: "Events durably appended to the log.",
+		}),
+		appendErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "omniq_append_errors_total", Help: "Batch appends that failed (their commands were answered with the error).",
+		}),
+		appendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "omniq_append_duration_seconds", Help: "Time to append one batch (group commit) to the log, including its sync.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17), // 100µs .. 6.5s
+		}),
+		leaseExpiries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "omniq_lease_expiries_total", Help: "Leases that ran out without an answer (each a failed attempt).",
+		}),
+		replaySeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "omniq_replay_duration_seconds", Help: "How long the engine took to rebuild its state from the log at startup.",
+		}),
+		replayPosition: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "omniq_replay_position", Help: "Log position the startup replay reached.",
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "omniq_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "omniq_http_request_duration_seconds", Help: "HTTP request latency by route pattern (long-poll dequeues include their wait).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10), // 0.5ms .. 131s
+		}, []string{"route"}),
+	}
+	m.reg.MustRegister(
+		m.appended, m.appendErrors, m.appendSeconds, m.leaseExpiries, m.replaySeconds, m.replayPosition,
+		m.requests, m.requestSeconds,
+		&taskCollector{engineOf: a.engine},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "omniq_dequeue_waiting", Help: "Dequeue requests waiting (long-poll) for a task right now.",
+		}, func() float64 { return float64(a.waiting.Load()) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// Appended implements engine.Observer.
+func (m *serveMetrics) Appended(n int, took time.Duration, err error) {
+	m.appendSeconds.Observe(took.Seconds())
+	if err != nil {
+		m.appendErrors.Inc()
+		return
+	}
+	m.appended.Add(float64(n))
+}
+
+// LeasesExpired implements engine.Observer.
+func (m *serveMetrics) LeasesExpired(n int) { m.leaseExpiries.Add(float64(n)) }
+
+// Replayed implements engine.Observer.
+func (m *serveMetrics) Replayed(position uint64, took time.Duration) {
+	m.replaySeconds.Set(took.Seconds())
+	m.replayPosition.Set(float64(position))
+}
+
+// handler serves the metrics in the Prometheus text format.
+func (m *serveMetrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// observeRequest counts one finished request. route is the ServeMux pattern
+// ("POST /v1/tasks"), never the raw path, so task ids do not blow up the
+// label space.
+func (m *serveMetrics) observeRequest(route string, status int, took time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.requestSeconds.WithLabelValues(route).Observe(took.Seconds())
+}
+
+// taskCollector reports engine.Stats at scrape time.
+type taskCollector struct {
+	engineOf func() *engine.Engine
+}
+
+var (
+	tasksDesc = prometheus.NewDesc("omniq_tasks", "Tasks by queue and state (deleted tasks are not counted).",
+		[]string{"queue", "state"}, nil)
+	schedulesDesc = prometheus.NewDesc("omniq_schedules", "Active recurring schedules.", nil, nil)
+	positionDesc  = prometheus.NewDesc("omniq_log_position", "Log position the engine's state reflects.", nil, nil)
+)
+
+// taskStates are the states a task (not a schedule) can be in; each queue
+// reports all of them, so a count that drops to zero shows as 0, not as a
+// missing series.
+var taskStates = []engine.State{
+	engine.StateWaiting, engine.StatePending, engine.StateRunning, engine.StateCompleted,
+	engine.StateFailed, engine.StateExpired, engine.StateCancelled,
+}
+
+func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- tasksDesc
+	ch <- schedulesDesc
+	ch <- positionDesc
+}
+
+func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
+	q := c.engineOf()
+	if q == nil {
+		return
+	}
+	st := q.Stats(context.Background())
+	for queue, counts := range st.Queues {
+		for _, s := range taskStates {
+			ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(counts[s]), queue, string(s))
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(schedulesDesc, prometheus.GaugeValue, float64(st.Schedules))
+	ch <- prometheus.MustNewConstMetric(positionDesc, prometheus.GaugeValue, float64(st.Position))
+}

@@ -1,0 +1,441 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/omniq/omniq/client"
+	"github.com/omniq/omniq/engine"
+)
+
+// openapiDoc is the API's OpenAPI 3 document, served at GET /openapi.json.
+// TestOpenAPIMatchesRoutes keeps it and apiRoutes in step.
+//
+//go:embed openapi.json
+var openapiDoc []byte
+
+// Request bounds.
+const (
+	defaultMaxBody = 8 << 20          // bytes of one request body
+	defaultMaxWait = 60 * time.Second // longest long-poll a dequeue may ask for
+	maxDequeueN    = 100              // most tasks one dequeue may lease
+)
+
+// api serves the HTTP/JSON API over an engine. Until the engine has opened
+// (replay finished) every /v1 route answers 503 unavailable.
+type api struct {
+	q       atomic.Pointer[engine.Engine]
+	logger  *slog.Logger
+	maxBody int64
+	maxWait time.Duration
+	waiting atomic.Int64 // dequeues in their long-poll wait
+
+	// stopping is cancelled when the server starts shutting down, so that
+	// long-poll dequeues answer at once instead of holding the shutdown.
+	stopping context.Context
+	stop     context.CancelFunc
+}
+
+func newAPI(logger *slog.Logger, maxBody int64, maxWait time.Duration) *api {
+	a := &api{logger: logger, maxBody: maxBody, maxWait: maxWait}
+	if a.maxBody <= 0 {
+		a.maxBody = defaultMaxBody
+	}
+	if a.maxWait <= 0 {
+		a.maxWait = defaultMaxWait
+	}
+	a.stopping, a.stop = context.WithCancel(context.Background())
+	return a
+}
+
+// engine returns the engine, or nil while it is still opening.
+func (a *api) engine() *engine.Engine { return a.q.Load() }
+
+// beginShutdown ends waiting dequeues and makes /readyz answer 503.
+func (a *api) beginShutdown() { a.stop() }
+
+// apiHandler handles one route; a returned error is answered as JSON with
+// the status the error table gives it.
+type apiHandler func(w http.ResponseWriter, r *http.Request, q *engine.Engine) error
+
+// route is one entry of the API: a net/http ServeMux pattern and its
+// handler. needsEngine routes answer 503 until the engine has opened.
+type route struct {
+	method, path string
+	needsEngine  bool
+	handle       apiHandler
+}
+
+// pattern is the ServeMux pattern of r.
+func (r route) pattern() string { return r.method + " " + r.path }
+
+// apiRoutes lists every route the daemon serves. The OpenAPI document must
+// list exactly these paths and methods.
+func apiRoutes(a *api, metrics http.Handler) []route {
+	return []route{
+		{"POST", "/v1/tasks", true, a.enqueue},
+		{"GET", "/v1/tasks/{id}", true, a.getTask},
+		{"DELETE", "/v1/tasks/{id}", true, a.deleteTask},
+		{"POST", "/v1/tasks/{id}/complete", true, a.complete},
+		{"POST", "/v1/tasks/{id}/fail", true, a.fail},
+		{"POST", "/v1/tasks/{id}/heartbeat", true, a.heartbeat},
+		{"GET", "/v1/tasks/{id}/history", true, a.history},
+		{"POST", "/v1/queues/{queue}/dequeue", true, a.dequeue},
+		{"POST", "/v1/schedules/{id}/pause", true, a.pause},
+		{"POST", "/v1/schedules/{id}/resume", true, a.resume},
+		{"GET", "/v1/stats", true, a.stats},
+		{"GET", "/healthz", false, a.healthz},
+		{"GET", "/readyz", false, a.readyz},
+		{"GET", "/metrics", false, serveHTTPHandler(metrics)},
+		{"GET", "/openapi.json", false, serveOpenAPI},
+	}
+}
+
+// mux builds the ServeMux of routes. A request that matches no route gets a
+// JSON not_found, or method_not_allowed when its path has other methods.
+func (a *api) mux(routes []route) *http.ServeMux {
+	mux := http.NewServeMux()
+	for _, rt := range routes {
+		mux.HandleFunc(rt.pattern(), func(w http.ResponseWriter, r *http.Request) {
+			var q *engine.Engine
+			if rt.needsEngine {
+				if q = a.engine(); q == nil {
+					w.Header().Set("Retry-After", "1")
+					a.writeError(w, r, fmt.Errorf("%w: the engine is still replaying the log; retry shortly", client.ErrUnavailable))
+					return
+				}
+			}
+			if err := rt.handle(w, r, q); err != nil {
+				a.writeError(w, r, err)
+			}
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, p := mux.Handler(probe); p != "" && p != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			a.writeErrorBody(w, r, http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+			return
+		}
+		for _, m := range allow {
+			w.Header().Add("Allow", m)
+		}
+		a.writeErrorBody(w, r, http.StatusMethodNotAllowed, client.CodeMethodNotAllowed,
+			fmt.Sprintf("%s does not take %s (allowed: %v)", r.URL.Path, r.Method, allow))
+	})
+	return mux
+}
+
+// --- tasks ---
+
+func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	var body json.RawMessage
+	if err := client.DecodeStrict(http.MaxBytesReader(w, r.Body, a.maxBody), &body); err != nil {
+		return err
+	}
+	// A batch is an object with the key "tasks"; anything else is one task.
+	var peek map[string]json.RawMessage
+	if json.Unmarshal(body, &peek) == nil {
+		if _, ok := peek["tasks"]; ok {
+			return a.enqueueBatch(w, r, q, body)
+		}
+	}
+	var spec client.TaskSpec
+	if err := client.DecodeStrict(bytes.NewReader(body), &spec); err != nil {
+		return err
+	}
+	t := spec.Engine()
+	if err := q.Enqueue(r.Context(), t); err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/tasks/"+url.PathEscape(t.ID))
+	return a.writeJSON(w, http.StatusCreated, client.TaskOf(t))
+}
+
+func (a *api) enqueueBatch(w http.ResponseWriter, r *http.Request, q *engine.Engine, body []byte) error {
+	var b client.Batch
+	if err := client.DecodeStrict(bytes.NewReader(body), &b); err != nil {
+		return err
+	}
+	if len(b.Tasks) == 0 {
+		return fmt.Errorf("%w: tasks is empty", engine.ErrInvalidArgument)
+	}
+	tasks := make([]*engine.Task, len(b.Tasks))
+	for i := range b.Tasks {
+		tasks[i] = b.Tasks[i].Engine()
+	}
+	if err := q.EnqueueBatch(r.Context(), tasks); err != nil {
+		return err
+	}
+	out := client.TaskList{Tasks: make([]client.Task, len(tasks))}
+	for i, t := range tasks {
+		out.Tasks[i] = client.TaskOf(t)
+	}
+	return a.writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *api) getTask(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	t, err := q.GetTask(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return a.writeJSON(w, http.StatusOK, client.TaskOf(t))
+}
+
+func (a *api) deleteTask(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	if err := q.DeleteTask(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *api) history(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	evs, err := q.History(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := client.History{Events: make([]client.Event, len(evs))}
+	for i, ev := range evs {
+		out.Events[i] = client.EventOf(ev)
+	}
+	return a.writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) stats(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	return a.writeJSON(w, http.StatusOK, client.StatsOf(q.Stats(r.Context())))
+}
+
+// --- leases ---
+
+// dequeue leases up to n tasks, waiting up to wait (bounded by maxWait) for
+// the first one. 204 when none came in time.
+func (a *api) dequeue(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	wait, n, err := a.dequeueParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	queue := r.PathValue("queue")
+	// Without waiting first: a task already ready is leased under the
+	// request's own context.
+	tasks, err := q.DequeueN(r.Context(), queue, n)
+	if err == nil && len(tasks) == 0 && wait > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		stop := context.AfterFunc(a.stopping, cancel)
+		a.waiting.Add(1)
+		tasks, err = q.DequeueWait(ctx, queue, n)
+		a.waiting.Add(-1)
+		stop()
+		cancel()
+	}
+	if err != nil {
+		return err
+	}
+	if len(tasks) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	if !r.URL.Query().Has("n") {
+		return a.writeJSON(w, http.StatusOK, client.TaskOf(tasks[0]))
+	}
+	out := client.TaskList{Tasks: make([]client.Task, len(tasks))}
+	for i, t := range tasks {
+		out.Tasks[i] = client.TaskOf(t)
+	}
+	return a.writeJSON(w, http.StatusOK, out)
+}
+
+func (a *api) dequeueParams(query url.Values) (wait time.Duration, n int, err error) {
+	n = 1
+	for k, vs := range query {
+		if len(vs) != 1 {
+			return 0, 0, fmt.Errorf("%w: query parameter %q given %d times", engine.ErrInvalidArgument, k, len(vs))
+		}
+		switch v := vs[0]; k {
+		case "wait":
+			if wait, err = client.ParseDuration(v); err != nil {
+				return 0, 0, fmt.Errorf("wait: %w", err)
+			}
+			if wait < 0 {
+				return 0, 0, fmt.Errorf("%w: wait %s is negative", engine.ErrInvalidArgument, wait)
+			}
+			wait = min(wait, a.maxWait)
+		case "n":
+			if n, err = strconv.Atoi(v); err != nil || n < 1 || n > maxDequeueN {
+				return 0, 0, fmt.Errorf("%w: n=%q must be a whole number from 1 to %d", engine.ErrInvalidArgument, v, maxDequeueN)
+			}
+		default:
+			return 0, 0, fmt.Errorf("%w: unknown query parameter %q (want wait, n)", engine.ErrInvalidArgument, k)
+		}
+	}
+	return wait, n, nil
+}
+
+func (a *api) complete(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	var req client.CompleteRequest
+	if err := a.decodeLease(w, r, &req, &req.Attempt); err != nil {
+		return err
+	}
+	t := &engine.Task{ID: r.PathValue("id"), Attempt: req.Attempt}
+	if err := q.Complete(r.Context(), t, req.Result); err != nil {
+		return err
+	}
+	return a.writeTaskAfter(w, r, q, t)
+}
+
+func (a *api) fail(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	var req client.FailRequest
+	if err := a.decodeLease(w, r, &req, &req.Attempt); err != nil {
+		return err
+	}
+	var cause error
+	if req.Error != "" {
+		cause = errors.New(req.Error)
+	}
+	t := &engine.Task{ID: r.PathValue("id"), Attempt: req.Attempt}
+	if err := q.Fail(r.Context(), t, cause); err != nil {
+		return err
+	}
+	return a.writeTaskAfter(w, r, q, t)
+}
+
+func (a *api) heartbeat(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	var req client.HeartbeatRequest
+	if err := a.decodeLease(w, r, &req, &req.Attempt); err != nil {
+		return err
+	}
+	t := &engine.Task{ID: r.PathValue("id"), Attempt: req.Attempt}
+	if err := q.Heartbeat(r.Context(), t); err != nil {
+		return err
+	}
+	return a.writeTaskAfter(w, r, q, t)
+}
+
+// decodeLease reads a complete/fail/heartbeat body, which must name the
+// lease it answers.
+func (a *api) decodeLease(w http.ResponseWriter, r *http.Request, req any, attempt *int) error {
+	if err := client.DecodeStrict(http.MaxBytesReader(w, r.Body, a.maxBody), req); err != nil {
+		return err
+	}
+	if *attempt < 1 {
+		return fmt.Errorf("%w: attempt is required: the lease's fencing token, as dequeue returned it", engine.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// writeTaskAfter answers with the task as it stands after a command. If it
+// was deleted meanwhile, the engine-filled fields of the command's own copy
+// still say what happened.
+func (a *api) writeTaskAfter(w http.ResponseWriter, r *http.Request, q *engine.Engine, t *engine.Task) error {
+	if got, err := q.GetTask(r.Context(), t.ID); err == nil {
+		t = got
+	}
+	return a.writeJSON(w, http.StatusOK, client.TaskOf(t))
+}
+
+// --- schedules ---
+
+func (a *api) pause(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	if err := q.PauseSchedule(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	return a.writeTaskAfter(w, r, q, &engine.Task{ID: r.PathValue("id")})
+}
+
+func (a *api) resume(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	if err := q.ResumeSchedule(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	return a.writeTaskAfter(w, r, q, &engine.Task{ID: r.PathValue("id")})
+}
+
+// --- operations ---
+
+func (a *api) healthz(w http.ResponseWriter, r *http.Request, _ *engine.Engine) error {
+	return a.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 once the engine has opened (its replay finished), and
+// 503 before that and once shutdown has begun.
+func (a *api) readyz(w http.ResponseWriter, r *http.Request, _ *engine.Engine) error {
+	q := a.engine()
+	switch {
+	case a.stopping.Err() != nil:
+		return fmt.Errorf("%w: shutting down", client.ErrUnavailable)
+	case q == nil:
+		return fmt.Errorf("%w: replaying the log", client.ErrUnavailable)
+	}
+	return a.writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "position": q.Position()})
+}
+
+func serveOpenAPI(w http.ResponseWriter, r *http.Request, _ *engine.Engine) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openapiDoc)
+	return err
+}
+
+func serveHTTPHandler(h http.Handler) apiHandler {
+	return func(w http.ResponseWriter, r *http.Request, _ *engine.Engine) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
+}
+
+// --- answers ---
+
+// writeJSON answers with v. It encodes before writing, so an unencodable
+// value is still answered with a proper 500.
+func (a *api) writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode answer: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+	return nil
+}
+
+// writeError answers err with the status and code of the error table.
+// Internal errors are logged with their detail and answered without it.
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := client.ErrorFor(err)
+	switch {
+	case r.Context().Err() != nil:
+		a.logger.Debug("request ended by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status >= 500 && !errors.Is(err, client.ErrUnavailable) && !errors.Is(err, engine.ErrClosed):
+		a.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="omniqd"`)
+	}
+	a.writeErrorBody(w, r, status, body.Error.Code, body.Error.Message, body.Error.Reason)
+}
+
+func (a *api) writeErrorBody(w http.ResponseWriter, _ *http.Request, status int, code, message string, reason ...string) {
+	body := client.ErrorBody{Error: client.ErrorDetail{Code: code, Message: message}}
+	if len(reason) > 0 {
+		body.Error.Reason = reason[0]
+	}
+	b, _ := json.Marshal(body)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

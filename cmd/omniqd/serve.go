@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/omniq/omniq/stores/storeurl"
+)
+
+func init() {
+	commands["serve"] = command{"run the daemon: the HTTP/JSON API over a store", runServe}
+}
+
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg := serveConfig{}
+	fs.StringVar(&cfg.Store, "store", storeurl.Default, "store URL: "+strings.Join(storeurl.Schemes(), ", ")+" (env OMNIQ_STORE)")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "address to listen on (env OMNIQ_LISTEN)")
+	fs.StringVar(&cfg.Token, "token", "", "require \"Authorization: Bearer TOKEN\" on every request but /healthz (env OMNIQ_TOKEN; prefer the env, a flag shows in ps)")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow a non-loopback --listen without --token (env OMNIQ_INSECURE)")
+	fs.DurationVar(&cfg.LeaseTimeout, "lease-timeout", 0, "how long a dequeued task stays leased without a heartbeat (default 30s; env OMNIQ_LEASE_TIMEOUT)")
+	maxBody := sizeFlag(defaultMaxBody)
+	fs.Var(&maxBody, "max-body", "largest request body, in bytes or with KiB/MiB; 413 past it (default 8MiB; env OMNIQ_MAX_BODY)")
+	fs.DurationVar(&cfg.MaxWait, "max-wait", defaultMaxWait, "longest wait a dequeue may ask for (env OMNIQ_MAX_WAIT)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests get to finish on SIGTERM (env OMNIQ_SHUTDOWN_TIMEOUT)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env OMNIQ_LOG_LEVEL)")
+	logFormat := fs.String("log-format", "text", "text or json (env OMNIQ_LOG_FORMAT)")
+	if err := parseFlagsEnv(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg.MaxBody = int64(maxBody)
+	logger, err := serveLogger(os.Stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	d, err := startDaemon(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := d.openEngine(ctx); err != nil {
+		_ = d.shutdown()
+		if ctx.Err() != nil {
+			return nil // stopped by a signal while replaying
+		}
+		return err
+	}
+	waitErr := d.wait(ctx)
+	return errors.Join(waitErr, d.shutdown())
+}
+
+// parseFlagsEnv parses args into fs; a flag not given on the command line
+// takes its value from OMNIQ_<NAME> (dashes as underscores) when that is set.
+func parseFlagsEnv(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := "OMNIQ_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok && v != "" && !given[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", env, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// serveLogger builds the daemon's slog logger.
+func serveLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// sizeFlag is a flag value in bytes that also reads "512KiB", "8MiB", "1GiB".
+type sizeFlag int64
+
+func (b *sizeFlag) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *sizeFlag) Set(s string) error {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return fmt.Errorf("want a positive size such as 1048576, 512KiB or 8MiB")
+	}
+	*b = sizeFlag(n * mult)
+	return nil
+}

@@ -1,0 +1,255 @@
+package nats_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/nats"
+	"github.com/omniq/omniq/stores/storetest"
+)
+
+// appendSizes appends one batch per size and returns the head.
+func appendSizes(t *testing.T, l *nats.Log, sizes ...int) uint64 {
+	t.Helper()
+	var head uint64
+	for i, n := range sizes {
+		evs := make([]events.Event, n)
+		for j := range evs {
+			evs[j] = storetest.Event(fmt.Sprintf("t%d-%d", i, j), j+1)
+		}
+		first, err := l.Append(context.Background(), evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head = first + uint64(n) - 1
+	}
+	return head
+}
+
+// checkSpan fails the test unless l reports first and head, and a read from
+// any position before first gives first..head.
+func checkSpan(t *testing.T, l *nats.Log, first, head uint64) {
+	t.Helper()
+	ctx := context.Background()
+	if got, err := l.First(ctx); err != nil || got != first {
+		t.Fatalf("first = %d, %v; want %d", got, err, first)
+	}
+	if got, err := l.Head(ctx); err != nil || got != head {
+		t.Fatalf("head = %d, %v; want %d", got, err, head)
+	}
+	for _, from := range []uint64{0, 1, first} {
+		got, err := l.Read(ctx, from, 1000)
+		if err != nil {
+			t.Fatalf("read(%d): %v", from, err)
+		}
+		if uint64(len(got)) != head-first+1 {
+			t.Fatalf("read(%d) gave %d events, want %d", from, len(got), head-first+1)
+		}
+		for i, e := range got {
+			if e.Position != first+uint64(i) {
+				t.Fatalf("read(%d)[%d] at position %d", from, i, e.Position)
+			}
+		}
+	}
+}
+
+func TestTruncateByMessage(t *testing.T) {
+	ctx := context.Background()
+	name := fmt.Sprintf("trunc_%d", time.Now().UnixNano())
+	l := open(t, name)
+	if first, err := l.First(ctx); err != nil || first != 1 {
+		t.Fatalf("first of a new log = %d, %v; want 1", first, err)
+	}
+	head := appendSizes(t, l, 3, 1, 4, 2, 5) // messages at 1, 4, 5, 9, 11; head 15
+	for _, c := range []struct {
+		pos, first uint64
+	}{
+		{0, 1},
+		{3, 1}, // inside the first message: it stays whole
+		{5, 5}, // a message boundary: exactly the events before it go
+		{4, 5}, // smaller than before: nothing happens
+		{10, 9},
+	} {
+		if err := l.TruncateBefore(ctx, c.pos); err != nil {
+			t.Fatal(err)
+		}
+		checkSpan(t, l, c.first, head)
+	}
+	got, err := l.Read(ctx, 2, 2)
+	if err != nil || len(got) != 2 || got[0].Position != 9 || got[1].Position != 10 {
+		t.Fatalf("read(2, 2) = %v, %v; want positions 9 and 10", got, err)
+	}
+
+	// A new handle (a restart, or another process) sees the same log, and a
+	// truncation past the head keeps the newest message.
+	l.Close()
+	l2 := open(t, name)
+	checkSpan(t, l2, 9, head)
+	if err := l2.TruncateBefore(ctx, math.MaxUint64); err != nil {
+		t.Fatal(err)
+	}
+	checkSpan(t, l2, 11, head)
+	if first, err := l2.Append(ctx, []events.Event{storetest.Event("after", 1)}); err != nil || first != head+1 {
+		t.Fatalf("append after truncation = %d, %v; want %d", first, err, head+1)
+	}
+	checkSpan(t, l2, 11, head+1)
+}
+
+// TestTruncateStaleHandles: handles that last looked before another
+// handle's truncation read, locate and truncate correctly, and readers
+// running during truncations never fail.
+func TestTruncateStaleHandles(t *testing.T) {
+	ctx := context.Background()
+	name := fmt.Sprintf("trstale_%d", time.Now().UnixNano())
+	a, b := open(t, name), open(t, name)
+	all := appendUneven(t, a, 80, 5)
+	// b learns anchors all over the log, then a purges most of them.
+	for from := uint64(1); from <= uint64(len(all)); from += 17 {
+		checkWindow(t, b, all, from, 3)
+	}
+	if err := a.TruncateBefore(ctx, uint64(len(all))-20); err != nil {
+		t.Fatal(err)
+	}
+	first, err := a.First(ctx)
+	if err != nil || first > uint64(len(all))-20 {
+		t.Fatalf("first = %d, %v", first, err)
+	}
+	got, err := b.Read(ctx, 1, 5)
+	if err != nil || len(got) != 5 || got[0].Position != first {
+		t.Fatalf("stale handle read(1, 5) = %v, %v; want 5 events from %d", got, err, first)
+	}
+	if err := b.TruncateBefore(ctx, uint64(len(all))-5); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := stores.ReadAll(ctx, b, 1, 4, func(events.Event) error { return nil }); err != nil {
+				t.Errorf("read during truncation: %v", err)
+				return
+			}
+		}
+	})
+	for i := range 30 {
+		head := appendSizes(t, b, 1+i%3)
+		if err := a.TruncateBefore(ctx, head-uint64(i%4)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// TestTruncateLargeBatches: the objects holding purged large batches are
+// deleted; those of kept batches stay and still read.
+func TestTruncateLargeBatches(t *testing.T) {
+	ctx := context.Background()
+	name := fmt.Sprintf("trbig_%d", time.Now().UnixNano())
+	l := open(t, name)
+	big := func(id string) []events.Event {
+		arg := strings.Repeat("x", 1<<20)
+		return []events.Event{events.New(id, time.Now(), &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", Args: []any{arg}}})}
+	}
+	for _, id := range []string{"big1", "big2"} {
+		if _, err := l.Append(ctx, big(id)); err != nil {
+			t.Fatal(err)
+		}
+		appendSizes(t, l, 2)
+	}
+	objects := func() []string {
+		t.Helper()
+		obs, err := jetStream(t).ObjectStore(ctx, nats.BucketName(sanitize(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos, err := obs.List(ctx)
+		if errors.Is(err, jetstream.ErrNoObjectsFound) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, o := range infos {
+			names = append(names, o.Name)
+		}
+		return names
+	}
+	if n := len(objects()); n != 2 {
+		t.Fatalf("%d objects before truncation, want 2", n)
+	}
+	if err := l.TruncateBefore(ctx, 4); err != nil { // positions 1 (big1), 2-3; keeps big2 at 4
+		t.Fatal(err)
+	}
+	if n := len(objects()); n != 1 {
+		t.Fatalf("%d objects after truncating the first large batch, want 1", n)
+	}
+	got, err := l.Read(ctx, 1, 10)
+	if err != nil || len(got) != 3 || got[0].Position != 4 || got[0].TaskID != "big2" {
+		t.Fatalf("read after truncation = %v, %v; want big2 at 4 and two more", got, err)
+	}
+}
+
+// TestTruncateDeniedOnOldStream: a stream created with deny_purge (by an
+// earlier version of the package) cannot be truncated, and says so.
+func TestTruncateDeniedOnOldStream(t *testing.T) {
+	ctx := context.Background()
+	name := sanitize(fmt.Sprintf("trdeny_%d", time.Now().UnixNano()))
+	js := jetStream(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:        nats.StreamName(name),
+		Subjects:    []string{"omniq." + name + ".log"},
+		Storage:     jetstream.FileStorage,
+		DenyDelete:  true,
+		DenyPurge:   true,
+		AllowDirect: true,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, name)
+	head := appendSizes(t, l, 2, 2, 2)
+	if err := l.TruncateBefore(ctx, 5); !errors.Is(err, nats.ErrPurgeDenied) {
+		t.Fatalf("truncate of a deny-purge stream = %v, want ErrPurgeDenied", err)
+	}
+	checkSpan(t, l, 1, head)
+}
+
+// TestPurgedEntirely: a stream someone purged completely has lost its
+// positions; the log says so instead of appending at 1 again.
+func TestPurgedEntirely(t *testing.T) {
+	ctx := context.Background()
+	name := sanitize(fmt.Sprintf("trall_%d", time.Now().UnixNano()))
+	l := open(t, name)
+	appendSizes(t, l, 2, 2)
+	s, err := jetStream(t).Stream(ctx, nats.StreamName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh := open(t, name)
+	if _, err := fresh.Head(ctx); !errors.Is(err, stores.ErrCorrupt) {
+		t.Fatalf("head of a purged stream = %v, want ErrCorrupt", err)
+	}
+	if _, err := fresh.Append(ctx, []events.Event{storetest.Event("x", 1)}); !errors.Is(err, stores.ErrCorrupt) {
+		t.Fatalf("append to a purged stream = %v, want ErrCorrupt", err)
+	}
+}
