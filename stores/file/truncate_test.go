@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/omniq/omniq/events"
@@ -270,41 +269,4 @@ func TestTruncatedCorruption(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestReadDuringTruncate: readers going through the log from position 1
-// while it is truncated and appended to see gap-free runs that start at or
-// after the first position and never fail.
-func TestReadDuringTruncate(t *testing.T) {
-	ctx := context.Background()
-	l := mustOpen(t, t.TempDir(), WithSegmentSize(tinySegment))
-	appendBatches(t, l, "r", 20, 3)
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				err := stores.ReadAll(ctx, l, 1, 7, func(events.Event) error { return nil })
-				if err != nil {
-					t.Errorf("read all during truncation: %v", err)
-					return
-				}
-			}
-		})
-	}
-	for i := range 30 {
-		appendBatches(t, l, "w", 5, 3)
-		head, _ := l.Head(ctx)
-		if err := l.TruncateBefore(ctx, head-uint64(i%10)); err != nil {
-			t.Error(err)
-			break
-		}
-	}
-	close(stop)
-	wg.Wait()
 }

@@ -77,19 +77,6 @@ func checkWindow(t *testing.T, l stores.Log, all []events.Event, from uint64, n 
 	}
 }
 
-// TestReadWindows reads every (from, max) window of a log of uneven batches
-// from a second handle and checks it against the appended events.
-func TestReadWindows(t *testing.T) {
-	name := fmt.Sprintf("win_%d", time.Now().UnixNano())
-	w, r := open(t, name), open(t, name)
-	all := appendUneven(t, w, 25, 1)
-	for from := uint64(0); from <= uint64(len(all))+2; from++ {
-		for _, n := range []int{0, 1, 2, 5, 13, 1000} {
-			checkWindow(t, r, all, from, n)
-		}
-	}
-}
-
 // TestLocateColdHandle makes each read come from a handle that knows nothing
 // of the log, so the message holding the position is found by search alone.
 func TestLocateColdHandle(t *testing.T) {

@@ -18,51 +18,6 @@ import (
 	"github.com/omniq/omniq/stores/storetest"
 )
 
-// appendSizes appends one batch per size and returns the head.
-func appendSizes(t *testing.T, l *nats.Log, sizes ...int) uint64 {
-	t.Helper()
-	var head uint64
-	for i, n := range sizes {
-		evs := make([]events.Event, n)
-		for j := range evs {
-			evs[j] = storetest.Event(fmt.Sprintf("t%d-%d", i, j), j+1)
-		}
-		first, err := l.Append(context.Background(), evs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		head = first + uint64(n) - 1
-	}
-	return head
-}
-
-// checkSpan fails the test unless l reports first and head, and a read from
-// any position before first gives first..head.
-func checkSpan(t *testing.T, l *nats.Log, first, head uint64) {
-	t.Helper()
-	ctx := context.Background()
-	if got, err := l.First(ctx); err != nil || got != first {
-		t.Fatalf("first = %d, %v; want %d", got, err, first)
-	}
-	if got, err := l.Head(ctx); err != nil || got != head {
-		t.Fatalf("head = %d, %v; want %d", got, err, head)
-	}
-	for _, from := range []uint64{0, 1, first} {
-		got, err := l.Read(ctx, from, 1000)
-		if err != nil {
-			t.Fatalf("read(%d): %v", from, err)
-		}
-		if uint64(len(got)) != head-first+1 {
-			t.Fatalf("read(%d) gave %d events, want %d", from, len(got), head-first+1)
-		}
-		for i, e := range got {
-			if e.Position != first+uint64(i) {
-				t.Fatalf("read(%d)[%d] at position %d", from, i, e.Position)
-			}
-		}
-	}
-}
-
 func TestTruncateByMessage(t *testing.T) {
 	ctx := context.Background()
 	name := fmt.Sprintf("trunc_%d", time.Now().UnixNano())
@@ -70,7 +25,7 @@ func TestTruncateByMessage(t *testing.T) {
 	if first, err := l.First(ctx); err != nil || first != 1 {
 		t.Fatalf("first of a new log = %d, %v; want 1", first, err)
 	}
-	head := appendSizes(t, l, 3, 1, 4, 2, 5) // messages at 1, 4, 5, 9, 11; head 15
+	head := storetest.AppendSizes(t, l, 3, 1, 4, 2, 5) // messages at 1, 4, 5, 9, 11; head 15
 	for _, c := range []struct {
 		pos, first uint64
 	}{
@@ -83,7 +38,7 @@ func TestTruncateByMessage(t *testing.T) {
 		if err := l.TruncateBefore(ctx, c.pos); err != nil {
 			t.Fatal(err)
 		}
-		checkSpan(t, l, c.first, head)
+		storetest.CheckSpan(t, l, c.first, head)
 	}
 	got, err := l.Read(ctx, 2, 2)
 	if err != nil || len(got) != 2 || got[0].Position != 9 || got[1].Position != 10 {
@@ -94,15 +49,15 @@ func TestTruncateByMessage(t *testing.T) {
 	// truncation past the head keeps the newest message.
 	l.Close()
 	l2 := open(t, name)
-	checkSpan(t, l2, 9, head)
+	storetest.CheckSpan(t, l2, 9, head)
 	if err := l2.TruncateBefore(ctx, math.MaxUint64); err != nil {
 		t.Fatal(err)
 	}
-	checkSpan(t, l2, 11, head)
+	storetest.CheckSpan(t, l2, 11, head)
 	if first, err := l2.Append(ctx, []events.Event{storetest.Event("after", 1)}); err != nil || first != head+1 {
 		t.Fatalf("append after truncation = %d, %v; want %d", first, err, head+1)
 	}
-	checkSpan(t, l2, 11, head+1)
+	storetest.CheckSpan(t, l2, 11, head+1)
 }
 
 // TestTruncateStaleHandles: handles that last looked before another
@@ -148,7 +103,7 @@ func TestTruncateStaleHandles(t *testing.T) {
 		}
 	})
 	for i := range 30 {
-		head := appendSizes(t, b, 1+i%3)
+		head := storetest.AppendSizes(t, b, 1+i%3)
 		if err := a.TruncateBefore(ctx, head-uint64(i%4)); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +126,7 @@ func TestTruncateLargeBatches(t *testing.T) {
 		if _, err := l.Append(ctx, big(id)); err != nil {
 			t.Fatal(err)
 		}
-		appendSizes(t, l, 2)
+		storetest.AppendSizes(t, l, 2)
 	}
 	objects := func() []string {
 		t.Helper()
@@ -224,11 +179,11 @@ func TestTruncateDeniedOnOldStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := open(t, name)
-	head := appendSizes(t, l, 2, 2, 2)
+	head := storetest.AppendSizes(t, l, 2, 2, 2)
 	if err := l.TruncateBefore(ctx, 5); !errors.Is(err, nats.ErrPurgeDenied) {
 		t.Fatalf("truncate of a deny-purge stream = %v, want ErrPurgeDenied", err)
 	}
-	checkSpan(t, l, 1, head)
+	storetest.CheckSpan(t, l, 1, head)
 }
 
 // TestPurgedEntirely: a stream someone purged completely has lost its
@@ -237,7 +192,7 @@ func TestPurgedEntirely(t *testing.T) {
 	ctx := context.Background()
 	name := sanitize(fmt.Sprintf("trall_%d", time.Now().UnixNano()))
 	l := open(t, name)
-	appendSizes(t, l, 2, 2)
+	storetest.AppendSizes(t, l, 2, 2)
 	s, err := jetStream(t).Stream(ctx, nats.StreamName(name))
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"os"
 	"strings"
 	"sync"
@@ -194,54 +193,6 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-func TestReadRanges(t *testing.T) {
-	dsn := testDSN(t)
-	l := openTest(t, dsn, logName(fmt.Sprintf("ranges_%d", time.Now().UnixNano())))
-	defer l.Close()
-	ctx := context.Background()
-	for _, n := range []int{3, 1, 4} { // batches at 1..3, 4, 5..8
-		evs := make([]events.Event, n)
-		for i := range evs {
-			evs[i] = storetest.Event(fmt.Sprintf("r%d", i), i+1)
-		}
-		if _, err := l.Append(ctx, evs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range []struct {
-		from        uint64
-		max         int
-		first, last uint64 // 0, 0: empty
-	}{
-		{0, 2, 1, 2},
-		{1, 100, 1, 8},
-		{2, 1, 2, 2},
-		{3, 2, 3, 4},
-		{6, math.MaxInt, 6, 8},
-		{8, 5, 8, 8},
-		{9, 5, 0, 0},
-		{math.MaxUint64, 5, 0, 0},
-		{1, 0, 0, 0},
-	} {
-		got, err := l.Read(ctx, c.from, c.max)
-		if err != nil {
-			t.Fatalf("read(%d, %d): %v", c.from, c.max, err)
-		}
-		want := 0
-		if c.last != 0 {
-			want = int(c.last - c.first + 1)
-		}
-		if len(got) != want {
-			t.Fatalf("read(%d, %d) gave %d events, want %d", c.from, c.max, len(got), want)
-		}
-		for i, e := range got {
-			if e.Position != c.first+uint64(i) {
-				t.Fatalf("read(%d, %d)[%d] at position %d", c.from, c.max, i, e.Position)
-			}
-		}
-	}
-}
-
 func TestCorruptBatch(t *testing.T) {
 	dsn := testDSN(t)
 	l := openTest(t, dsn, logName(fmt.Sprintf("corrupt_%d", time.Now().UnixNano())))
@@ -402,67 +353,4 @@ func TestTailWakesOnNotify(t *testing.T) {
 		defer b.mu.Unlock()
 		return b.known >= head
 	})
-}
-
-// TestTailingReaderSeesPrefix: while two handles append concurrently, a third
-// tails the log. Whenever it learns a head h, every position up to h must be
-// readable at once — the property a commit-ordered position assignment gives
-// and a bare BIGSERIAL would not.
-func TestTailingReaderSeesPrefix(t *testing.T) {
-	dsn := testDSN(t)
-	name := logName(fmt.Sprintf("prefix_%d", time.Now().UnixNano()))
-	writers := []*Log{openTest(t, dsn, name), openTest(t, dsn, name)}
-	reader := openTest(t, dsn, name)
-	for _, l := range append(writers, reader) {
-		defer l.Close()
-	}
-	checkTailingReader(t, writers, reader)
-}
-
-func checkTailingReader(t *testing.T, writers []*Log, reader *Log) {
-	ctx := context.Background()
-	const appends = 40
-	total := uint64(0)
-	for range writers {
-		for j := 0; j < appends; j++ {
-			total += uint64(1 + j%3)
-		}
-	}
-	var wg sync.WaitGroup
-	for i, l := range writers {
-		wg.Go(func() {
-			for j := 0; j < appends; j++ {
-				evs := make([]events.Event, 1+j%3)
-				for k := range evs {
-					evs[k] = storetest.Event(fmt.Sprintf("w%d-%d-%d", i, j, k), k+1)
-				}
-				if _, err := l.Append(ctx, evs); err != nil {
-					t.Errorf("writer %d: %v", i, err)
-					return
-				}
-			}
-		})
-	}
-	defer wg.Wait()
-	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for next := uint64(1); next <= total; {
-		head, err := reader.Wait(waitCtx, next-1)
-		if err != nil {
-			t.Fatalf("wait(%d): %v", next-1, err)
-		}
-		got, err := reader.Read(ctx, next, 1000)
-		if err != nil {
-			t.Fatalf("read(%d): %v", next, err)
-		}
-		if want := min(head-next+1, 1000); uint64(len(got)) < want {
-			t.Fatalf("head is %d but read(%d) gave %d events", head, next, len(got))
-		}
-		for _, e := range got {
-			if e.Position != next {
-				t.Fatalf("read event at %d, want %d", e.Position, next)
-			}
-			next++
-		}
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -117,48 +116,6 @@ func TestDurability(t *testing.T) {
 	}
 	if strict != nil {
 		strict.Close()
-	}
-}
-
-// TestReadWindows reads every (from, max) window of a log of uneven batches
-// from a second handle and checks it against the appended events.
-func TestReadWindows(t *testing.T) {
-	name := fmt.Sprintf("win_%d", time.Now().UnixNano())
-	w, r := open(t, name), open(t, name)
-	ctx := context.Background()
-	rng := rand.New(rand.NewPCG(1, 2))
-	var all []events.Event
-	for i := 0; i < 25; i++ {
-		b := make([]events.Event, 1+rng.IntN(6))
-		for j := range b {
-			b[j] = storetest.Event(fmt.Sprintf("w%d-%d", i, j), j+1)
-		}
-		if _, err := w.Append(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, b...)
-	}
-	for from := uint64(0); from <= uint64(len(all))+2; from++ {
-		for _, n := range []int{0, 1, 2, 5, 13, 1000} {
-			got, err := r.Read(ctx, from, n)
-			if err != nil {
-				t.Fatalf("read(%d, %d): %v", from, n, err)
-			}
-			start := max(from, 1)
-			want := 0
-			if start <= uint64(len(all)) {
-				want = min(n, len(all)-int(start)+1)
-			}
-			if len(got) != want {
-				t.Fatalf("read(%d, %d) returned %d events, want %d", from, n, len(got), want)
-			}
-			for i, e := range got {
-				p := start + uint64(i)
-				if e.Position != p || e.TaskID != all[p-1].TaskID {
-					t.Fatalf("read(%d, %d)[%d] = %s at %d, want %s at %d", from, n, i, e.TaskID, e.Position, all[p-1].TaskID, p)
-				}
-			}
-		}
 	}
 }
 
