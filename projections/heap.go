@@ -3,11 +3,11 @@ package projections
 // indexedHeap is a binary min-heap (by less) whose items record their own
 // index, so that any item can be removed or re-positioned in O(log n).
 // idx returns a pointer to the item's index field for this heap; an item not in
-// the heap has index -1.
+// the heap has index -1. Indexes are int32: a heap holds < 2^31 items.
 type indexedHeap[T any] struct {
 	items []T
 	less  func(a, b T) bool
-	idx   func(T) *int
+	idx   func(T) *int32
 }
 
 func (h *indexedHeap[T]) Len() int { return len(h.items) }
@@ -22,7 +22,7 @@ func (h *indexedHeap[T]) push(x T) {
 		h.fix(x)
 		return
 	}
-	*h.idx(x) = len(h.items)
+	*h.idx(x) = int32(len(h.items))
 	h.items = append(h.items, x)
 	h.up(len(h.items) - 1)
 }
@@ -35,7 +35,7 @@ func (h *indexedHeap[T]) pop() T {
 
 // remove takes x out of the heap; a no-op when x is not in it.
 func (h *indexedHeap[T]) remove(x T) {
-	i := *h.idx(x)
+	i := int(*h.idx(x))
 	if i < 0 {
 		return
 	}
@@ -56,7 +56,7 @@ func (h *indexedHeap[T]) remove(x T) {
 
 // fix restores heap order after x's key changed.
 func (h *indexedHeap[T]) fix(x T) {
-	i := *h.idx(x)
+	i := int(*h.idx(x))
 	if i < 0 {
 		return
 	}
@@ -67,8 +67,8 @@ func (h *indexedHeap[T]) fix(x T) {
 
 func (h *indexedHeap[T]) swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
-	*h.idx(h.items[i]) = i
-	*h.idx(h.items[j]) = j
+	*h.idx(h.items[i]) = int32(i)
+	*h.idx(h.items[j]) = int32(j)
 }
 
 func (h *indexedHeap[T]) up(j int) {

@@ -84,6 +84,7 @@ func Restore(b []byte) (*State, error) {
 			return nil, fmt.Errorf("%w: bad task record", ErrBadSnapshot)
 		}
 		t.readyIdx, t.delayIdx, t.leaseIdx, t.ttlIdx = -1, -1, -1, -1
+		t.Spec.Func, t.Spec.Queue = s.intern(t.Spec.Func), s.intern(t.Spec.Queue)
 		s.tasks[t.ID] = t
 		s.countStatus(t.Spec.Queue, 0, t.Status)
 	}

@@ -33,6 +33,22 @@ type State struct {
 	fires      indexedHeap[*Schedule]         // active schedules, by next fire
 	dependants map[string][]string            // task id -> waiting tasks that depend on it
 	counts     map[string]*[statusEnd]int     // queue -> tasks per status
+	names      map[string]string              // interned func and queue names
+}
+
+// maxInterned bounds the interned names: past it, names are kept as decoded.
+const maxInterned = 4096
+
+// intern returns one shared copy of a func or queue name, so that a million
+// tasks of a few kinds do not hold a million copies of the same strings.
+func (s *State) intern(name string) string {
+	if v, ok := s.names[name]; ok {
+		return v
+	}
+	if len(s.names) < maxInterned {
+		s.names[name] = name
+	}
+	return name
 }
 
 // New returns the empty state (position 0).
@@ -43,31 +59,32 @@ func New() *State {
 		ready:      map[string]*indexedHeap[*Task]{},
 		dependants: map[string][]string{},
 		counts:     map[string]*[statusEnd]int{},
+		names:      map[string]string{},
 	}
 	s.delayed = indexedHeap[*Task]{
 		less: func(a, b *Task) bool {
 			return a.ReadyAt < b.ReadyAt || (a.ReadyAt == b.ReadyAt && a.ReadySeq < b.ReadySeq)
 		},
-		idx: func(t *Task) *int { return &t.delayIdx },
+		idx: func(t *Task) *int32 { return &t.delayIdx },
 	}
 	s.leases = indexedHeap[*Task]{
 		less: func(a, b *Task) bool {
 			return a.LeaseDeadline < b.LeaseDeadline || (a.LeaseDeadline == b.LeaseDeadline && a.ID < b.ID)
 		},
-		idx: func(t *Task) *int { return &t.leaseIdx },
+		idx: func(t *Task) *int32 { return &t.leaseIdx },
 	}
 	s.ttls = indexedHeap[*Task]{
 		less: func(a, b *Task) bool {
 			da, db := a.TTLDeadline(), b.TTLDeadline()
 			return da < db || (da == db && a.ID < b.ID)
 		},
-		idx: func(t *Task) *int { return &t.ttlIdx },
+		idx: func(t *Task) *int32 { return &t.ttlIdx },
 	}
 	s.fires = indexedHeap[*Schedule]{
 		less: func(a, b *Schedule) bool {
 			return a.NextFire < b.NextFire || (a.NextFire == b.NextFire && a.ID < b.ID)
 		},
-		idx: func(sc *Schedule) *int { return &sc.fireIdx },
+		idx: func(sc *Schedule) *int32 { return &sc.fireIdx },
 	}
 	return s
 }
@@ -83,7 +100,7 @@ func readyLess(a, b *Task) bool {
 func (s *State) readyHeap(queue string) *indexedHeap[*Task] {
 	h := s.ready[queue]
 	if h == nil {
-		h = &indexedHeap[*Task]{less: readyLess, idx: func(t *Task) *int { return &t.readyIdx }}
+		h = &indexedHeap[*Task]{less: readyLess, idx: func(t *Task) *int32 { return &t.readyIdx }}
 		s.ready[queue] = h
 	}
 	return h
@@ -238,6 +255,7 @@ func (s *State) applyEnqueued(ev events.Event, p *events.TaskEnqueued, now event
 	}
 	t := newTask(ev.TaskID)
 	t.Spec = p.Spec
+	t.Spec.Func, t.Spec.Queue = s.intern(p.Spec.Func), s.intern(p.Spec.Queue)
 	t.CreatedAt, t.EnqueuedPos, t.Paused, t.ReadyAt = now, ev.Position, p.Spec.Paused, p.Spec.RunAt
 	s.tasks[t.ID] = t
 	for _, dep := range p.Spec.DependsOn {

@@ -77,7 +77,7 @@ type Task struct {
 	// the event that last made the task pending.
 	ReadySeq uint64
 
-	readyIdx, delayIdx, leaseIdx, ttlIdx int
+	readyIdx, delayIdx, leaseIdx, ttlIdx int32
 }
 
 // TTLDeadline returns when the task expires if not started (0: never).
@@ -103,7 +103,7 @@ type Schedule struct {
 	CreatedAt    events.Timestamp
 	UpdatedAt    events.Timestamp
 
-	fireIdx int
+	fireIdx int32
 }
 
 func newTask(id string) *Task {
