@@ -50,6 +50,9 @@ var encPool = sync.Pool{New: func() any {
 	return p
 }}
 
+// decPool reuses decoders: making one per event is a large part of replay.
+var decPool = sync.Pool{New: func() any { return codec.NewDecoderBytes(nil, handle) }}
+
 // encode appends the msgpack encoding of v to dst.
 func encode(dst []byte, v any) ([]byte, error) {
 	p := encPool.Get().(*pooledEncoder)
@@ -125,12 +128,17 @@ func Unmarshal(b []byte) (ev Event, err error) {
 	if ev.Version > p.SchemaVersion() {
 		return Event{}, fmt.Errorf("%w: %s v%d (this build reads up to v%d)", ErrNewerVersion, t, ev.Version, p.SchemaVersion())
 	}
-	dec := codec.NewDecoderBytes(rest, handle)
-	if err := dec.Decode(p); err != nil {
+	dec := decPool.Get().(*codec.Decoder)
+	dec.ResetBytes(rest)
+	err = dec.Decode(p)
+	read := dec.NumBytesRead()
+	dec.ResetBytes(nil) // do not pin the record
+	decPool.Put(dec)
+	if err != nil {
 		return Event{}, fmt.Errorf("%w: %s payload: %v", ErrCorrupt, t, err)
 	}
-	if dec.NumBytesRead() != len(rest) {
-		return Event{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(rest)-dec.NumBytesRead())
+	if read != len(rest) {
+		return Event{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(rest)-read)
 	}
 	ev.Time = Timestamp(ns).Time()
 	ev.Payload = p

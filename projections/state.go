@@ -179,7 +179,8 @@ func (s *State) Apply(ev events.Event) error {
 		t.Error, t.LeaseDeadline = p.Error, 0
 		s.setStatus(t, StatusFailed, now)
 	case *events.TaskExpired:
-		t, err := s.taskIn(ev.TaskID, -1, StatusWaiting, StatusPending)
+		// INVARIANT: TTL only applies before the first attempt starts.
+		t, err := s.taskIn(ev.TaskID, 0, StatusWaiting, StatusPending)
 		if err != nil {
 			return err
 		}
