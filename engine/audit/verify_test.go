@@ -100,15 +100,6 @@ func TestVerifyCatchesHandMadeBreaches(t *testing.T) {
 			r.at(time.Minute).add("t", &events.TaskExpired{}) // #2: the projection applies it
 			return r.log
 		}, audit.RuleExpiredBeforeTTL, 2, "t"},
-		{"expired after it started", func(r *rawLog) stores.Log {
-			// The projection applies task.expired to a task waiting for its
-			// retry, though a TTL only holds until the first start.
-			r.add("t", enq(events.TaskSpec{TTL: time.Hour, Retries: 1}))
-			r.at(sec).add("t", lease(1))
-			r.at(2*sec).add("t", &events.TaskRetryScheduled{Attempt: 1, Error: "x", RetryAt: events.At(start.Add(3 * time.Hour))})
-			r.at(2*time.Hour).add("t", &events.TaskExpired{}) // #4
-			return r.log
-		}, audit.RuleExpiredBeforeTTL, 4, "t"},
 		{"cancelled while its dependency runs", func(r *rawLog) stores.Log {
 			r.add("a", enq(events.TaskSpec{}))
 			r.add("b", enq(events.TaskSpec{DependsOn: []string{"a"}}))
