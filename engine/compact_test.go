@@ -125,3 +125,29 @@ func TestLogStaysFlatWithCompaction(t *testing.T) {
 		t.Fatalf("log holds %d events after compacting everything finished", sizes[0])
 	}
 }
+
+func TestSnapshotsShortenReplay(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sc storeCase) {
+		f := newFixture(t, sc, engine.WithSnapshotEvery(10))
+		ss, ok := f.log.(stores.SnapshotStore)
+		if !ok {
+			t.Skipf("%s keeps no snapshots", sc.name)
+		}
+		for i := 0; i < 25; i++ {
+			f.enqueue(&engine.Task{Func: "f", Priority: i % 4})
+		}
+		pos, _, err := ss.LoadSnapshot(f.ctx)
+		if err != nil || pos < 10 {
+			t.Fatalf("periodic snapshot: position %d, %v", pos, err)
+		}
+		before, _ := f.e.Snapshot()
+		f.restart()
+		after, _ := f.e.Snapshot()
+		if !bytes.Equal(before, after) {
+			t.Fatal("state restored from snapshot and log differs")
+		}
+		if pos, _, err := f.log.(stores.SnapshotStore).LoadSnapshot(f.ctx); err != nil || pos != f.e.Position() {
+			t.Fatalf("snapshot on close at %d, %v; want %d", pos, err, f.e.Position())
+		}
+	})
+}

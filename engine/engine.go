@@ -157,9 +157,10 @@ func Replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 }
 
 // Close stops the engine: new commands fail with ErrClosed, commands already
-// accepted are written and answered, the timer loop stops and, when the log
-// supports it, a snapshot is saved. Close does not close the log; the caller
-// may close it once Close returns. Close is idempotent.
+// accepted are written and answered, the timer loop stops and, when snapshots
+// are on (WithSnapshotEvery) and the log supports them, a snapshot is saved.
+// Close does not close the log; the caller may close it once Close returns.
+// Close is idempotent.
 func (e *Engine) Close() error {
 	e.closeMu.Lock()
 	if e.closed {
@@ -174,6 +175,9 @@ func (e *Engine) Close() error {
 	close(e.readyCh) // wake idle workers so they see ErrClosed
 	e.readyCh = make(chan struct{})
 	e.mu.Unlock()
+	if e.cfg.snapshotEvery == 0 {
+		return nil
+	}
 	return e.saveSnapshot(context.Background())
 }
 

@@ -28,7 +28,7 @@ func defaultConfig() config {
 		leaseTimeout:  30 * time.Second,
 		maxBatch:      4096,
 		maxPayload:    1 << 20,
-		snapshotEvery: 200_000,
+		snapshotEvery: 0,
 		logger:        slog.New(slog.DiscardHandler),
 		observer:      nopObserver{},
 	}
@@ -94,9 +94,13 @@ func WithMaxPayload(n int) Option {
 	}
 }
 
-// WithSnapshotEvery writes a projection snapshot, when the log supports
-// stores.SnapshotStore, after every n appended events (default 200,000;
-// 0 disables periodic snapshots — one is still written on Close).
+// WithSnapshotEvery writes a projection snapshot beside the log, when the
+// log implements stores.SnapshotStore, after every n appended events and on
+// Close. The default, 0, writes none: a snapshot is a cache (DESIGN.md
+// invariant 5), and today encoding and restoring one costs more than
+// replaying the events it covers (bench/README.md has the figures), besides
+// holding the committer while it is encoded. Compaction (Compact) is what
+// bounds replay time.
 func WithSnapshotEvery(n uint64) Option {
 	return func(c *config) { c.snapshotEvery = n }
 }
