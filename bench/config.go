@@ -1,0 +1,186 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// ErrConfig: a Config field is out of range; the message says which.
+var ErrConfig = errors.New("bench: bad config")
+
+// Mode is the workload shape.
+type Mode string
+
+// Workload modes.
+const (
+	ModeBurndown   Mode = "burndown"   // enqueue Jobs, then drain them
+	ModeContinuous Mode = "continuous" // producers and workers together for Duration
+	ModeRecovery   Mode = "recovery"   // grow the log to Events, then time reopening it
+)
+
+// API is which engine calls producers and workers make.
+type API string
+
+// Engine APIs a run can drive.
+const (
+	// APISingle: Enqueue, DequeueWait(…, 1) and Complete, one task per call,
+	// from many goroutines (group commit does the batching).
+	APISingle API = "single"
+	// APIBatch: EnqueueBatch, DequeueWait(…, Batch) and CompleteBatch.
+	APIBatch API = "batch"
+	// APIWork: Enqueue one task per call; the engine's own Register/Work
+	// worker pool runs the handler and records the outcome.
+	APIWork API = "work"
+)
+
+// Config describes one run. The zero value of a field means its default
+// (see Defaults); Run fills the defaults in before validating.
+type Config struct {
+	// Store is the store URL (stores/storeurl). Empty, or a local scheme
+	// with no path ("pebble://", "file://", "sqlite://"), means a fresh
+	// temporary directory removed after the run. On a shared server
+	// (postgres, redis, nats) a URL that names no log gets a unique log name,
+	// dropped after the run.
+	Store string
+	// Keep leaves a temporary directory or unique log in place after the run.
+	Keep bool
+
+	Mode Mode
+	API  API
+	// Jobs is the task count of a burn-down run (default 100,000).
+	Jobs int
+	// Duration of a continuous run (default 10s).
+	Duration time.Duration
+	// Workers is how many worker goroutines lease tasks: each leases one
+	// task at a time with single, up to Batch with batch; with work it is
+	// Work's Concurrency (default 64, or 4 with batch).
+	Workers int
+	// Producers is how many goroutines enqueue (default: Workers for
+	// single and work, 4 for batch).
+	Producers int
+	// Batch is the size of one EnqueueBatch, one DequeueWait and one
+	// CompleteBatch with APIBatch (default 1000).
+	Batch int
+	// Backlog bounds enqueued-but-not-worked tasks in a continuous run
+	// (default 20,000), as River's continuous mode keeps a bounded pool.
+	Backlog int
+
+	// ProbeTasks is how many tasks the idle-worker probe enqueues, one per
+	// call at ProbeRate per second (defaults 1,000 and 200/s, slow enough
+	// that the workers are idle when each arrives; -1 skips the probe).
+	ProbeTasks int
+	ProbeRate  int
+	// ScheduledFraction of the probe tasks carry Schedule.RunAt up to
+	// ScheduleAhead in the future (defaults 0.25 and 50ms).
+	ScheduledFraction float64
+	ScheduleAhead     time.Duration
+
+	// Events is the log size a recovery run grows the log to (default
+	// 1,000,000).
+	Events uint64
+	// SnapshotEvery is passed to engine.WithSnapshotEvery: 0 keeps the
+	// engine's default, a negative value turns periodic snapshots off.
+	SnapshotEvery int64
+	// SkipRecovery skips the reopen and replay measurements.
+	SkipRecovery bool
+
+	// CPUProfile, when set, receives a CPU profile (runtime/pprof) of the
+	// measured phase only: insert and drain, the continuous window, or the
+	// log generation; not the probe, Close or the recovery measurements.
+	CPUProfile io.Writer
+
+	// Progress, when set, receives one line per phase as the run goes.
+	Progress func(format string, args ...any)
+}
+
+// Defaults returns c with every zero field set to its default.
+func (c Config) Defaults() Config {
+	if c.Mode == "" {
+		c.Mode = ModeBurndown
+	}
+	if c.API == "" {
+		c.API = APIBatch
+	}
+	if c.Jobs == 0 {
+		c.Jobs = 100_000
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Workers == 0 {
+		c.Workers = 64
+		if c.API == APIBatch {
+			c.Workers = 4
+		}
+	}
+	if c.Batch == 0 {
+		c.Batch = 1000
+	}
+	if c.Producers == 0 {
+		c.Producers = c.Workers
+		if c.API == APIBatch {
+			c.Producers = 4
+		}
+	}
+	if c.Backlog == 0 {
+		c.Backlog = 20_000
+	}
+	if c.ProbeTasks == 0 {
+		c.ProbeTasks = 1000
+	}
+	if c.ProbeRate == 0 {
+		c.ProbeRate = 200
+	}
+	if c.ScheduledFraction == 0 {
+		c.ScheduledFraction = 0.25
+	}
+	if c.ScheduleAhead == 0 {
+		c.ScheduleAhead = 50 * time.Millisecond
+	}
+	if c.Events == 0 {
+		c.Events = 1_000_000
+	}
+	return c
+}
+
+// validate reports the first field out of range, wrapping ErrConfig.
+// REQUIRES: c has its defaults.
+func (c Config) validate() error {
+	switch c.Mode {
+	case ModeBurndown, ModeContinuous, ModeRecovery:
+	default:
+		return fmt.Errorf("%w: mode %q (want burndown, continuous or recovery)", ErrConfig, c.Mode)
+	}
+	switch c.API {
+	case APISingle, APIBatch, APIWork:
+	default:
+		return fmt.Errorf("%w: api %q (want single, batch or work)", ErrConfig, c.API)
+	}
+	switch {
+	case c.Jobs < 1:
+		return fmt.Errorf("%w: jobs %d must be positive", ErrConfig, c.Jobs)
+	case c.Duration < 0:
+		return fmt.Errorf("%w: duration %s must be positive", ErrConfig, c.Duration)
+	case c.Workers < 1 || c.Producers < 1:
+		return fmt.Errorf("%w: workers %d and producers %d must be positive", ErrConfig, c.Workers, c.Producers)
+	case c.Batch < 1:
+		return fmt.Errorf("%w: batch %d must be positive", ErrConfig, c.Batch)
+	case c.Backlog < c.Batch:
+		return fmt.Errorf("%w: backlog %d must be at least the batch size %d", ErrConfig, c.Backlog, c.Batch)
+	case c.ProbeRate < 1:
+		return fmt.Errorf("%w: probe rate %d must be positive", ErrConfig, c.ProbeRate)
+	case c.ScheduledFraction < 0 || c.ScheduledFraction > 1:
+		return fmt.Errorf("%w: scheduled fraction %g must be within 0..1", ErrConfig, c.ScheduledFraction)
+	case c.ScheduleAhead < 0:
+		return fmt.Errorf("%w: schedule-ahead %s must not be negative", ErrConfig, c.ScheduleAhead)
+	}
+	return nil
+}
+
+func (c Config) progress(format string, args ...any) {
+	if c.Progress != nil {
+		c.Progress(format, args...)
+	}
+}

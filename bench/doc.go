@@ -1,0 +1,23 @@
+// Package bench runs end-to-end workloads against an OmniQ engine on any
+// store and reports what they measured. It is the library behind
+// "omniqd bench" and the peer comparison in bench/peers, modelled on River's
+// "river bench":
+//
+//   - burn-down (ModeBurndown): enqueue Jobs tasks with no worker running,
+//     then start the workers and time the drain. The insert phase also
+//     measures heap bytes per pending task.
+//   - continuous (ModeContinuous): producers and workers run together for
+//     Duration; producers keep at most Backlog tasks outstanding.
+//   - recovery (ModeRecovery): grow the log to Events events with batch
+//     appends (reusing what the store already holds), then time a reopen.
+//
+// Every mode ends with the same measurements of the log it produced: a
+// reopen after a simulated crash (the engine's last periodic snapshot plus
+// the events after it), a reopen after a clean Close (snapshot at the head)
+// and a full replay with the snapshot hidden. Burn-down and continuous runs
+// also run an idle-worker probe: paced single enqueues, a fraction of them
+// delayed with Schedule.RunAt, timed from the task's created_at (or run_at)
+// to the moment a worker holds its lease, read from the engine's clock.
+//
+// Handlers are no-ops; the figures are the queue's own cost.
+package bench

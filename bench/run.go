@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/stores"
+)
+
+// Queue is the queue every benchmark task goes to.
+const Queue = "bench"
+
+// Run performs the run cfg describes and reports what it measured. It
+// returns an error wrapping ErrConfig for a bad Config, or the first error
+// the store or the engine returned (the run stops there). ctx cancels the
+// run.
+func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
+	cfg = cfg.Defaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	t, err := newTarget(cfg.Store, cfg.Keep)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if cerr := t.cleanup(cctx); cerr != nil && err == nil {
+			err = fmt.Errorf("bench: clean up %s: %w", t.display, cerr)
+		}
+	}()
+	cfg.progress("store %s", t.display)
+
+	log, err := t.open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bench: open store: %w", err)
+	}
+	var crashed atomic.Bool
+	elog := log
+	if ss, ok := log.(stores.SnapshotStore); ok {
+		elog = crashLog{Log: log, ss: ss, crashed: crashed.Load}
+	}
+	// The harness reads the same clock the engine stamps events with.
+	var clk engine.Clock = &engine.SystemClock{}
+	opts := []engine.Option{engine.WithClock(clk)}
+	switch {
+	case cfg.SnapshotEvery > 0:
+		opts = append(opts, engine.WithSnapshotEvery(uint64(cfg.SnapshotEvery)))
+	case cfg.SnapshotEvery < 0:
+		opts = append(opts, engine.WithSnapshotEvery(0))
+	}
+	rep = newReport(cfg, t.display)
+	if cfg.Mode == ModeRecovery {
+		// Everything a recovery run does is measured: generation and reopening.
+		stopProfile, err := startProfile(cfg)
+		if err != nil {
+			log.Close()
+			return nil, err
+		}
+		defer stopProfile()
+		head, err := log.Head(ctx)
+		if err != nil {
+			log.Close()
+			return nil, fmt.Errorf("bench: store head: %w", err)
+		}
+		if head >= cfg.Events {
+			cfg.progress("recovery: the store already holds %d events", head)
+			if err := log.Close(); err != nil {
+				return nil, fmt.Errorf("bench: close: %w", err)
+			}
+			return recoverInto(ctx, cfg, t, opts, rep)
+		}
+	}
+	e, err := engine.Open(ctx, elog, opts...)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("bench: open engine: %w", err)
+	}
+	r := &runner{cfg: cfg, e: e, clk: clk, rep: rep, drained: make(chan struct{})}
+	switch cfg.Mode {
+	case ModeBurndown, ModeContinuous:
+		err = r.workload(ctx)
+	case ModeRecovery:
+		err = r.generate(ctx)
+	}
+	rep.PeakRSS = procStatus("VmHWM")
+	// The store is left as a crash would leave it: with the engine's last
+	// periodic snapshot, not one written by Close.
+	crashed.Store(true)
+	if cerr := errors.Join(e.Close(), log.Close()); err == nil && cerr != nil {
+		err = fmt.Errorf("bench: close: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return recoverInto(ctx, cfg, t, opts, rep)
+}
+
+// recoverInto fills rep.Recovery unless the run skips it, and returns rep.
+func recoverInto(ctx context.Context, cfg Config, t *target, opts []engine.Option, rep *Report) (*Report, error) {
+	if !cfg.SkipRecovery {
+		rc, err := measureRecovery(ctx, cfg, t, opts)
+		if err != nil {
+			return nil, err
+		}
+		rep.Recovery = rc
+	}
+	if cfg.Mode == ModeRecovery {
+		rep.PeakRSS = procStatus("VmHWM")
+	}
+	return rep, nil
+}
+
+// startProfile starts the CPU profile, when asked for, and returns its
+// stop (which may be called more than once).
+func startProfile(cfg Config) (stop func(), err error) {
+	if cfg.CPUProfile == nil {
+		return func() {}, nil
+	}
+	if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return pprof.StopCPUProfile, nil
+}
+
+// runner holds one run's engine and counters.
+type runner struct {
+	cfg Config
+	e   *engine.Engine
+	clk engine.Clock
+	rep *Report
+
+	enqueued  atomic.Int64 // main-phase tasks enqueued
+	worked    atomic.Int64 // main-phase tasks worked (completion recorded, or handler run for APIWork)
+	probeDone atomic.Int64
+	target    int64         // burn-down: drained closes when worked reaches it
+	drained   chan struct{} // closed when worked reaches target
+	gate      chan struct{} // continuous: one token per outstanding task
+
+	load, idle, late samples
+}
+
+// Task funcs tell the phases apart.
+const (
+	funcMain    = "noop"
+	funcProbe   = "probe"
+	funcProbeAt = "probe-at"
+)
+
+func (r *runner) workload(ctx context.Context) error {
+	cfg := r.cfg
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	werr := make(chan error, 1)
+	workersDone := make(chan struct{})
+	startWorkers := func() {
+		go func() {
+			defer close(workersDone)
+			if err := r.runWorkers(wctx); err != nil {
+				werr <- err
+			}
+		}()
+	}
+
+	switch cfg.Mode {
+	case ModeBurndown:
+		r.target = int64(cfg.Jobs)
+		cfg.progress("burn-down: enqueue %d tasks (%s API, %d producers)", cfg.Jobs, cfg.API, cfg.Producers)
+		heap0 := heapAfterGC()
+		stopProfile, err := startProfile(r.cfg)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+		began := time.Now()
+		if err := r.produce(ctx, int64(cfg.Jobs), nil); err != nil {
+			return err
+		}
+		took := time.Since(began)
+		heap1 := heapAfterGC()
+		r.rep.Enqueued = r.enqueued.Load()
+		r.rep.EnqueueSeconds, r.rep.EnqueuePerSec = seconds(took), rate(r.rep.Enqueued, took)
+		r.rep.HeapPerPending = (float64(heap1) - float64(heap0)) / float64(cfg.Jobs)
+		r.rep.RSSPending = procStatus("VmRSS")
+
+		cfg.progress("burn-down: drain with %d workers", cfg.Workers)
+		began = time.Now()
+		startWorkers()
+		if err := r.wait(ctx, r.drained, werr); err != nil {
+			return err
+		}
+		if err := r.awaitCompleted(ctx, int(r.target)); err != nil {
+			return err
+		}
+		drain := time.Since(began)
+		stopProfile()
+		r.rep.Worked = r.worked.Load()
+		r.rep.WorkSeconds, r.rep.WorkedPerSec = seconds(drain), rate(r.rep.Worked, drain)
+		r.rep.EndToEndPerSec = rate(r.rep.Worked, took+drain)
+
+	case ModeContinuous:
+		cfg.progress("continuous: %s with %d producers and %d workers (%s API)", cfg.Duration, cfg.Producers, cfg.Workers, cfg.API)
+		r.target = -1
+		r.gate = make(chan struct{}, cfg.Backlog)
+		stop := make(chan struct{})
+		perr := make(chan error, 1)
+		stopProfile, err := startProfile(r.cfg)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+		began := time.Now()
+		startWorkers()
+		go func() { perr <- r.produce(ctx, -1, stop) }()
+		timer := time.NewTimer(cfg.Duration)
+		select {
+		case <-timer.C:
+		case err := <-perr:
+			timer.Stop()
+			if err == nil {
+				err = errors.New("bench: producers stopped early")
+			}
+			return err
+		case err := <-werr:
+			timer.Stop()
+			return err
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
+		took := time.Since(began)
+		worked, enqueued := r.worked.Load(), r.enqueued.Load()
+		stopProfile()
+		close(stop)
+		if err := <-perr; err != nil {
+			return err
+		}
+		r.rep.EnqueueSeconds, r.rep.EnqueuePerSec = seconds(took), rate(enqueued, took)
+		r.rep.WorkSeconds, r.rep.WorkedPerSec = seconds(took), rate(worked, took)
+		r.rep.EndToEndPerSec = r.rep.WorkedPerSec
+		// Finish the backlog (outside the measured window) so that the
+		// probe finds idle workers and the counts add up.
+		r.rep.Enqueued = r.enqueued.Load()
+		cfg.progress("continuous: finish the backlog of %d", r.rep.Enqueued-r.worked.Load())
+		if err := r.awaitWorked(ctx, r.rep.Enqueued, werr); err != nil {
+			return err
+		}
+		if err := r.awaitCompleted(ctx, int(r.rep.Enqueued)); err != nil {
+			return err
+		}
+		r.rep.Worked = r.worked.Load()
+	}
+	r.rep.Completed = r.completed(ctx)
+	r.rep.StartLatency = r.load.summary()
+
+	if cfg.ProbeTasks > 0 {
+		cfg.progress("probe: %d tasks at %d/s, %.0f%% delayed up to %s", cfg.ProbeTasks, cfg.ProbeRate, cfg.ScheduledFraction*100, cfg.ScheduleAhead)
+		if err := r.probe(ctx, werr); err != nil {
+			return err
+		}
+		r.rep.IdleStartLatency = r.idle.summary()
+		r.rep.ScheduledLateness = r.late.summary()
+	}
+	stopWorkers()
+	<-workersDone
+	select {
+	case err := <-werr:
+		return err
+	default:
+	}
+	return nil
+}
+
+// wait waits for done, a worker error or ctx.
+func (r *runner) wait(ctx context.Context, done <-chan struct{}, werr <-chan error) error {
+	select {
+	case <-done:
+		return nil
+	case err := <-werr:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// awaitWorked polls until the main phase has worked n tasks.
+func (r *runner) awaitWorked(ctx context.Context, n int64, werr <-chan error) error {
+	for r.worked.Load() < n {
+		select {
+		case err := <-werr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// awaitCompleted polls until the engine counts n completed tasks in Queue:
+// with APIWork the harness sees a task when its handler runs, and the
+// engine records the completion just after.
+func (r *runner) awaitCompleted(ctx context.Context, n int) error {
+	if r.cfg.API != APIWork {
+		return nil
+	}
+	for r.completed(ctx) < n {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (r *runner) completed(ctx context.Context) int {
+	return r.e.Stats(ctx).Queues[Queue][engine.StateCompleted]
+}

@@ -1,0 +1,275 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/omniq/omniq/engine"
+)
+
+// produce enqueues main-phase tasks from cfg.Producers goroutines: n of them,
+// or, with n < 0, until stop is closed, holding one gate token per task.
+func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) error {
+	size := 1
+	if r.cfg.API == APIBatch {
+		size = r.cfg.Batch
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	fail := func(err error) {
+		once.Do(func() { first = err; cancel() })
+	}
+	for range r.cfg.Producers {
+		wg.Go(func() {
+			for {
+				k := size
+				if n >= 0 {
+					i := next.Add(int64(size)) - int64(size)
+					if i >= n {
+						return
+					}
+					k = int(min(int64(size), n-i))
+				}
+				if r.gate != nil {
+					for j := range k {
+						select {
+						case r.gate <- struct{}{}:
+						case <-stop:
+							r.release(j)
+							return
+						case <-ctx.Done():
+							r.release(j)
+							return
+						}
+					}
+				}
+				if err := r.enqueue(ctx, k); err != nil {
+					if ctx.Err() == nil {
+						fail(fmt.Errorf("bench: enqueue: %w", err))
+					}
+					return
+				}
+				r.enqueued.Add(int64(k))
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil && n >= 0 && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return first
+}
+
+func (r *runner) release(k int) {
+	for range k {
+		<-r.gate
+	}
+}
+
+// enqueue adds k main-phase tasks: one EnqueueBatch with APIBatch, one
+// Enqueue otherwise (k is 1 then).
+func (r *runner) enqueue(ctx context.Context, k int) error {
+	if r.cfg.API != APIBatch {
+		return r.e.Enqueue(ctx, &engine.Task{Func: funcMain, QueueName: Queue})
+	}
+	tasks := make([]*engine.Task, k)
+	for i := range tasks {
+		tasks[i] = &engine.Task{Func: funcMain, QueueName: Queue}
+	}
+	return r.e.EnqueueBatch(ctx, tasks)
+}
+
+// runWorkers works Queue until ctx ends.
+func (r *runner) runWorkers(ctx context.Context) error {
+	if r.cfg.API == APIWork {
+		h := func(_ context.Context, t *engine.Task) (any, error) {
+			now := r.clk.Now()
+			r.sink(t).add1(r.since(t, now))
+			r.done(t)
+			return nil, nil
+		}
+		for _, f := range []string{funcMain, funcProbe, funcProbeAt} {
+			if err := r.e.Register(f, h); err != nil {
+				return err
+			}
+		}
+		err := r.e.Work(ctx, engine.WorkOptions{Queues: []string{Queue}, Concurrency: r.cfg.Workers})
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("bench: work: %w", err)
+		}
+		return nil
+	}
+	n := 1
+	if r.cfg.API == APIBatch {
+		n = r.cfg.Batch
+	}
+	errs := make(chan error, r.cfg.Workers)
+	var wg sync.WaitGroup
+	for range r.cfg.Workers {
+		wg.Go(func() { errs <- r.worker(ctx, n) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// worker leases up to n tasks at a time, runs the no-op handler and records
+// the outcomes, until ctx ends.
+func (r *runner) worker(ctx context.Context, n int) error {
+	var outcomes []engine.Outcome
+	var load, idle, late []time.Duration
+	for {
+		tasks, err := r.e.DequeueWait(ctx, Queue, n)
+		if ctx.Err() != nil {
+			// Leases taken as ctx ended are left to expire: the run is over.
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("bench: dequeue: %w", err)
+		}
+		// The lease is durable and the worker holds the task: it starts now.
+		now := r.clk.Now()
+		load, idle, late = load[:0], idle[:0], late[:0]
+		for _, t := range tasks {
+			d := r.since(t, now)
+			switch t.Func {
+			case funcProbe:
+				idle = append(idle, d)
+			case funcProbeAt:
+				late = append(late, d)
+			default:
+				load = append(load, d)
+			}
+		}
+		r.load.add(load)
+		r.idle.add(idle)
+		r.late.add(late)
+		// Outcomes are recorded even when ctx ends meanwhile.
+		if n == 1 {
+			for _, t := range tasks {
+				if err := r.e.Complete(context.Background(), t, nil); err != nil {
+					return fmt.Errorf("bench: complete: %w", err)
+				}
+				r.done(t)
+			}
+			continue
+		}
+		outcomes = outcomes[:0]
+		for _, t := range tasks {
+			outcomes = append(outcomes, engine.Outcome{Task: t})
+		}
+		errs, err := r.e.CompleteBatch(context.Background(), outcomes)
+		if err != nil {
+			return fmt.Errorf("bench: complete batch: %w", err)
+		}
+		for i, t := range tasks {
+			if errs[i] != nil {
+				return fmt.Errorf("bench: complete batch: task %s: %w", t.ID, errs[i])
+			}
+			r.done(t)
+		}
+	}
+}
+
+// since is how long t waited: from its run_at for a delayed probe task,
+// from its created_at otherwise; both read from the engine's clock.
+func (r *runner) since(t *engine.Task, now time.Time) time.Duration {
+	if t.Func == funcProbeAt && t.Schedule != nil && !t.Schedule.RunAt.IsZero() {
+		return now.Sub(t.Schedule.RunAt)
+	}
+	return now.Sub(t.CreatedAt)
+}
+
+func (r *runner) sink(t *engine.Task) *samples {
+	switch t.Func {
+	case funcProbe:
+		return &r.idle
+	case funcProbeAt:
+		return &r.late
+	}
+	return &r.load
+}
+
+// done counts a worked task.
+func (r *runner) done(t *engine.Task) {
+	if t.Func != funcMain {
+		r.probeDone.Add(1)
+		return
+	}
+	if r.gate != nil {
+		<-r.gate
+	}
+	if r.worked.Add(1) == r.target {
+		close(r.drained)
+	}
+}
+
+// probe enqueues cfg.ProbeTasks tasks one per call, paced at cfg.ProbeRate,
+// while the workers are idle; a cfg.ScheduledFraction of them are delayed
+// by up to cfg.ScheduleAhead. It returns once all were worked.
+func (r *runner) probe(ctx context.Context, werr <-chan error) error {
+	cfg := r.cfg
+	gap := time.Second / time.Duration(cfg.ProbeRate)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	began := time.Now()
+	for i := range cfg.ProbeTasks {
+		if d := time.Until(began.Add(time.Duration(i) * gap)); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		t := &engine.Task{Func: funcProbe, QueueName: Queue}
+		// Every 1/fraction-th task is delayed, spread evenly.
+		if int(float64(i+1)*cfg.ScheduledFraction) > int(float64(i)*cfg.ScheduledFraction) {
+			ahead := cfg.ScheduleAhead/10 + rand.N(cfg.ScheduleAhead-cfg.ScheduleAhead/10+1)
+			t.Func, t.Schedule = funcProbeAt, &engine.Schedule{RunAt: r.clk.Now().Add(ahead)}
+		}
+		wg.Go(func() {
+			if err := r.e.Enqueue(ctx, t); err != nil {
+				mu.Lock()
+				first = errors.Join(first, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return fmt.Errorf("bench: probe enqueue: %w", first)
+	}
+	deadline := time.Now().Add(30*time.Second + cfg.ScheduleAhead)
+	for r.probeDone.Load() < int64(cfg.ProbeTasks) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: probe: only %d of %d tasks worked within 30s", r.probeDone.Load(), cfg.ProbeTasks)
+		}
+		select {
+		case err := <-werr:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}

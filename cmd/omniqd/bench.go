@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+
+	"github.com/omniq/omniq/bench"
+)
+
+func init() {
+	commands["bench"] = command{"run an end-to-end benchmark against a store (burn-down, continuous, recovery)", runBench}
+}
+
+func runBench(ctx context.Context, args []string) (err error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var c bench.Config
+	d := bench.Config{}.Defaults()
+	fs.StringVar(&c.Store, "store", "", `store URL; empty or "pebble://" (no path): a temporary Pebble directory; a server URL without a log name gets a unique one, dropped after`)
+	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory or unique log after the run")
+	mode := fs.String("mode", string(d.Mode), "burndown (insert --jobs, then drain), continuous (produce and work for --duration) or recovery (grow the log to --events, time reopening it)")
+	api := fs.String("api", string(d.API), "single (Enqueue/DequeueWait/Complete, one task per call), batch (EnqueueBatch/DequeueWait N/CompleteBatch) or work (Enqueue + the engine's Work pool)")
+	fs.IntVar(&c.Jobs, "jobs", d.Jobs, "tasks in a burn-down")
+	fs.DurationVar(&c.Duration, "duration", d.Duration, "length of a continuous run")
+	fs.IntVar(&c.Workers, "workers", 0, "worker goroutines; each leases one task at a time (single), up to --batch (batch), or Work's concurrency (work) (default 64, 4 for batch)")
+	fs.IntVar(&c.Producers, "producers", 0, "enqueueing goroutines (default: --workers for single and work, 4 for batch)")
+	fs.IntVar(&c.Batch, "batch", d.Batch, "tasks per EnqueueBatch, DequeueWait and CompleteBatch (batch API and recovery)")
+	fs.IntVar(&c.Backlog, "backlog", d.Backlog, "continuous: most tasks enqueued and not yet worked")
+	fs.IntVar(&c.ProbeTasks, "probe", d.ProbeTasks, "idle-worker probe tasks (-1: no probe)")
+	fs.IntVar(&c.ProbeRate, "probe-rate", d.ProbeRate, "probe tasks enqueued per second")
+	fs.Float64Var(&c.ScheduledFraction, "scheduled", d.ScheduledFraction, "fraction of probe tasks delayed with Schedule.RunAt")
+	fs.DurationVar(&c.ScheduleAhead, "schedule-ahead", d.ScheduleAhead, "longest delay of a delayed probe task")
+	fs.Uint64Var(&c.Events, "events", d.Events, "recovery: log size to reach (an existing log is reused)")
+	fs.Int64Var(&c.SnapshotEvery, "snapshot-every", 0, "engine snapshot interval in events (0: the engine's default; -1: no periodic snapshots)")
+	fs.BoolVar(&c.SkipRecovery, "no-recovery", false, "skip the reopen and replay measurements")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured phase (not the probe or recovery) to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile at the end of the run to this file")
+	quiet := fs.Bool("q", false, "no progress lines on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.Mode, c.API = bench.Mode(*mode), bench.API(*api)
+	if !*quiet {
+		c.Progress = func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, f.Close()) }()
+		c.CPUProfile = f
+	}
+	rep, err := bench.Run(ctx, c)
+	if err != nil {
+		return err
+	}
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			return err
+		}
+		if err := errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close()); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return rep.WriteJSON(os.Stdout)
+	}
+	return rep.WriteTable(os.Stdout)
+}
