@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,11 +22,12 @@ import (
 // same errors, so a program moves from embedded to remote by changing the
 // line that builds its queue. It is safe for concurrent use.
 type Client struct {
-	base     string // scheme://host[:port][/prefix], no trailing slash
-	token    string
-	hc       *http.Client
-	logger   *slog.Logger
-	pollWait time.Duration
+	base      string // scheme://host[:port][/prefix], no trailing slash
+	token     string
+	hc        *http.Client
+	tlsConfig *tls.Config
+	logger    *slog.Logger
+	pollWait  time.Duration
 
 	handlers sync.Map // func name -> engine.Handler
 	leases   sync.Map // leaseKey -> *lease, for the tasks Work is running
@@ -49,6 +51,16 @@ func WithHTTPClient(hc *http.Client) Option {
 			c.hc = hc
 		}
 	}
+}
+
+// WithTLSConfig sets the TLS configuration for an https:// server: the root
+// CAs that sign its certificate (RootCAs), a client certificate, … The
+// default verifies the server against the system's roots. It applies to the
+// default HTTP client, and to one given by WithHTTPClient (in any order)
+// when that client's Transport is an *http.Transport, which is then cloned,
+// not changed.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *Client) { c.tlsConfig = cfg }
 }
 
 // WithLogger sets the logger Work reports trouble to (default: discard).
@@ -88,6 +100,18 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.tlsConfig != nil {
+		if tr, ok := c.hc.Transport.(*http.Transport); ok || c.hc.Transport == nil {
+			if tr == nil {
+				tr = http.DefaultTransport.(*http.Transport)
+			}
+			tr = tr.Clone()
+			tr.TLSClientConfig = c.tlsConfig.Clone()
+			hc := *c.hc
+			hc.Transport = tr
+			c.hc = &hc
+		}
 	}
 	return c, nil
 }
@@ -387,7 +411,7 @@ func (c *Client) doFound(ctx context.Context, method, path string, query url.Val
 
 // errorFrom turns an error answer into *Error.
 func errorFrom(resp *http.Response) error {
-	e := &Error{Status: resp.StatusCode}
+	e := &Error{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header)}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var body ErrorBody
 	if json.Unmarshal(b, &body) == nil && body.Error.Code != "" {

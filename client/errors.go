@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/omniq/omniq/engine"
 )
@@ -21,6 +23,10 @@ var (
 	// error, such as a failing store). The request may or may not have taken
 	// effect.
 	ErrServer = errors.New("omniq client: server error")
+	// ErrRateLimited: the server refused the request because this client
+	// sent more than its --rate-limit allows; nothing changed. Retry after
+	// the delay the answer's Retry-After header gives (Error.RetryAfter).
+	ErrRateLimited = errors.New("omniq client: rate limited")
 	// ErrProtocol: the server's answer is not what this client understands
 	// (an unexpected status or a malformed body).
 	ErrProtocol = errors.New("omniq client: unexpected answer from server")
@@ -35,6 +41,7 @@ const (
 	CodePayloadTooLarge  = "payload_too_large"
 	CodeUnauthorized     = "unauthorized"
 	CodeMethodNotAllowed = "method_not_allowed"
+	CodeRateLimited      = "rate_limited"
 	CodeClosed           = "closed"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
@@ -74,6 +81,7 @@ var errorTable = []errorKind{
 	{CodeInvalidArgument, "", engine.ErrInvalidArgument, http.StatusBadRequest},
 	{CodeUnauthorized, "", ErrUnauthorized, http.StatusUnauthorized},
 	{CodeMethodNotAllowed, "", ErrProtocol, http.StatusMethodNotAllowed},
+	{CodeRateLimited, "", ErrRateLimited, http.StatusTooManyRequests},
 	{CodeClosed, "", engine.ErrClosed, http.StatusServiceUnavailable},
 	{CodeUnavailable, "", ErrUnavailable, http.StatusServiceUnavailable},
 	{CodeInternal, "", ErrServer, http.StatusInternalServerError},
@@ -124,6 +132,9 @@ type Error struct {
 	Code    string // the error code (CodeNotFound, …)
 	Reason  string // for invalid_argument: which validation failed, when known
 	Message string // the server's message
+	// RetryAfter is the wait the server's Retry-After header asked for
+	// (rate_limited, unavailable answers), 0 when it gave none.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -157,6 +168,18 @@ func (e *Error) Unwrap() error {
 		return ErrServer
 	case e.Status == http.StatusNotFound:
 		return engine.ErrNotFound
+	case e.Status == http.StatusTooManyRequests:
+		return ErrRateLimited
 	}
 	return ErrProtocol
+}
+
+// retryAfter reads a Retry-After header given in seconds (0 when absent or
+// given as a date).
+func retryAfter(h http.Header) time.Duration {
+	s, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || s < 0 {
+		return 0
+	}
+	return time.Duration(min(s, 3600)) * time.Second
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -91,9 +92,13 @@ func (c *Client) workLoop(ctx context.Context, queues []string, home string, wai
 				return err
 			}
 			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			c.logger.Warn("omniq worker: dequeue failed, retrying", "err", err, "retry_in", backoff)
+			pause := backoff
+			if apiErr := (*Error)(nil); errors.As(err, &apiErr) {
+				pause = max(pause, apiErr.RetryAfter) // rate_limited, unavailable: as the server asks
+			}
+			c.logger.Warn("omniq worker: dequeue failed, retrying", "err", err, "retry_in", pause)
 			select {
-			case <-time.After(backoff):
+			case <-time.After(pause):
 			case <-ctx.Done():
 			}
 			continue
@@ -158,11 +163,17 @@ func (c *Client) retry(ctx context.Context, answer func() error) error {
 	for {
 		err := answer()
 		var apiErr *Error
-		if err == nil || (errors.As(err, &apiErr) && apiErr.Status < 500) {
+		wait := delay
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &apiErr) && apiErr.Status == http.StatusTooManyRequests:
+			wait = max(delay, apiErr.RetryAfter) // refused, nothing changed: retry when told
+		case errors.As(err, &apiErr) && apiErr.Status < 500:
 			return err
 		}
 		select {
-		case <-time.After(delay):
+		case <-time.After(wait):
 		case <-ctx.Done():
 			return err
 		}

@@ -108,7 +108,7 @@ func (e *Engine) stageEnqueue(tx *txn, id string, spec *events.TaskSpec, sched *
 		}
 		d := e.state.Task(dep)
 		if d == nil || d.Status == projections.StatusDeleted {
-			return fmt.Errorf("%w: %q (task %q)", ErrUnknownDependency, dep, id)
+			return fmt.Errorf("%w: %q (task %q; in a batch, a task may depend only on tasks before it)", ErrUnknownDependency, trunc(dep), id)
 		}
 		if err := tx.touch(dep); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -515,6 +516,12 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{&engine.Task{Func: "f", Schedule: &engine.Schedule{Cron: "* * * * *", Interval: time.Minute}}, engine.ErrInvalidSchedule},
 			{&engine.Task{Func: "f", Schedule: &engine.Schedule{Interval: time.Millisecond}}, engine.ErrInvalidSchedule},
 			{&engine.Task{Func: "f", DependsOn: []string{"exists"}, Schedule: &engine.Schedule{Interval: time.Minute}}, engine.ErrInvalidSchedule},
+			{&engine.Task{Func: "f", TTL: 200 * 365 * 24 * time.Hour}, engine.ErrInvalidTTL},
+			{&engine.Task{Func: "f", Schedule: &engine.Schedule{RunAt: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}}, engine.ErrInvalidSchedule},
+			{&engine.Task{Func: "f", Schedule: &engine.Schedule{RunAt: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}}, engine.ErrInvalidSchedule},
+			{&engine.Task{Func: "f", Schedule: &engine.Schedule{Interval: 1 << 62}}, engine.ErrInvalidSchedule},
+			{&engine.Task{Func: "f", Schedule: &engine.Schedule{Cron: "CRON_TZ="}}, engine.ErrInvalidCron},
+			{&engine.Task{Func: "f", Schedule: &engine.Schedule{Cron: strings.Repeat("1,", 200) + "1 * * * *"}}, engine.ErrInvalidCron},
 		}
 		before := f.head()
 		for _, c := range cases {

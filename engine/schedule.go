@@ -2,17 +2,39 @@ package engine
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 )
 
+// MaxCronLen bounds a cron expression.
+const MaxCronLen = 256
+
 // parseCron parses a standard 5-field cron expression (with optional
-// CRON_TZ= prefix and @descriptors such as @hourly).
-func parseCron(spec string) (cron.Schedule, error) {
+// CRON_TZ= prefix and @descriptors such as @hourly). Without a zone prefix it
+// is evaluated in UTC, whatever the process's local zone.
+func parseCron(spec string) (sched cron.Schedule, err error) {
+	if len(spec) > MaxCronLen {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrInvalidCron, len(spec), MaxCronLen)
+	}
+	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
+		if !strings.Contains(spec, " ") {
+			return nil, fmt.Errorf("%w: %q: a zone prefix needs the fields after it", ErrInvalidCron, trunc(spec))
+		}
+	} else {
+		spec = "CRON_TZ=UTC " + spec
+	}
+	defer func() {
+		// The parser has panicked on malformed input before; bad input must
+		// get a typed error, never crash the caller.
+		if r := recover(); r != nil {
+			sched, err = nil, fmt.Errorf("%w: %q", ErrInvalidCron, trunc(spec))
+		}
+	}()
 	s, err := cron.ParseStandard(spec)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrInvalidCron, trunc(spec), err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidCron, trunc(err.Error()))
 	}
 	return s, nil
 }

@@ -16,6 +16,15 @@ const (
 	MaxQueueNameLen = 128
 	MaxDependencies = 1000
 	MinInterval     = time.Second
+	// MaxDuration bounds TTL and Interval, and MaxRunAt run_at, so that every
+	// deadline the engine computes fits the log's nanosecond timestamps.
+	MaxDuration = 100 * 365 * 24 * time.Hour
+)
+
+// Bounds of Schedule.RunAt.
+var (
+	MinRunAt = time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC)
+	MaxRunAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // validateID checks a caller-chosen task id.
@@ -76,8 +85,8 @@ func (e *Engine) specFromTask(t *Task, now time.Time) (events.TaskSpec, error) {
 	if t.Priority < MinPriority || t.Priority > MaxPriority {
 		return s, fmt.Errorf("%w: %d is outside %d..%d", ErrInvalidPriority, t.Priority, MinPriority, MaxPriority)
 	}
-	if t.TTL < 0 {
-		return s, fmt.Errorf("%w: %s is negative", ErrInvalidTTL, t.TTL)
+	if t.TTL < 0 || t.TTL > MaxDuration {
+		return s, fmt.Errorf("%w: %s must be between 0 and %s", ErrInvalidTTL, t.TTL, MaxDuration)
 	}
 	if t.Retries < 0 || t.MaxRetries < 0 {
 		return s, fmt.Errorf("%w: retries %d and max_retries %d must not be negative", ErrInvalidRetries, t.Retries, t.MaxRetries)
@@ -115,8 +124,12 @@ func (e *Engine) specFromTask(t *Task, now time.Time) (events.TaskSpec, error) {
 		if sc.Cron != "" && sc.Interval != 0 {
 			return s, fmt.Errorf("%w: set cron or interval, not both", ErrInvalidSchedule)
 		}
-		if sc.Interval < 0 || (sc.Interval > 0 && sc.Interval < MinInterval) {
-			return s, fmt.Errorf("%w: interval %s must be at least %s", ErrInvalidSchedule, sc.Interval, MinInterval)
+		if sc.Interval < 0 || (sc.Interval > 0 && sc.Interval < MinInterval) || sc.Interval > MaxDuration {
+			return s, fmt.Errorf("%w: interval %s must be between %s and %s", ErrInvalidSchedule, sc.Interval, MinInterval, MaxDuration)
+		}
+		if !sc.RunAt.IsZero() && (sc.RunAt.Before(MinRunAt) || sc.RunAt.After(MaxRunAt)) {
+			return s, fmt.Errorf("%w: run_at %s must be between %s and %s", ErrInvalidSchedule,
+				sc.RunAt.Format(time.RFC3339), MinRunAt.Format(time.RFC3339), MaxRunAt.Format(time.RFC3339))
 		}
 		if sc.Cron != "" {
 			if _, err := parseCron(sc.Cron); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -289,12 +290,37 @@ func TestAPIErrorCodes(t *testing.T) {
 	td.wantError(td.call("GET", "/readyz", ""), http.StatusServiceUnavailable, client.CodeUnavailable)
 }
 
-// Every malformed request is answered 4xx and appends nothing.
+// Every malformed or hostile request is answered 4xx with a message and
+// appends nothing.
 func TestAPIMalformedRequestsAppendNothing(t *testing.T) {
-	td := newTestDaemon(t, serveConfig{MaxBody: 4096})
+	const maxBody = 2 << 20 // above the engine's 1 MiB payload limit, so both limits are reached
+	td := newTestDaemon(t, serveConfig{MaxBody: maxBody})
 	td.enqueue(`{"id":"a","func":"f"}`)
 	td.want(td.call("POST", "/v1/queues/default/dequeue", ""), http.StatusOK, nil)
-	big := `{"func":"f","args":["` + strings.Repeat("x", 5000) + `"]}`
+	big := `{"func":"f","args":["` + strings.Repeat("x", maxBody) + `"]}`
+	mib := strings.Repeat("x", 1<<20+1) // over the engine's payload limit
+	nested := func(depth int) string {  // [[[…]]] depth deep
+		return strings.Repeat("[", depth) + strings.Repeat("]", depth)
+	}
+	ids := func(n int) string { // "d0","d1",… n ids
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"d%d"`, i)
+		}
+		return b.String()
+	}
+	chainBatch := func(n int) string { // n tasks, each depending on the one before
+		var b strings.Builder
+		b.WriteString(`{"tasks":[{"id":"c0","func":"f"}`)
+		for i := 1; i < n; i++ {
+			fmt.Fprintf(&b, `,{"id":"c%d","func":"f","depends_on":["c%d"]}`, i, i-1)
+		}
+		b.WriteString("]}")
+		return b.String()
+	}
 	for _, tc := range []struct {
 		name, method, path, body string
 		status                   int
@@ -327,13 +353,95 @@ func TestAPIMalformedRequestsAppendNothing(t *testing.T) {
 		{"batch with extra key", "POST", "/v1/tasks", `{"tasks":[{"func":"f"}],"atomic":true}`, 400, ""},
 		{"batch with one bad task", "POST", "/v1/tasks", `{"tasks":[{"func":"f"},{"func":"g","priority":9999}]}`, 400, "invalid_priority"},
 		{"oversized body", "POST", "/v1/tasks", big, 413, ""},
+		// Hostile input (issue 6): sizes and nesting.
+		{"oversized args", "POST", "/v1/tasks", `{"func":"f","args":["` + mib + `"]}`, 413, ""},
+		{"oversized kwargs", "POST", "/v1/tasks", `{"func":"f","kwargs":{"k":"` + mib + `"}}`, 413, ""},
+		{"oversized batch", "POST", "/v1/tasks", `{"tasks":[{"func":"f","args":["` + strings.Repeat("x", maxBody) + `"]}]}`, 413, ""},
+		{"100k-long chain past the body limit", "POST", "/v1/tasks", chainBatch(100_000), 413, ""},
+		{"args nested too deep", "POST", "/v1/tasks", `{"func":"f","args":[` + nested(40) + `]}`, 400, "invalid_args"},
+		{"kwargs nested too deep", "POST", "/v1/tasks", `{"func":"f","kwargs":{"k":` + nested(40) + `}}`, 400, "invalid_args"},
+		{"json nested past the decoder", "POST", "/v1/tasks", `{"func":"f","args":` + nested(20_000) + `}`, 400, ""},
+		{"number out of range", "POST", "/v1/tasks", `{"func":"f","args":[1e400]}`, 400, ""},
+		// Dependencies.
+		{"1001 dependencies", "POST", "/v1/tasks", `{"func":"f","depends_on":[` + ids(1001) + `]}`, 400, ""},
+		{"100k dependencies", "POST", "/v1/tasks", `{"func":"f","depends_on":[` + ids(100_000) + `]}`, 400, ""},
+		{"cyclic batch", "POST", "/v1/tasks", `{"tasks":[{"id":"x","func":"f","depends_on":["y"]},{"id":"y","func":"f","depends_on":["x"]}]}`, 400, "unknown_dependency"},
+		{"batch self cycle", "POST", "/v1/tasks", `{"tasks":[{"id":"x","func":"f"},{"id":"y","func":"f","depends_on":["x","y"]}]}`, 400, "dependency_cycle"},
+		{"chain with an unknown root", "POST", "/v1/tasks", `{"tasks":[{"id":"x","func":"f","depends_on":["ghost"]},{"id":"y","func":"f","depends_on":["x"]}]}`, 400, "unknown_dependency"},
+		{"duplicate id in a batch", "POST", "/v1/tasks", `{"tasks":[{"id":"x","func":"f"},{"id":"x","func":"g"}]}`, 400, "duplicate_id"},
+		{"recurring task with dependencies", "POST", "/v1/tasks", `{"func":"f","depends_on":["a"],"schedule":{"interval":60}}`, 400, "invalid_schedule"},
+		// Times.
+		{"run_at month 13", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"2026-13-01T00:00:00Z"}}`, 400, ""},
+		{"run_at year 10000", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"10000-01-01T00:00:00Z"}}`, 400, ""},
+		{"run_at offset out of range", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"2030-01-01T00:00:00+25:00"}}`, 400, ""},
+		{"run_at a number", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":1767225600}}`, 400, ""},
+		{"run_at without zone", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"2030-01-01T00:00:00"}}`, 400, ""},
+		{"run_at past what the log holds", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"2300-01-01T00:00:00Z"}}`, 400, "invalid_schedule"},
+		{"run_at before what the log holds", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"1500-01-01T00:00:00Z"}}`, 400, "invalid_schedule"},
+		{"ttl past what the log holds", "POST", "/v1/tasks", `{"func":"f","ttl":"2562047h"}`, 400, "invalid_ttl"},
+		{"ttl overflowing", "POST", "/v1/tasks", `{"func":"f","ttl":1e300}`, 400, ""},
+		{"ttl overflowing as a string", "POST", "/v1/tasks", `{"func":"f","ttl":"9999999999h"}`, 400, ""},
+		{"interval past what the log holds", "POST", "/v1/tasks", `{"func":"f","schedule":{"interval":"2562047h"}}`, 400, "invalid_schedule"},
+		{"late run_at plus interval", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"2261-12-31T00:00:00Z","interval":"48h"}}`, 400, "invalid_schedule"},
+		{"negative interval", "POST", "/v1/tasks", `{"func":"f","schedule":{"interval":"-5s"}}`, 400, "invalid_schedule"},
+		// Cron.
+		{"cron minute 61", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"61 * * * *"}}`, 400, "invalid_cron"},
+		{"cron with 7 fields", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"* * * * * * *"}}`, 400, "invalid_cron"},
+		{"cron that never fires", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"0 0 30 2 *"}}`, 400, "invalid_cron"},
+		{"cron unknown zone", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"CRON_TZ=Mars/Olympus 0 2 * * *"}}`, 400, "invalid_cron"},
+		{"cron huge", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"` + strings.Repeat("x", 100_000) + ` * * * *"}}`, 400, "invalid_cron"},
+		{"cron zone without fields", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"CRON_TZ="}}`, 400, "invalid_cron"},
+		{"cron TZ without fields", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"TZ=Europe/Paris"}}`, 400, "invalid_cron"},
+		{"cron and interval", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"* * * * *","interval":60}}`, 400, "invalid_schedule"},
+		{"cron a number", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":5}}`, 400, ""},
+		// Unknown fields and wrong types, everywhere.
+		{"unknown field in a batch task", "POST", "/v1/tasks", `{"tasks":[{"func":"f","colour":"red"}]}`, 400, ""},
+		{"unknown field in fail", "POST", "/v1/tasks/a/fail", `{"attempt":1,"reason":"x"}`, 400, ""},
+		{"null body", "POST", "/v1/tasks", `null`, 400, ""},
+		{"array body", "POST", "/v1/tasks", `[{"func":"f"}]`, 400, ""},
+		{"wrong type depends_on", "POST", "/v1/tasks", `{"func":"f","depends_on":"a"}`, 400, ""},
+		{"wrong type depends_on item", "POST", "/v1/tasks", `{"func":"f","depends_on":[1]}`, 400, ""},
+		{"wrong type queue_name", "POST", "/v1/tasks", `{"func":"f","queue_name":5}`, 400, ""},
+		{"wrong type id", "POST", "/v1/tasks", `{"id":5,"func":"f"}`, 400, ""},
+		{"wrong type retries", "POST", "/v1/tasks", `{"func":"f","retries":"3"}`, 400, ""},
+		{"wrong type kwargs", "POST", "/v1/tasks", `{"func":"f","kwargs":[1]}`, 400, ""},
+		{"wrong type schedule", "POST", "/v1/tasks", `{"func":"f","schedule":[]}`, 400, ""},
+		{"wrong type paused", "POST", "/v1/tasks", `{"func":"f","schedule":{"paused":"yes"}}`, 400, ""},
+		{"wrong type ttl", "POST", "/v1/tasks", `{"func":"f","ttl":true}`, 400, ""},
+		{"wrong type tasks", "POST", "/v1/tasks", `{"tasks":{"func":"f"}}`, 400, ""},
+		{"complete attempt fractional", "POST", "/v1/tasks/a/complete", `{"attempt":1.5}`, 400, ""},
+		{"complete attempt negative", "POST", "/v1/tasks/a/complete", `{"attempt":-1}`, 400, ""},
+		{"complete attempt huge", "POST", "/v1/tasks/a/complete", `{"attempt":1e100}`, 400, ""},
+		{"fail error not a string", "POST", "/v1/tasks/a/fail", `{"attempt":1,"error":{"msg":"x"}}`, 400, ""},
+		{"complete result nested too deep", "POST", "/v1/tasks/a/complete", `{"attempt":1,"result":` + nested(40) + `}`, 400, "invalid_args"},
+		{"complete result oversized", "POST", "/v1/tasks/a/complete", `{"attempt":1,"result":"` + mib + `"}`, 413, ""},
+		// Not UTF-8.
+		{"non-UTF-8 func", "POST", "/v1/tasks", "{\"func\":\"f\xff\"}", 400, ""},
+		{"non-UTF-8 id", "POST", "/v1/tasks", "{\"id\":\"\xc3\x28\",\"func\":\"f\"}", 400, ""},
+		{"non-UTF-8 queue", "POST", "/v1/tasks", "{\"func\":\"f\",\"queue_name\":\"q\xfe\"}", 400, ""},
+		{"non-UTF-8 arg", "POST", "/v1/tasks", "{\"func\":\"f\",\"args\":[\"\xed\xa0\x80\"]}", 400, ""},
+		{"overlong UTF-8", "POST", "/v1/tasks", "{\"func\":\"\xc0\xaf\"}", 400, ""},
+		{"non-UTF-8 kwargs key", "POST", "/v1/tasks", "{\"func\":\"f\",\"kwargs\":{\"\xff\":1}}", 400, ""},
+		{"lone surrogate in func", "POST", "/v1/tasks", `{"func":"f\ud800"}`, 400, ""},
+		{"lone low surrogate in args", "POST", "/v1/tasks", `{"func":"f","args":["\udc00x"]}`, 400, ""},
+		{"reversed surrogate pair", "POST", "/v1/tasks", `{"func":"f","args":["\udc00\ud800"]}`, 400, ""},
+		{"non-UTF-8 result", "POST", "/v1/tasks/a/complete", "{\"attempt\":1,\"result\":\"\xff\"}", 400, ""},
+		{"lone surrogate in a failure", "POST", "/v1/tasks/a/fail", `{"attempt":1,"error":"\ud83d"}`, 400, ""},
+		// Huge names.
+		{"queue name of 129 bytes", "POST", "/v1/tasks", `{"func":"f","queue_name":"` + strings.Repeat("q", 129) + `"}`, 400, "invalid_queue_name"},
+		{"queue name of 1 MiB", "POST", "/v1/tasks", `{"func":"f","queue_name":"` + strings.Repeat("q", 1<<20) + `"}`, 400, "invalid_queue_name"},
+		{"dequeue huge queue", "POST", "/v1/queues/" + strings.Repeat("q", 10_000) + "/dequeue", "", 400, "invalid_queue_name"},
+		{"id of 129 bytes", "POST", "/v1/tasks", `{"id":"` + strings.Repeat("i", 129) + `","func":"f"}`, 400, "invalid_id"},
+		{"id of 1 MiB", "POST", "/v1/tasks", `{"id":"` + strings.Repeat("i", 1<<20) + `","func":"f"}`, 400, "invalid_id"},
+		{"func of 257 bytes", "POST", "/v1/tasks", `{"func":"` + strings.Repeat("f", 257) + `"}`, 400, "invalid_func"},
+		{"depends_on id of 1 MiB", "POST", "/v1/tasks", `{"func":"f","depends_on":["` + strings.Repeat("d", 1<<20) + `"]}`, 400, "unknown_dependency"},
 		{"complete without attempt", "POST", "/v1/tasks/a/complete", `{"result":1}`, 400, ""},
 		{"complete bad json", "POST", "/v1/tasks/a/complete", `{"attempt":`, 400, ""},
 		{"complete unknown field", "POST", "/v1/tasks/a/complete", `{"attempt":1,"error":"x"}`, 400, ""},
 		{"complete attempt string", "POST", "/v1/tasks/a/complete", `{"attempt":"1"}`, 400, ""},
 		{"fail unknown field", "POST", "/v1/tasks/a/fail", `{"attempt":1,"result":2}`, 400, ""},
 		{"heartbeat empty", "POST", "/v1/tasks/a/heartbeat", ``, 400, ""},
-		{"complete oversized", "POST", "/v1/tasks/a/complete", `{"attempt":1,"result":"` + strings.Repeat("x", 5000) + `"}`, 413, ""},
+		{"complete oversized", "POST", "/v1/tasks/a/complete", `{"attempt":1,"result":"` + strings.Repeat("x", maxBody) + `"}`, 413, ""},
 		{"dequeue bad wait", "POST", "/v1/queues/default/dequeue?wait=forever", "", 400, ""},
 		{"dequeue negative wait", "POST", "/v1/queues/default/dequeue?wait=-1s", "", 400, ""},
 		{"dequeue n zero", "POST", "/v1/queues/default/dequeue?n=0", "", 400, ""},
@@ -348,14 +456,17 @@ func TestAPIMalformedRequestsAppendNothing(t *testing.T) {
 			before := td.head()
 			rec := td.call(tc.method, tc.path, tc.body)
 			if rec.Code != tc.status {
-				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+				t.Fatalf("status %d, want %d: %.300s", rec.Code, tc.status, rec.Body)
 			}
 			var body client.ErrorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Code == "" || body.Error.Message == "" {
-				t.Fatalf("error body %s", rec.Body)
+				t.Fatalf("error body %.300s", rec.Body)
 			}
 			if tc.reason != "" && body.Error.Reason != tc.reason {
-				t.Errorf("reason %q, want %q (%s)", body.Error.Reason, tc.reason, body.Error.Message)
+				t.Errorf("reason %q, want %q (%.300s)", body.Error.Reason, tc.reason, body.Error.Message)
+			}
+			if len(body.Error.Message) > 1024 {
+				t.Errorf("a %d-byte message echoes the input instead of saying what to fix: %.300s…", len(body.Error.Message), body.Error.Message)
 			}
 			if after := td.head(); after != before {
 				t.Errorf("log head moved %d -> %d", before, after)

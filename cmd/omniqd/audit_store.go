@@ -49,3 +49,12 @@ func auditParseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// helpIsNoError turns the -h request, whose usage the flag set printed,
+// into a clean exit.
+func helpIsNoError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}

@@ -55,7 +55,7 @@ func auditHistory(t *testing.T, url string) uint64 {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	e, err := engine.Open(ctx, log, engine.WithWorkerID("w1"))
+	e, err := engine.Open(ctx, log, engine.WithWorkerID("w1"), engine.WithSnapshotEvery(1000))
 	if err != nil {
 		t.Fatal(err)
 	}

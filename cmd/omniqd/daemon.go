@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,12 @@ type serveConfig struct {
 	MaxBody         int64         // largest request body in bytes (0: defaultMaxBody)
 	MaxWait         time.Duration // longest dequeue long-poll (0: defaultMaxWait)
 	ShutdownTimeout time.Duration // how long in-flight requests get at shutdown
+	TLSCert         string        // PEM certificate (chain) file; with TLSKey, serve HTTPS
+	TLSKey          string        // PEM private key file
+	RateLimit       float64       // requests a second per client IP (0: no limit)
+	CompactEvery    time.Duration // compact this often (0: never)
+	CompactBefore   time.Duration // drop tasks that ended this long ago
+	CompactArchive  string        // directory of the archive files
 }
 
 // daemon is a running omniqd: an HTTP server over an engine over a store.
@@ -40,6 +47,9 @@ type daemon struct {
 	srv     *http.Server
 	served  chan error // Serve's result
 
+	compaction *compactionMetrics
+	compactor  *compactor // nil unless CompactEvery > 0
+
 	log stores.Log
 	q   *engine.Engine
 }
@@ -53,15 +63,29 @@ func newDaemon(cfg serveConfig, logger *slog.Logger) *daemon {
 	d := &daemon{cfg: cfg, logger: logger, served: make(chan error, 1)}
 	d.api = newAPI(logger, cfg.MaxBody, cfg.MaxWait)
 	d.metrics = newServeMetrics(d.api)
-	d.handler = d.observe(requireToken(cfg.Token, d.api, d.api.mux(apiRoutes(d.api, d.metrics.handler()))))
+	d.compaction = newCompactionMetrics(d.metrics.reg)
+	routes := d.api.mux(apiRoutes(d.api, d.metrics.handler()))
+	limited := newRateLimiter(cfg.RateLimit, d.metrics.reg)
+	d.handler = d.observe(limited.wrap(d.api, requireToken(cfg.Token, d.api, routes)))
 	return d
 }
 
-// startDaemon checks the listen policy, binds the address and serves
-// /healthz, /readyz, /metrics and /openapi.json at once; the /v1 routes
-// answer 503 until openEngine has replayed the log.
+// startDaemon checks the configuration and the listen policy, binds the
+// address and serves /healthz, /readyz, /metrics and /openapi.json at once
+// (over TLS when given a certificate); the /v1 routes answer 503 until
+// openEngine has replayed the log.
 func startDaemon(cfg serveConfig, logger *slog.Logger) (*daemon, error) {
 	if err := checkListenPolicy(cfg.Listen, cfg.Token, cfg.Insecure); err != nil {
+		return nil, err
+	}
+	if cfg.RateLimit < 0 {
+		return nil, fmt.Errorf("--rate-limit %g is negative (0 turns it off)", cfg.RateLimit)
+	}
+	if err := checkCompactConfig(cfg); err != nil {
+		return nil, err
+	}
+	tlsConfig, err := loadTLS(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
 		return nil, err
 	}
 	d := newDaemon(cfg, logger)
@@ -72,14 +96,39 @@ func startDaemon(cfg serveConfig, logger *slog.Logger) (*daemon, error) {
 	d.ln = ln
 	d.srv = &http.Server{
 		Handler:           d.handler,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	d.srv.RegisterOnShutdown(d.api.beginShutdown)
-	go func() { d.served <- d.srv.Serve(ln) }()
-	logger.Info("listening", "addr", ln.Addr().String(), "store", storeurl.Redact(cfg.Store), "auth", cfg.Token != "")
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		go func() { d.served <- d.srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { d.served <- d.srv.Serve(ln) }()
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "tls", tlsConfig != nil,
+		"store", redactSecrets(cfg.Store), "auth", cfg.Token != "", "rate_limit", cfg.RateLimit)
 	return d, nil
+}
+
+// loadTLS reads the certificate and key the daemon serves HTTPS with; both
+// or neither must be given (nil, nil: plain HTTP). The files are read once:
+// restart the daemon to serve a renewed certificate.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together: give both to serve HTTPS")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
 // addr is the address the daemon listens on, with the port it got.
@@ -91,7 +140,7 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	began := time.Now()
 	log, err := storeurl.Open(ctx, d.cfg.Store)
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", storeurl.Redact(d.cfg.Store), err)
+		return fmt.Errorf("open store %s: %w", redactSecrets(d.cfg.Store), err)
 	}
 	opts := []engine.Option{
 		engine.WithObserver(d.metrics),
@@ -106,6 +155,9 @@ func (d *daemon) openEngine(ctx context.Context) error {
 		return fmt.Errorf("open engine: %w", err)
 	}
 	d.log, d.q = log, q
+	if err := d.startCompactor(); err != nil {
+		return err // shutdown closes the engine and the store
+	}
 	d.api.q.Store(q)
 	d.logger.Info("ready", "position", q.Position(), "took", time.Since(began).Round(time.Millisecond))
 	return nil
@@ -136,6 +188,9 @@ func (d *daemon) shutdown() error {
 		}
 	}
 	d.api.beginShutdown()
+	if d.compactor != nil {
+		d.compactor.shutdown()
+	}
 	if d.q != nil {
 		if err := d.q.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close engine: %w", err))

@@ -37,6 +37,10 @@ var (
 // TestMain builds the omniqd binary once, into a temporary directory, while
 // the in-process tests run; the e2e tests wait for it.
 func TestMain(m *testing.M) {
+	if fuzzing() {
+		// A fuzz run (and each of its worker processes) runs no e2e test.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "omniqd-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -60,6 +64,17 @@ func TestMain(m *testing.M) {
 	<-binBuilt
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// fuzzing reports whether the test binary runs a fuzz target (go test
+// -fuzz, or one of its workers).
+func fuzzing() bool {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzz=") || strings.HasPrefix(a, "-test.fuzzworker") {
+			return true
+		}
+	}
+	return false
 }
 
 // omniqdBinary returns the built omniqd binary.

@@ -23,7 +23,7 @@ func runExport(ctx context.Context, args []string) error {
 	from := fs.Uint64("from", 0, "first position to write (default: the log's first)")
 	until := fs.Uint64("until", 0, "last position to write (default: the head)")
 	if err := auditParseFlags(fs, args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	log, err := openAuditStore(ctx, *store, false)
 	if err != nil {
@@ -45,6 +45,7 @@ func runExport(ctx context.Context, args []string) error {
 		w = tmp
 	}
 	bar := newAuditProgress("export", false)
+	bar.on = bar.on && tmp != nil // never draw between records on a terminal
 	n, err := audit.Export(ctx, log, w, audit.ExportOptions{From: *from, Until: *until, Progress: bar.set})
 	bar.finish()
 	if err != nil {

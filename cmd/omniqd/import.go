@@ -24,7 +24,7 @@ func runImport(ctx context.Context, args []string) error {
 	in := fs.String("in", "", "read this file instead of stdin")
 	batch := fs.Int("batch", 1000, "events per append")
 	if err := auditParseFlags(fs, args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	r, size := auditIn, uint64(0)
 	if *in != "" {

@@ -30,7 +30,7 @@ func runReplay(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	useSnapshot := fs.Bool("use-snapshot", false, "start from the snapshot kept beside the log when it is at or before --until (faster; trusts the cache, which verify checks)")
 	if err := auditParseFlags(fs, args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	var u audit.Until
 	if *until != "" {

@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/omniq/omniq/client"
 	"github.com/omniq/omniq/engine"
@@ -146,7 +150,7 @@ func (a *api) mux(routes []route) *http.ServeMux {
 
 func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
 	var body json.RawMessage
-	if err := client.DecodeStrict(http.MaxBytesReader(w, r.Body, a.maxBody), &body); err != nil {
+	if err := a.decodeBody(w, r, &body); err != nil {
 		return err
 	}
 	// A batch is an object with the key "tasks"; anything else is one task.
@@ -158,6 +162,9 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	}
 	var spec client.TaskSpec
 	if err := client.DecodeStrict(bytes.NewReader(body), &spec); err != nil {
+		return err
+	}
+	if err := checkSpec(&spec, time.Now()); err != nil {
 		return err
 	}
 	t := spec.Engine()
@@ -177,7 +184,11 @@ func (a *api) enqueueBatch(w http.ResponseWriter, r *http.Request, q *engine.Eng
 		return fmt.Errorf("%w: tasks is empty", engine.ErrInvalidArgument)
 	}
 	tasks := make([]*engine.Task, len(b.Tasks))
+	now := time.Now()
 	for i := range b.Tasks {
+		if err := checkSpec(&b.Tasks[i], now); err != nil {
+			return fmt.Errorf("task %d: %w", i, err)
+		}
 		tasks[i] = b.Tasks[i].Engine()
 	}
 	if err := q.EnqueueBatch(r.Context(), tasks); err != nil {
@@ -330,11 +341,139 @@ func (a *api) heartbeat(w http.ResponseWriter, r *http.Request, q *engine.Engine
 // decodeLease reads a complete/fail/heartbeat body, which must name the
 // lease it answers.
 func (a *api) decodeLease(w http.ResponseWriter, r *http.Request, req any, attempt *int) error {
-	if err := client.DecodeStrict(http.MaxBytesReader(w, r.Body, a.maxBody), req); err != nil {
+	if err := a.decodeBody(w, r, req); err != nil {
 		return err
 	}
 	if *attempt < 1 {
 		return fmt.Errorf("%w: attempt is required: the lease's fencing token, as dequeue returned it", engine.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// decodeBody reads the request body (at most maxBody bytes:
+// ErrPayloadTooLarge past it) and decodes it strictly into v. A body that is
+// not UTF-8, or that escapes a lone UTF-16 surrogate ("\ud800"), is refused:
+// encoding/json would quietly turn those into U+FFFD, and a name or an
+// argument would not be what the client sent.
+func (a *api) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fmt.Errorf("%w: request body is larger than %d bytes", engine.ErrPayloadTooLarge, tooBig.Limit)
+		}
+		return fmt.Errorf("%w: read request body: %v", engine.ErrInvalidArgument, err)
+	}
+	if err := checkText(b); err != nil {
+		return err
+	}
+	return client.DecodeStrict(bytes.NewReader(b), v)
+}
+
+// checkText refuses a JSON text that is not valid UTF-8 or whose strings
+// escape an unpaired UTF-16 surrogate. Malformed JSON is left to the decoder.
+func checkText(b []byte) error {
+	if !utf8.Valid(b) {
+		i := 0
+		for i < len(b) {
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return fmt.Errorf("%w: request body is not valid UTF-8 (byte %d)", engine.ErrInvalidArgument, i)
+	}
+	inString := false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(b) && b[i+1] == 'u':
+			r, ok := hex4(b[i+2:])
+			if !ok {
+				i++
+				continue
+			}
+			i += 5
+			if !utf16.IsSurrogate(r) {
+				continue
+			}
+			if r < 0xdc00 && i+6 < len(b) && b[i+1] == '\\' && b[i+2] == 'u' {
+				if lo, ok := hex4(b[i+3:]); ok && lo >= 0xdc00 && lo <= 0xdfff {
+					i += 6
+					continue
+				}
+			}
+			return fmt.Errorf("%w: request body escapes a lone UTF-16 surrogate (\\u%04x), which is not a character", engine.ErrInvalidArgument, r)
+		case c == '\\':
+			i++ // skip the escaped character
+		}
+	}
+	return nil
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// The log stores times as nanoseconds since 1970 in an int64, which holds
+// 1677-09-21 to 2262-04-11. A time outside, or a TTL or interval that
+// reaches past it, would wrap around (a task meant for 2300 would run now,
+// a schedule with a 300-year interval would fire in a loop), so the API
+// refuses them.
+// TODO(engine): this belongs in engine's validation, for embedded callers too.
+var (
+	earliestTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	latestTime   = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// checkSpec refuses what the engine would mishandle today (TODO(engine):
+// move both checks into engine validation): run_at, ttl and interval values
+// the log cannot hold (see latestTime), and a cron zone prefix without the
+// fields after it, on which the cron parser panics.
+func checkSpec(s *client.TaskSpec, now time.Time) error {
+	if ttl := time.Duration(s.TTL); ttl > 0 && now.Add(ttl).After(latestTime) {
+		return fmt.Errorf("%w: ttl %s reaches past %s, the latest time the log holds", engine.ErrInvalidTTL, ttl, latestTime.Format("2006-01-02"))
+	}
+	sc := s.Schedule
+	if sc == nil {
+		return nil
+	}
+	if (strings.HasPrefix(sc.Cron, "TZ=") || strings.HasPrefix(sc.Cron, "CRON_TZ=")) && !strings.Contains(sc.Cron, " ") {
+		return fmt.Errorf("%w: %q: a CRON_TZ=Zone prefix is followed by a space and the 5 fields", engine.ErrInvalidCron, capMessage(sc.Cron))
+	}
+	if !sc.RunAt.IsZero() && (sc.RunAt.Before(earliestTime) || sc.RunAt.After(latestTime)) {
+		return fmt.Errorf("%w: run_at %s is outside %s..%s, the times the log holds", engine.ErrInvalidSchedule,
+			sc.RunAt.Format(time.RFC3339), earliestTime.Format("2006-01-02"), latestTime.Format("2006-01-02"))
+	}
+	if iv := time.Duration(sc.Interval); iv > 0 {
+		start := now
+		if sc.RunAt.After(now) {
+			start = sc.RunAt
+		}
+		if start.Add(iv).After(latestTime) {
+			return fmt.Errorf("%w: interval %s reaches past %s, the latest time the log holds", engine.ErrInvalidSchedule, iv, latestTime.Format("2006-01-02"))
+		}
 	}
 	return nil
 }
@@ -429,7 +568,7 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *api) writeErrorBody(w http.ResponseWriter, _ *http.Request, status int, code, message string, reason ...string) {
-	body := client.ErrorBody{Error: client.ErrorDetail{Code: code, Message: message}}
+	body := client.ErrorBody{Error: client.ErrorDetail{Code: code, Message: capMessage(message)}}
 	if len(reason) > 0 {
 		body.Error.Reason = reason[0]
 	}
@@ -438,4 +577,20 @@ func (a *api) writeErrorBody(w http.ResponseWriter, _ *http.Request, status int,
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// maxMessage bounds an error message: some errors quote the input they
+// refuse, and a hostile megabyte should not come back in the answer.
+const maxMessage = 1024
+
+// capMessage cuts msg to maxMessage bytes, on a character boundary.
+func capMessage(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	cut := maxMessage - len("…")
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "…"
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +32,12 @@ func runServe(ctx context.Context, args []string) error {
 	fs.Var(&maxBody, "max-body", "largest request body, in bytes or with KiB/MiB; 413 past it (default 8MiB; env OMNIQ_MAX_BODY)")
 	fs.DurationVar(&cfg.MaxWait, "max-wait", defaultMaxWait, "longest wait a dequeue may ask for (env OMNIQ_MAX_WAIT)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests get to finish on SIGTERM (env OMNIQ_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key (env OMNIQ_TLS_CERT)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the PEM private key of --tls-cert (env OMNIQ_TLS_KEY)")
+	fs.Float64Var(&cfg.RateLimit, "rate-limit", 0, "requests a second each client IP may send, in bursts of a second's worth; 429 past it (0: no limit; env OMNIQ_RATE_LIMIT)")
+	fs.DurationVar(&cfg.CompactEvery, "compact-every", 0, "compact the log this often (0: never; needs --compact-archive; env OMNIQ_COMPACT_EVERY)")
+	fs.DurationVar(&cfg.CompactBefore, "compact-before", 24*time.Hour, "compaction drops the tasks that ended this long ago (env OMNIQ_COMPACT_BEFORE)")
+	fs.StringVar(&cfg.CompactArchive, "compact-archive", "", "directory for the archive files compaction writes, one per run, named by time (env OMNIQ_COMPACT_ARCHIVE)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env OMNIQ_LOG_LEVEL)")
 	logFormat := fs.String("log-format", "text", "text or json (env OMNIQ_LOG_FORMAT)")
 	if err := parseFlagsEnv(fs, args); err != nil {
@@ -120,4 +127,22 @@ func (b *sizeFlag) Set(s string) error {
 	}
 	*b = sizeFlag(n * mult)
 	return nil
+}
+
+// secretUserinfo matches the password of a "scheme://user:password@" part
+// (up to the authority's last "@", as URL parsers read it);
+// a NATS URL may list several servers, each with its own.
+var secretUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^:@/?#\s,]*):[^/?#\s]*@`)
+
+// secretQuery matches the value of a query parameter that carries a secret
+// (libpq and pgx read password= and sslpassword= from the query).
+var secretQuery = regexp.MustCompile(`(?i)([?&](?:password|passwd|pass|pwd|sslpassword|token|secret|api_key|apikey)=)[^&#]*`)
+
+// redactSecrets returns a store URL fit for logs, errors and the
+// checkpoint's archive name: every password, in the userinfo or in the
+// query, is replaced by "xxxxx". Unlike url.URL.Redacted it also works on
+// what net/url cannot parse and on passwords given as query parameters.
+func redactSecrets(raw string) string {
+	s := secretUserinfo.ReplaceAllString(raw, "${1}:xxxxx@")
+	return secretQuery.ReplaceAllString(s, "${1}xxxxx")
 }

@@ -23,7 +23,7 @@ func runVerify(ctx context.Context, args []string) error {
 	strict := fs.Bool("strict", false, "count every ignored event as a breach (for a log with a single writer)")
 	maxBreaches := fs.Int("max-breaches", 1000, "list at most this many breaches (all are counted)")
 	if err := auditParseFlags(fs, args); err != nil {
-		return err
+		return helpIsNoError(err)
 	}
 	log, err := openAuditStore(ctx, *store, false)
 	if err != nil {

@@ -1,7 +1,13 @@
 // Package audit works on a log at rest, with no engine running: it rebuilds
 // the state as it stood at any point of history (Replay), checks that a log
 // keeps OmniQ's invariants (Verify), and moves a log between stores as JSON
-// Lines (Export, Import; the format is events/eventjson's).
+// Lines (Export, Import; the format is events/eventjson's). It also holds the
+// archives compaction writes to (engine.Compact): FileArchive, JSON Lines
+// with each event's original position, and LogArchive, another store that
+// keeps the log's prefix at the same positions. Either takes any number of
+// compactions and holds every event once; the archive followed by the
+// compacted log's export is the whole history, which Import reads back
+// (skipping the events a store kept past a compaction, which come twice).
 //
 // It imports no concrete store: callers open one (cmd/omniqd does it from a
 // URL with stores/storeurl) and pass the stores.Log.

@@ -108,10 +108,15 @@ type ImportOptions struct {
 }
 
 // Import appends the JSON Lines records read from r to log, which must be
-// empty (ErrNotEmpty), keeping their order, ids, times and payloads, and
+// empty, without events or snapshot (ErrNotEmpty), keeping their order, ids, times and payloads, and
 // returns how many it appended. The records' positions must be 1, 2, 3, …
-// and the log must give each event the position it had (ErrPositions). An
-// import that fails leaves the events appended so far in log.
+// and the log must give each event the position it had (ErrPositions).
+//
+// A record may repeat a position read before if it is the same event (the
+// same id): a compaction archive followed by the export of the compacted log
+// repeats the archived events a store kept (the file store removes whole
+// segments only). Repeats are skipped; a repeat that is another event is
+// ErrPositions. An import that fails leaves the events appended so far in log.
 func Import(ctx context.Context, log stores.Log, r io.Reader, opts ImportOptions) (uint64, error) {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
@@ -123,7 +128,14 @@ func Import(ctx context.Context, log stores.Log, r io.Reader, opts ImportOptions
 	if head != 0 {
 		return 0, fmt.Errorf("%w: it holds %d events", ErrNotEmpty, head)
 	}
+	if ss, ok := log.(stores.SnapshotStore); ok {
+		// A snapshot left from another history would be taken for this one's.
+		if pos, _, err := ss.LoadSnapshot(ctx); err == nil {
+			return 0, fmt.Errorf("%w: it holds a snapshot (at position %d)", ErrNotEmpty, pos)
+		}
+	}
 	dec := eventjson.NewDecoder(r)
+	seen := &imported{log: log}
 	var n uint64 // events appended
 	batch := make([]events.Event, 0, opts.BatchSize+1)
 	flush := func() error {
@@ -153,7 +165,14 @@ func Import(ctx context.Context, log stores.Log, r io.Reader, opts ImportOptions
 		if err != nil {
 			return n, fmt.Errorf("audit: import: %w", err)
 		}
-		if want := n + uint64(len(batch)) + 1; ev.Position != want {
+		want := n + uint64(len(batch)) + 1
+		if ev.Position != 0 && ev.Position < want {
+			if err := seen.check(ctx, ev, n, batch); err != nil {
+				return n, fmt.Errorf("audit: import: line %d: %w", dec.Line(), err)
+			}
+			continue
+		}
+		if ev.Position != want {
 			return n, fmt.Errorf("audit: import: line %d: %w: position %d, want %d (the input must be a whole log, from position 1, "+
 				"without gaps; for a compacted log, put its archive first)", dec.Line(), ErrPositions, ev.Position, want)
 		}
@@ -186,4 +205,37 @@ func needsFollowUp(ev events.Event) bool {
 		return true
 	}
 	return false
+}
+
+// imported checks a record that repeats a position Import has read before
+// against the event read there first, which is in the pending batch or was
+// appended to the target (read back a page at a time).
+type imported struct {
+	log  stores.Log
+	page []events.Event
+}
+
+// check compares ev with the event Import took at its position; n events
+// were appended so far and batch holds those read since.
+func (s *imported) check(ctx context.Context, ev events.Event, n uint64, batch []events.Event) error {
+	var first events.Event
+	if ev.Position > n {
+		first = batch[ev.Position-n-1]
+	} else {
+		if len(s.page) == 0 || ev.Position < s.page[0].Position || ev.Position > s.page[len(s.page)-1].Position {
+			page, err := s.log.Read(ctx, ev.Position, 4096)
+			if err != nil {
+				return fmt.Errorf("read back #%d: %w", ev.Position, err)
+			}
+			if len(page) == 0 || page[0].Position != ev.Position {
+				return fmt.Errorf("%w: #%d cannot be read back from the target", ErrPositions, ev.Position)
+			}
+			s.page = page
+		}
+		first = s.page[ev.Position-s.page[0].Position]
+	}
+	if first.ID != ev.ID {
+		return fmt.Errorf("%w: position %d comes again with another event (id %s; the first was %s)", ErrPositions, ev.Position, ev.ID, first.ID)
+	}
+	return nil
 }

@@ -174,6 +174,16 @@ func TestImportRefusals(t *testing.T) {
 			t.Fatalf("the refused import appended: head %d", head)
 		}
 	})
+	t.Run("a snapshot left in the target", func(t *testing.T) {
+		target := memory.New()
+		defer target.Close()
+		if err := target.SaveSnapshot(ctx, 7, []byte("OQS\x01")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := audit.Import(ctx, target, bytes.NewReader(jsonl), audit.ImportOptions{}); !errors.Is(err, audit.ErrNotEmpty) {
+			t.Fatalf("err = %v, want ErrNotEmpty", err)
+		}
+	})
 	t.Run("not from position 1", func(t *testing.T) {
 		var part bytes.Buffer
 		if _, err := audit.Export(ctx, r.log, &part, audit.ExportOptions{From: 2}); err != nil {

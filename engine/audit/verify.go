@@ -39,6 +39,12 @@ func Verify(ctx context.Context, log stores.Log, opts Options) (*Report, error) 
 	if opts.PageSize <= 0 {
 		opts.PageSize = 4096
 	}
+	// The snapshot first: the log only grows, so it is at or below the head
+	// read next even while a live engine saves new ones.
+	snap, err := loadSnapshot(ctx, log)
+	if err != nil {
+		return nil, err
+	}
 	head, err := log.Head(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: head: %w", err)
@@ -64,9 +70,7 @@ func Verify(ctx context.Context, log stores.Log, opts Options) (*Report, error) 
 	// A compacted log is folded from its first log.checkpoint, which holds
 	// the state the removed events made.
 	v.seeking = first > 1
-	if err := v.loadSnapshot(ctx, log, head); err != nil {
-		return nil, err
-	}
+	v.useSnapshot(snap, head)
 	if err := v.read(ctx, log, first, head); err != nil {
 		return nil, err
 	}
@@ -134,29 +138,48 @@ func (v *verifier) stop(pos uint64) {
 	}
 }
 
-func (v *verifier) loadSnapshot(ctx context.Context, log stores.Log, head uint64) error {
+// stored is what LoadSnapshot gave: a snapshot, or why it cannot be read.
+type stored struct {
+	pos     uint64
+	data    []byte
+	corrupt error
+}
+
+// loadSnapshot returns the log's snapshot, or nil when it keeps none.
+func loadSnapshot(ctx context.Context, log stores.Log) (*stored, error) {
 	ss, ok := log.(stores.SnapshotStore)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	pos, data, err := ss.LoadSnapshot(ctx)
 	switch {
 	case errors.Is(err, stores.ErrNoSnapshot):
-		return nil
+		return nil, nil
 	case errors.Is(err, stores.ErrCorrupt):
-		v.breach(RuleSnapshotMismatch, 0, "", "the stored snapshot cannot be read: %v", err)
-		return nil
+		return &stored{corrupt: err}, nil
 	case err != nil:
-		return fmt.Errorf("audit: verify: load snapshot: %w", err)
+		return nil, fmt.Errorf("audit: verify: load snapshot: %w", err)
 	}
-	v.report.Snapshot = &SnapshotCheck{Position: pos, Bytes: len(data)}
-	if pos > head {
-		v.breach(RuleSnapshotMismatch, pos, "", "the snapshot covers position %d, beyond the log's head %d", pos, head)
-		return nil
+	return &stored{pos: pos, data: data}, nil
+}
+
+// useSnapshot sets up the comparison of the stored snapshot with the state
+// rebuilt at its position.
+func (v *verifier) useSnapshot(s *stored, head uint64) {
+	switch {
+	case s == nil:
+		return
+	case s.corrupt != nil:
+		v.breach(RuleSnapshotMismatch, 0, "", "the stored snapshot cannot be read: %v", s.corrupt)
+		return
 	}
-	v.snap, v.snapPos, v.pending = data, pos, true
+	v.report.Snapshot = &SnapshotCheck{Position: s.pos, Bytes: len(s.data)}
+	if s.pos > head {
+		v.breach(RuleSnapshotMismatch, s.pos, "", "the snapshot covers position %d, beyond the log's head %d", s.pos, head)
+		return
+	}
+	v.snap, v.snapPos, v.pending = s.data, s.pos, true
 	v.checkSnapshot() // a snapshot at position 0 is the empty state
-	return nil
 }
 
 // read walks the log, page by page; after a page fails to decode it reads
