@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/oklog/ulid/v2"
+
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
 )
@@ -219,6 +221,20 @@ func (e *Engine) drainClosed() {
 func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 	var deferred, noop []*command
 	e.mu.Lock()
+	if e.needSync {
+		if e.inflight {
+			e.mu.Unlock()
+			return b, cmds // after the batch in flight is applied
+		}
+		if err := e.resync(); err != nil {
+			e.mu.Unlock()
+			err = fmt.Errorf("engine: the outcome of an earlier append is unknown until the log can be read: %w", err)
+			for _, cmd := range cmds {
+				cmd.done <- err
+			}
+			return b, nil
+		}
+	}
 	now := e.now()
 	for _, cmd := range cmds {
 		if err := cmd.ctx.Err(); err != nil {
@@ -266,38 +282,37 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 
 // appendBatch writes one batch, applies it and answers its commands.
 func (e *Engine) appendBatch(b *pending) {
+	e.mu.Lock()
+	e.inflight = true // see prepare: no resync while a written batch may be unapplied
+	e.mu.Unlock()
 	// Appends use their own context: the batch belongs to many callers.
 	began := time.Now()
 	first, appendErr := e.log.Append(context.Background(), b.events)
 	e.cfg.observer.Appended(len(b.events), time.Since(began), appendErr)
 
 	e.mu.Lock()
+	e.inflight = false
+	var applied map[ulid.ULID]error // the batch's events folded in by settle
 	if appendErr != nil {
-		for _, tx := range b.txns {
-			tx.undo()
+		written, errs, err := e.settle(b)
+		if err != nil || !written {
+			if err != nil {
+				// Whether the batch was written is unknown until the log
+				// can be read: no command is validated before then.
+				e.needSync = true
+			}
+			e.fail(b, fmt.Errorf("engine: append %d events: %w", len(b.events), appendErr))
+			return
 		}
-		e.mu.Unlock()
-		err := fmt.Errorf("engine: append %d events: %w", len(b.events), appendErr)
-		e.cfg.logger.Error("append failed", "events", len(b.events), "err", appendErr)
-		for _, cmd := range b.cmds {
-			cmd.done <- err
-		}
-		return
-	}
-	// The log may hold events this state has not seen: an earlier append
-	// that reported an error but was written after all, or (on a shared
-	// server log) another writer. The log is the truth: fold them in first.
-	if first != e.state.Position()+1 {
+		e.cfg.logger.Warn("append reported an error but was written; answering from the log", "err", appendErr)
+		applied = errs
+	} else if first != e.state.Position()+1 {
+		// The log holds events this state has not seen: an earlier append
+		// of unknown outcome, or (on a shared server log) another writer.
+		// The log is the truth: fold them in first.
 		if err := e.catchUp(first - 1); err != nil {
-			for _, tx := range b.txns {
-				tx.undo()
-			}
-			e.mu.Unlock()
-			err = fmt.Errorf("engine: batch written at %d but the log before it could not be read (it will be applied on the next write): %w", first, err)
-			e.cfg.logger.Error("catch-up failed", "err", err)
-			for _, cmd := range b.cmds {
-				cmd.done <- err
-			}
+			e.needSync = true
+			e.fail(b, fmt.Errorf("engine: batch written at %d but the log before it could not be read: %w", first, err))
 			return
 		}
 	}
@@ -305,9 +320,15 @@ func (e *Engine) appendBatch(b *pending) {
 	pos := first
 	for i, tx := range b.txns {
 		for j := range tx.events {
-			tx.events[j].Position = pos
-			pos++
-			if err := e.state.Apply(tx.events[j]); err != nil && answers[i] == nil {
+			var err error
+			if applied != nil {
+				err = applied[tx.events[j].ID]
+			} else {
+				tx.events[j].Position = pos
+				pos++
+				err = e.state.Apply(tx.events[j])
+			}
+			if err != nil && answers[i] == nil {
 				// Validated against a state that missed events the log
 				// holds: the log decided otherwise (DESIGN.md invariant 3).
 				answers[i] = fmt.Errorf("%w: %v", ErrLogChanged, err)
@@ -335,6 +356,72 @@ func (e *Engine) appendBatch(b *pending) {
 			e.cfg.logger.Warn("periodic snapshot failed", "err", err)
 		}
 	}
+}
+
+// fail undoes a batch that did not take effect and answers its commands
+// with err. REQUIRES: e.mu held; it is released.
+func (e *Engine) fail(b *pending, err error) {
+	for _, tx := range b.txns {
+		tx.undo()
+	}
+	e.mu.Unlock()
+	e.cfg.logger.Error("batch failed", "events", len(b.events), "err", err)
+	for _, cmd := range b.cmds {
+		cmd.done <- err
+	}
+}
+
+// settle decides an append whose outcome is unknown (it reported an error,
+// yet the server may have written it): it reads the log past the state's
+// position, folds in whatever is there, and reports whether b is among it,
+// with the fold's verdict on each of b's events. REQUIRES: e.mu held.
+func (e *Engine) settle(b *pending) (written bool, applied map[ulid.ULID]error, err error) {
+	ctx := context.Background()
+	head, err := e.log.Head(ctx)
+	if err != nil {
+		return false, nil, err
+	}
+	ours := make(map[ulid.ULID]bool, len(b.events))
+	for _, ev := range b.events {
+		ours[ev.ID] = true
+	}
+	applied = map[ulid.ULID]error{}
+	for from := e.state.Position() + 1; from <= head; {
+		page, err := e.log.Read(ctx, from, 4096)
+		if err != nil {
+			return false, nil, err
+		}
+		if len(page) == 0 {
+			return false, nil, fmt.Errorf("log ends at %d below its head %d: %w", from-1, head, stores.ErrCorrupt)
+		}
+		for _, ev := range page {
+			if ev.Position > head {
+				break
+			}
+			aerr := e.state.Apply(ev)
+			if ours[ev.ID] {
+				written = true
+				applied[ev.ID] = aerr
+			}
+		}
+		from = page[len(page)-1].Position + 1
+	}
+	return written, applied, nil
+}
+
+// resync folds in the log up to its head before commands are validated,
+// after an append whose outcome could not be settled. REQUIRES: e.mu held
+// and no batch in flight.
+func (e *Engine) resync() error {
+	head, err := e.log.Head(context.Background())
+	if err != nil {
+		return err
+	}
+	if err := e.catchUp(head); err != nil {
+		return err
+	}
+	e.needSync = false
+	return nil
 }
 
 // catchUp applies the log's events after the state's position through to.

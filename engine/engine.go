@@ -48,6 +48,8 @@ type Engine struct {
 	reserved   map[string]bool // task ids touched by commands in the batch being written
 	readyCh    chan struct{}   // closed and replaced when tasks may have become ready
 	snapshotAt uint64          // position of the last snapshot written
+	inflight   bool            // a batch is being appended
+	needSync   bool            // an append's outcome is unknown: read the log before validating
 
 	cmds      chan *command
 	timerKick chan struct{}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/memory"
@@ -20,6 +21,15 @@ var errInjected = errors.New("injected append failure")
 type faultyLog struct {
 	stores.Log
 	failBefore, failAfter atomic.Int32 // appends left to fail this way
+	failReads             atomic.Int32 // Head calls left to fail (the server is down)
+}
+
+func (f *faultyLog) Head(ctx context.Context) (uint64, error) {
+	if f.failReads.Load() > 0 {
+		f.failReads.Add(-1)
+		return 0, errInjected
+	}
+	return f.Log.Head(ctx)
 }
 
 func (f *faultyLog) Append(ctx context.Context, b []events.Event) (uint64, error) {
@@ -67,31 +77,37 @@ func TestAppendFailures(t *testing.T) {
 		t.Fatalf("after a refused lease the task is offered again: %+v %v", lease, err)
 	}
 
-	// A lost acknowledgement: the enqueue was written; the engine finds it
-	// on its next write and both callers see the log's truth.
+	// A lost acknowledgement: the append was written but reported failed.
+	// The engine reads the log before answering and finds it: success.
 	log.failAfter.Store(1)
-	if err := e.Enqueue(ctx, &engine.Task{ID: "ghost", Func: "f"}); !errors.Is(err, errInjected) {
-		t.Fatalf("enqueue with a lost ack: %v", err)
+	if err := e.Enqueue(ctx, &engine.Task{ID: "ghost", Func: "f"}); err != nil {
+		t.Fatalf("enqueue whose ack was lost: %v, want the log's answer (success)", err)
 	}
-	err = e.Enqueue(ctx, &engine.Task{ID: "ghost", Func: "f"})
-	if !errors.Is(err, engine.ErrLogChanged) {
-		t.Fatalf("retried enqueue after a lost ack: %v, want ErrLogChanged", err)
-	}
-	if got, err := e.GetTask(ctx, "ghost"); err != nil || got.State != engine.StatePending {
-		t.Fatalf("the written enqueue: %+v %v", got, err)
-	}
-	// A lease whose ack was lost: nobody holds it, so it must not be handed
-	// out again under the same token.
 	log.failAfter.Store(1)
-	if _, err := e.Dequeue(ctx, ""); !errors.Is(err, errInjected) {
-		t.Fatalf("dequeue with a lost ack: %v", err)
+	ghost, err := e.Dequeue(ctx, "")
+	if err != nil || ghost == nil || ghost.ID != "ghost" {
+		t.Fatalf("dequeue whose ack was lost: %+v %v", ghost, err)
 	}
-	next, err := e.Dequeue(ctx, "")
-	if next != nil && err == nil {
-		t.Fatalf("handed out %s again under a lease already in the log", next.ID)
+	// The ack is lost and the log cannot be read at once either: the
+	// caller gets the error; a retry must not write the completion twice.
+	log.failAfter.Store(1)
+	log.failReads.Store(1)
+	if err := e.Complete(ctx, ghost, "first"); !errors.Is(err, errInjected) {
+		t.Fatalf("complete with a lost ack and an unreadable log: %v", err)
 	}
-	if got, _ := e.GetTask(ctx, "ghost"); got.State != engine.StateRunning {
-		t.Fatalf("the written lease: %s", got.State)
+	err = e.Complete(ctx, ghost, "retry")
+	if !errors.Is(err, engine.ErrStaleLease) {
+		t.Fatalf("retried complete: %v, want ErrStaleLease (the first one was written)", err)
+	}
+	if got, _ := e.GetTask(ctx, "ghost"); got.State != engine.StateCompleted || got.Result != "first" {
+		t.Fatalf("after the lost ack: %s %v", got.State, got.Result)
+	}
+	rep, err := audit.Verify(ctx, mem, audit.Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("verify after lost acks: %d breaches, first %v", rep.BreachCount, rep.Breaches[0])
 	}
 	live, _ := e.Snapshot()
 	rebuilt, err := engine.Replay(ctx, mem, 0)
