@@ -1,0 +1,378 @@
+package faults
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/stores"
+)
+
+// The checks, in the order they are reported (see the package doc).
+//
+// Each can fail: TestCheckerCatches breaks each property in a small real
+// history or its log and requires that check, and only it, to fail (verify
+// through audit.Verify, which `omniqd verify` runs). The harness was also
+// run against omniqd binaries broken on purpose in a scratch copy of the
+// tree (-omniqd): enqueues answered 201 before they were written failed
+// acked_in_log; stale completes answered 200 failed stale_rejected; a replay
+// dropping ready tasks failed all_terminal and pending_reissued; and a real
+// lost-acknowledgement race fails verify (docs/reliability.md).
+const (
+	checkAckedInLog      = "acked_in_log"
+	checkAllTerminal     = "all_terminal"
+	checkLeasesInLog     = "leases_in_log"
+	checkAnswersInLog    = "answers_in_log"
+	checkCompletedOnce   = "completed_once"
+	checkStaleRejected   = "stale_rejected"
+	checkStalledReissued = "stalled_reissued"
+	checkPendingReissued = "pending_reissued"
+	checkReplayEqual     = "replay_equal"
+	checkRecovered       = "recovered"
+	checkCleanShutdown   = "clean_shutdown"
+	checkVerify          = "verify"
+)
+
+// maxListed bounds the failures listed per check (all are counted).
+const maxListed = 20
+
+// checkResult is one property: how many items it looked at, and which broke it.
+type checkResult struct {
+	name     string
+	checked  int
+	failed   int
+	failures []string
+}
+
+func (c *checkResult) fail(format string, args ...any) {
+	c.failed++
+	if len(c.failures) < maxListed {
+		c.failures = append(c.failures, fmt.Sprintf(format, args...))
+	}
+}
+
+// report is what the checker found in one store's log.
+type report struct {
+	checks []*checkResult
+
+	head        uint64 // log head
+	tasks       int    // tasks in the log
+	completed   int    // tasks completed
+	failed      int    // tasks failed for good
+	leaseEvents int    // applied task.leased events
+	lostLeases  int    // applied leases no client received (answer lost in a kill)
+	expiries    int    // applied task.lease_expired events
+	ignored     int    // events the projection ignored (races the log decided)
+	atStarts    int    // pending or running tasks checked at omniqd starts
+}
+
+func (r *report) check(name string) *checkResult {
+	for _, c := range r.checks {
+		if c.name == name {
+			return c
+		}
+	}
+	c := &checkResult{name: name}
+	r.checks = append(r.checks, c)
+	return c
+}
+
+// ok reports whether every check passed.
+func (r *report) ok() bool {
+	for _, c := range r.checks {
+		if c.failed > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// String lists the checks, one a line, with their failures.
+func (r *report) String() string {
+	var b strings.Builder
+	for _, c := range r.checks {
+		status := "ok"
+		if c.failed > 0 {
+			status = fmt.Sprintf("FAILED %d", c.failed)
+		}
+		fmt.Fprintf(&b, "  %-17s %-10s checked %d\n", c.name, status, c.checked)
+		for _, f := range c.failures {
+			fmt.Fprintf(&b, "      %s\n", f)
+		}
+		if c.failed > len(c.failures) {
+			fmt.Fprintf(&b, "      … and %d more\n", c.failed-len(c.failures))
+		}
+	}
+	return b.String()
+}
+
+// appliedKey is an event the projection applied that answers lease l.
+type appliedKey struct {
+	verb verb
+	lease
+}
+
+// atStart is a task that was pending or running when omniqd started.
+type atStart struct {
+	id      string
+	status  projections.Status
+	attempt int
+	pos     uint64
+}
+
+// check folds log from its first event and checks h against it. It reads
+// the log only; the caller has stopped omniqd. The returned error is for a
+// log that cannot be read (that is not a check failing).
+func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := &report{}
+	for _, name := range []string{checkAckedInLog, checkAllTerminal, checkLeasesInLog, checkAnswersInLog,
+		checkCompletedOnce, checkStaleRejected, checkStalledReissued, checkPendingReissued, checkReplayEqual} {
+		r.check(name)
+	}
+
+	starts := slices.Clone(h.starts)
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	st := projections.New()
+	var pending []atStart
+	capture := func(pos uint64) {
+		st.Tasks(func(t *projections.Task) bool {
+			if !t.Status.Terminal() {
+				pending = append(pending, atStart{t.ID, t.Status, t.Attempt, pos})
+			}
+			return true
+		})
+	}
+	next := 0
+	for next < len(starts) && starts[next] == 0 {
+		capture(0)
+		next++
+	}
+	completions := map[string]map[int]int{} // task → attempt → task.completed events (applied or not)
+	applied := map[appliedKey]bool{}
+	expired := map[lease]bool{} // an applied task.lease_expired: the retry or failure after it is not a worker's fail
+	err := stores.ReadAll(ctx, log, 1, 4096, func(ev events.Event) error {
+		aerr := st.Apply(ev)
+		if errors.Is(aerr, projections.ErrGap) {
+			return aerr
+		}
+		if aerr != nil {
+			r.ignored++
+		}
+		ok := aerr == nil
+		switch p := ev.Payload.(type) {
+		case *events.TaskLeased:
+			if ok {
+				applied[appliedKey{"leased", lease{ev.TaskID, p.Attempt}}] = true
+				r.leaseEvents++
+			}
+		case *events.TaskHeartbeat:
+			if ok {
+				applied[appliedKey{verbHeartbeat, lease{ev.TaskID, p.Attempt}}] = true
+			}
+		case *events.TaskCompleted:
+			if completions[ev.TaskID] == nil {
+				completions[ev.TaskID] = map[int]int{}
+			}
+			completions[ev.TaskID][p.Attempt]++
+			if ok {
+				applied[appliedKey{verbComplete, lease{ev.TaskID, p.Attempt}}] = true
+			}
+		case *events.TaskLeaseExpired:
+			if ok {
+				expired[lease{ev.TaskID, p.Attempt}] = true
+				r.expiries++
+			}
+		case *events.TaskRetryScheduled:
+			if l := (lease{ev.TaskID, p.Attempt}); ok && !expired[l] {
+				applied[appliedKey{verbFail, l}] = true
+			}
+		case *events.TaskFailed:
+			if l := (lease{ev.TaskID, p.Attempt}); ok && !expired[l] {
+				applied[appliedKey{verbFail, l}] = true
+			}
+		}
+		for next < len(starts) && starts[next] == ev.Position {
+			capture(ev.Position)
+			next++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the log: %w", err)
+	}
+	r.head = st.Position()
+	final := func(id string) *projections.Task { return st.Task(id) }
+
+	// Every acknowledged enqueue is in the log; every task in it ended.
+	c := r.check(checkAckedInLog)
+	for id, o := range h.enqueued {
+		if o == enqueueUnknown {
+			continue
+		}
+		c.checked++
+		if final(id) == nil {
+			c.fail("task %s: enqueue acknowledged (%s) but not in the log", id, outcomeName(o))
+		}
+	}
+	c = r.check(checkAllTerminal)
+	st.Tasks(func(t *projections.Task) bool {
+		c.checked++
+		r.tasks++
+		switch {
+		case t.Status == projections.StatusCompleted:
+			r.completed++
+		case t.Status == projections.StatusFailed:
+			r.failed++
+		case !t.Status.Terminal():
+			c.fail("task %s is %s (attempt %d) after the drain", t.ID, t.Status, t.Attempt)
+		}
+		return true
+	})
+
+	// Durable before visible: every lease and acknowledged answer is in the log.
+	c = r.check(checkLeasesInLog)
+	maxLease := map[string]int{}
+	for l := range h.leases {
+		c.checked++
+		maxLease[l.id] = max(maxLease[l.id], l.attempt)
+		if !applied[appliedKey{"leased", l}] {
+			c.fail("task %s: attempt %d was handed out but is not an applied task.leased", l.id, l.attempt)
+		}
+	}
+	for k := range applied {
+		if k.verb == "leased" && !h.leases[k.lease] {
+			r.lostLeases++
+		}
+	}
+	c = r.check(checkAnswersInLog)
+	okCompletes := map[string][]int{}
+	for _, a := range h.answers {
+		if !a.ok {
+			continue
+		}
+		c.checked++
+		if !applied[appliedKey{a.verb, a.lease}] {
+			c.fail("task %s: %s of attempt %d was acknowledged but is not an applied event", a.id, a.verb, a.attempt)
+		}
+		if a.verb == verbComplete && !slices.Contains(okCompletes[a.id], a.attempt) {
+			okCompletes[a.id] = append(okCompletes[a.id], a.attempt)
+		}
+	}
+
+	// No task completed under two leases: not in the log (applied or
+	// ignored task.completed events), not in what clients were told.
+	c = r.check(checkCompletedOnce)
+	for id, byAttempt := range completions {
+		c.checked++
+		if len(byAttempt) > 1 {
+			c.fail("task %s: task.completed events name attempts %v", id, keys(byAttempt))
+		}
+	}
+	for id, attempts := range okCompletes {
+		if len(attempts) > 1 {
+			c.fail("task %s: completes of attempts %v were all acknowledged", id, attempts)
+		}
+		if t := final(id); t != nil && t.Status == projections.StatusCompleted && t.Attempt != attempts[0] {
+			c.fail("task %s: completed under attempt %d, but the complete of attempt %d was acknowledged", id, t.Attempt, attempts[0])
+		}
+	}
+
+	// Fencing: a stale answer is refused and changes nothing.
+	c = r.check(checkStaleRejected)
+	for _, s := range h.stale {
+		c.checked++
+		switch {
+		case !s.definite:
+			c.fail("task %s: stale %s of attempt %d (%s) got no definite answer: %v", s.id, s.verb, s.attempt, s.why, s.err)
+		case s.err == nil:
+			c.fail("task %s: stale %s of attempt %d (%s) was accepted", s.id, s.verb, s.attempt, s.why)
+		case !errors.Is(s.err, engine.ErrStaleLease):
+			c.fail("task %s: stale %s of attempt %d (%s) got %v, want stale_lease", s.id, s.verb, s.attempt, s.why, s.err)
+		}
+	}
+	c = r.check(checkStalledReissued)
+	for _, l := range h.neverUp {
+		c.checked++
+		c.fail("task %s: attempt %d was held past its deadline but never stopped being the current lease", l.id, l.attempt)
+	}
+	for _, l := range h.stalled {
+		c.checked++
+		for _, v := range []verb{verbComplete, verbFail} {
+			if applied[appliedKey{v, l}] {
+				c.fail("task %s: the stalled attempt %d has an applied %s", l.id, l.attempt, v)
+			}
+		}
+		t := final(l.id)
+		if maxLease[l.id] <= l.attempt && (t == nil || t.Status != projections.StatusFailed || t.Attempt != l.attempt) {
+			c.fail("task %s: attempt %d stalled and the task was not handed out again", l.id, l.attempt)
+		}
+	}
+
+	// What the log shows pending or running when omniqd starts is handed
+	// out again, or ends by the lease it held then.
+	c = r.check(checkPendingReissued)
+	if next < len(starts) {
+		c.fail("omniqd started at log position %d but the log ends at %d", starts[next], r.head)
+	}
+	for _, p := range pending {
+		c.checked++
+		r.atStarts++
+		if maxLease[p.id] > p.attempt {
+			continue
+		}
+		t := final(p.id)
+		if p.status == projections.StatusRunning && t != nil && t.Status.Terminal() && t.Attempt == p.attempt {
+			continue
+		}
+		status := "gone"
+		if t != nil {
+			status = fmt.Sprintf("%s at attempt %d", t.Status, t.Attempt)
+		}
+		c.fail("task %s: %s at attempt %d when omniqd started at position %d, never handed out again (now %s)",
+			p.id, p.status, p.attempt, p.pos, status)
+	}
+
+	// The engine's own replay (snapshot plus tail) gives the state of a
+	// fold from position 1.
+	c = r.check(checkReplayEqual)
+	c.checked++
+	rebuilt, err := engine.Replay(ctx, log, 0)
+	if err != nil {
+		c.fail("engine.Replay: %v", err)
+	} else {
+		a, errA := st.Snapshot()
+		b, errB := rebuilt.Snapshot()
+		if errA != nil || errB != nil || !bytes.Equal(a, b) {
+			c.fail("engine.Replay's state differs from a fold of the whole log (%v, %v)", errA, errB)
+		}
+	}
+	return r, nil
+}
+
+func outcomeName(o enqueueOutcome) string {
+	switch o {
+	case enqueueAcked:
+		return "201"
+	case enqueueWritten:
+		return "a retry found it written"
+	}
+	return "unknown"
+}
+
+func keys(m map[int]int) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

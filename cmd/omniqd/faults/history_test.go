@@ -1,0 +1,166 @@
+package faults
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+
+	"github.com/omniq/omniq/client"
+	"github.com/omniq/omniq/engine"
+)
+
+// lease names one lease: a task and its attempt (the fencing token).
+type lease struct {
+	id      string
+	attempt int
+}
+
+// enqueueOutcome is what the client learned about one task's enqueue.
+type enqueueOutcome uint8
+
+const (
+	enqueueUnknown enqueueOutcome = iota // no definite answer: it may or may not be in the log
+	enqueueAcked                         // the server answered 201
+	enqueueWritten                       // a retry was refused as a duplicate: an earlier try was written
+)
+
+// verb is a lease-holder's answer.
+type verb string
+
+const (
+	verbComplete  verb = "complete"
+	verbFail      verb = "fail"
+	verbHeartbeat verb = "heartbeat"
+)
+
+// answer is one complete, fail or heartbeat a worker sent, with its outcome.
+type answer struct {
+	lease
+	verb verb
+	// ok: the server answered success (possibly after retries of a request
+	// whose earlier tries got no definite answer).
+	ok bool
+	// stale: refused with stale_lease.
+	stale bool
+	// retried: an earlier try got no definite answer (it may have been
+	// applied, which would explain a stale refusal of the retry).
+	retried bool
+}
+
+// staleTry is an answer the harness sent knowing its lease was no longer
+// current; err is what it got (nil: it was accepted, a breach).
+type staleTry struct {
+	lease
+	verb     verb
+	why      string // "stalled" (lease expired) or "after <verb>" (lease ended by an answer)
+	err      error
+	definite bool // false: no definite answer within the retry budget
+}
+
+// history is the client-side record of one store's run. Safe for
+// concurrent use.
+type history struct {
+	mu        sync.Mutex
+	enqueued  map[string]enqueueOutcome
+	leases    map[lease]bool // handed out to a client
+	nLeases   int
+	answers   []answer
+	stale     []staleTry
+	stalled   []lease  // leases held past their deadline by the stalling worker
+	neverUp   []lease  // stalled leases that never stopped being current (checked)
+	starts    []uint64 // the log position each omniqd start replayed to
+	transport int      // calls that got no answer (connection refused or reset, timeout)
+	answer5xx int      // calls answered 5xx (a store down, omniqd starting or stopping)
+	acks      int      // enqueues acknowledged so far
+}
+
+func newHistory() *history {
+	return &history{enqueued: map[string]enqueueOutcome{}, leases: map[lease]bool{}}
+}
+
+func (h *history) enqueueTried(ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		if _, ok := h.enqueued[id]; !ok {
+			h.enqueued[id] = enqueueUnknown
+		}
+	}
+}
+
+func (h *history) enqueueDone(ids []string, o enqueueOutcome) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.acks++
+	for _, id := range ids {
+		h.enqueued[id] = o
+	}
+}
+
+func (h *history) leased(tasks []*engine.Task) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range tasks {
+		h.leases[lease{t.ID, t.Attempt}] = true
+		h.nLeases++
+	}
+}
+
+func (h *history) answered(a answer) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.answers = append(h.answers, a)
+}
+
+func (h *history) staleTried(s staleTry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stale = append(h.stale, s)
+}
+
+func (h *history) stalledLease(l lease, expired bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if expired {
+		h.stalled = append(h.stalled, l)
+	} else {
+		h.neverUp = append(h.neverUp, l)
+	}
+}
+
+func (h *history) started(pos uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.starts = append(h.starts, pos)
+}
+
+// noAnswer counts a call that got no definite answer.
+func (h *history) noAnswer(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var apiErr *client.Error
+	if errors.As(err, &apiErr) {
+		h.answer5xx++
+	} else {
+		h.transport++
+	}
+}
+
+// acked returns how many enqueues were acknowledged so far.
+func (h *history) acked() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.acks
+}
+
+// definite reports whether err is an answer the server decided: success or
+// a 4xx. Transport errors and 5xx answers (a failing store, a restart, an
+// engine closing) leave the outcome unknown; a 429 (omniqd --rate-limit,
+// off here) changed nothing and is retried too.
+func definite(err error) bool {
+	if err == nil {
+		return true
+	}
+	var apiErr *client.Error
+	return errors.As(err, &apiErr) && apiErr.Status < 500 && apiErr.Status != http.StatusTooManyRequests
+}
