@@ -18,6 +18,7 @@ import (
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/file"
 	"github.com/omniq/omniq/stores/pebble"
+	"github.com/omniq/omniq/stores/storeurl"
 )
 
 func init() {
@@ -83,7 +84,7 @@ flags:
 		return fmt.Errorf("--before %s is negative", age)
 	}
 	if sameStore(*store, *archiveFlag) {
-		return fmt.Errorf("--archive names the store being compacted (%s): archive to another store or a file", redactSecrets(*store))
+		return fmt.Errorf("--archive names the store being compacted (%s): archive to another store or a file", storeurl.Redact(*store))
 	}
 
 	log, err := openCompactStore(ctx, *store)
@@ -108,7 +109,7 @@ flags:
 		return err
 	}
 	rep := compactReport{
-		Store: redactSecrets(*store), Archive: arch.String(), Before: before, Checkpoint: res.Checkpoint,
+		Store: storeurl.Redact(*store), Archive: arch.String(), Before: before, Checkpoint: res.Checkpoint,
 		Archived: res.Archived, Written: arch.Written(), Dropped: res.Dropped, First: res.First,
 	}
 	if res.First < res.Checkpoint {
@@ -149,14 +150,14 @@ func openCompactStore(ctx context.Context, raw string) (stores.Log, error) {
 	log, err := openAuditStore(ctx, raw, false)
 	if errors.Is(err, file.ErrLocked) || errors.Is(err, pebble.ErrLocked) {
 		return nil, fmt.Errorf("%s is locked: a running omniqd (or another process) has it open; stop it first, "+
-			"or let the daemon compact (omniqd serve --compact-every): %w", redactSecrets(raw), err)
+			"or let the daemon compact (omniqd serve --compact-every): %w", storeurl.Redact(raw), err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := log.(stores.Truncater); !ok {
 		_ = log.Close()
-		return nil, fmt.Errorf("%s: %w", redactSecrets(raw), engine.ErrCompactionUnsupported)
+		return nil, fmt.Errorf("%s: %w", storeurl.Redact(raw), engine.ErrCompactionUnsupported)
 	}
 	return log, nil
 }
@@ -183,7 +184,7 @@ func openArchive(ctx context.Context, raw string) (compactArchive, error) {
 	if err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
-	a, err := audit.NewLogArchive(ctx, log, redactSecrets(raw))
+	a, err := audit.NewLogArchive(ctx, log, storeurl.Redact(raw))
 	if err != nil {
 		_ = log.Close()
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/storeurl"
 )
 
 // Periodic compaction by the daemon ("omniqd serve --compact-every D"):
@@ -122,7 +123,7 @@ func (d *daemon) startCompactor() error {
 		return nil
 	}
 	if _, ok := d.log.(stores.Truncater); !ok {
-		return fmt.Errorf("--compact-every: %s: %w", redactSecrets(d.cfg.Store), engine.ErrCompactionUnsupported)
+		return fmt.Errorf("--compact-every: %s: %w", storeurl.Redact(d.cfg.Store), engine.ErrCompactionUnsupported)
 	}
 	if err := checkCompactConfig(d.cfg); err != nil {
 		return err

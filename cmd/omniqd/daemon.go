@@ -110,7 +110,7 @@ func startDaemon(cfg serveConfig, logger *slog.Logger) (*daemon, error) {
 		go func() { d.served <- d.srv.Serve(ln) }()
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "tls", tlsConfig != nil,
-		"store", redactSecrets(cfg.Store), "auth", cfg.Token != "", "rate_limit", cfg.RateLimit)
+		"store", storeurl.Redact(cfg.Store), "auth", cfg.Token != "", "rate_limit", cfg.RateLimit)
 	return d, nil
 }
 
@@ -140,7 +140,7 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	began := time.Now()
 	log, err := storeurl.Open(ctx, d.cfg.Store)
 	if err != nil {
-		return fmt.Errorf("open store %s: %w", redactSecrets(d.cfg.Store), err)
+		return fmt.Errorf("open store %s: %w", storeurl.Redact(d.cfg.Store), err)
 	}
 	opts := []engine.Option{
 		engine.WithObserver(d.metrics),

@@ -271,8 +271,8 @@ func TestRedactSecrets(t *testing.T) {
 		"postgres://root@db/q":                                "postgres://root@db/q",
 		"postgres://root:p%40ss@db/q?sslpassword=k&token=t#f": "postgres://root:xxxxx@db/q?sslpassword=xxxxx&token=xxxxx#f",
 	} {
-		if got := redactSecrets(in); got != want {
-			t.Errorf("redactSecrets(%q) = %q, want %q", in, got, want)
+		if got := storeurl.Redact(in); got != want {
+			t.Errorf("storeurl.Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

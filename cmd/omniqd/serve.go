@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -127,22 +126,4 @@ func (b *sizeFlag) Set(s string) error {
 	}
 	*b = sizeFlag(n * mult)
 	return nil
-}
-
-// secretUserinfo matches the password of a "scheme://user:password@" part
-// (up to the authority's last "@", as URL parsers read it);
-// a NATS URL may list several servers, each with its own.
-var secretUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^:@/?#\s,]*):[^/?#\s]*@`)
-
-// secretQuery matches the value of a query parameter that carries a secret
-// (libpq and pgx read password= and sslpassword= from the query).
-var secretQuery = regexp.MustCompile(`(?i)([?&](?:password|passwd|pass|pwd|sslpassword|token|secret|api_key|apikey)=)[^&#]*`)
-
-// redactSecrets returns a store URL fit for logs, errors and the
-// checkpoint's archive name: every password, in the userinfo or in the
-// query, is replaced by "xxxxx". Unlike url.URL.Redacted it also works on
-// what net/url cannot parse and on passwords given as query parameters.
-func redactSecrets(raw string) string {
-	s := secretUserinfo.ReplaceAllString(raw, "${1}:xxxxx@")
-	return secretQuery.ReplaceAllString(s, "${1}xxxxx")
 }

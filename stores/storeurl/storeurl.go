@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/omniq/omniq/stores"
@@ -121,11 +122,19 @@ func localPath(rest string) (string, error) {
 	return rest, nil
 }
 
-// Redact returns raw with any password replaced, for logs and errors.
+// secretUserinfo matches the password of a "scheme://user:password@" part
+// (up to the authority's last "@", as URL parsers read it); a NATS URL may
+// list several servers, each with its own.
+var secretUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^:@/?#\s,]*):[^/?#\s]*@`)
+
+// secretQuery matches the value of a query parameter that carries a secret
+// (libpq and pgx read password= and sslpassword= from the query).
+var secretQuery = regexp.MustCompile(`(?i)([?&](?:password|passwd|pass|pwd|sslpassword|token|secret|api_key|apikey)=)[^&#]*`)
+
+// Redact returns a store URL fit for logs, errors and archive names: every
+// password, in the userinfo or in the query, is replaced by "xxxxx". Unlike
+// url.URL.Redacted it also works on what net/url cannot parse.
 func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
+	s := secretUserinfo.ReplaceAllString(raw, "${1}:xxxxx@")
+	return secretQuery.ReplaceAllString(s, "${1}xxxxx")
 }

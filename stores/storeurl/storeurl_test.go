@@ -66,3 +66,15 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("redact = %q", got)
 	}
 }
+
+func TestRedactQueryAndServers(t *testing.T) {
+	for raw, want := range map[string]string{
+		"postgres://h/db?password=secret&sslmode=off": "postgres://h/db?password=xxxxx&sslmode=off",
+		"nats://a:pw1@h1:4222,nats://b:pw2@h2:4222":   "nats://a:xxxxx@h1:4222,nats://b:xxxxx@h2:4222",
+		"pebble:///var/lib/omniq":                     "pebble:///var/lib/omniq",
+	} {
+		if got := storeurl.Redact(raw); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
