@@ -87,7 +87,9 @@ func checkReport(t *testing.T, cfg Config, rep *Report) {
 	if min := 3 * uint64(rep.Worked+int64(probed)); rc.Events < min {
 		t.Errorf("log holds %d events, want at least %d", rc.Events, min)
 	}
-	if rc.SnapshotPosition == 0 || rc.SnapshotPosition > rc.Events {
+	// A continuous run's length depends on the machine: a periodic snapshot
+	// is owed only once the log has passed the interval.
+	if rc.SnapshotPosition > rc.Events || (rc.Events >= uint64(cfg.SnapshotEvery) && rc.SnapshotPosition == 0) {
 		t.Errorf("crash recovery from snapshot at %d of %d events: want a periodic snapshot (every %d)", rc.SnapshotPosition, rc.Events, cfg.SnapshotEvery)
 	}
 	if rc.CrashSeconds <= 0 || rc.CleanSeconds <= 0 || rc.ReplaySeconds <= 0 || rc.ReplayPerSec <= 0 {
