@@ -45,7 +45,7 @@ func (tx *txn) add(taskID string, p events.Payload) {
 // INVARIANT: commands in one batch touch disjoint tasks, so each validates
 // against the committed state alone.
 func (tx *txn) touch(id string) error {
-	if tx.e.reserved[id] || tx.e.reserved[barrier] || (tx.parent != nil && tx.parent.has(id)) {
+	if tx.e.reserved[id] || (tx.parent != nil && tx.parent.has(id)) {
 		return errConflict
 	}
 	tx.hold(id)
@@ -239,6 +239,12 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 	for _, cmd := range cmds {
 		if err := cmd.ctx.Err(); err != nil {
 			cmd.done <- err
+			continue
+		}
+		if e.reserved[barrier] {
+			// A checkpoint must be the last event of its batch and be
+			// applied before anything is validated after it.
+			deferred = append(deferred, cmd)
 			continue
 		}
 		tx := &txn{e: e, now: now}

@@ -14,8 +14,9 @@ import (
 // implement stores.Truncater).
 var ErrCompactionUnsupported = errors.New("engine: the log does not support compaction")
 
-// barrier is a reservation that makes every other command wait: a checkpoint
-// must be the last event of its batch, validated against a quiet state.
+// barrier is a reservation that makes every other command wait (the
+// preparer defers all commands while it is held): a checkpoint must be the
+// last event of its batch, so that Compact's position for it is exact.
 const barrier = "\x00checkpoint"
 
 // Archive receives the events compaction removes from the log, in order.
