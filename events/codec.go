@@ -128,21 +128,37 @@ func Unmarshal(b []byte) (ev Event, err error) {
 	if ev.Version > p.SchemaVersion() {
 		return Event{}, fmt.Errorf("%w: %s v%d (this build reads up to v%d)", ErrNewerVersion, t, ev.Version, p.SchemaVersion())
 	}
-	dec := decPool.Get().(*codec.Decoder)
-	dec.ResetBytes(rest)
-	err = dec.Decode(p)
-	read := dec.NumBytesRead()
-	dec.ResetBytes(nil) // do not pin the record
-	decPool.Put(dec)
-	if err != nil {
-		return Event{}, fmt.Errorf("%w: %s payload: %v", ErrCorrupt, t, err)
-	}
-	if read != len(rest) {
-		return Event{}, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(rest)-read)
+	if !decodeFast(p, rest) {
+		p = newPayload(t) // decodeFast may have filled part of it
+		if err := decodeReflect(p, rest); err != nil {
+			return Event{}, fmt.Errorf("%w: %s payload: %v", ErrCorrupt, t, err)
+		}
 	}
 	ev.Time = Timestamp(ns).Time()
 	ev.Payload = p
 	return ev, nil
+}
+
+// errTrailing: a payload decoded before the end of its record.
+var errTrailing = errors.New("trailing bytes")
+
+// decodeReflect decodes b, all of it, into p with the msgpack codec. It
+// defines what every payload's bytes mean (see decodeFast). It may panic on
+// malformed input; Unmarshal recovers.
+func decodeReflect(p Payload, b []byte) error {
+	dec := decPool.Get().(*codec.Decoder)
+	dec.ResetBytes(b)
+	err := dec.Decode(p)
+	read := dec.NumBytesRead()
+	dec.ResetBytes(nil) // do not pin the record
+	decPool.Put(dec)
+	if err != nil {
+		return err
+	}
+	if read != len(b) {
+		return fmt.Errorf("%w: %d", errTrailing, len(b)-read)
+	}
+	return nil
 }
 
 // MarshalBatch encodes evs as one batch record: a count, then each record

@@ -99,6 +99,18 @@ type Truncater interface {
 	First(ctx context.Context) (uint64, error)
 }
 
+// PageReader is implemented by logs that can decode a read into memory the
+// caller provides. A replay reads the whole log a page at a time while the
+// projection grows; reusing a few pages instead of allocating one per Read
+// spares the garbage collector a large share of the replay's garbage (and
+// so whole collections of the growing projection).
+type PageReader interface {
+	// ReadInto is Read, except that the events are stored in dst's array
+	// when its capacity holds them all (else in a new array); dst's
+	// contents are overwritten. It returns the events as Read does.
+	ReadInto(ctx context.Context, dst []events.Event, from uint64, max int) ([]events.Event, error)
+}
+
 // Dropper is implemented by logs kept on a shared server, where a log is one
 // name among many: Drop deletes this log and its snapshot for good. The log is
 // unusable afterwards; Close it. Tests and tenant clean-up use it.

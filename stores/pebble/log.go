@@ -56,6 +56,7 @@ var (
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
 	_ stores.Truncater     = (*Log)(nil)
+	_ stores.PageReader    = (*Log)(nil)
 )
 
 // Append implements stores.Log. The batch is one Pebble batch committed with
@@ -123,6 +124,12 @@ func (l *Log) publish(head uint64) {
 // stores.ErrCorrupt when a stored event cannot be decoded, a position is
 // missing, or Pebble finds damaged data; ctx.Err() if ctx is done.
 func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
+	return l.ReadInto(ctx, nil, from, max)
+}
+
+// ReadInto implements stores.PageReader: Read, with the events in dst's
+// array when it has room for them.
+func (l *Log) ReadInto(ctx context.Context, dst []events.Event, from uint64, max int) ([]events.Event, error) {
 	l.life.RLock()
 	defer l.life.RUnlock()
 	if l.closed {
@@ -154,7 +161,10 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	}
 	defer it.Close()
 
-	out := make([]events.Event, 0, n)
+	out := dst[:0]
+	if uint64(cap(out)) < n {
+		out = make([]events.Event, 0, n)
+	}
 	for ok := it.First(); ok; ok = it.Next() {
 		want := from + uint64(len(out))
 		if pos, ok := parseEventKey(it.Key()); !ok || pos != want {

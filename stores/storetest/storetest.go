@@ -318,6 +318,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Snapshot", func(t *testing.T) { runSnapshot(t, h) })
 	t.Run("Truncate", func(t *testing.T) { runTruncate(t, h) })
 	t.Run("ReadWindows", func(t *testing.T) { runReadWindows(t, h) })
+	t.Run("ReadInto", func(t *testing.T) { runReadInto(t, h) })
 	t.Run("ReadDuringTruncate", func(t *testing.T) { runReadDuringTruncate(t, h) })
 	if h.Shared {
 		t.Run("TailingReaderSeesPrefix", func(t *testing.T) { runTailingPrefix(t, h) })

@@ -1,0 +1,612 @@
+package events
+
+import (
+	"encoding/binary"
+	"math"
+	"time"
+)
+
+// maxFastDepth bounds the nesting of free-form values (arguments, keyword
+// arguments, results) decoded here; it stays far below the handle's
+// MaxDepth so that nothing accepted here is refused there for depth.
+const maxFastDepth = 16
+
+// Msgpack format bytes used below (see the msgpack spec).
+const (
+	mpNil     = 0xc0
+	mpFalse   = 0xc2
+	mpTrue    = 0xc3
+	mpBin8    = 0xc4
+	mpBin16   = 0xc5
+	mpBin32   = 0xc6
+	mpFloat32 = 0xca
+	mpFloat64 = 0xcb
+	mpUint8   = 0xcc
+	mpUint16  = 0xcd
+	mpUint32  = 0xce
+	mpUint64  = 0xcf
+	mpInt8    = 0xd0
+	mpInt16   = 0xd1
+	mpInt32   = 0xd2
+	mpInt64   = 0xd3
+	mpStr8    = 0xd9
+	mpStr16   = 0xda
+	mpStr32   = 0xdb
+	mpArray16 = 0xdc
+	mpArray32 = 0xdd
+	mpMap16   = 0xde
+	mpMap32   = 0xdf
+)
+
+// decodeFast decodes b into p, a zero payload from newPayload. It reports
+// false when it declines; p may then be partly filled and must not be used.
+//
+// Replay decodes every event of the log, and the reflective msgpack decoder
+// spends most of its time finding struct fields and codec functions; so the
+// payload types that make up nearly all of a log are decoded here by hand.
+//
+// INVARIANT: decodeFast either declines or yields exactly the payload that
+// decodeReflect yields for the same bytes. It accepts only constructs whose
+// reflective meaning is plain: a map with each known field at most once (a
+// nil value leaves the field zero), string keys, integers into integer
+// fields, strings into strings, booleans into bools. Anything else (unknown
+// or repeated fields, other formats, a uint64 beyond int64, nesting deeper
+// than maxFastDepth, trailing bytes) declines, and decodeReflect decides.
+// TestFastDecodeMatchesReflect and FuzzFastDecode hold it to that.
+func decodeFast(p Payload, b []byte) bool {
+	d := fastDecoder{b: b}
+	switch p := p.(type) {
+	case *TaskEnqueued:
+		d.taskEnqueued(p)
+	case *TaskLeased:
+		d.taskLeased(p)
+	case *TaskHeartbeat:
+		d.taskHeartbeat(p)
+	case *TaskCompleted:
+		d.taskCompleted(p)
+	case *TaskFailed:
+		d.taskFailed(p)
+	case *TaskRetryScheduled:
+		d.taskRetryScheduled(p)
+	case *TaskLeaseExpired:
+		d.taskLeaseExpired(p)
+	case *TaskCancelled:
+		d.taskCancelled(p)
+	case *ScheduleCreated:
+		d.scheduleCreated(p)
+	case *ScheduleFired:
+		d.scheduleFired(p)
+	case *ScheduleResumed:
+		d.scheduleResumed(p)
+	case *TaskExpired, *TaskDeleted, *SchedulePaused, *ScheduleDeleted:
+		d.empty()
+	default:
+		return false
+	}
+	return !d.bad && d.off == len(d.b)
+}
+
+// fastDecoder reads msgpack from b. bad is sticky: after the first construct
+// it declines, every read returns a zero value and consumes nothing.
+type fastDecoder struct {
+	b   []byte
+	off int
+	bad bool
+}
+
+func (d *fastDecoder) decline() { d.bad = true }
+
+// peek returns the next format byte without consuming it.
+func (d *fastDecoder) peek() byte {
+	if d.bad || d.off >= len(d.b) {
+		d.bad = true
+		return 0
+	}
+	return d.b[d.off]
+}
+
+// next consumes n bytes; nil (and bad) when fewer are left.
+func (d *fastDecoder) next(n int) []byte {
+	if d.bad || n < 0 || n > len(d.b)-d.off {
+		d.bad = true
+		return nil
+	}
+	s := d.b[d.off : d.off+n]
+	d.off += n
+	return s
+}
+
+// length reads a 1, 2 or 4-byte big-endian length of entries that take at
+// least minSize bytes each (see check).
+func (d *fastDecoder) length(width, minSize int) int {
+	s := d.next(width)
+	if s == nil {
+		return 0
+	}
+	var n int
+	switch width {
+	case 1:
+		n = int(s[0])
+	case 2:
+		n = int(binary.BigEndian.Uint16(s))
+	default:
+		n = int(binary.BigEndian.Uint32(s))
+	}
+	return d.check(n, minSize)
+}
+
+// check returns n, or declines when n entries of at least minSize bytes
+// each cannot fit in the bytes left: such a length is corrupt and must not
+// size an allocation.
+func (d *fastDecoder) check(n, minSize int) int {
+	if n > (len(d.b)-d.off)/minSize {
+		d.bad = true
+		return 0
+	}
+	return n
+}
+
+// mapLen reads a map header.
+func (d *fastDecoder) mapLen() int {
+	c := d.peek()
+	switch {
+	case d.bad:
+		return 0
+	case c >= 0x80 && c <= 0x8f:
+		d.off++
+		return d.check(int(c&0x0f), 2)
+	case c == mpMap16:
+		d.off++
+		return d.length(2, 2)
+	case c == mpMap32:
+		d.off++
+		return d.length(4, 2)
+	}
+	d.decline()
+	return 0
+}
+
+// arrayLen reads an array header.
+func (d *fastDecoder) arrayLen() int {
+	c := d.peek()
+	switch {
+	case d.bad:
+		return 0
+	case c >= 0x90 && c <= 0x9f:
+		d.off++
+		return d.check(int(c&0x0f), 1)
+	case c == mpArray16:
+		d.off++
+		return d.length(2, 1)
+	case c == mpArray32:
+		d.off++
+		return d.length(4, 1)
+	}
+	d.decline()
+	return 0
+}
+
+// rawString reads a msgpack str (not bin) and returns its bytes, which
+// alias b.
+func (d *fastDecoder) rawString() []byte {
+	c := d.peek()
+	switch {
+	case d.bad:
+		return nil
+	case c >= 0xa0 && c <= 0xbf:
+		d.off++
+		return d.next(int(c & 0x1f))
+	case c == mpStr8:
+		d.off++
+		return d.next(d.length(1, 1))
+	case c == mpStr16:
+		d.off++
+		return d.next(d.length(2, 1))
+	case c == mpStr32:
+		d.off++
+		return d.next(d.length(4, 1))
+	}
+	d.decline()
+	return nil
+}
+
+func (d *fastDecoder) str() string { return string(d.rawString()) }
+
+// int64 reads any msgpack integer that fits an int64.
+func (d *fastDecoder) int64() int64 {
+	c := d.peek()
+	switch {
+	case d.bad:
+		return 0
+	case c <= 0x7f || c >= 0xe0: // positive and negative fixint
+		d.off++
+		return int64(int8(c))
+	}
+	d.off++
+	switch c {
+	case mpUint8:
+		if s := d.next(1); s != nil {
+			return int64(s[0])
+		}
+	case mpUint16:
+		if s := d.next(2); s != nil {
+			return int64(binary.BigEndian.Uint16(s))
+		}
+	case mpUint32:
+		if s := d.next(4); s != nil {
+			return int64(binary.BigEndian.Uint32(s))
+		}
+	case mpUint64:
+		if s := d.next(8); s != nil {
+			if u := binary.BigEndian.Uint64(s); u <= math.MaxInt64 {
+				return int64(u)
+			}
+			d.decline()
+		}
+	case mpInt8:
+		if s := d.next(1); s != nil {
+			return int64(int8(s[0]))
+		}
+	case mpInt16:
+		if s := d.next(2); s != nil {
+			return int64(int16(binary.BigEndian.Uint16(s)))
+		}
+	case mpInt32:
+		if s := d.next(4); s != nil {
+			return int64(int32(binary.BigEndian.Uint32(s)))
+		}
+	case mpInt64:
+		if s := d.next(8); s != nil {
+			return int64(binary.BigEndian.Uint64(s))
+		}
+	default:
+		d.decline()
+	}
+	return 0
+}
+
+// int reads an integer into an int field; one that does not fit declines.
+func (d *fastDecoder) int() int {
+	v := d.int64()
+	if int64(int(v)) != v {
+		d.decline()
+		return 0
+	}
+	return int(v)
+}
+
+func (d *fastDecoder) bool() bool {
+	switch d.peek() {
+	case mpFalse:
+		d.off++
+		return false
+	case mpTrue:
+		d.off++
+		return true
+	}
+	d.decline()
+	return false
+}
+
+// strings reads an array of strings into a []string field.
+func (d *fastDecoder) strings() []string {
+	n := d.arrayLen()
+	if d.bad {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.str()
+	}
+	return out
+}
+
+// value reads a free-form value as the reflective decoder does into an
+// `any` with the log's handle: integers as int64, floats as float64,
+// str and bin as string, arrays as []any, maps as map[string]any.
+func (d *fastDecoder) value(depth int) any {
+	c := d.peek()
+	switch {
+	case d.bad:
+		return nil
+	case c <= 0x7f || c >= 0xe0 || (c >= mpUint8 && c <= mpInt64):
+		return d.int64()
+	case c == mpNil:
+		d.off++
+		return nil
+	case c == mpFalse, c == mpTrue:
+		return d.bool()
+	case c == mpFloat32:
+		d.off++
+		if s := d.next(4); s != nil {
+			return float64(math.Float32frombits(binary.BigEndian.Uint32(s)))
+		}
+		return nil
+	case c == mpFloat64:
+		d.off++
+		if s := d.next(8); s != nil {
+			return math.Float64frombits(binary.BigEndian.Uint64(s))
+		}
+		return nil
+	case c >= 0xa0 && c <= 0xbf, c == mpStr8, c == mpStr16, c == mpStr32:
+		return d.str()
+	case c == mpBin8:
+		d.off++
+		return string(d.next(d.length(1, 1)))
+	case c == mpBin16:
+		d.off++
+		return string(d.next(d.length(2, 1)))
+	case c == mpBin32:
+		d.off++
+		return string(d.next(d.length(4, 1)))
+	case c >= 0x90 && c <= 0x9f, c == mpArray16, c == mpArray32:
+		if depth >= maxFastDepth {
+			d.decline()
+			return nil
+		}
+		return d.anySlice(depth + 1)
+	case c >= 0x80 && c <= 0x8f, c == mpMap16, c == mpMap32:
+		if depth >= maxFastDepth {
+			d.decline()
+			return nil
+		}
+		return d.anyMap(depth + 1)
+	}
+	d.decline() // extensions
+	return nil
+}
+
+// anySlice reads an array into a []any; an empty array gives an empty,
+// non-nil slice, as in the reflective decoder.
+func (d *fastDecoder) anySlice(depth int) []any {
+	n := d.arrayLen()
+	if d.bad {
+		return nil
+	}
+	out := make([]any, n)
+	for i := range out {
+		out[i] = d.value(depth)
+	}
+	return out
+}
+
+// anyMap reads a map with string keys into a map[string]any; an empty map
+// gives an empty, non-nil map. A repeated key declines (the reflective
+// decoder decodes into the value already there).
+func (d *fastDecoder) anyMap(depth int) map[string]any {
+	n := d.mapLen()
+	if d.bad {
+		return nil
+	}
+	out := make(map[string]any, n)
+	for range n {
+		k := d.str()
+		if _, dup := out[k]; dup {
+			d.decline()
+		}
+		if d.bad {
+			return nil
+		}
+		out[k] = d.value(depth)
+	}
+	return out
+}
+
+// field reads the key of a struct's next field and returns its index in
+// names. It returns -1, having consumed the value, when the value is nil:
+// the reflective decoder sets the field to its zero value then, and every
+// field starts zero. An unknown key, or one already seen (seen holds a bit
+// per index), declines and returns -1.
+func (d *fastDecoder) field(names []string, seen *uint32) int {
+	k := d.rawString()
+	if d.bad {
+		return -1
+	}
+	for i, name := range names {
+		if string(k) != name {
+			continue
+		}
+		if *seen&(1<<i) != 0 {
+			break
+		}
+		*seen |= 1 << i
+		if d.peek() == mpNil && !d.bad {
+			d.off++
+			return -1
+		}
+		return i
+	}
+	d.decline()
+	return -1
+}
+
+// Field names in each payload's codec tags, in the order of the cases that
+// decode them.
+var (
+	enqueuedFields        = []string{"t"}
+	specFields            = []string{"f", "a", "k", "q", "p", "ttl", "r", "mr", "d", "at", "ps", "s"}
+	leasedFields          = []string{"n", "dl", "w"}
+	heartbeatFields       = []string{"n", "dl"}
+	completedFields       = []string{"n", "res"}
+	failedFields          = []string{"n", "e"}
+	retryScheduledFields  = []string{"n", "e", "at"}
+	leaseExpiredFields    = []string{"n"}
+	cancelledFields       = []string{"r", "d"}
+	scheduleCreatedFields = []string{"t", "c", "i", "nf", "ps"}
+	scheduleFiredFields   = []string{"ft", "in", "nf"}
+	scheduleResumedFields = []string{"nf"}
+)
+
+func (d *fastDecoder) spec(p *TaskSpec) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(specFields, &seen) {
+		case 0:
+			p.Func = d.str()
+		case 1:
+			p.Args = d.anySlice(1)
+		case 2:
+			p.Kwargs = d.anyMap(1)
+		case 3:
+			p.Queue = d.str()
+		case 4:
+			p.Priority = d.int()
+		case 5:
+			p.TTL = time.Duration(d.int64())
+		case 6:
+			p.Retries = d.int()
+		case 7:
+			p.MaxRetries = d.int()
+		case 8:
+			p.DependsOn = d.strings()
+		case 9:
+			p.RunAt = Timestamp(d.int64())
+		case 10:
+			p.Paused = d.bool()
+		case 11:
+			p.ScheduleID = d.str()
+		}
+	}
+}
+
+func (d *fastDecoder) taskEnqueued(p *TaskEnqueued) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		if d.field(enqueuedFields, &seen) == 0 {
+			d.spec(&p.Spec)
+		}
+	}
+}
+
+func (d *fastDecoder) taskLeased(p *TaskLeased) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(leasedFields, &seen) {
+		case 0:
+			p.Attempt = d.int()
+		case 1:
+			p.Deadline = Timestamp(d.int64())
+		case 2:
+			p.Worker = d.str()
+		}
+	}
+}
+
+func (d *fastDecoder) taskHeartbeat(p *TaskHeartbeat) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(heartbeatFields, &seen) {
+		case 0:
+			p.Attempt = d.int()
+		case 1:
+			p.Deadline = Timestamp(d.int64())
+		}
+	}
+}
+
+func (d *fastDecoder) taskCompleted(p *TaskCompleted) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(completedFields, &seen) {
+		case 0:
+			p.Attempt = d.int()
+		case 1:
+			p.Result = d.value(1)
+		}
+	}
+}
+
+func (d *fastDecoder) taskFailed(p *TaskFailed) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(failedFields, &seen) {
+		case 0:
+			p.Attempt = d.int()
+		case 1:
+			p.Error = d.str()
+		}
+	}
+}
+
+func (d *fastDecoder) taskRetryScheduled(p *TaskRetryScheduled) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(retryScheduledFields, &seen) {
+		case 0:
+			p.Attempt = d.int()
+		case 1:
+			p.Error = d.str()
+		case 2:
+			p.RetryAt = Timestamp(d.int64())
+		}
+	}
+}
+
+func (d *fastDecoder) taskLeaseExpired(p *TaskLeaseExpired) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		if d.field(leaseExpiredFields, &seen) == 0 {
+			p.Attempt = d.int()
+		}
+	}
+}
+
+func (d *fastDecoder) taskCancelled(p *TaskCancelled) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(cancelledFields, &seen) {
+		case 0:
+			p.Reason = CancelReason(d.str())
+		case 1:
+			p.Dependency = d.str()
+		}
+	}
+}
+
+func (d *fastDecoder) scheduleCreated(p *ScheduleCreated) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(scheduleCreatedFields, &seen) {
+		case 0:
+			d.spec(&p.Template)
+		case 1:
+			p.Cron = d.str()
+		case 2:
+			p.Interval = time.Duration(d.int64())
+		case 3:
+			p.NextFire = Timestamp(d.int64())
+		case 4:
+			p.Paused = d.bool()
+		}
+	}
+}
+
+func (d *fastDecoder) scheduleFired(p *ScheduleFired) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(scheduleFiredFields, &seen) {
+		case 0:
+			p.FireTime = Timestamp(d.int64())
+		case 1:
+			p.Instance = d.str()
+		case 2:
+			p.NextFire = Timestamp(d.int64())
+		}
+	}
+}
+
+func (d *fastDecoder) scheduleResumed(p *ScheduleResumed) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		if d.field(scheduleResumedFields, &seen) == 0 {
+			p.NextFire = Timestamp(d.int64())
+		}
+	}
+}
+
+// empty reads a payload without fields: any key declines.
+func (d *fastDecoder) empty() {
+	if d.mapLen() != 0 {
+		d.decline()
+	}
+}
