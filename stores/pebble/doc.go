@@ -28,9 +28,18 @@
 //	+------+                          +------------------------+
 //	| 'f'  |                          | position (uint64, BE)  |             the first position, once truncated
 //	+------+                          +------------------------+
-//	+------+                          +------------------------+----------+
-//	| 's'  |                          | position (uint64, BE)  | data ... |  the one snapshot
-//	+------+                          +------------------------+----------+
+//	+------+                          +--------+----------+--------+--------+---------+
+//	| 's'  |                          | "OQM1" | position | length | chunks | CRC-32C |  the snapshot's manifest
+//	+------+                          +--------+----------+--------+--------+---------+
+//	                                     4 B      8 B, BE    8 B, BE  4 B, BE  4 B, BE (Castagnoli, of the data)
+//	+------+-----------------------+  +----------------------------+
+//	| 's'  | chunk (uint32, BE)    |  | data[chunk×1 MiB : …+1 MiB] |            chunks 0..chunks-1
+//	+------+-----------------------+  +----------------------------+
+//
+// A snapshot is written as 1 MiB chunks plus a manifest, in one synced batch
+// that first range-deletes the old chunks: a single value of hundreds of MB
+// makes Pebble's reads of the events beside it crawl. A manifest that does
+// not match its chunks (count, length, checksum) loads as ErrCorrupt.
 //
 // Event keys are gap-free from the first position to the head. The first
 // position is 1 until TruncateBefore stores another under 'f'. The head is

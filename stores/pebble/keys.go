@@ -12,8 +12,16 @@ const (
 // eventKeyLen is the length of every event key: prefix + big-endian position.
 const eventKeyLen = 1 + 8
 
-// snapshotKey is the key of the one snapshot.
+// snapshotKey is the key of the snapshot's manifest.
 var snapshotKey = []byte{snapshotPrefix}
+
+// snapshotChunkKey returns the key of chunk i of the snapshot.
+func snapshotChunkKey(i uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{snapshotPrefix}, i)
+}
+
+// snapshotChunksEnd is the exclusive upper bound of the chunk keys.
+var snapshotChunksEnd = []byte{snapshotPrefix + 1}
 
 // firstKey holds the log's first position once it has been truncated.
 var firstKey = []byte{firstPrefix}
