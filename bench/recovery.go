@@ -81,7 +81,7 @@ func measureRecovery(ctx context.Context, cfg Config, t *target, opts []engine.O
 	// 3. Full replay, snapshot hidden.
 	cfg.progress("recovery: replay all %d events, snapshot hidden", rc.Events)
 	began = time.Now()
-	st, err := engine.Replay(ctx, plainLog{l}, 0)
+	st, err := engine.Replay(ctx, withoutSnapshots(l), 0)
 	if err != nil {
 		return nil, fmt.Errorf("bench: full replay: %w", err)
 	}

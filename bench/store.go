@@ -104,6 +104,22 @@ func (unclosable) Close() error { return nil }
 // engine.Replay finds no snapshot and replays the whole log.
 type plainLog struct{ stores.Log }
 
+// pageLog is a plainLog that keeps the log's stores.PageReader: a replay
+// at Open reads through it, and the full replay measures that replay.
+type pageLog struct {
+	plainLog
+	stores.PageReader
+}
+
+// withoutSnapshots wraps l as a plainLog, or a pageLog when l reads pages
+// into memory it is given.
+func withoutSnapshots(l stores.Log) stores.Log {
+	if pr, ok := l.(stores.PageReader); ok {
+		return pageLog{plainLog{l}, pr}
+	}
+	return plainLog{l}
+}
+
 // crashLog forwards a snapshot-keeping log; once crashed is set it drops
 // SaveSnapshot calls, so that closing the engine leaves the store as a crash
 // would: with the last periodic snapshot only.

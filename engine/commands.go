@@ -58,14 +58,10 @@ func (e *Engine) EnqueueBatch(ctx context.Context, tasks []*Task) error {
 	}, func() {
 		now := events.At(e.now())
 		for i, t := range tasks {
-			var got *Task
 			if r := e.state.Task(ids[i]); r != nil {
-				got = taskFromRecord(r, now)
+				recordFields(t, r, now)
 			} else if sc := e.state.Schedule(ids[i]); sc != nil {
-				got = taskFromSchedule(sc)
-			}
-			if got != nil {
-				fillEngineFields(t, got)
+				fillEngineFields(t, taskFromSchedule(sc))
 			}
 		}
 	})
@@ -194,27 +190,7 @@ func (e *Engine) DequeueN(ctx context.Context, queueName string, n int) ([]*Task
 	var leased []*projections.Task
 	var out []*Task
 	err := e.submit(ctx, func(tx *txn) error {
-		leased = leased[:0]
-		now := events.At(tx.now)
-		deadline := events.At(tx.now.Add(e.cfg.leaseTimeout))
-		var skipped []*projections.Task
-		for len(leased) < n {
-			t := e.state.TakeReady(queue, now)
-			if t == nil {
-				break
-			}
-			if e.reserved[t.ID] {
-				skipped = append(skipped, t)
-				continue
-			}
-			tx.hold(t.ID)
-			tx.rollback = append(tx.rollback, func() { e.state.ReturnReady(t) })
-			tx.add(t.ID, &events.TaskLeased{Attempt: t.Attempt + 1, Deadline: deadline, Worker: e.cfg.workerID})
-			leased = append(leased, t)
-		}
-		for _, t := range skipped {
-			e.state.ReturnReady(t)
-		}
+		leased = e.stageLeases(tx, queue, n, leased[:0])
 		return nil
 	}, func() {
 		now := events.At(e.now())
@@ -311,7 +287,7 @@ func (e *Engine) Fail(ctx context.Context, task *Task, cause error) error {
 // stageAttemptFailed stages a retry, or the final failure and its cascade.
 // REQUIRES: e.mu held; r is running.
 func (e *Engine) stageAttemptFailed(tx *txn, r *projections.Task, msg string) error {
-	if r.Attempt <= r.Spec.Retries {
+	if r.Attempt <= r.Retries() {
 		retryAt := tx.now.Add(max(e.cfg.backoff(r.Attempt), 0))
 		tx.add(r.ID, &events.TaskRetryScheduled{Attempt: r.Attempt, Error: msg, RetryAt: events.At(retryAt)})
 		return nil
@@ -340,7 +316,7 @@ func (e *Engine) Heartbeat(ctx context.Context, task *Task) error {
 // REQUIRES: e.mu held.
 func (e *Engine) refresh(task *Task) {
 	if r := e.state.Task(task.ID); r != nil {
-		fillEngineFields(task, taskFromRecord(r, events.At(e.now())))
+		recordFields(task, r, events.At(e.now()))
 	}
 }
 
@@ -408,7 +384,7 @@ func (e *Engine) setPaused(ctx context.Context, taskID string, pause bool) error
 		if r == nil || r.Status == projections.StatusDeleted {
 			return fmt.Errorf("%w: task %q", ErrNotFound, taskID)
 		}
-		if r.Spec.RunAt == 0 && !r.Spec.Paused || r.Status.Terminal() || r.Status == projections.StatusRunning || r.Paused == pause {
+		if sp := r.Spec(); sp.RunAt == 0 && !sp.Paused || r.Status.Terminal() || r.Status == projections.StatusRunning || r.Paused == pause {
 			return fmt.Errorf("%w: cannot %s task %q (%s, paused %v)", ErrNotSchedule, verb, taskID, r.Status, r.Paused)
 		}
 		if err := tx.touch(taskID); err != nil {
@@ -421,41 +397,6 @@ func (e *Engine) setPaused(ctx context.Context, taskID string, pause bool) error
 		}
 		return nil
 	}, nil)
-}
-
-// DequeueWait is DequeueN that waits up to ctx's deadline for a task to
-// become ready (long-poll). It returns an empty slice, and no error, when
-// ctx ends with nothing ready; ErrClosed when the engine closes.
-func (e *Engine) DequeueWait(ctx context.Context, queueName string, n int) ([]*Task, error) {
-	return e.DequeueWaitAny(ctx, []string{queueName}, n)
-}
-
-// DequeueWaitAny is DequeueWait over several queues in order of preference:
-// it leases from the first queue that has ready tasks, waiting until one has.
-func (e *Engine) DequeueWaitAny(ctx context.Context, queues []string, n int) ([]*Task, error) {
-	if len(queues) == 0 {
-		queues = []string{DefaultQueue}
-	}
-	// ctx bounds the wait, not the lease: once a lease is being written it
-	// is answered, so a wait that runs out then does not lose the task.
-	lease := context.WithoutCancel(ctx)
-	for {
-		wake := e.readyChan()
-		for _, q := range queues {
-			tasks, err := e.DequeueN(lease, q, n)
-			if len(tasks) > 0 || err != nil {
-				return tasks, err
-			}
-		}
-		if e.isClosed() {
-			return nil, ErrClosed
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return nil, nil
-		}
-	}
 }
 
 // Outcome is the answer to one lease, for CompleteBatch: Err nil completes

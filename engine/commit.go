@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/omniq/omniq/events"
-	"github.com/omniq/omniq/stores"
 )
 
 // command is one request to the committer.
@@ -23,6 +23,9 @@ type command struct {
 	// to read results out of the state.
 	commit func()
 	done   chan error
+	// park: set for a command that waits for ready tasks (DequeueWait); its
+	// prepare may return errPark (see waiters.go).
+	park *parkable
 }
 
 // txn collects one command's events and the undo steps to run if the batch
@@ -31,8 +34,8 @@ type txn struct {
 	e        *Engine
 	now      time.Time
 	events   []events.Event
-	reserve  map[string]bool // task ids this command touches
-	parent   *txn            // for a nested txn (see sub): its parent's reservations count as taken
+	reserve  reservations // task ids this command touches
+	parent   *txn         // for a nested txn (see sub): its parent's reservations count as taken
 	rollback []func()
 }
 
@@ -53,14 +56,47 @@ func (tx *txn) touch(id string) error {
 }
 
 // hold reserves id without checking; for ids the caller knows are free.
-func (tx *txn) hold(id string) {
-	if tx.reserve == nil {
-		tx.reserve = map[string]bool{}
-	}
-	tx.reserve[id] = true
+func (tx *txn) hold(id string) { tx.reserve.add(id) }
+
+func (tx *txn) has(id string) bool { return tx.reserve.has(id) }
+
+// reservations is a set of task ids. Most commands touch one to three
+// tasks: a short slice, searched linearly, costs no map per command; a set
+// is built once a command holds more.
+type reservations struct {
+	ids []string
+	set map[string]struct{}
 }
 
-func (tx *txn) has(id string) bool { return tx.reserve[id] }
+const reservationsScan = 8
+
+func (r *reservations) add(id string) {
+	if r.has(id) {
+		return
+	}
+	r.ids = append(r.ids, id)
+	if r.set != nil {
+		r.set[id] = struct{}{}
+	} else if len(r.ids) > reservationsScan {
+		r.set = make(map[string]struct{}, 2*len(r.ids))
+		for _, x := range r.ids {
+			r.set[x] = struct{}{}
+		}
+	}
+}
+
+func (r *reservations) has(id string) bool {
+	if r.set != nil {
+		_, ok := r.set[id]
+		return ok
+	}
+	for _, x := range r.ids {
+		if x == id {
+			return true
+		}
+	}
+	return false
+}
 
 // sub starts a nested transaction whose events and reservations join tx
 // (merge) only if it stages without conflict.
@@ -68,7 +104,7 @@ func (tx *txn) sub() *txn { return &txn{e: tx.e, now: tx.now, parent: tx} }
 
 func (tx *txn) merge(sub *txn) {
 	tx.events = append(tx.events, sub.events...)
-	for id := range sub.reserve {
+	for _, id := range sub.reserve.ids {
 		tx.hold(id)
 	}
 }
@@ -83,9 +119,20 @@ func (tx *txn) undo() {
 }
 
 func (tx *txn) release() {
-	for id := range tx.reserve {
+	for _, id := range tx.reserve.ids {
 		delete(tx.e.reserved, id)
 	}
+}
+
+// commandPool recycles the commands of submit: one per call otherwise.
+// INVARIANT: a command is put back only once its answer was received (or it
+// never reached the committer), and the committer never touches a command
+// after sending its answer.
+var commandPool = sync.Pool{New: func() any { return &command{done: make(chan error, 1)} }}
+
+func putCommand(cmd *command) {
+	cmd.ctx, cmd.prepare, cmd.commit, cmd.park = nil, nil, nil, nil
+	commandPool.Put(cmd)
 }
 
 // submit sends a command to the committer and waits for its answer. When ctx
@@ -95,18 +142,25 @@ func (e *Engine) submit(ctx context.Context, prepare func(tx *txn) error, commit
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	cmd := &command{ctx: ctx, prepare: prepare, commit: commit, done: make(chan error, 1)}
+	cmd := commandPool.Get().(*command)
+	cmd.ctx, cmd.prepare, cmd.commit = ctx, prepare, commit
 	select {
 	case e.cmds <- cmd:
 	case <-e.quit:
+		putCommand(cmd)
 		return ErrClosed
 	case <-ctx.Done():
+		putCommand(cmd)
 		return ctx.Err()
 	}
 	select {
 	case err := <-cmd.done:
+		// Answered: the committer is done with cmd (see appendBatch).
+		putCommand(cmd)
 		return err
 	case <-ctx.Done():
+		// cmd stays with the committer, which may still answer it: it is
+		// not reused.
 		return ctx.Err()
 	case <-e.stopped:
 		// The committer is gone; it answered everything it took.
@@ -127,6 +181,38 @@ type pending struct {
 	events []events.Event
 }
 
+// spareBatches bounds the written batches kept for reuse: the preparer
+// fills one while the appender writes another.
+const spareBatches = 2
+
+// newPending returns an empty batch, reusing a written one when there is.
+func (e *Engine) newPending() *pending {
+	select {
+	case b := <-e.spare:
+		return b
+	default:
+		return &pending{}
+	}
+}
+
+// recycle keeps a written and answered batch for reuse. Its slices keep
+// their capacity (up to a bound) and drop their contents, so the
+// collector does not keep answered commands and their events alive.
+// REQUIRES: nothing refers to b any more (appendBatch has returned).
+func (e *Engine) recycle(b *pending) {
+	if cap(b.events) > 1<<16 {
+		return
+	}
+	clear(b.cmds)
+	clear(b.txns)
+	clear(b.events)
+	b.cmds, b.txns, b.events = b.cmds[:0], b.txns[:0], b.events[:0]
+	select {
+	case e.spare <- b:
+	default:
+	}
+}
+
 // commitLoop is the single writer (DESIGN.md invariant 4), in two stages
 // that overlap: the preparer (this goroutine) validates commands and stages
 // their events into the next batch while the appender writes the previous
@@ -145,6 +231,7 @@ func (e *Engine) commitLoop() {
 		defer close(appenderDone)
 		for b := range toAppender {
 			e.appendBatch(b)
+			e.recycle(b)
 			select {
 			case applied <- struct{}{}:
 			default:
@@ -180,11 +267,11 @@ func (e *Engine) commitLoop() {
 			next, d = e.prepare(next, cmds)
 			deferred = append(deferred, d...)
 		case <-applied:
-			if len(deferred) > 0 {
-				retry := deferred
-				deferred = nil
-				next, deferred = e.prepare(next, retry)
-			}
+			// Also when nothing was deferred: the applied batch may have
+			// made tasks ready for parked commands.
+			retry := deferred
+			deferred = nil
+			next, deferred = e.prepare(next, retry)
 		case <-e.quit:
 			if next != nil {
 				toAppender <- next
@@ -194,6 +281,9 @@ func (e *Engine) commitLoop() {
 			for _, cmd := range deferred {
 				cmd.done <- ErrClosed
 			}
+			e.mu.Lock()
+			e.answerParked(ErrClosed)
+			e.mu.Unlock()
 			e.drainClosed()
 			close(e.stopped)
 			return
@@ -213,11 +303,12 @@ func (e *Engine) drainClosed() {
 	}
 }
 
-// prepare validates cmds against the state and stages their events into b
-// (a new batch when nil). Commands that conflict with a reservation are
-// returned to be tried after the next apply; commands that fail validation,
-// or stage nothing, are answered at once. It returns b, or nil while b holds
-// no events.
+// prepare validates cmds, and then the parked commands that may proceed,
+// against the state and stages their events into b (a new batch when nil).
+// Commands that conflict with a reservation are returned to be tried after
+// the next apply; commands with nothing to do yet are parked; commands that
+// fail validation, or stage nothing, are answered at once. It returns b, or
+// nil while b holds no events.
 func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 	var deferred, noop []*command
 	e.mu.Lock()
@@ -236,6 +327,10 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 		}
 	}
 	now := e.now()
+	if !e.reserved[barrier] {
+		// Parked commands first: they have waited longest.
+		cmds = append(e.takeParked(events.At(now)), cmds...)
+	}
 	for _, cmd := range cmds {
 		if err := cmd.ctx.Err(); err != nil {
 			cmd.done <- err
@@ -254,6 +349,11 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 			deferred = append(deferred, cmd)
 			continue
 		}
+		if errors.Is(err, errPark) {
+			tx.rollbackOnly()
+			e.parkOrAnswer(cmd)
+			continue
+		}
 		if err != nil {
 			tx.rollbackOnly()
 			cmd.done <- err
@@ -264,15 +364,16 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 			noop = append(noop, cmd)
 			continue
 		}
-		for id := range tx.reserve {
+		for _, id := range tx.reserve.ids {
 			e.reserved[id] = true
 		}
 		if b == nil {
-			b = &pending{}
+			b = e.newPending()
 		}
 		b.events = append(b.events, tx.events...)
 		b.cmds = append(b.cmds, cmd)
 		b.txns = append(b.txns, tx)
+		e.handOff(b, tx)
 	}
 	for _, cmd := range noop {
 		if cmd.commit != nil {
@@ -350,17 +451,17 @@ func (e *Engine) appendBatch(b *pending) {
 			cmd.commit()
 		}
 	}
-	e.signalReady()
 	dueSnapshot := e.cfg.snapshotEvery > 0 && e.state.Position()-e.snapshotAt >= e.cfg.snapshotEvery
+	kick := e.timerLate()
 	e.mu.Unlock()
 	for i, cmd := range b.cmds {
 		cmd.done <- answers[i]
 	}
-	e.kickTimer()
+	if kick {
+		e.kickTimer()
+	}
 	if dueSnapshot {
-		if err := e.saveSnapshot(context.Background()); err != nil {
-			e.cfg.logger.Warn("periodic snapshot failed", "err", err)
-		}
+		e.startSnapshot()
 	}
 }
 
@@ -392,14 +493,7 @@ func (e *Engine) settle(b *pending) (written bool, applied map[ulid.ULID]error, 
 		ours[ev.ID] = true
 	}
 	applied = map[ulid.ULID]error{}
-	for from := e.state.Position() + 1; from <= head; {
-		page, err := e.log.Read(ctx, from, 4096)
-		if err != nil {
-			return false, nil, err
-		}
-		if len(page) == 0 {
-			return false, nil, fmt.Errorf("log ends at %d below its head %d: %w", from-1, head, stores.ErrCorrupt)
-		}
+	err = readPages(ctx, e.log, e.state.Position()+1, head, true, func(page []events.Event) error {
 		for _, ev := range page {
 			if ev.Position > head {
 				break
@@ -410,7 +504,10 @@ func (e *Engine) settle(b *pending) (written bool, applied map[ulid.ULID]error, 
 				applied[ev.ID] = aerr
 			}
 		}
-		from = page[len(page)-1].Position + 1
+		return nil
+	})
+	if err != nil {
+		return false, nil, err
 	}
 	return written, applied, nil
 }
@@ -433,14 +530,7 @@ func (e *Engine) resync() error {
 // catchUp applies the log's events after the state's position through to.
 // REQUIRES: e.mu held.
 func (e *Engine) catchUp(to uint64) error {
-	for from := e.state.Position() + 1; from <= to; {
-		page, err := e.log.Read(context.Background(), from, 4096)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return fmt.Errorf("log ends at %d, want %d: %w", from-1, to, stores.ErrCorrupt)
-		}
+	err := readPages(context.Background(), e.log, e.state.Position()+1, to, true, func(page []events.Event) error {
 		for _, ev := range page {
 			if ev.Position > to {
 				break
@@ -449,7 +539,10 @@ func (e *Engine) catchUp(to uint64) error {
 				e.cfg.logger.Warn("caught-up event did not fit the state", "event", ev.String(), "err", err)
 			}
 		}
-		from = page[len(page)-1].Position + 1
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	e.cfg.logger.Warn("caught up with events the engine had not applied", "through", to)
 	return nil

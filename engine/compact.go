@@ -72,23 +72,20 @@ func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive)
 	if err != nil {
 		return res, fmt.Errorf("engine: compact: %w", err)
 	}
-	for from := first; from < res.Checkpoint; {
-		page, err := e.log.Read(ctx, from, 4096)
-		if err != nil {
-			return res, fmt.Errorf("engine: compact: read %d: %w", from, err)
-		}
-		if len(page) == 0 {
-			return res, fmt.Errorf("engine: compact: log ends at %d below the checkpoint %d: %w", from, res.Checkpoint, stores.ErrCorrupt)
-		}
+	// Pages are not recycled: an Archive may keep the events it is given.
+	err = readPages(ctx, e.log, first, res.Checkpoint-1, false, func(page []events.Event) error {
 		n := len(page)
 		for n > 0 && page[n-1].Position >= res.Checkpoint {
 			n--
 		}
 		if err := archive.Write(ctx, page[:n]); err != nil {
-			return res, fmt.Errorf("engine: compact: archive: %w", err)
+			return fmt.Errorf("archive: %w", err)
 		}
 		res.Archived += n
-		from = page[len(page)-1].Position + 1
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("engine: compact: %w", err)
 	}
 	if err := archive.Sync(ctx); err != nil {
 		return res, fmt.Errorf("engine: compact: sync archive: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/omniq/omniq/events"
@@ -46,19 +47,23 @@ type Engine struct {
 	mu         sync.RWMutex
 	state      *projections.State
 	reserved   map[string]bool // task ids touched by commands in the batch being written
-	readyCh    chan struct{}   // closed and replaced when tasks may have become ready
+	parked     []*command      // waiting dequeues, oldest first (waiters.go); guarded by mu
 	snapshotAt uint64          // position of the last snapshot written
+	snapBusy   atomic.Bool     // a snapshot is being written in the background
+	snapWrites sync.WaitGroup  // the background snapshot write
 	inflight   bool            // a batch is being appended
 	needSync   bool            // an append's outcome is unknown: read the log before validating
 
-	cmds      chan *command
-	timerKick chan struct{}
-	quit      chan struct{} // closed by Close
-	stopped   chan struct{} // closed when the committer has exited
-	done      sync.WaitGroup
-	closeMu   sync.Mutex
-	closed    bool
-	handlers  sync.Map // func name -> Handler
+	cmds       chan *command
+	timerKick  chan struct{}
+	timerArmed atomic.Int64  // the deadline the timer loop sleeps until (0: none)
+	spare      chan *pending // written batches kept for reuse (commit.go)
+	quit       chan struct{} // closed by Close
+	stopped    chan struct{} // closed when the committer has exited
+	done       sync.WaitGroup
+	closeMu    sync.Mutex
+	closed     bool
+	handlers   sync.Map // func name -> Handler
 }
 
 // Open replays log into a new engine and starts its committer and timer
@@ -74,20 +79,24 @@ func Open(ctx context.Context, log stores.Log, opts ...Option) (*Engine, error) 
 		cfg.workerID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	began := time.Now()
-	st, err := Replay(ctx, log, 0)
+	st, snapAt, err := replay(ctx, log, 0)
 	if err != nil {
 		return nil, err
 	}
 	cfg.observer.Replayed(st.Position(), time.Since(began))
 	e := &Engine{
-		log:        log,
-		cfg:        cfg,
-		state:      st,
-		reserved:   map[string]bool{},
-		readyCh:    make(chan struct{}),
-		snapshotAt: st.Position(),
+		log:      log,
+		cfg:      cfg,
+		state:    st,
+		reserved: map[string]bool{},
+		// The snapshot actually used, not the state's position: when the
+		// stored one was missing or unreadable (an older format), the next
+		// Close or periodic pass writes a fresh one instead of leaving every
+		// restart to replay the whole log.
+		snapshotAt: snapAt,
 		cmds:       make(chan *command, cfg.maxBatch),
 		timerKick:  make(chan struct{}, 1),
+		spare:      make(chan *pending, spareBatches),
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
@@ -103,39 +112,41 @@ func Open(ctx context.Context, log stores.Log, opts ...Option) (*Engine, error) 
 // only means a longer replay. Events that do not apply are skipped the same
 // way on every replay (DESIGN.md invariant 3).
 func Replay(ctx context.Context, log stores.Log, until uint64) (*projections.State, error) {
+	st, _, err := replay(ctx, log, until)
+	return st, err
+}
+
+// replay is Replay that also reports the position of the snapshot it
+// started from (0: none).
+func replay(ctx context.Context, log stores.Log, until uint64) (*projections.State, uint64, error) {
 	head, err := log.Head(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("engine: replay: %w", err)
+		return nil, 0, fmt.Errorf("engine: replay: %w", err)
 	}
 	if until == 0 || until > head {
 		until = head
 	}
 	st := projections.New()
+	var snapAt uint64
 	if ss, ok := log.(stores.SnapshotStore); ok {
 		if pos, data, err := ss.LoadSnapshot(ctx); err == nil && pos <= until {
 			if restored, err := projections.Restore(data); err == nil && restored.Position() == pos {
-				st = restored
+				st, snapAt = restored, pos
 			}
 		} else if err != nil && !errors.Is(err, stores.ErrNoSnapshot) && !errors.Is(err, stores.ErrCorrupt) {
-			return nil, fmt.Errorf("engine: load snapshot: %w", err)
+			return nil, 0, fmt.Errorf("engine: load snapshot: %w", err)
 		}
 	}
-	from := st.Position() + 1
+	next := st.Position() + 1
 	// seeking: the log starts after the state's position (it was compacted),
 	// so events up to the next log.checkpoint are skipped: the checkpoint
 	// replaces everything before it.
 	seeking := false
-	for from <= until {
-		page, err := log.Read(ctx, from, 4096)
-		if err != nil {
-			return nil, fmt.Errorf("engine: replay from %d: %w", from, err)
-		}
-		if len(page) == 0 {
-			return nil, fmt.Errorf("engine: replay: log ends at %d, head said %d: %w", from-1, until, stores.ErrCorrupt)
-		}
-		if page[0].Position > from {
+	err = readPages(ctx, log, next, until, true, func(page []events.Event) error {
+		if page[0].Position > next {
 			seeking = true
 		}
+		next = page[len(page)-1].Position + 1
 		for _, ev := range page {
 			if ev.Position > until {
 				break
@@ -147,15 +158,18 @@ func Replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 				seeking = false
 			}
 			if err := st.Apply(ev); errors.Is(err, projections.ErrGap) {
-				return nil, fmt.Errorf("engine: replay: %w: %w", stores.ErrCorrupt, err)
+				return fmt.Errorf("%w: %w", stores.ErrCorrupt, err)
 			}
 		}
-		from = page[len(page)-1].Position + 1
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("engine: replay: %w", err)
 	}
 	if seeking {
-		return nil, fmt.Errorf("engine: replay: the log starts after position %d with no checkpoint: %w", st.Position(), stores.ErrCorrupt)
+		return nil, 0, fmt.Errorf("engine: replay: the log starts after position %d with no checkpoint: %w", st.Position(), stores.ErrCorrupt)
 	}
-	return st, nil
+	return st, snapAt, nil
 }
 
 // Close stops the engine: new commands fail with ErrClosed, commands already
@@ -173,42 +187,11 @@ func (e *Engine) Close() error {
 	close(e.quit)
 	e.closeMu.Unlock()
 	e.done.Wait()
-	e.mu.Lock()
-	close(e.readyCh) // wake idle workers so they see ErrClosed
-	e.readyCh = make(chan struct{})
-	e.mu.Unlock()
+	e.snapWrites.Wait()
 	if e.cfg.snapshotEvery == 0 {
 		return nil
 	}
 	return e.saveSnapshot(context.Background())
-}
-
-// saveSnapshot writes the current state when the log keeps snapshots and the
-// state moved since the last one.
-func (e *Engine) saveSnapshot(ctx context.Context) error {
-	ss, ok := e.log.(stores.SnapshotStore)
-	if !ok {
-		return nil
-	}
-	e.mu.RLock()
-	pos := e.state.Position()
-	if pos == e.snapshotAt {
-		e.mu.RUnlock()
-		return nil
-	}
-	data, err := e.state.Snapshot()
-	e.mu.RUnlock()
-	if err != nil {
-		return err
-	}
-	if err := ss.SaveSnapshot(ctx, pos, data); err != nil {
-		return fmt.Errorf("engine: save snapshot at %d: %w", pos, err)
-	}
-	e.mu.Lock()
-	e.snapshotAt = pos
-	e.mu.Unlock()
-	e.cfg.logger.Debug("snapshot saved", "position", pos, "bytes", len(data))
-	return nil
 }
 
 // GetTask implements TaskQueue.
@@ -256,6 +239,7 @@ type Stats struct {
 	Position  uint64                   // log position the counts reflect
 	Queues    map[string]map[State]int // queue -> state -> tasks (deleted tasks are not counted)
 	Schedules int                      // active recurring schedules
+	Waiting   int                      // DequeueWait calls waiting for a ready task (idle workers)
 }
 
 // Stats returns task counts per queue and state. As in GetTask, a pending
@@ -264,7 +248,7 @@ func (e *Engine) Stats(ctx context.Context) Stats {
 	now := events.At(e.now())
 	e.mu.Lock() // DelayedCounts moves due tasks into their queues
 	defer e.mu.Unlock()
-	s := Stats{Position: e.state.Position(), Queues: map[string]map[State]int{}}
+	s := Stats{Position: e.state.Position(), Queues: map[string]map[State]int{}, Waiting: len(e.parked)}
 	delayed := e.state.DelayedCounts(now)
 	for q, counts := range e.state.Counts() {
 		m := map[State]int{}
@@ -304,19 +288,6 @@ func (e *Engine) Snapshot() ([]byte, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.state.Snapshot()
-}
-
-// readyChan returns a channel closed when tasks may have become ready.
-func (e *Engine) readyChan() <-chan struct{} {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.readyCh
-}
-
-// signalReady wakes every waiting worker. REQUIRES: e.mu held for writing.
-func (e *Engine) signalReady() {
-	close(e.readyCh)
-	e.readyCh = make(chan struct{})
 }
 
 func (e *Engine) isClosed() bool {

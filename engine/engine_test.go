@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -518,6 +518,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{&engine.Task{Func: "f", DependsOn: []string{"exists"}, Schedule: &engine.Schedule{Interval: time.Minute}}, engine.ErrInvalidSchedule},
 			{&engine.Task{Func: "f", TTL: 200 * 365 * 24 * time.Hour}, engine.ErrInvalidTTL},
 			{&engine.Task{Func: "f", Schedule: &engine.Schedule{RunAt: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}}, engine.ErrInvalidSchedule},
+			{&engine.Task{Func: "f", Schedule: &engine.Schedule{RunAt: engine.MaxRunAt.Add(time.Hour), Interval: engine.MaxDuration}}, engine.ErrInvalidSchedule},
 			{&engine.Task{Func: "f", Schedule: &engine.Schedule{RunAt: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}}, engine.ErrInvalidSchedule},
 			{&engine.Task{Func: "f", Schedule: &engine.Schedule{Interval: 1 << 62}}, engine.ErrInvalidSchedule},
 			{&engine.Task{Func: "f", Schedule: &engine.Schedule{Cron: "CRON_TZ="}}, engine.ErrInvalidCron},
@@ -573,28 +574,6 @@ func TestRestartRestoresEverything(t *testing.T) {
 	})
 }
 
-func TestGroupCommit(t *testing.T) {
-	forEachStore(t, func(t *testing.T, sc storeCase) {
-		f := newFixture(t, sc)
-		const callers = 200
-		var wg sync.WaitGroup
-		for i := 0; i < callers; i++ {
-			wg.Go(func() {
-				if err := f.e.Enqueue(f.ctx, &engine.Task{Func: "f"}); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if n := f.appends.n.Load(); n >= callers {
-			t.Fatalf("%d concurrent enqueues took %d appends: no group commit", callers, n)
-		}
-		if got := f.e.Stats(f.ctx).Queues[engine.DefaultQueue][engine.StatePending]; got != callers {
-			t.Fatalf("%d pending, want %d", got, callers)
-		}
-	})
-}
-
 func TestClose(t *testing.T) {
 	f := newFixture(t, storeCases[0])
 	if err := f.e.Close(); err != nil {
@@ -605,5 +584,14 @@ func TestClose(t *testing.T) {
 	}
 	if err := f.e.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
+	}
+}
+
+// The latest accepted run_at plus the longest accepted interval or TTL must
+// fit the log's int64 nanosecond timestamps, or a computed fire would wrap.
+func TestTimeBoundsFitTheLog(t *testing.T) {
+	latest := time.Unix(0, math.MaxInt64)
+	if end := engine.MaxRunAt.Add(engine.MaxDuration); !end.Before(latest) {
+		t.Fatalf("MaxRunAt + MaxDuration = %s, past %s", end, latest)
 	}
 }

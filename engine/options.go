@@ -28,7 +28,7 @@ func defaultConfig() config {
 		leaseTimeout:  30 * time.Second,
 		maxBatch:      4096,
 		maxPayload:    1 << 20,
-		snapshotEvery: 0,
+		snapshotEvery: DefaultSnapshotEvery,
 		logger:        slog.New(slog.DiscardHandler),
 		observer:      nopObserver{},
 	}
@@ -94,13 +94,20 @@ func WithMaxPayload(n int) Option {
 	}
 }
 
+// DefaultSnapshotEvery is the default snapshot interval, in events. A
+// snapshot at most this far behind the head bounds what Open replays (about
+// a second's work at a million events a second).
+const DefaultSnapshotEvery = 1_000_000
+
 // WithSnapshotEvery writes a projection snapshot beside the log, when the
 // log implements stores.SnapshotStore, after every n appended events and on
-// Close. The default, 0, writes none: a snapshot is a cache (DESIGN.md
-// invariant 5), and today encoding and restoring one costs more than
-// replaying the events it covers (bench/README.md has the figures), besides
-// holding the committer while it is encoded. Compaction (Compact) is what
-// bounds replay time.
+// Close (default DefaultSnapshotEvery); 0 writes none. A snapshot is a cache
+// (DESIGN.md invariant 5): Open falls back to replaying the whole log when
+// it is missing or unreadable. The committer only encodes a periodic
+// snapshot (under the state's read lock); a background goroutine writes it,
+// one at a time: a snapshot that falls due while the last is still being
+// written is skipped.
+// Compaction (Compact) is what bounds the log itself.
 func WithSnapshotEvery(n uint64) Option {
 	return func(c *config) { c.snapshotEvery = n }
 }

@@ -105,16 +105,27 @@ func specToTask(id string, s *events.TaskSpec, t *Task) {
 // REQUIRES: the engine's lock is held.
 func taskFromRecord(r *projections.Task, now events.Timestamp) *Task {
 	t := &Task{}
-	specToTask(r.ID, &r.Spec, t)
+	spec := r.Spec()
+	specToTask(r.ID, &spec, t)
 	if t.Schedule != nil {
 		t.Schedule.Paused = r.Paused
 	} else if r.Paused {
 		t.Schedule = &Schedule{Paused: true}
 	}
-	t.Attempt, t.Result, t.Error = r.Attempt, r.Result, r.Error
-	t.CreatedAt, t.UpdatedAt, t.FinishedAt = r.CreatedAt.Time(), r.UpdatedAt.Time(), r.FinishedAt.Time()
-	t.LeaseDeadline = r.LeaseDeadline.Time()
-	t.CancelledBy = r.CancelledBy
+	recordFields(t, r, now)
+	return t
+}
+
+// recordFields sets the engine-filled fields of t from its record (what
+// fillEngineFields copies), without copying the spec: commands refresh the
+// caller's own task this way. REQUIRES: the engine's lock is held.
+func recordFields(t *Task, r *projections.Task, now events.Timestamp) {
+	t.ID, t.QueueName, t.ScheduleID = r.ID, r.Queue(), r.ScheduleID()
+	t.Attempt, t.Result, t.Error = r.Attempt, r.Result(), r.Error()
+	t.CreatedAt, t.UpdatedAt, t.FinishedAt = r.CreatedAt.Time(), r.UpdatedAt.Time(), r.FinishedAt().Time()
+	t.LeaseDeadline, t.ReadyAt = r.LeaseDeadline.Time(), time.Time{}
+	t.NextRunAt, t.Fires = time.Time{}, 0
+	t.CancelledBy = r.CancelledBy()
 	switch r.Status {
 	case projections.StatusWaiting:
 		t.State = StateWaiting
@@ -134,7 +145,6 @@ func taskFromRecord(r *projections.Task, now events.Timestamp) *Task {
 	case projections.StatusCancelled:
 		t.State = StateCancelled
 	}
-	return t
 }
 
 // taskFromSchedule presents a recurring schedule as a Task.

@@ -21,6 +21,21 @@ func (e *Engine) kickTimer() {
 	}
 }
 
+// timerLate reports whether the state's next deadline is earlier than the
+// one the timer loop sleeps until, so the loop must be kicked. A deadline
+// that moved later (a lease answered) needs no kick: the loop wakes early,
+// finds nothing due and sleeps again, which is cheaper than re-arming after
+// every batch. REQUIRES: e.mu held; the loop reads NextWake and stores
+// timerArmed under e.mu too, so no earlier deadline slips between them.
+func (e *Engine) timerLate() bool {
+	wake := e.state.NextWake()
+	if wake == 0 {
+		return false
+	}
+	armed := events.Timestamp(e.timerArmed.Load())
+	return armed == 0 || wake < armed
+}
+
 // timerLoop sleeps until the state's next deadline (a delayed task becoming
 // due, a lease or TTL running out, a schedule fire) and then acts on it.
 func (e *Engine) timerLoop() {
@@ -28,6 +43,7 @@ func (e *Engine) timerLoop() {
 	for {
 		e.mu.RLock()
 		next := e.state.NextWake()
+		e.timerArmed.Store(int64(next))
 		e.mu.RUnlock()
 		var timer Timer
 		var fire <-chan time.Time
@@ -63,14 +79,17 @@ func (e *Engine) timerLoop() {
 
 // RunDue acts on everything due at the clock's current time: it expires
 // leases (a failed attempt, retried or failed), expires tasks past their TTL,
-// fires due recurring schedules, and wakes workers for delayed tasks that
-// became ready. The timer loop calls it; tests with a ManualClock may call it
+// fires due recurring schedules, and hands delayed tasks that became ready
+// to waiting dequeues. The timer loop calls it; tests with a ManualClock may call it
 // to act at once. It reports whether more was due than one pass handles.
 func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 	expired := 0
 	err = e.submit(ctx, func(tx *txn) error {
 		more = false
 		now := events.At(tx.now)
+		// Delayed tasks that came due join their ready queues; the parked
+		// dequeues this pass offers the state lease them in the same batch.
+		e.state.Promote(now)
 		leases, ttls, fires := e.state.Due(now, maxDuePerTick)
 		more = len(leases) == maxDuePerTick || len(ttls) == maxDuePerTick || len(fires) == maxDuePerTick
 		expired = 0
@@ -84,6 +103,9 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 			sub.hold(r.ID)
 			sub.add(r.ID, &events.TaskLeaseExpired{Attempt: r.Attempt})
 			if err := e.stageAttemptFailed(sub, r, "lease expired"); err != nil {
+				// Its cascade touches a task this pass already changed:
+				// the next pass decides it, so more is due.
+				skipped = true
 				continue
 			}
 			tx.merge(sub)
@@ -98,6 +120,7 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 			sub.hold(r.ID)
 			sub.add(r.ID, &events.TaskExpired{})
 			if err := e.stageCascade(sub, r.ID, projections.StatusExpired); err != nil {
+				skipped = true // as above
 				continue
 			}
 			tx.merge(sub)
@@ -132,9 +155,5 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 			e.cfg.observer.LeasesExpired(expired)
 		}
 	})
-	// Delayed tasks may have become due without any event: wake workers.
-	e.mu.Lock()
-	e.signalReady()
-	e.mu.Unlock()
 	return more, err
 }

@@ -21,10 +21,12 @@ const (
 	MaxDuration = 100 * 365 * 24 * time.Hour
 )
 
-// Bounds of Schedule.RunAt.
+// Bounds of Schedule.RunAt. The log holds times as int64 nanoseconds since
+// 1970 (up to 2262-04-11): MaxRunAt plus MaxDuration (a first fire and one
+// interval after it) stays inside that range, so no computed time wraps.
 var (
 	MinRunAt = time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC)
-	MaxRunAt = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxRunAt = time.Date(2150, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // validateID checks a caller-chosen task id.

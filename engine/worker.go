@@ -76,10 +76,7 @@ func (e *Engine) workLoop(ctx context.Context, queues []string) error {
 		if e.isClosed() {
 			return ErrClosed
 		}
-		// Take the wake-up channel before looking, so an enqueue between the
-		// look and the wait is not missed.
-		wake := e.readyChan()
-		task, err := e.dequeueAny(ctx, queues)
+		tasks, err := e.DequeueWaitAny(ctx, queues, 1)
 		if err != nil {
 			if errors.Is(err, ErrClosed) {
 				return ErrClosed
@@ -94,25 +91,12 @@ func (e *Engine) workLoop(ctx context.Context, queues []string) error {
 			}
 			continue
 		}
-		if task == nil {
-			select {
-			case <-wake:
-			case <-ctx.Done():
-			}
-			continue
+		if len(tasks) == 0 {
+			continue // ctx ended
 		}
+		task := tasks[0]
 		e.runTask(task)
 	}
-}
-
-func (e *Engine) dequeueAny(ctx context.Context, queues []string) (*Task, error) {
-	for _, q := range queues {
-		t, err := e.Dequeue(ctx, q)
-		if t != nil || err != nil {
-			return t, err
-		}
-	}
-	return nil, nil
 }
 
 // runTask runs one attempt and records its outcome.

@@ -10,7 +10,10 @@
 // passed?), the caller passes the time in.
 //
 // The heaps are derived structures: Snapshot encodes only the logical state
-// (task and schedule records) and Restore rebuilds the heaps from it.
+// (task and schedule records) and Restore rebuilds the heaps from it. The
+// terminal tasks of a restored snapshot stay encoded in its bytes, "cold",
+// and are decoded one at a time when looked up (cold.go): restoring them
+// costs next to nothing, and they take no room on the heap.
 //
 // State is not safe for concurrent use; the engine guards it.
 package projections

@@ -6,9 +6,24 @@ import (
 	"github.com/omniq/omniq/events"
 )
 
-// Task returns the record of task id, or nil. The record belongs to the state:
-// callers copy what they need while holding the engine's lock.
-func (s *State) Task(id string) *Task { return s.tasks[id] }
+// Task returns the record of task id, or nil. A task that is not terminal
+// has one record, which belongs to the state: callers copy what they need
+// while holding the engine's lock. A terminal task restored from a snapshot
+// is decoded anew on each call (see coldTasks): callers must not expect two
+// calls to return the same pointer, nor one to see later changes. Task
+// writes nothing to the state, so concurrent calls are safe when nothing
+// applies events meanwhile.
+func (s *State) Task(id string) *Task {
+	if t := s.tasks[id]; t != nil {
+		return t
+	}
+	if i := s.cold.lookup(id); i >= 0 {
+		if t, err := s.cold.decode(i); err == nil {
+			return t
+		}
+	}
+	return nil
+}
 
 // Schedule returns the record of schedule id, or nil.
 func (s *State) Schedule(id string) *Schedule { return s.schedules[id] }
@@ -19,7 +34,7 @@ func (s *State) Schedule(id string) *Schedule { return s.schedules[id] }
 func (s *State) Promote(now events.Timestamp) {
 	for s.delayed.Len() > 0 && s.delayed.peek().ReadyAt <= now {
 		t := s.delayed.pop()
-		s.readyHeap(t.Spec.Queue).push(t)
+		t.kind.q.ready.push(t)
 	}
 }
 
@@ -30,7 +45,7 @@ func (s *State) Promote(now events.Timestamp) {
 // gives it back with ReturnReady.
 func (s *State) TakeReady(queue string, now events.Timestamp) *Task {
 	s.Promote(now)
-	h := s.ready[queue]
+	h := s.readyHeap(queue)
 	for h != nil && h.Len() > 0 {
 		t := h.pop()
 		if d := t.TTLDeadline(); d != 0 && d <= now {
@@ -51,7 +66,7 @@ func (s *State) ReturnReady(t *Task) {
 // HasReady reports whether queue has a task that TakeReady could return at now.
 func (s *State) HasReady(queue string, now events.Timestamp) bool {
 	s.Promote(now)
-	h := s.ready[queue]
+	h := s.readyHeap(queue)
 	return h != nil && h.Len() > 0
 }
 
@@ -116,7 +131,7 @@ func (s *State) Dependants(id string) []Dependant {
 		cur := queue[0]
 		queue = queue[1:]
 		for _, d := range s.dependants[cur] {
-			t := s.tasks[d]
+			t := s.tasks[d] // INVARIANT: a cold task is terminal: it is not a dependant to cancel.
 			if seen[d] || t == nil || t.Status.Terminal() {
 				continue
 			}
@@ -134,8 +149,9 @@ type QueueCounts map[Status]int
 // Counts returns, per queue, the number of tasks in each status (statuses with
 // no task are left out).
 func (s *State) Counts() map[string]QueueCounts {
-	out := make(map[string]QueueCounts, len(s.counts))
-	for q, c := range s.counts {
+	out := make(map[string]QueueCounts, len(s.queues))
+	for q, qs := range s.queues {
+		c := &qs.counts
 		qc := QueueCounts{}
 		for st := Status(1); st < statusEnd; st++ {
 			if c[st] != 0 {
@@ -153,20 +169,39 @@ func (s *State) DelayedCounts(now events.Timestamp) map[string]int {
 	s.Promote(now)
 	out := map[string]int{}
 	for _, t := range s.delayed.items {
-		out[t.Spec.Queue]++
+		out[t.kind.queue]++
 	}
 	return out
 }
 
-// Tasks calls fn for every task in id order until fn returns false.
+// Tasks calls fn for every task in id order until fn returns false. The
+// records of cold tasks are decoded for the call, as by Task.
 func (s *State) Tasks(fn func(*Task) bool) {
 	ids := make([]string, 0, len(s.tasks))
 	for id := range s.tasks {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	for _, id := range ids {
-		if !fn(s.tasks[id]) {
+	c, i := s.cold, 0
+	for ci := range c.count() {
+		if c.isThawed(ci) {
+			continue
+		}
+		for ; i < len(ids) && ids[i] < string(c.id(ci)); i++ {
+			if !fn(s.tasks[ids[i]]) {
+				return
+			}
+		}
+		t, err := c.decode(ci)
+		if err != nil {
+			continue // reads as absent, as in Task
+		}
+		if !fn(t) {
+			return
+		}
+	}
+	for ; i < len(ids); i++ {
+		if !fn(s.tasks[ids[i]]) {
 			return
 		}
 	}
@@ -187,4 +222,4 @@ func (s *State) Schedules(fn func(*Schedule) bool) {
 }
 
 // Len returns the number of tasks the state knows, in any status.
-func (s *State) Len() int { return len(s.tasks) }
+func (s *State) Len() int { return len(s.tasks) + s.cold.live() }

@@ -1,9 +1,12 @@
 package projections
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"math"
+	"slices"
+	"strings"
 
 	"github.com/omniq/omniq/events"
 )
@@ -12,60 +15,376 @@ import (
 // is a cache (DESIGN.md invariant 5): on this error, replay from the log.
 var ErrBadSnapshot = errors.New("projections: unreadable snapshot")
 
+// The snapshot format. Versions 1 and 2 are no longer read: a snapshot is a
+// cache, and the log replays without it.
+//
+//	+-----+---+----------+--------+-------+-----+------+-----------+
+//	| OQS | 3 | position | nkinds | kinds | hot | cold | schedules |
+//	+-----+---+----------+--------+-------+-----+------+-----------+
+//	  3 B  1 B  uvarint    uvarint
+//
+// kinds: nkinds × (func, queue), strings as uvarint length + bytes, numbered
+// by first use in the hot section, then in the cold section.
+//
+// hot: the tasks that are not terminal, in enqueue order (EnqueuedPos
+// strictly increasing), decoded by Restore into the state's map and heaps:
+//
+//	+------+---------+-----+------------------+
+//	| nhot | idbytes | ids | nhot hot records |
+//	+------+---------+-----+------------------+
+//	 uvarint uvarint
+//
+// ids: the hot tasks' ids, concatenated in task order (idbytes bytes in all).
+// A hot record is a uvarint id length (its bytes are the next ones in ids)
+// and the fields, with created at and enqueued position stored as the
+// difference from the previous hot record's.
+//
+// cold: the terminal tasks, sorted by id, which Restore keeps as bytes (see
+// coldTasks): a lookup finds a record by binary search over the offsets and
+// decodes only that one.
+//
+//	+-------+----------+-------------------+-------+----------------+
+//	| ncold | body len | ncold records     | width | ncold offsets  |
+//	+-------+----------+-------------------+-------+----------------+
+//	 uvarint  8 B LE                         1 B     width B LE each
+//
+// A cold record is a uvarint id length, the id bytes and the fields, with
+// created at and enqueued position stored whole. Offset i is where record i
+// starts in the body (offset 0 is 0); it ends where the next one starts.
+// width is 4 when the body is shorter than 4 GiB, 8 otherwise.
+//
+// fields (a hot and a cold record alike):
+//
+//	uvarint  kind index
+//	byte     status
+//	byte     parts: taskPaused | taskHasArgs | taskHasSpec | taskHasOutcome
+//	varint   attempt, priority, retries, ready at, lease deadline
+//	varint   created at − base (hot: the previous record's; cold: 0)
+//	varint   updated at − created at
+//	uvarint  enqueued position − base (≥ 1)
+//	uvarint  ready seq
+//	[args]    uvarint count, values (value.go)
+//	[spec]    kwargs value, uvarint n + n dependency ids, schedule id, varint ttl,
+//	          varint run at, varint max retries, byte spec paused, varint unmet
+//	[outcome] worker, result value, error, cancel reason, cancelled by
+//
+// schedules: uvarint length + events.MarshalValue([]*Schedule) (length 0: none).
+//
+// Integers are encoding/binary varints. Two states folded from the same
+// events encode to the same bytes (DESIGN.md invariant 2), whichever of their
+// tasks are hot or cold: which section a task goes to depends only on its
+// status, the order in each section only on the tasks' logical fields, kinds
+// are numbered by first use, map keys are sorted, and a cold record is copied
+// as it is but for its kind index, since decoding a record and encoding it
+// again gives the same bytes.
 const (
 	snapshotMagic   = "OQS"
-	snapshotVersion = 1
+	snapshotVersion = 3
 )
 
-// snapshotV1 is the logical state; the heaps are derived from it on Restore.
-type snapshotV1 struct {
-	Position  uint64      `codec:"p"`
-	Tasks     []*Task     `codec:"t"`
-	Schedules []*Schedule `codec:"s"`
-}
+// Task record parts.
+const (
+	taskPaused byte = 1 << iota
+	taskHasArgs
+	taskHasSpec
+	taskHasOutcome
+)
+
+// minTaskRecord is the fewest bytes a task record takes (one per field and a
+// one-byte id): Restore sizes nothing from a count that the remaining bytes
+// cannot hold.
+const minTaskRecord = 14
+
+// keepAll is the `before` of a snapshot that compacts nothing: no task
+// finished before it.
+const keepAll = events.Timestamp(math.MinInt64)
 
 // Snapshot encodes the whole logical state. Two states built from the same
 // events give the same bytes.
 func (s *State) Snapshot() ([]byte, error) {
-	b, _, err := s.snapshot(0)
+	b, _, err := s.snapshot(keepAll)
 	return b, err
 }
 
 // CompactedSnapshot is Snapshot without the tasks that reached a terminal
 // state (and the schedules deleted) before `before`; it reports how many
-// records it left out. A log.checkpoint carries it.
+// records it left out. A log.checkpoint carries it. It fails when a cold
+// task's record does not decode.
 func (s *State) CompactedSnapshot(before events.Timestamp) ([]byte, int, error) {
 	return s.snapshot(before)
 }
 
-func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
-	snap := snapshotV1{Position: s.position}
-	dropped := 0
-	s.Tasks(func(t *Task) bool {
-		if t.Status.Terminal() && t.FinishedAt < before {
-			dropped++
-		} else {
-			snap.Tasks = append(snap.Tasks, t)
+// walkTerminal calls fn for every terminal task finished at or after
+// before, in id order: a hot one as t (ci -1), a cold one as its record
+// index ci (t nil). done holds the hot ones, sorted by id.
+// INVARIANT: no id is both hot and cold, so the merge needs no tie rule.
+func (s *State) walkTerminal(done []*Task, before events.Timestamp, fn func(t *Task, ci int)) error {
+	c, j := s.cold, 0
+	for ci := range c.count() {
+		if c.isThawed(ci) {
+			continue
 		}
-		return true
+		if before != keepAll {
+			at, err := c.updatedAt(ci)
+			if err != nil {
+				return err
+			}
+			if at < before {
+				continue
+			}
+		}
+		id := c.id(ci)
+		for ; j < len(done) && done[j].ID < string(id); j++ {
+			fn(done[j], -1)
+		}
+		fn(nil, ci)
+	}
+	for ; j < len(done); j++ {
+		fn(done[j], -1)
+	}
+	return nil
+}
+
+func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
+	c := s.cold
+	// Pass 1: split the hot tasks, number the kinds by first use, and size
+	// the sections.
+	var done []*Task
+	nhot, idBytes, size := 0, 0, 64
+	for _, t := range s.order {
+		switch {
+		case !t.Status.Terminal():
+			nhot++
+			idBytes += len(t.ID)
+		case t.UpdatedAt >= before:
+			done = append(done, t)
+		}
+	}
+	slices.SortFunc(done, func(a, b *Task) int { return strings.Compare(a.ID, b.ID) })
+	kindIdx := map[kindKey]uint64{}
+	var kinds []kindKey
+	number := func(kd *taskKind) uint64 {
+		k := kindKey{kd.fn, kd.queue}
+		i, ok := kindIdx[k]
+		if !ok {
+			i = uint64(len(kinds))
+			kindIdx[k] = i
+			kinds = append(kinds, k)
+		}
+		return i
+	}
+	// kindOf caches the last kind seen: tasks come in runs of one kind.
+	var lastKind *taskKind
+	var lastIdx uint64
+	kindOf := func(kd *taskKind) uint64 {
+		if kd != lastKind {
+			lastKind, lastIdx = kd, number(kd)
+		}
+		return lastIdx
+	}
+	for _, t := range s.order {
+		if !t.Status.Terminal() {
+			kindOf(t.kind)
+			size += 48
+		}
+	}
+	var coldKind []int64 // a cold record's kind index -> this snapshot's
+	if c != nil {
+		coldKind = make([]int64, len(c.kinds))
+		for i := range coldKind {
+			coldKind[i] = -1
+		}
+		size += len(c.body) + len(c.offs)
+	}
+	nterm := 0
+	err := s.walkTerminal(done, before, func(t *Task, ci int) {
+		nterm++
+		if t != nil {
+			kindOf(t.kind)
+			size += 64
+			return
+		}
+		_, k, _, _, _ := recordHead(c.record(ci))
+		if coldKind[k] < 0 {
+			coldKind[k] = int64(number(c.kinds[k]))
+		}
 	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("projections: snapshot: %w", err)
+	}
+	b := make([]byte, 0, size+idBytes)
+	b = append(b, snapshotMagic...)
+	b = append(b, snapshotVersion)
+	b = binary.AppendUvarint(b, s.position)
+	b = binary.AppendUvarint(b, uint64(len(kinds)))
+	for _, k := range kinds {
+		b = appendString(appendString(b, k.fn), k.queue)
+	}
+	// Pass 2: the hot section.
+	b = binary.AppendUvarint(b, uint64(nhot))
+	b = binary.AppendUvarint(b, uint64(idBytes))
+	for _, t := range s.order {
+		if !t.Status.Terminal() {
+			b = append(b, t.ID...)
+		}
+	}
+	var prevCreated events.Timestamp
+	var prevPos uint64
+	for _, t := range s.order {
+		if t.Status.Terminal() {
+			continue
+		}
+		b = binary.AppendUvarint(b, uint64(len(t.ID)))
+		if b, err = appendFields(b, t, kindOf(t.kind), prevCreated, prevPos); err != nil {
+			return nil, 0, fmt.Errorf("projections: snapshot: task %s: %w", t.ID, err)
+		}
+		prevCreated, prevPos = t.CreatedAt, t.EnqueuedPos
+	}
+	// The cold section.
+	b = binary.AppendUvarint(b, uint64(nterm))
+	lenAt := len(b)
+	b = binary.LittleEndian.AppendUint64(b, 0)
+	body := len(b)
+	offs := make([]uint64, 0, nterm)
+	var encErr error
+	err = s.walkTerminal(done, before, func(t *Task, ci int) {
+		offs = append(offs, uint64(len(b)-body))
+		if t != nil {
+			if encErr == nil {
+				b, encErr = appendFields(appendString(b, t.ID), t, kindOf(t.kind), 0, 0)
+				if encErr != nil {
+					encErr = fmt.Errorf("task %s: %w", t.ID, encErr)
+				}
+			}
+			return
+		}
+		rec := c.record(ci)
+		_, k, ko, so, _ := recordHead(rec)
+		b = append(b, rec[:ko]...)
+		b = binary.AppendUvarint(b, uint64(coldKind[k]))
+		b = append(b, rec[so:]...)
+	})
+	if err == nil {
+		err = encErr
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("projections: snapshot: %w", err)
+	}
+	bodyLen := uint64(len(b) - body)
+	binary.LittleEndian.PutUint64(b[lenAt:], bodyLen)
+	if bodyLen <= math.MaxUint32 {
+		b = append(b, 4)
+		for _, o := range offs {
+			b = binary.LittleEndian.AppendUint32(b, uint32(o))
+		}
+	} else {
+		b = append(b, 8)
+		for _, o := range offs {
+			b = binary.LittleEndian.AppendUint64(b, o)
+		}
+	}
+	dropped := len(s.order) + c.live() - nhot - nterm
+	var scheds []*Schedule
 	s.Schedules(func(sc *Schedule) bool {
 		if sc.Deleted && sc.UpdatedAt < before {
 			dropped++
 		} else {
-			snap.Schedules = append(snap.Schedules, sc)
+			scheds = append(scheds, sc)
 		}
 		return true
 	})
-	body, err := events.MarshalValue(&snap)
-	if err != nil {
-		return nil, 0, fmt.Errorf("projections: snapshot: %w", err)
+	if len(scheds) == 0 {
+		b = binary.AppendUvarint(b, 0)
+	} else {
+		raw, err := events.MarshalValue(scheds)
+		if err != nil {
+			return nil, 0, fmt.Errorf("projections: snapshot: schedules: %w", err)
+		}
+		b = append(binary.AppendUvarint(b, uint64(len(raw))), raw...)
 	}
-	return append([]byte{snapshotMagic[0], snapshotMagic[1], snapshotMagic[2], snapshotVersion}, body...), dropped, nil
+	return b, dropped, nil
 }
 
+// appendFields appends a task record's fields (everything after the id).
+func appendFields(b []byte, t *Task, kind uint64, prevCreated events.Timestamp, prevPos uint64) ([]byte, error) {
+	var parts byte
+	if t.Paused {
+		parts |= taskPaused
+	}
+	if len(t.args) > 0 {
+		parts |= taskHasArgs
+	}
+	if t.spec != nil {
+		parts |= taskHasSpec
+	}
+	if t.out != nil {
+		parts |= taskHasOutcome
+	}
+	b = binary.AppendUvarint(b, kind)
+	b = append(b, byte(t.Status), parts)
+	b = binary.AppendVarint(b, int64(t.Attempt))
+	b = binary.AppendVarint(b, int64(t.Priority()))
+	b = binary.AppendVarint(b, int64(t.Retries()))
+	b = binary.AppendVarint(b, int64(t.ReadyAt))
+	b = binary.AppendVarint(b, int64(t.LeaseDeadline))
+	b = binary.AppendVarint(b, int64(t.CreatedAt-prevCreated))
+	b = binary.AppendVarint(b, int64(t.UpdatedAt-t.CreatedAt))
+	b = binary.AppendUvarint(b, t.EnqueuedPos-prevPos)
+	b = binary.AppendUvarint(b, t.ReadySeq)
+	var err error
+	if parts&taskHasArgs != 0 {
+		b = binary.AppendUvarint(b, uint64(len(t.args)))
+		for _, v := range t.args {
+			if b, err = appendValue(b, v, 1); err != nil {
+				return nil, fmt.Errorf("args: %w", err)
+			}
+		}
+	}
+	if x := t.spec; x != nil {
+		if b, err = appendValue(b, x.kwargs, 0); err != nil {
+			return nil, fmt.Errorf("kwargs: %w", err)
+		}
+		b = binary.AppendUvarint(b, uint64(len(x.dependsOn)))
+		for _, d := range x.dependsOn {
+			b = appendString(b, d)
+		}
+		b = appendString(b, x.scheduleID)
+		b = binary.AppendVarint(b, int64(x.ttl))
+		b = binary.AppendVarint(b, int64(x.runAt))
+		b = binary.AppendVarint(b, int64(x.maxRetries))
+		b = append(b, boolByte(x.paused))
+		b = binary.AppendVarint(b, int64(x.unmet))
+	}
+	if o := t.out; o != nil {
+		b = appendString(b, o.worker)
+		if b, err = appendValue(b, o.result, 0); err != nil {
+			return nil, fmt.Errorf("result: %w", err)
+		}
+		b = appendString(b, o.err)
+		b = appendString(b, string(o.cancelReason))
+		b = appendString(b, o.cancelledBy)
+	}
+	return b, nil
+}
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// taskSlab is how many task records Restore allocates at once.
+const taskSlab = 4096
+
 // Restore decodes a snapshot made by Snapshot into a new State. Errors wrap
-// ErrBadSnapshot.
+// ErrBadSnapshot. It never panics, and it allocates in proportion to len(b):
+// every count is checked against the bytes left before anything is sized by
+// it. The terminal tasks stay in b (see coldTasks): Restore checks their
+// order and the head of each record, and a record whose rest does not decode
+// reads as absent.
+//
+// REQUIRES: b is not modified afterwards; the state keeps it.
 func Restore(b []byte) (*State, error) {
 	if len(b) < 4 || string(b[:3]) != snapshotMagic {
 		return nil, fmt.Errorf("%w: no snapshot header", ErrBadSnapshot)
@@ -73,40 +392,246 @@ func Restore(b []byte) (*State, error) {
 	if b[3] != snapshotVersion {
 		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrBadSnapshot, b[3], snapshotVersion)
 	}
-	var snap snapshotV1
-	if err := events.UnmarshalValue(b[4:], &snap); err != nil {
+	r := &reader{b: b, off: 4}
+	s, err := r.restore()
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
-	s := New()
-	s.position = snap.Position
-	for _, t := range snap.Tasks {
-		if t == nil || t.ID == "" || s.tasks[t.ID] != nil || t.Status == 0 || t.Status >= statusEnd {
-			return nil, fmt.Errorf("%w: bad task record", ErrBadSnapshot)
+	return s, nil
+}
+
+func (r *reader) restore() (*State, error) {
+	position := r.uvarint()
+	nkinds := r.count(2)
+	kinds := make([]kindKey, 0, nkinds)
+	for range nkinds {
+		kinds = append(kinds, kindKey{r.string(), r.string()})
+	}
+	nhot := r.count(minTaskRecord)
+	ids := string(r.bytes())
+	if r.err != nil {
+		return nil, r.err
+	}
+	s := newSized(nhot)
+	s.position = position
+	// Kinds are interned in table order, which depends only on the
+	// snapshot's bytes.
+	taskKinds := make([]*taskKind, len(kinds))
+	for i, k := range kinds {
+		taskKinds[i] = s.kindOf(k.fn, k.queue)
+	}
+	d := taskDecoder{kinds: taskKinds, s: s}
+	var slab []Task
+	var prevCreated events.Timestamp
+	var prevPos uint64
+	idOff := 0
+	for range nhot {
+		if len(slab) == 0 {
+			slab = make([]Task, min(taskSlab, nhot-len(s.order)))
 		}
-		t.readyIdx, t.delayIdx, t.leaseIdx, t.ttlIdx = -1, -1, -1, -1
-		t.Spec.Func, t.Spec.Queue = s.intern(t.Spec.Func), s.intern(t.Spec.Queue)
+		t := &slab[0]
+		slab = slab[1:]
+		n := r.uvarint()
+		if n == 0 || n > uint64(len(ids)-idOff) {
+			return nil, errors.New("bad task id length")
+		}
+		t.init(ids[idOff : idOff+int(n)])
+		idOff += int(n)
+		if err := d.fields(r, t, prevCreated, prevPos); err != nil {
+			return nil, err
+		}
+		if t.Status.Terminal() {
+			return nil, fmt.Errorf("task %s: %s in the hot section", t.ID, t.Status)
+		}
+		prevCreated, prevPos = t.CreatedAt, t.EnqueuedPos
 		s.tasks[t.ID] = t
-		s.countStatus(t.Spec.Queue, 0, t.Status)
-	}
-	for _, sc := range snap.Schedules {
-		if sc == nil || sc.ID == "" || s.schedules[sc.ID] != nil {
-			return nil, fmt.Errorf("%w: bad schedule record", ErrBadSnapshot)
+		if len(s.tasks) == len(s.order) {
+			return nil, fmt.Errorf("task %s: twice", t.ID)
 		}
-		sc.fireIdx = -1
-		s.schedules[sc.ID] = sc
-		if !sc.Deleted && !sc.Paused {
-			s.fires.push(sc)
+		s.order = append(s.order, t)
+		t.kind.q.counts[t.Status]++
+	}
+	if idOff != len(ids) {
+		return nil, errors.New("task ids do not fill the id table")
+	}
+	if err := r.restoreCold(s, taskKinds); err != nil {
+		return nil, err
+	}
+	if raw := r.bytes(); len(raw) > 0 && r.err == nil {
+		var scheds []*Schedule
+		if err := events.UnmarshalValue(raw, &scheds); err != nil {
+			return nil, err
+		}
+		for _, sc := range scheds {
+			if sc == nil || sc.ID == "" || s.schedules[sc.ID] != nil {
+				return nil, errors.New("bad schedule record")
+			}
+			sc.fireIdx = -1
+			s.schedules[sc.ID] = sc
+			if !sc.Deleted && !sc.Paused {
+				s.fires.push(sc)
+			}
 		}
 	}
-	// Rebuild the derived structures in a fixed order so that ties in the
-	// heaps break the same way as in the live state.
-	ids := make([]string, 0, len(s.tasks))
-	for id := range s.tasks {
-		ids = append(ids, id)
+	if r.err != nil {
+		return nil, r.err
 	}
-	sort.Slice(ids, func(i, j int) bool { return s.tasks[ids[i]].EnqueuedPos < s.tasks[ids[j]].EnqueuedPos })
-	for _, id := range ids {
-		t := s.tasks[id]
+	if r.off != len(r.b) {
+		return nil, fmt.Errorf("%d trailing bytes", len(r.b)-r.off)
+	}
+	s.rebuild()
+	return s, nil
+}
+
+// restoreCold reads the cold section into s.cold (nil when it is empty).
+func (r *reader) restoreCold(s *State, kinds []*taskKind) error {
+	n := r.count(minTaskRecord)
+	bodyLen := r.fixed64()
+	if r.err == nil && bodyLen > uint64(len(r.b)-r.off) {
+		r.err = errTruncated
+	}
+	if r.err != nil {
+		return r.err
+	}
+	body := r.b[r.off : r.off+int(bodyLen) : r.off+int(bodyLen)]
+	r.off += int(bodyLen)
+	width := int(r.byte())
+	if r.err == nil && width != 4 && width != 8 {
+		return fmt.Errorf("cold offsets %d bytes wide", width)
+	}
+	if r.err == nil && n > (len(r.b)-r.off)/width {
+		r.err = errTruncated
+	}
+	if r.err != nil {
+		return r.err
+	}
+	offs := r.b[r.off : r.off+n*width : r.off+n*width]
+	r.off += n * width
+	c, err := restoreCold(body, offs, width, n, kinds)
+	if err != nil || n == 0 {
+		return err
+	}
+	for _, t := range s.order {
+		if c.find(t.ID) >= 0 {
+			return fmt.Errorf("task %s: twice", t.ID)
+		}
+	}
+	s.cold = c
+	return nil
+}
+
+// taskDecoder decodes the fields of task records.
+type taskDecoder struct {
+	kinds []*taskKind
+	// s interns worker names and lends its records argument slabs; nil:
+	// the decoder writes nothing to a state and sizes args exactly.
+	s       *State
+	argSlab []any
+}
+
+// fields reads a record's fields (see the format) into t, whose ID is set.
+func (d *taskDecoder) fields(r *reader, t *Task, prevCreated events.Timestamp, prevPos uint64) error {
+	k := r.uvarint()
+	if r.err == nil && k >= uint64(len(d.kinds)) {
+		return fmt.Errorf("task %s: kind %d of %d", t.ID, k, len(d.kinds))
+	}
+	if r.err == nil {
+		t.kind = d.kinds[k]
+	}
+	t.Status = Status(r.byte())
+	parts := r.byte()
+	t.Paused = parts&taskPaused != 0
+	t.Attempt = int(r.varint())
+	priority, retries := int(r.varint()), int(r.varint())
+	t.ReadyAt = events.Timestamp(r.varint())
+	t.LeaseDeadline = events.Timestamp(r.varint())
+	t.CreatedAt = prevCreated + events.Timestamp(r.varint())
+	t.UpdatedAt = t.CreatedAt + events.Timestamp(r.varint())
+	dpos := r.uvarint()
+	t.EnqueuedPos = prevPos + dpos
+	t.ReadySeq = r.uvarint()
+	if r.err != nil {
+		return r.err
+	}
+	if t.Status == 0 || t.Status >= statusEnd || dpos == 0 || t.EnqueuedPos < prevPos {
+		return fmt.Errorf("task %s: bad record", t.ID)
+	}
+	spec := events.TaskSpec{Priority: priority, Retries: retries}
+	if parts&taskHasArgs != 0 {
+		n := r.count(1)
+		if n == 0 {
+			return fmt.Errorf("task %s: empty args", t.ID)
+		}
+		if d.s == nil {
+			spec.Args = make([]any, n)
+		} else {
+			if n > len(d.argSlab) {
+				d.argSlab = make([]any, max(n, taskSlab))
+			}
+			spec.Args = d.argSlab[:n:n]
+			d.argSlab = d.argSlab[n:]
+		}
+		for i := range spec.Args {
+			spec.Args[i] = r.readValue(1)
+		}
+	}
+	if parts&taskHasSpec != 0 {
+		r.readSpec(&spec)
+	}
+	t.setSpec(&spec)
+	if parts&taskHasSpec != 0 {
+		if t.spec == nil {
+			t.spec = &taskSpecExtra{ttlIdx: -1}
+		}
+		unmet := r.varint()
+		if unmet < 0 || unmet > int64(len(spec.DependsOn)) {
+			return fmt.Errorf("task %s: %d unmet of %d dependencies", t.ID, unmet, len(spec.DependsOn))
+		}
+		t.spec.unmet = int32(unmet)
+	}
+	if parts&taskHasOutcome != 0 {
+		o := &taskOutcome{}
+		if d.s != nil {
+			o.worker = r.internedString(d.s)
+		} else {
+			o.worker = r.string()
+		}
+		o.result = r.readValue(0)
+		o.err = r.string()
+		o.cancelReason = events.CancelReason(r.string())
+		o.cancelledBy = r.string()
+		t.out = o
+	}
+	return r.err
+}
+
+// readSpec reads the spec part of a task record into sp.
+func (r *reader) readSpec(sp *events.TaskSpec) {
+	switch kw := r.readValue(0).(type) {
+	case nil:
+	case map[string]any:
+		sp.Kwargs = kw
+	default:
+		r.fail("kwargs are not a map")
+	}
+	if n := r.count(1); n > 0 {
+		sp.DependsOn = make([]string, n)
+		for i := range sp.DependsOn {
+			sp.DependsOn[i] = r.string()
+		}
+	}
+	sp.ScheduleID = r.string()
+	sp.TTL = timeDuration(r.varint())
+	sp.RunAt = events.Timestamp(r.varint())
+	sp.MaxRetries = int(r.varint())
+	sp.Paused = r.byte() != 0
+}
+
+// rebuild derives the heaps and the dependency graph from the task records,
+// in enqueue order, so that ties in the heaps break the same way as in the
+// live state.
+func (s *State) rebuild() {
+	for _, t := range s.order {
 		switch t.Status {
 		case StatusPending:
 			s.enqueueReady(t)
@@ -118,13 +643,12 @@ func Restore(b []byte) (*State, error) {
 		if (t.Status == StatusPending || t.Status == StatusWaiting) && t.TTLDeadline() != 0 {
 			s.ttls.push(t)
 		}
-		if t.Status == StatusWaiting {
-			for _, dep := range t.Spec.DependsOn {
-				if d := s.tasks[dep]; d == nil || d.Status != StatusCompleted {
+		if t.Status == StatusWaiting && t.spec != nil {
+			for _, dep := range t.spec.dependsOn {
+				if s.statusOf(dep) != StatusCompleted {
 					s.dependants[dep] = append(s.dependants[dep], t.ID)
 				}
 			}
 		}
 	}
-	return s, nil
 }

@@ -21,26 +21,59 @@ var (
 
 // State is the fold of the log up to Position.
 type State struct {
-	position  uint64
-	tasks     map[string]*Task
+	position uint64
+	// A task is either hot, a record in tasks and order, or cold, a live
+	// record of cold (never both).
+	tasks map[string]*Task
+	// order holds every hot task. INVARIANT: its tasks that are not terminal
+	// are in enqueue (EnqueuedPos) order; a thawed task, terminal, is
+	// appended out of it.
+	order     []*Task
+	cold      *coldTasks // terminal tasks restored from a snapshot; nil: none
 	schedules map[string]*Schedule
 
 	// Derived structures, rebuilt by Restore.
-	ready      map[string]*indexedHeap[*Task] // pending and due, per queue
-	delayed    indexedHeap[*Task]             // pending with a ReadyAt, not yet promoted
-	leases     indexedHeap[*Task]             // running, by lease deadline
-	ttls       indexedHeap[*Task]             // not yet started, with a TTL
-	fires      indexedHeap[*Schedule]         // active schedules, by next fire
-	dependants map[string][]string            // task id -> waiting tasks that depend on it
-	counts     map[string]*[statusEnd]int     // queue -> tasks per status
-	names      map[string]string              // interned func and queue names
+	queues     map[string]*queueState // per queue: ready heap and counts
+	delayed    indexedHeap[*Task]     // pending with a ReadyAt, not yet promoted
+	leases     indexedHeap[*Task]     // running, by lease deadline
+	ttls       indexedHeap[*Task]     // not yet started, with a TTL
+	fires      indexedHeap[*Schedule] // active schedules, by next fire
+	dependants map[string][]string    // task id -> waiting tasks that depend on it
+	kinds      map[kindKey]*taskKind  // interned func and queue pairs
+	names      map[string]string      // interned worker names
 }
 
-// maxInterned bounds the interned names: past it, names are kept as decoded.
+type kindKey struct{ fn, queue string }
+
+// maxInterned bounds the interned kinds and names: past it, each task keeps
+// its own copy.
 const maxInterned = 4096
 
-// intern returns one shared copy of a func or queue name, so that a million
-// tasks of a few kinds do not hold a million copies of the same strings.
+// kindOf returns the shared kind of (fn, queue), so that a million tasks of a
+// few kinds do not hold a million copies of the same strings.
+func (s *State) kindOf(fn, queue string) *taskKind {
+	k := kindKey{fn, queue}
+	if kd, ok := s.kinds[k]; ok {
+		return kd
+	}
+	kd := &taskKind{fn: fn, queue: queue, q: s.queue(queue)}
+	if len(s.kinds) < maxInterned {
+		s.kinds[k] = kd
+	}
+	return kd
+}
+
+// queue returns the state of queue q, creating it on first use.
+func (s *State) queue(q string) *queueState {
+	qs := s.queues[q]
+	if qs == nil {
+		qs = &queueState{ready: indexedHeap[*Task]{less: readyLess, idx: func(t *Task) *int32 { return &t.readyIdx }}}
+		s.queues[q] = qs
+	}
+	return qs
+}
+
+// intern returns one shared copy of a worker name.
 func (s *State) intern(name string) string {
 	if v, ok := s.names[name]; ok {
 		return v
@@ -53,12 +86,18 @@ func (s *State) intern(name string) string {
 
 // New returns the empty state (position 0).
 func New() *State {
+	return newSized(0)
+}
+
+// newSized returns the empty state with room for n tasks.
+func newSized(n int) *State {
 	s := &State{
-		tasks:      map[string]*Task{},
+		tasks:      make(map[string]*Task, n),
+		order:      make([]*Task, 0, n),
 		schedules:  map[string]*Schedule{},
-		ready:      map[string]*indexedHeap[*Task]{},
+		queues:     map[string]*queueState{},
 		dependants: map[string][]string{},
-		counts:     map[string]*[statusEnd]int{},
+		kinds:      map[kindKey]*taskKind{},
 		names:      map[string]string{},
 	}
 	s.delayed = indexedHeap[*Task]{
@@ -73,12 +112,14 @@ func New() *State {
 		},
 		idx: func(t *Task) *int32 { return &t.leaseIdx },
 	}
+	// INVARIANT: only tasks with a TTL enter ttls, and they have a spec
+	// record (see removeTTL).
 	s.ttls = indexedHeap[*Task]{
 		less: func(a, b *Task) bool {
 			da, db := a.TTLDeadline(), b.TTLDeadline()
 			return da < db || (da == db && a.ID < b.ID)
 		},
-		idx: func(t *Task) *int32 { return &t.ttlIdx },
+		idx: func(t *Task) *int32 { return &t.spec.ttlIdx },
 	}
 	s.fires = indexedHeap[*Schedule]{
 		less: func(a, b *Schedule) bool {
@@ -91,19 +132,19 @@ func New() *State {
 
 // readyLess orders a queue: higher priority first, then first-in first-out.
 func readyLess(a, b *Task) bool {
-	if a.Spec.Priority != b.Spec.Priority {
-		return a.Spec.Priority > b.Spec.Priority
+	if a.priority != b.priority || (a.flags|b.flags)&flagWidePriority != 0 {
+		if pa, pb := a.Priority(), b.Priority(); pa != pb {
+			return pa > pb
+		}
 	}
 	return a.ReadySeq < b.ReadySeq
 }
 
 func (s *State) readyHeap(queue string) *indexedHeap[*Task] {
-	h := s.ready[queue]
-	if h == nil {
-		h = &indexedHeap[*Task]{less: readyLess, idx: func(t *Task) *int32 { return &t.readyIdx }}
-		s.ready[queue] = h
+	if qs := s.queues[queue]; qs != nil {
+		return &qs.ready
 	}
-	return h
+	return nil
 }
 
 // Position returns the position of the last applied event.
@@ -133,8 +174,11 @@ func (s *State) Apply(ev events.Event) error {
 			return err
 		}
 		s.unqueue(t)
-		s.ttls.remove(t)
-		t.Attempt, t.LeaseDeadline, t.Worker = p.Attempt, p.Deadline, p.Worker
+		s.removeTTL(t)
+		t.Attempt, t.LeaseDeadline = p.Attempt, p.Deadline
+		if p.Worker != "" || t.out != nil {
+			t.setOutcome().worker = s.intern(p.Worker)
+		}
 		s.setStatus(t, StatusRunning, now)
 		s.leases.push(t)
 	case *events.TaskHeartbeat:
@@ -150,7 +194,10 @@ func (s *State) Apply(ev events.Event) error {
 			return err
 		}
 		s.leases.remove(t)
-		t.Result, t.LeaseDeadline = p.Result, 0
+		if p.Result != nil || t.out != nil {
+			t.setOutcome().result = p.Result
+		}
+		t.LeaseDeadline = 0
 		s.setStatus(t, StatusCompleted, now)
 		s.releaseDependants(t, ev.Position, now)
 	case *events.TaskRetryScheduled:
@@ -159,7 +206,11 @@ func (s *State) Apply(ev events.Event) error {
 			return err
 		}
 		s.leases.remove(t)
-		t.Error, t.ReadyAt, t.LeaseDeadline, t.Worker = p.Error, p.RetryAt, 0, ""
+		if p.Error != "" || t.out != nil {
+			o := t.setOutcome()
+			o.err, o.worker = p.Error, ""
+		}
+		t.ReadyAt, t.LeaseDeadline = p.RetryAt, 0
 		s.makePending(t, ev.Position, now)
 	case *events.TaskLeaseExpired:
 		t, err := s.taskIn(ev.TaskID, p.Attempt, StatusRunning)
@@ -176,7 +227,10 @@ func (s *State) Apply(ev events.Event) error {
 			return err
 		}
 		s.leases.remove(t)
-		t.Error, t.LeaseDeadline = p.Error, 0
+		if p.Error != "" || t.out != nil {
+			t.setOutcome().err = p.Error
+		}
+		t.LeaseDeadline = 0
 		s.setStatus(t, StatusFailed, now)
 	case *events.TaskExpired:
 		// INVARIANT: TTL only applies before the first attempt starts.
@@ -185,7 +239,7 @@ func (s *State) Apply(ev events.Event) error {
 			return err
 		}
 		s.unqueue(t)
-		s.ttls.remove(t)
+		s.removeTTL(t)
 		s.setStatus(t, StatusExpired, now)
 	case *events.TaskCancelled:
 		t, err := s.taskIn(ev.TaskID, -1, StatusWaiting, StatusPending)
@@ -193,16 +247,22 @@ func (s *State) Apply(ev events.Event) error {
 			return err
 		}
 		s.unqueue(t)
-		s.ttls.remove(t)
-		t.CancelReason, t.CancelledBy = p.Reason, p.Dependency
+		s.removeTTL(t)
+		if p.Reason != "" || p.Dependency != "" || t.out != nil {
+			o := t.setOutcome()
+			o.cancelReason, o.cancelledBy = p.Reason, p.Dependency
+		}
 		s.setStatus(t, StatusCancelled, now)
 	case *events.TaskDeleted:
 		t := s.tasks[ev.TaskID]
+		if t == nil && s.statusOf(ev.TaskID) != StatusDeleted {
+			t = s.thaw(ev.TaskID)
+		}
 		if t == nil || t.Status == StatusDeleted {
 			return fmt.Errorf("%w: delete of unknown task %s", ErrStale, ev.TaskID)
 		}
 		s.unqueue(t)
-		s.ttls.remove(t)
+		s.removeTTL(t)
 		s.leases.remove(t)
 		t.LeaseDeadline = 0
 		s.setStatus(t, StatusDeleted, now)
@@ -251,34 +311,36 @@ func (s *State) applyCheckpoint(ev events.Event, cp *events.LogCheckpoint) error
 }
 
 func (s *State) applyEnqueued(ev events.Event, p *events.TaskEnqueued, now events.Timestamp) error {
-	if s.tasks[ev.TaskID] != nil || s.schedules[ev.TaskID] != nil {
+	if s.hasTask(ev.TaskID) || s.schedules[ev.TaskID] != nil {
 		return fmt.Errorf("%w: task %s already exists", ErrStale, ev.TaskID)
 	}
-	t := newTask(ev.TaskID)
-	t.Spec = p.Spec
-	t.Spec.Func, t.Spec.Queue = s.intern(p.Spec.Func), s.intern(p.Spec.Queue)
+	t := &Task{}
+	t.init(ev.TaskID)
+	t.setSpec(&p.Spec)
+	t.kind = s.kindOf(p.Spec.Func, p.Spec.Queue)
 	t.CreatedAt, t.EnqueuedPos, t.Paused, t.ReadyAt = now, ev.Position, p.Spec.Paused, p.Spec.RunAt
 	s.tasks[t.ID] = t
+	s.order = append(s.order, t)
 	for _, dep := range p.Spec.DependsOn {
-		if d := s.tasks[dep]; d != nil && d.Status == StatusCompleted {
+		if s.statusOf(dep) == StatusCompleted {
 			continue
 		}
-		t.Unmet++
+		t.spec.unmet++ // INVARIANT: a task with dependencies has a spec record.
 		s.dependants[dep] = append(s.dependants[dep], t.ID)
 	}
-	s.countStatus(t.Spec.Queue, t.Status, StatusWaiting)
+	t.kind.q.counts[StatusWaiting]++
 	t.Status, t.UpdatedAt = StatusWaiting, now
 	if t.TTLDeadline() != 0 {
 		s.ttls.push(t)
 	}
-	if t.Unmet == 0 {
+	if t.Unmet() == 0 {
 		s.makePending(t, ev.Position, now)
 	}
 	return nil
 }
 
 func (s *State) applyScheduleCreated(ev events.Event, p *events.ScheduleCreated, now events.Timestamp) error {
-	if s.tasks[ev.TaskID] != nil || s.schedules[ev.TaskID] != nil {
+	if s.hasTask(ev.TaskID) || s.schedules[ev.TaskID] != nil {
 		return fmt.Errorf("%w: schedule %s already exists", ErrStale, ev.TaskID)
 	}
 	sc := &Schedule{
@@ -327,17 +389,21 @@ func (s *State) applyResume(id string, p *events.ScheduleResumed, pos uint64, no
 		return fmt.Errorf("%w: task %s is not paused", ErrStale, id)
 	}
 	t.Paused, t.UpdatedAt = false, now
-	if t.Status == StatusWaiting && t.Unmet == 0 {
+	if t.Status == StatusWaiting && t.Unmet() == 0 {
 		s.makePending(t, pos, now)
 	}
 	return nil
 }
 
 // taskIn returns the task if it is in one of the statuses and, when attempt
-// >= 0, its current attempt is attempt.
+// >= 0, its current attempt is attempt. REQUIRES: the statuses are not
+// terminal, so that a cold task never matches.
 func (s *State) taskIn(id string, attempt int, statuses ...Status) (*Task, error) {
 	t := s.tasks[id]
 	if t == nil {
+		if st := s.statusOf(id); st != 0 {
+			return nil, fmt.Errorf("%w: task %s is %s", ErrStale, id, st)
+		}
 		return nil, fmt.Errorf("%w: unknown task %s", ErrStale, id)
 	}
 	for _, st := range statuses {
@@ -374,26 +440,34 @@ func (s *State) enqueueReady(t *Task) {
 	if t.ReadyAt != 0 {
 		s.delayed.push(t)
 	} else {
-		s.readyHeap(t.Spec.Queue).push(t)
+		t.kind.q.ready.push(t)
 	}
 }
 
 // unqueue takes t out of its ready queue or the delayed heap.
 func (s *State) unqueue(t *Task) {
-	if h := s.ready[t.Spec.Queue]; h != nil {
-		h.remove(t)
-	}
+	t.kind.q.ready.remove(t)
 	s.delayed.remove(t)
 }
 
+// removeTTL takes t out of the TTL timer.
+func (s *State) removeTTL(t *Task) {
+	if t.spec != nil {
+		s.ttls.remove(t)
+	}
+}
+
 func (s *State) releaseDependants(t *Task, pos uint64, now events.Timestamp) {
+	if len(s.dependants) == 0 {
+		return
+	}
 	for _, id := range s.dependants[t.ID] {
 		d := s.tasks[id]
-		if d == nil || d.Status != StatusWaiting || d.Unmet == 0 {
+		if d == nil || d.Status != StatusWaiting || d.Unmet() == 0 {
 			continue
 		}
-		d.Unmet--
-		if d.Unmet == 0 {
+		d.spec.unmet--
+		if d.spec.unmet == 0 {
 			s.makePending(d, pos, now)
 		}
 	}
@@ -401,21 +475,46 @@ func (s *State) releaseDependants(t *Task, pos uint64, now events.Timestamp) {
 }
 
 func (s *State) setStatus(t *Task, st Status, now events.Timestamp) {
-	s.countStatus(t.Spec.Queue, t.Status, st)
+	c := &t.kind.q.counts
+	c[t.Status]--
+	c[st]++
 	t.Status, t.UpdatedAt = st, now
-	if st.Terminal() {
-		t.FinishedAt = now
-	}
 }
 
-func (s *State) countStatus(queue string, from, to Status) {
-	c := s.counts[queue]
-	if c == nil {
-		c = new([statusEnd]int)
-		s.counts[queue] = c
+// hasTask reports whether task id is known, hot or cold.
+func (s *State) hasTask(id string) bool {
+	return s.tasks[id] != nil || s.cold.lookup(id) >= 0
+}
+
+// statusOf returns the status of task id, hot or cold (0: unknown), without
+// decoding a cold record.
+func (s *State) statusOf(id string) Status {
+	if t := s.tasks[id]; t != nil {
+		return t.Status
 	}
-	if from != 0 {
-		c[from]--
+	if i := s.cold.lookup(id); i >= 0 {
+		return s.cold.status(i)
 	}
-	c[to]++
+	return 0
+}
+
+// thaw makes cold task id hot, for an event that changes it, and returns it;
+// nil when id is not cold or its record does not decode. Its counts do not
+// move: Restore counted it where it stands.
+func (s *State) thaw(id string) *Task {
+	i := s.cold.lookup(id)
+	if i < 0 {
+		return nil
+	}
+	t, err := s.cold.decode(i)
+	if err != nil {
+		return nil
+	}
+	if t.out != nil {
+		t.out.worker = s.intern(t.out.worker)
+	}
+	s.cold.setThawed(i)
+	s.tasks[id] = t
+	s.order = append(s.order, t)
+	return t
 }

@@ -1,6 +1,11 @@
 package projections
 
-import "github.com/omniq/omniq/events"
+import (
+	"math"
+	"time"
+
+	"github.com/omniq/omniq/events"
+)
 
 // Status is where a task stands in its lifecycle (DESIGN.md, "Task lifecycle").
 type Status uint8
@@ -50,43 +55,257 @@ func (s Status) String() string {
 // Terminal reports whether no event can move a task out of s.
 func (s Status) Terminal() bool { return s >= StatusCompleted }
 
-// Task is the projection's record of one task.
+// Task is the projection's record of one task. A state holds one per task it
+// has ever seen, so the record is kept small: the fields every task uses are
+// inline, the rest of the spec (kwargs, dependencies, TTL, run-at, schedule,
+// max retries) and the outcome of its attempts (worker, result, error, cancel
+// cause) live behind pointers that stay nil until something sets them. The
+// accessor methods read either; Record returns everything as one flat value.
 type Task struct {
 	ID   string
-	Spec events.TaskSpec
+	kind *taskKind // func and queue, shared by every task of that kind
+	args []any
+	spec *taskSpecExtra // nil when every field it holds is zero
+	out  *taskOutcome   // nil until a lease, a failure or a cancellation
 
-	Status  Status
-	Attempt int // attempts started so far; the current lease's fencing token
 	// ReadyAt: a pending task is not handed out before it (0: at once). It is
 	// the spec's RunAt, then each retry's RetryAt.
 	ReadyAt       events.Timestamp
 	LeaseDeadline events.Timestamp // while running
-	Worker        string           // holder of the current lease
-	Result        any
-	Error         string
-	CancelReason  events.CancelReason
-	CancelledBy   string // the dependency whose end cancelled this task
-	Paused        bool
-	Unmet         int // dependencies not yet completed
-
-	CreatedAt   events.Timestamp
-	UpdatedAt   events.Timestamp
-	FinishedAt  events.Timestamp // when it reached a terminal status
-	EnqueuedPos uint64           // position of its task.enqueued event
+	CreatedAt     events.Timestamp
+	UpdatedAt     events.Timestamp
+	EnqueuedPos   uint64 // position of its task.enqueued event
 	// ReadySeq orders equal-priority tasks first-in first-out: the position of
 	// the event that last made the task pending.
 	ReadySeq uint64
+	Attempt  int // attempts started so far; the current lease's fencing token
 
-	readyIdx, delayIdx, leaseIdx, ttlIdx int32
+	// priority and retries hold the spec's values when they fit in an int32;
+	// otherwise spec holds them and the flags say so.
+	priority, retries            int32
+	readyIdx, delayIdx, leaseIdx int32
+	Status                       Status
+	Paused                       bool
+	flags                        uint8
+}
+
+// Task flags.
+const (
+	flagWidePriority uint8 = 1 << iota // spec.priority holds the priority
+	flagWideRetries                    // spec.retries holds the retries
+)
+
+// taskKind is the func and queue of a task. Tasks of the same kind share one
+// (see State.kindOf), so a million tasks hold two strings, not two million.
+type taskKind struct {
+	fn, queue string
+	q         *queueState
+}
+
+// queueState is what the state keeps per queue.
+type queueState struct {
+	ready  indexedHeap[*Task] // pending and due
+	counts [statusEnd]int     // tasks per status
+}
+
+// taskSpecExtra holds the spec fields most tasks leave unset, and the
+// bookkeeping that exists only because of them.
+type taskSpecExtra struct {
+	kwargs     map[string]any
+	dependsOn  []string
+	scheduleID string
+	ttl        time.Duration
+	runAt      events.Timestamp
+	maxRetries int
+	priority   int // when flagWidePriority
+	retries    int // when flagWideRetries
+	unmet      int32
+	ttlIdx     int32 // place in State.ttls; only tasks with a TTL enter it
+	paused     bool  // the spec's Paused
+}
+
+// taskOutcome holds what the task's attempts left behind.
+type taskOutcome struct {
+	worker       string // holder of the current (or last) lease
+	result       any
+	err          string
+	cancelReason events.CancelReason
+	cancelledBy  string // the dependency whose end cancelled this task
+}
+
+var (
+	noSpec    taskSpecExtra
+	noOutcome taskOutcome
+)
+
+// Func returns the handler name.
+func (t *Task) Func() string { return t.kind.fn }
+
+// Queue returns the task's queue.
+func (t *Task) Queue() string { return t.kind.queue }
+
+// Args returns the positional arguments. The slice belongs to the state.
+func (t *Task) Args() []any { return t.args }
+
+// Priority returns the spec's priority.
+func (t *Task) Priority() int {
+	if t.flags&flagWidePriority != 0 {
+		return t.spec.priority
+	}
+	return int(t.priority)
+}
+
+// Retries returns how many retries the spec allows after a failed attempt.
+func (t *Task) Retries() int {
+	if t.flags&flagWideRetries != 0 {
+		return t.spec.retries
+	}
+	return int(t.retries)
+}
+
+func (t *Task) specExtra() *taskSpecExtra {
+	if t.spec == nil {
+		return &noSpec
+	}
+	return t.spec
+}
+
+func (t *Task) outcome() *taskOutcome {
+	if t.out == nil {
+		return &noOutcome
+	}
+	return t.out
+}
+
+// setOutcome returns the task's outcome record, allocating it on first use.
+func (t *Task) setOutcome() *taskOutcome {
+	if t.out == nil {
+		t.out = &taskOutcome{}
+	}
+	return t.out
+}
+
+// Spec returns what the task was enqueued with. Its slices and map belong to
+// the state: callers must not modify them.
+func (t *Task) Spec() events.TaskSpec {
+	x := t.specExtra()
+	return events.TaskSpec{
+		Func: t.kind.fn, Args: t.args, Kwargs: x.kwargs, Queue: t.kind.queue,
+		Priority: t.Priority(), TTL: x.ttl, Retries: t.Retries(), MaxRetries: x.maxRetries,
+		DependsOn: x.dependsOn, RunAt: x.runAt, Paused: x.paused, ScheduleID: x.scheduleID,
+	}
+}
+
+// DependsOn returns the ids of the tasks this one depends on. The slice
+// belongs to the state.
+func (t *Task) DependsOn() []string { return t.specExtra().dependsOn }
+
+// ScheduleID returns the recurring schedule whose fire created the task.
+func (t *Task) ScheduleID() string { return t.specExtra().scheduleID }
+
+// Unmet returns how many dependencies have not completed yet.
+func (t *Task) Unmet() int { return int(t.specExtra().unmet) }
+
+// Worker returns the holder of the current (or last) lease.
+func (t *Task) Worker() string { return t.outcome().worker }
+
+// Result returns what a completed task's handler returned.
+func (t *Task) Result() any { return t.outcome().result }
+
+// Error returns why the last failed attempt failed.
+func (t *Task) Error() string { return t.outcome().err }
+
+// CancelReason returns why a cancelled task was cancelled.
+func (t *Task) CancelReason() events.CancelReason { return t.outcome().cancelReason }
+
+// CancelledBy returns the dependency whose end cancelled the task.
+func (t *Task) CancelledBy() string { return t.outcome().cancelledBy }
+
+// FinishedAt returns when the task reached a terminal status (0: it has not).
+// INVARIANT: a terminal task's UpdatedAt never moves again except by the
+// delete that finishes it anew, so FinishedAt is UpdatedAt once terminal.
+func (t *Task) FinishedAt() events.Timestamp {
+	if t.Status.Terminal() {
+		return t.UpdatedAt
+	}
+	return 0
 }
 
 // TTLDeadline returns when the task expires if not started (0: never).
 // INVARIANT: TTL only applies before the first attempt starts.
 func (t *Task) TTLDeadline() events.Timestamp {
-	if t.Spec.TTL <= 0 || t.Attempt > 0 {
+	if t.spec == nil || t.spec.ttl <= 0 || t.Attempt > 0 {
 		return 0
 	}
-	return t.CreatedAt + events.Timestamp(t.Spec.TTL)
+	return t.CreatedAt + events.Timestamp(t.spec.ttl)
+}
+
+// TaskRecord is every logical field of a task as one plain value (no place
+// in the state's heaps): for comparing, printing and encoding records.
+type TaskRecord struct {
+	ID            string
+	Spec          events.TaskSpec
+	Status        Status
+	Attempt       int
+	ReadyAt       events.Timestamp
+	LeaseDeadline events.Timestamp
+	Worker        string
+	Result        any
+	Error         string
+	CancelReason  events.CancelReason
+	CancelledBy   string
+	Paused        bool
+	Unmet         int
+	CreatedAt     events.Timestamp
+	UpdatedAt     events.Timestamp
+	FinishedAt    events.Timestamp
+	EnqueuedPos   uint64
+	ReadySeq      uint64
+}
+
+// Record returns the task's logical fields. Its slices and maps belong to the
+// state: callers must not modify them.
+func (t *Task) Record() TaskRecord {
+	o := t.outcome()
+	return TaskRecord{
+		ID: t.ID, Spec: t.Spec(), Status: t.Status, Attempt: t.Attempt,
+		ReadyAt: t.ReadyAt, LeaseDeadline: t.LeaseDeadline,
+		Worker: o.worker, Result: o.result, Error: o.err, CancelReason: o.cancelReason, CancelledBy: o.cancelledBy,
+		Paused: t.Paused, Unmet: t.Unmet(), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, FinishedAt: t.FinishedAt(),
+		EnqueuedPos: t.EnqueuedPos, ReadySeq: t.ReadySeq,
+	}
+}
+
+// setSpec stores spec's fields in t, except func and queue (see
+// State.kindOf). It leaves t.spec nil when the spec sets none of its fields.
+func (t *Task) setSpec(sp *events.TaskSpec) {
+	t.args = sp.Args
+	widePriority := sp.Priority < math.MinInt32 || sp.Priority > math.MaxInt32
+	wideRetries := sp.Retries < math.MinInt32 || sp.Retries > math.MaxInt32
+	t.priority, t.retries = int32(sp.Priority), int32(sp.Retries)
+	if !widePriority && !wideRetries && len(sp.Kwargs) == 0 && len(sp.DependsOn) == 0 && sp.ScheduleID == "" &&
+		sp.TTL == 0 && sp.RunAt == 0 && sp.MaxRetries == 0 && !sp.Paused {
+		return
+	}
+	x := &taskSpecExtra{
+		scheduleID: sp.ScheduleID, ttl: sp.TTL, runAt: sp.RunAt, maxRetries: sp.MaxRetries,
+		paused: sp.Paused, ttlIdx: -1,
+	}
+	if len(sp.Kwargs) > 0 {
+		x.kwargs = sp.Kwargs
+	}
+	if len(sp.DependsOn) > 0 {
+		x.dependsOn = sp.DependsOn
+	}
+	if widePriority {
+		t.flags |= flagWidePriority
+		x.priority = sp.Priority
+	}
+	if wideRetries {
+		t.flags |= flagWideRetries
+		x.retries = sp.Retries
+	}
+	t.spec = x
 }
 
 // Schedule is the projection's record of one recurring schedule.
@@ -106,6 +325,6 @@ type Schedule struct {
 	fireIdx int32
 }
 
-func newTask(id string) *Task {
-	return &Task{ID: id, readyIdx: -1, delayIdx: -1, leaseIdx: -1, ttlIdx: -1}
+func (t *Task) init(id string) {
+	t.ID, t.readyIdx, t.delayIdx, t.leaseIdx = id, -1, -1, -1
 }

@@ -383,6 +383,7 @@ func TestAPIMalformedRequestsAppendNothing(t *testing.T) {
 		{"ttl overflowing as a string", "POST", "/v1/tasks", `{"func":"f","ttl":"9999999999h"}`, 400, ""},
 		{"interval past what the log holds", "POST", "/v1/tasks", `{"func":"f","schedule":{"interval":"2562047h"}}`, 400, "invalid_schedule"},
 		{"late run_at plus interval", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"2261-12-31T00:00:00Z","interval":"48h"}}`, 400, "invalid_schedule"},
+		{"latest run_at plus longest interval", "POST", "/v1/tasks", `{"func":"f","schedule":{"run_at":"2151-01-01T00:00:00Z","interval":"876000h"}}`, 400, "invalid_schedule"},
 		{"negative interval", "POST", "/v1/tasks", `{"func":"f","schedule":{"interval":"-5s"}}`, 400, "invalid_schedule"},
 		// Cron.
 		{"cron minute 61", "POST", "/v1/tasks", `{"func":"f","schedule":{"cron":"61 * * * *"}}`, 400, "invalid_cron"},

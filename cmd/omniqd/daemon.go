@@ -31,6 +31,7 @@ type serveConfig struct {
 	CompactEvery    time.Duration // compact this often (0: never)
 	CompactBefore   time.Duration // drop tasks that ended this long ago
 	CompactArchive  string        // directory of the archive files
+	SnapshotEvery   int64         // engine.WithSnapshotEvery (0: the engine's default; <0: none)
 }
 
 // daemon is a running omniqd: an HTTP server over an engine over a store.
@@ -148,6 +149,12 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	}
 	if d.cfg.LeaseTimeout > 0 {
 		opts = append(opts, engine.WithLeaseTimeout(d.cfg.LeaseTimeout))
+	}
+	switch {
+	case d.cfg.SnapshotEvery > 0:
+		opts = append(opts, engine.WithSnapshotEvery(uint64(d.cfg.SnapshotEvery)))
+	case d.cfg.SnapshotEvery < 0:
+		opts = append(opts, engine.WithSnapshotEvery(0))
 	}
 	q, err := engine.Open(ctx, log, opts...)
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf16"
@@ -164,9 +163,6 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	if err := client.DecodeStrict(bytes.NewReader(body), &spec); err != nil {
 		return err
 	}
-	if err := checkSpec(&spec, time.Now()); err != nil {
-		return err
-	}
 	t := spec.Engine()
 	if err := q.Enqueue(r.Context(), t); err != nil {
 		return err
@@ -184,11 +180,7 @@ func (a *api) enqueueBatch(w http.ResponseWriter, r *http.Request, q *engine.Eng
 		return fmt.Errorf("%w: tasks is empty", engine.ErrInvalidArgument)
 	}
 	tasks := make([]*engine.Task, len(b.Tasks))
-	now := time.Now()
 	for i := range b.Tasks {
-		if err := checkSpec(&b.Tasks[i], now); err != nil {
-			return fmt.Errorf("task %d: %w", i, err)
-		}
 		tasks[i] = b.Tasks[i].Engine()
 	}
 	if err := q.EnqueueBatch(r.Context(), tasks); err != nil {
@@ -434,48 +426,6 @@ func hex4(b []byte) (rune, bool) {
 		}
 	}
 	return r, true
-}
-
-// The log stores times as nanoseconds since 1970 in an int64, which holds
-// 1677-09-21 to 2262-04-11. A time outside, or a TTL or interval that
-// reaches past it, would wrap around (a task meant for 2300 would run now,
-// a schedule with a 300-year interval would fire in a loop), so the API
-// refuses them.
-// TODO(engine): this belongs in engine's validation, for embedded callers too.
-var (
-	earliestTime = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
-	latestTime   = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
-// checkSpec refuses what the engine would mishandle today (TODO(engine):
-// move both checks into engine validation): run_at, ttl and interval values
-// the log cannot hold (see latestTime), and a cron zone prefix without the
-// fields after it, on which the cron parser panics.
-func checkSpec(s *client.TaskSpec, now time.Time) error {
-	if ttl := time.Duration(s.TTL); ttl > 0 && now.Add(ttl).After(latestTime) {
-		return fmt.Errorf("%w: ttl %s reaches past %s, the latest time the log holds", engine.ErrInvalidTTL, ttl, latestTime.Format("2006-01-02"))
-	}
-	sc := s.Schedule
-	if sc == nil {
-		return nil
-	}
-	if (strings.HasPrefix(sc.Cron, "TZ=") || strings.HasPrefix(sc.Cron, "CRON_TZ=")) && !strings.Contains(sc.Cron, " ") {
-		return fmt.Errorf("%w: %q: a CRON_TZ=Zone prefix is followed by a space and the 5 fields", engine.ErrInvalidCron, capMessage(sc.Cron))
-	}
-	if !sc.RunAt.IsZero() && (sc.RunAt.Before(earliestTime) || sc.RunAt.After(latestTime)) {
-		return fmt.Errorf("%w: run_at %s is outside %s..%s, the times the log holds", engine.ErrInvalidSchedule,
-			sc.RunAt.Format(time.RFC3339), earliestTime.Format("2006-01-02"), latestTime.Format("2006-01-02"))
-	}
-	if iv := time.Duration(sc.Interval); iv > 0 {
-		start := now
-		if sc.RunAt.After(now) {
-			start = sc.RunAt
-		}
-		if start.Add(iv).After(latestTime) {
-			return fmt.Errorf("%w: interval %s reaches past %s, the latest time the log holds", engine.ErrInvalidSchedule, iv, latestTime.Format("2006-01-02"))
-		}
-	}
-	return nil
 }
 
 // writeTaskAfter answers with the task as it stands after a command. If it

@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.CompactEvery, "compact-every", 0, "compact the log this often (0: never; needs --compact-archive; env OMNIQ_COMPACT_EVERY)")
 	fs.DurationVar(&cfg.CompactBefore, "compact-before", 24*time.Hour, "compaction drops the tasks that ended this long ago (env OMNIQ_COMPACT_BEFORE)")
 	fs.StringVar(&cfg.CompactArchive, "compact-archive", "", "directory for the archive files compaction writes, one per run, named by time (env OMNIQ_COMPACT_ARCHIVE)")
+	fs.Int64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "write a state snapshot every N events and at shutdown, so a restart replays only what follows it (0: every 1,000,000; -1: never; env OMNIQ_SNAPSHOT_EVERY)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env OMNIQ_LOG_LEVEL)")
 	logFormat := fs.String("log-format", "text", "text or json (env OMNIQ_LOG_FORMAT)")
 	if err := parseFlagsEnv(fs, args); err != nil {

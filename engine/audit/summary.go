@@ -118,17 +118,18 @@ func Summarize(p *Point, taskID string) (*Summary, error) {
 
 func summarizeTask(t *projections.Task) (*TaskSummary, error) {
 	ts := &TaskSummary{
-		ID: t.ID, Kind: "task", State: t.Status.String(), Attempt: t.Attempt, Unmet: t.Unmet, Paused: t.Paused,
-		Worker: t.Worker, LeaseDeadline: stampText(t.LeaseDeadline), ReadyAt: stampText(t.ReadyAt),
-		Error: t.Error, CancelReason: string(t.CancelReason), CancelledBy: t.CancelledBy,
-		CreatedAt: stampText(t.CreatedAt), UpdatedAt: stampText(t.UpdatedAt), FinishedAt: stampText(t.FinishedAt),
+		ID: t.ID, Kind: "task", State: t.Status.String(), Attempt: t.Attempt, Unmet: t.Unmet(), Paused: t.Paused,
+		Worker: t.Worker(), LeaseDeadline: stampText(t.LeaseDeadline), ReadyAt: stampText(t.ReadyAt),
+		Error: t.Error(), CancelReason: string(t.CancelReason()), CancelledBy: t.CancelledBy(),
+		CreatedAt: stampText(t.CreatedAt), UpdatedAt: stampText(t.UpdatedAt), FinishedAt: stampText(t.FinishedAt()),
 		EnqueuedPosition: t.EnqueuedPos,
 	}
-	if err := fillSpec(ts, &t.Spec); err != nil {
+	spec := t.Spec()
+	if err := fillSpec(ts, &spec); err != nil {
 		return nil, err
 	}
-	if t.Result != nil {
-		raw, err := eventjson.MarshalValue(t.Result)
+	if res := t.Result(); res != nil {
+		raw, err := eventjson.MarshalValue(res)
 		if err != nil {
 			return nil, fmt.Errorf("audit: task %s result: %w", t.ID, err)
 		}

@@ -363,7 +363,7 @@ func (v *verifier) checkpoint(ev events.Event, cp *events.LogCheckpoint) {
 // leaves out, so that later events naming them are understood.
 func (v *verifier) recordDropped(before events.Timestamp) {
 	v.st.Tasks(func(t *projections.Task) bool {
-		if t.Status.Terminal() && t.FinishedAt < before {
+		if t.Status.Terminal() && t.FinishedAt() < before {
 			v.dropped[t.ID] = true
 			if t.Status == projections.StatusCompleted {
 				v.doneAt[t.ID] = t.Attempt
@@ -454,8 +454,8 @@ func (v *verifier) applied(ev events.Event, pre prior) {
 		t := v.st.Task(ev.TaskID)
 		dep := v.st.Task(p.Dependency)
 		switch {
-		case !contains(t.Spec.DependsOn, p.Dependency):
-			v.breach(RuleCancelCause, ev.Position, ev.TaskID, "cancelled because of %q, which is not one of its dependencies %v", p.Dependency, t.Spec.DependsOn)
+		case !contains(t.DependsOn(), p.Dependency):
+			v.breach(RuleCancelCause, ev.Position, ev.TaskID, "cancelled because of %q, which is not one of its dependencies %v", p.Dependency, t.DependsOn())
 		case dep == nil || !dep.Status.Terminal() || dep.Status == projections.StatusCompleted:
 			status := "unknown"
 			if dep != nil {

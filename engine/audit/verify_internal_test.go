@@ -35,7 +35,7 @@ func TestTerminalChangedCatchesAProjectionBug(t *testing.T) {
 		t.Fatalf("an ignored event that changed nothing is reported: %v", v.report.Breaches)
 	}
 	pre = v.before(late)
-	v.st.Task("t").Result = "tampered" // what a buggy fold might do
+	v.st.Task("t").Attempt = 7 // what a buggy fold might do
 	v.checkUnchanged(late, pre, false)
 	if v.report.BreachCount != 1 || v.report.Breaches[0].Rule != RuleTerminalChanged || v.report.Breaches[0].TaskID != "t" {
 		t.Fatalf("a changed completed task is not reported: %v", v.report.Breaches)

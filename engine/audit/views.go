@@ -16,19 +16,13 @@ const timeFormat = time.RFC3339Nano
 // recordView is the logical content of a task or schedule record, for
 // checking that an ended one does not change.
 type recordView struct {
-	task  projections.Task
+	task  projections.TaskRecord
 	sched projections.Schedule
 }
 
 // taskView copies the logical fields of t (not its places in the heaps).
 func taskView(t *projections.Task) recordView {
-	return recordView{task: projections.Task{
-		ID: t.ID, Spec: t.Spec, Status: t.Status, Attempt: t.Attempt, ReadyAt: t.ReadyAt,
-		LeaseDeadline: t.LeaseDeadline, Worker: t.Worker, Result: t.Result, Error: t.Error,
-		CancelReason: t.CancelReason, CancelledBy: t.CancelledBy, Paused: t.Paused, Unmet: t.Unmet,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, FinishedAt: t.FinishedAt,
-		EnqueuedPos: t.EnqueuedPos, ReadySeq: t.ReadySeq,
-	}}
+	return recordView{task: t.Record()}
 }
 
 func scheduleView(sc *projections.Schedule) recordView {

@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
+)
+
+// pageSize is how many events one log Read asks for.
+const pageSize = 4096
+
+// readAhead is how many decoded pages may wait for the caller of readPages.
+// Two keep the reader busy while the caller folds one page; more only hold
+// memory (a page's Event values alone take about 360 KB).
+const readAhead = 2
+
+// page is one Read's events, or the error that ended the reading.
+type page struct {
+	evs []events.Event
+	err error
+}
+
+// readPages calls fn with the log's events from position from until one
+// past to has been read, a page at a time (each page as Read returned it,
+// never empty), in position order. The last page may hold events past to:
+// fn skips them. A page starts after the position that follows the previous
+// one only where the log does (a compacted log starts at its First; see
+// stores.Truncater): callers that care compare page[0].Position with what
+// they expect.
+//
+// Reading and decoding run on a separate goroutine, up to readAhead pages
+// ahead of fn, so that a fold on one core overlaps decoding on another. fn
+// runs on the calling goroutine. With recycle set, fn must not keep a page
+// (or a slice of it) after it returns: a log that is a stores.PageReader
+// reads later pages into the same memory. Without it, fn may keep them.
+//
+// readPages returns fn's first error, or the reader's: the log's (wrapped
+// with the position read), ctx.Err() once ctx is done, or an error wrapping
+// stores.ErrCorrupt when the log returns nothing below to. The reader
+// goroutine has exited when readPages returns.
+func readPages(ctx context.Context, log stores.Log, from, to uint64, recycle bool, fn func([]events.Event) error) error {
+	if from > to {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pages := make(chan page, readAhead)
+	// free holds pages fn is done with. At most readAhead+2 pages exist:
+	// those in pages, the one fn has and the one being read.
+	var free chan []events.Event
+	pr, _ := log.(stores.PageReader)
+	if recycle && pr != nil {
+		free = make(chan []events.Event, readAhead+2)
+	}
+	go func() {
+		defer close(pages)
+		for from <= to {
+			// Checked here as well as by the log: a log that ignores ctx
+			// would otherwise be read to the end after the caller gave up.
+			if err := ctx.Err(); err != nil {
+				pages <- page{err: err}
+				return
+			}
+			var evs []events.Event
+			var err error
+			if free != nil {
+				var buf []events.Event
+				select {
+				case buf = <-free:
+				default:
+				}
+				evs, err = pr.ReadInto(ctx, buf, from, pageSize)
+			} else {
+				evs, err = log.Read(ctx, from, pageSize)
+			}
+			switch {
+			case err != nil:
+				err = fmt.Errorf("read from %d: %w", from, err)
+			case len(evs) == 0:
+				err = fmt.Errorf("the log ends at %d, want %d: %w", from-1, to, stores.ErrCorrupt)
+			}
+			if err != nil {
+				pages <- page{err: err}
+				return
+			}
+			// INVARIANT: evs is not touched once sent: fn may be done with
+			// it, and it may be read into again, before this send returns.
+			from = evs[len(evs)-1].Position + 1
+			pages <- page{evs: evs}
+		}
+	}()
+	// The reader waits only in Read and on sending to pages. pages is
+	// drained until closed, and the reader checks ctx before each Read, so
+	// this returns once the Read in progress, if any, does.
+	defer func() {
+		cancel()
+		for range pages {
+		}
+	}()
+	for p := range pages {
+		if p.err != nil {
+			return p.err
+		}
+		if err := fn(p.evs); err != nil {
+			return err
+		}
+		if free != nil {
+			select {
+			case free <- p.evs:
+			default:
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/memory"
+)
+
+// countingLog is a stores.PageReader that counts reads and fails the one
+// numbered failAt (from 1).
+type countingLog struct {
+	stores.Log
+	reads  atomic.Int32
+	failAt int32
+}
+
+var errReadFailed = errors.New("injected read failure")
+
+func (l *countingLog) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
+	if l.reads.Add(1) == l.failAt {
+		return nil, errReadFailed
+	}
+	return l.Log.Read(ctx, from, max)
+}
+
+func (l *countingLog) ReadInto(ctx context.Context, dst []events.Event, from uint64, max int) ([]events.Event, error) {
+	evs, err := l.Read(ctx, from, max)
+	if err != nil || cap(dst) < len(evs) {
+		return evs, err
+	}
+	return append(dst[:0], evs...), nil
+}
+
+// logOf returns a memory log (which ignores ctx in Read) holding n events.
+func logOf(t *testing.T, n int) *countingLog {
+	t.Helper()
+	mem := memory.New()
+	t.Cleanup(func() { mem.Close() })
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i += 1000 {
+		batch := make([]events.Event, 0, 1000)
+		for j := i; j < min(i+1000, n); j++ {
+			batch = append(batch, events.New(fmt.Sprintf("t%d", j), at, &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "q"}}))
+		}
+		if _, err := mem.Append(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &countingLog{Log: mem}
+}
+
+// TestReadPagesDeliversTheRange: pages run from from in order, through to,
+// and no page is read after the one that reaches to.
+func TestReadPagesDeliversTheRange(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const n = 3*pageSize + 10
+	for _, c := range []struct{ from, to uint64 }{
+		{1, n}, {5, pageSize + 7}, {pageSize, pageSize + 1}, {n, n}, {1, 1}, {3, 2},
+	} {
+		log := logOf(t, n)
+		var got []uint64
+		pages := 0
+		err := readPages(context.Background(), log, c.from, c.to, true, func(page []events.Event) error {
+			pages++
+			if len(page) == 0 || len(page) > pageSize {
+				t.Errorf("%d..%d: a page of %d events", c.from, c.to, len(page))
+			}
+			for _, ev := range page {
+				got = append(got, ev.Position)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%d..%d: %v", c.from, c.to, err)
+		}
+		want := 0
+		if c.to >= c.from {
+			want = int(c.to-c.from)/pageSize + 1
+		}
+		if pages != want || int(log.reads.Load()) != want {
+			t.Fatalf("%d..%d: %d pages in %d reads, want %d", c.from, c.to, pages, log.reads.Load(), want)
+		}
+		for i, pos := range got {
+			if pos != c.from+uint64(i) {
+				t.Fatalf("%d..%d: event %d at position %d", c.from, c.to, i, pos)
+			}
+		}
+		if want > 0 && got[len(got)-1] < c.to {
+			t.Fatalf("%d..%d: ends at %d", c.from, c.to, got[len(got)-1])
+		}
+	}
+}
+
+func TestReadPagesShortLogIsCorrupt(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	log := logOf(t, 10)
+	var seen int
+	err := readPages(context.Background(), log, 1, 12, true, func(page []events.Event) error {
+		seen += len(page)
+		return nil
+	})
+	if !errors.Is(err, stores.ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if seen != 10 {
+		t.Fatalf("%d events before the error, want 10", seen)
+	}
+}
+
+// TestReadPagesStops: an error from fn, from the log or a cancelled ctx
+// ends readPages with that error, soon (the reader does not read the rest
+// of the log), and with its goroutine gone.
+func TestReadPagesStops(t *testing.T) {
+	errStop := errors.New("stop")
+	cases := []struct {
+		name   string
+		failAt int32
+		fn     func(cancel context.CancelFunc) error
+		want   error
+	}{
+		{"fn error", 0, func(context.CancelFunc) error { return errStop }, errStop},
+		{"ctx cancelled", 0, func(cancel context.CancelFunc) error { cancel(); return nil }, context.Canceled},
+		{"read error", 2, func(context.CancelFunc) error { return nil }, errReadFailed},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			log := logOf(t, 8*pageSize)
+			log.failAt = c.failAt
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			pages := 0
+			err := readPages(ctx, log, 1, 8*pageSize, true, func([]events.Event) error {
+				pages++
+				return c.fn(cancel)
+			})
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if c.failAt > 0 && pages != int(c.failAt)-1 {
+				t.Fatalf("%d pages before the failed read, want %d", pages, c.failAt-1)
+			}
+			// The page handed to fn, the full buffer, and one read blocked on it.
+			if reads := log.reads.Load(); reads > readAhead+2 {
+				t.Fatalf("%d reads, want at most %d", reads, readAhead+2)
+			}
+		})
+	}
+}
+
+// TestReadPagesRecycles: with recycle set, a PageReader's pages are read
+// into the memory of pages fn is done with; without it, every page is new.
+func TestReadPagesRecycles(t *testing.T) {
+	const pages = 10
+	log := logOf(t, pages*pageSize)
+	for _, recycle := range []bool{true, false} {
+		arrays := map[*events.Event]bool{}
+		next := uint64(1)
+		err := readPages(context.Background(), log, 1, pages*pageSize, recycle, func(page []events.Event) error {
+			arrays[&page[0]] = true
+			for _, ev := range page {
+				if ev.Position != next {
+					t.Fatalf("recycle %v: position %d, want %d", recycle, ev.Position, next)
+				}
+				next++
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recycle && len(arrays) > readAhead+2 {
+			t.Errorf("recycled: %d pages in distinct memory, want at most %d", len(arrays), readAhead+2)
+		}
+		if !recycle && len(arrays) != pages {
+			t.Errorf("not recycled: %d pages in distinct memory, want %d", len(arrays), pages)
+		}
+	}
+}

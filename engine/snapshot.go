@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/omniq/omniq/stores"
+)
+
+// saveSnapshot writes the current state when the log keeps snapshots and the
+// state moved since the last one. REQUIRES: no background write is in flight
+// (Close calls it once snapWrites is done).
+func (e *Engine) saveSnapshot(ctx context.Context) error {
+	ss, ok := e.log.(stores.SnapshotStore)
+	if !ok {
+		return nil
+	}
+	pos, data, err := e.encodeSnapshot()
+	if err != nil || data == nil {
+		return err
+	}
+	return e.writeSnapshot(ctx, ss, pos, data)
+}
+
+// encodeSnapshot encodes the state under the read lock; data is nil when the
+// state has not moved since the last snapshot written.
+func (e *Engine) encodeSnapshot() (pos uint64, data []byte, err error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	pos = e.state.Position()
+	if pos == e.snapshotAt {
+		return pos, nil, nil
+	}
+	data, err = e.state.Snapshot()
+	if err != nil {
+		return pos, nil, fmt.Errorf("engine: snapshot at %d: %w", pos, err)
+	}
+	return pos, data, nil
+}
+
+func (e *Engine) writeSnapshot(ctx context.Context, ss stores.SnapshotStore, pos uint64, data []byte) error {
+	if err := ss.SaveSnapshot(ctx, pos, data); err != nil {
+		return fmt.Errorf("engine: save snapshot at %d: %w", pos, err)
+	}
+	e.mu.Lock()
+	if pos > e.snapshotAt {
+		e.snapshotAt = pos
+	}
+	e.mu.Unlock()
+	e.cfg.logger.Debug("snapshot saved", "position", pos, "bytes", len(data))
+	return nil
+}
+
+// startSnapshot encodes the state and hands the bytes to a background write,
+// so that the committer does not wait for the store. At most one write is in
+// flight: while one is, a due snapshot is skipped (the next batch finds it
+// due again once the write is done). Called by the committer only.
+func (e *Engine) startSnapshot() {
+	ss, ok := e.log.(stores.SnapshotStore)
+	if !ok || !e.snapBusy.CompareAndSwap(false, true) {
+		return
+	}
+	pos, data, err := e.encodeSnapshot()
+	if err != nil || data == nil {
+		e.snapBusy.Store(false)
+		if err != nil {
+			e.cfg.logger.Warn("periodic snapshot failed", "err", err)
+		}
+		return
+	}
+	e.snapWrites.Add(1)
+	go func() {
+		defer e.snapWrites.Done()
+		defer e.snapBusy.Store(false)
+		if err := e.writeSnapshot(context.Background(), ss, pos, data); err != nil {
+			e.cfg.logger.Warn("periodic snapshot failed", "err", err)
+		}
+	}()
+}
