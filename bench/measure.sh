@@ -10,6 +10,7 @@
 # postgres://root@127.0.0.1:5432/test) and Redis at 127.0.0.1:6379.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}" # as the Makefile (see README)
 OUT=${OUT:-bench/out}
 REC_DIR=${REC_DIR:-/tmp/omniq-bench-recovery-10m}
 mkdir -p "$OUT"

@@ -199,7 +199,7 @@ func TestAuditCommandsEndToEnd(t *testing.T) {
 			events.New("a", now, &events.TaskCompleted{Attempt: 2, Result: "again"}),
 			events.New("c", now, &events.TaskHeartbeat{Attempt: 7}))
 		code, out, errOut := auditRun(t, nil, "verify", "--store", src)
-		if code != 1 || !strings.Contains(errOut, "breaks an invariant") {
+		if code != verifyExitBreach || !strings.Contains(errOut, "breaks an invariant") {
 			t.Fatalf("exit %d, stderr %q", code, errOut)
 		}
 		for _, want := range []string{"BREACHES: 2", "completed_two_leases", "#" + strconv.FormatUint(first, 10), "impossible_event"} {
@@ -209,7 +209,7 @@ func TestAuditCommandsEndToEnd(t *testing.T) {
 		}
 		code, out, _ = auditRun(t, nil, "verify", "--store", src, "--json")
 		var rep audit.Report
-		if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 {
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || code != verifyExitBreach {
 			t.Fatalf("exit %d, %v\n%s", code, err, out)
 		}
 		want := []audit.Breach{
@@ -226,13 +226,36 @@ func TestAuditCommandsEndToEnd(t *testing.T) {
 		}
 	})
 
+	// No verdict is not a breach: verify exits 2 when it cannot check.
 	t.Run("no store there", func(t *testing.T) {
 		missing := "pebble://" + filepath.Join(dir, "missing")
-		if code, _, errOut := auditRun(t, nil, "verify", "--store", missing); code != 1 || !strings.Contains(errOut, "does not exist") {
+		if code, _, errOut := auditRun(t, nil, "verify", "--store", missing); code != verifyExitFailed || !strings.Contains(errOut, "does not exist") {
 			t.Fatalf("exit %d, %s", code, errOut)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 			t.Fatal("verify created the store it was pointed at")
+		}
+	})
+	t.Run("a store that cannot be opened or read", func(t *testing.T) {
+		notDir := filepath.Join(dir, "not-a-directory")
+		if err := os.WriteFile(notDir, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, store := range []string{"pebble://" + notDir, "file://" + notDir, "nosuch://x", "redis://127.0.0.1:1/0"} {
+			code, out, errOut := auditRun(t, nil, "verify", "--store", store, "--json")
+			if code != verifyExitFailed || out != "" {
+				t.Errorf("%s: exit %d (want %d), stdout %q, stderr %s", store, code, verifyExitFailed, out, errOut)
+			}
+		}
+	})
+	t.Run("bad flags", func(t *testing.T) {
+		for _, args := range [][]string{{"--no-such-flag"}, {"--store", src, "extra"}} {
+			if code, _, errOut := auditRun(t, nil, append([]string{"verify"}, args...)...); code != verifyExitFailed {
+				t.Errorf("%v: exit %d, want %d: %s", args, code, verifyExitFailed, errOut)
+			}
+		}
+		if code, _, errOut := auditRun(t, nil, "verify", "-h"); code != 0 || !strings.Contains(errOut, "Exit status") {
+			t.Errorf("-h: exit %d: %s", code, errOut)
 		}
 	})
 }

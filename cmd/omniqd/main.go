@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -49,9 +50,31 @@ func run(ctx context.Context, args []string) int {
 	}
 	if err := cmd.run(ctx, args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "omniqd %s: %v\n", args[0], err)
+		var ec *exitCodeError
+		if errors.As(err, &ec) {
+			return ec.code
+		}
 		return 1
 	}
 	return 0
+}
+
+// exitCodeError is a command's error that chooses the process's exit code
+// (any other error exits 1).
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string { return e.err.Error() }
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+// withExitCode makes err exit with code; nil stays nil.
+func withExitCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitCodeError{code, err}
 }
 
 func usage() {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,11 +14,36 @@ import (
 )
 
 func init() {
-	commands["verify"] = command{"replay a store's whole log and check its invariants; exits 1 on any breach", runVerify}
+	commands["verify"] = command{"replay a store's whole log and check its invariants; exits 1 on a breach, 2 when it cannot check", runVerify}
 }
 
+// The exit codes of "omniqd verify". A monitor must tell "the log breaks
+// an invariant" from "the check could not run": only the first is a
+// finding about the log.
+const (
+	verifyExitBreach = 1 // the whole log was read and it breaks an invariant
+	verifyExitFailed = 2 // no verdict: bad flags, the store cannot be opened or read, an interrupt
+)
+
+// runVerify exits 0 when the log was read to its head and holds no breach,
+// verifyExitBreach when it holds one, verifyExitFailed when it could not be
+// checked.
 func runVerify(ctx context.Context, args []string) error {
+	err := verifyStore(ctx, args)
+	if errors.Is(err, audit.ErrBreach) {
+		return withExitCode(verifyExitBreach, err)
+	}
+	return withExitCode(verifyExitFailed, err)
+}
+
+func verifyStore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: omniqd verify --store URL [--json] [--strict]\n\n"+
+			"Exit status: 0 no breach, %d a breach (the log breaks an invariant),\n"+
+			"%d no verdict (bad flags, the store cannot be opened or read).\n\n", verifyExitBreach, verifyExitFailed)
+		fs.PrintDefaults()
+	}
 	store := auditStoreFlag(fs)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	strict := fs.Bool("strict", false, "count every ignored event as a breach (for a log with a single writer)")

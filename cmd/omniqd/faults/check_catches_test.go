@@ -3,6 +3,7 @@ package faults
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -10,14 +11,19 @@ import (
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/memory"
 )
 
 // fixture runs a small clean history on an embedded engine over a memory
 // log, recording it as the harness would: three acknowledged tasks; a
 // completes, b fails once and completes on its retry, c's lease stalls,
-// expires (a stale complete is refused) and c completes on its retry.
-func fixture(t *testing.T) (*memory.Log, *history, *engine.ManualClock) {
+// expires (a stale complete is refused) and c completes on its retry. Then
+// the shapes: e waits on d; f fails for good and cancels g; x expires
+// unstarted; r runs at its run_at; k is deleted; and, after a compaction
+// into a file archive in the returned directory, a recurring schedule
+// fires, is paused, resumed and deleted.
+func fixture(t *testing.T) (*memory.Log, *history, *engine.ManualClock, string) {
 	t.Helper()
 	ctx := context.Background()
 	clock := engine.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
@@ -71,7 +77,79 @@ func fixture(t *testing.T) (*memory.Log, *history, *engine.ManualClock) {
 	answer(b2, verbComplete, e.Complete(ctx, b2, 2))
 	c2 := take("c")
 	answer(c2, verbComplete, e.Complete(ctx, c2, 3))
-	return log, h, clock
+
+	enqueue := func(tasks ...*engine.Task) {
+		t.Helper()
+		if err := e.EnqueueBatch(ctx, tasks); err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			h.enqueueDone([]string{task.ID}, enqueueAcked)
+		}
+	}
+	now := clock.Now()
+	enqueue(&engine.Task{ID: "d", Func: "f"}, &engine.Task{ID: "e", Func: "f", DependsOn: []string{"d"}},
+		&engine.Task{ID: "f", Func: funcDoom}, &engine.Task{ID: "g", Func: "f", DependsOn: []string{"f"}},
+		&engine.Task{ID: "x", Func: "f", QueueName: queueIdle, TTL: time.Minute},
+		&engine.Task{ID: "r", Func: "f", Schedule: &engine.Schedule{RunAt: now.Add(30 * time.Second)}},
+		&engine.Task{ID: "k", Func: "f", QueueName: queueHold})
+	h.expectEnd("f", failed)
+	h.expectEnd("g", cancelled)
+	h.expectEnd("x", expired)
+	h.expectEnd("k", deleted)
+	d := take("d")
+	answer(d, verbComplete, e.Complete(ctx, d, nil))
+	f := take("f")
+	answer(f, verbFail, e.Fail(ctx, f, errors.New("doomed")))
+	ee := take("e")
+	answer(ee, verbComplete, e.Complete(ctx, ee, nil))
+	if err := e.DeleteTask(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	h.deleted("k")
+	clock.Advance(2 * time.Minute)
+	if _, err := e.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := take("r")
+	answer(r, verbComplete, e.Complete(ctx, r, nil))
+
+	dir := t.TempDir()
+	archive, err := audit.OpenFileArchive(filepath.Join(dir, "omniq-1.jsonl"), audit.FileArchiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Compact(ctx, clock.Now(), archive); err != nil {
+		t.Fatal(err)
+	}
+	if err := archive.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := e.Enqueue(ctx, &engine.Task{ID: "sch", Func: "f", Schedule: &engine.Schedule{Interval: time.Minute}}); err != nil {
+		t.Fatal(err)
+	}
+	h.scheduleChanged("sch", events.TypeScheduleCreated)
+	clock.Advance(time.Minute)
+	if _, err := e.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	inst, err := e.Dequeue(ctx, "")
+	if err != nil || inst == nil || inst.ScheduleID != "sch" {
+		t.Fatalf("dequeue the schedule's instance: %v %+v", err, inst)
+	}
+	h.leased([]*engine.Task{inst})
+	answer(inst, verbComplete, e.Complete(ctx, inst, nil))
+	for _, op := range []struct {
+		typ events.Type
+		do  func(context.Context, string) error
+	}{{events.TypeSchedulePaused, e.PauseSchedule}, {events.TypeScheduleResumed, e.ResumeSchedule}, {events.TypeScheduleDeleted, e.DeleteTask}} {
+		if err := op.do(ctx, "sch"); err != nil {
+			t.Fatal(err)
+		}
+		h.scheduleChanged("sch", op.typ)
+	}
+	return log, h, clock, dir
 }
 
 // TestCheckerCatches shows that each check can fail: the clean fixture
@@ -79,11 +157,15 @@ func fixture(t *testing.T) (*memory.Log, *history, *engine.ManualClock) {
 // in the log, and must be reported by that check.
 func TestCheckerCatches(t *testing.T) {
 	ctx := context.Background()
-	forge := func(t *testing.T, log *memory.Log, clock *engine.ManualClock, id string, p events.Payload) {
+	forgeAt := func(t *testing.T, log *memory.Log, at time.Time, id string, p events.Payload) {
 		t.Helper()
-		if _, err := log.Append(ctx, []events.Event{events.New(id, clock.Now(), p)}); err != nil {
+		if _, err := log.Append(ctx, []events.Event{events.New(id, at, p)}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	forge := func(t *testing.T, log *memory.Log, clock *engine.ManualClock, id string, p events.Payload) {
+		t.Helper()
+		forgeAt(t, log, clock.Now(), id, p)
 	}
 	cases := []struct {
 		name   string
@@ -131,6 +213,62 @@ func TestCheckerCatches(t *testing.T) {
 			head, _ := log.Head(ctx)
 			h.started(head + 5)
 		}},
+		{"a task that ended in a state its workload does not allow", []string{checkAllowedEnd}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
+			h.expectEnd("a", failed, deleted)
+		}},
+		{"an acknowledged enqueue of a schedule missing from the log", []string{checkAckedInLog}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
+			h.scheduleChanged("sch-ghost", events.TypeScheduleCreated)
+		}},
+		{"a lease of a task whose dependency has not completed", []string{checkDepsFirst}, func(t *testing.T, log *memory.Log, h *history, clock *engine.ManualClock) {
+			// w waits on z, and is leased anyway (the fold ignores the
+			// lease; the engine must not have written it); then z is
+			// deleted, which cancels w.
+			forge(t, log, clock, "z", &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default"}})
+			forge(t, log, clock, "w", &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", DependsOn: []string{"z"}}})
+			forge(t, log, clock, "w", &events.TaskLeased{Attempt: 1, Deadline: events.At(clock.Now().Add(time.Minute))})
+			forge(t, log, clock, "z", &events.TaskDeleted{})
+			forge(t, log, clock, "w", &events.TaskCancelled{Reason: events.CancelDependencyDeleted, Dependency: "z"})
+			h.expectEnd("z", deleted)
+			h.expectEnd("w", cancelled)
+		}},
+		{"a lease before the task's run_at", []string{checkTimingKept}, func(t *testing.T, log *memory.Log, h *history, clock *engine.ManualClock) {
+			forge(t, log, clock, "q", &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", RunAt: events.At(clock.Now().Add(time.Hour))}})
+			forge(t, log, clock, "q", &events.TaskLeased{Attempt: 1, Deadline: events.At(clock.Now().Add(time.Minute))})
+			forge(t, log, clock, "q", &events.TaskCompleted{Attempt: 1})
+		}},
+		{"a lease after the task's TTL ran out", []string{checkTimingKept}, func(t *testing.T, log *memory.Log, h *history, clock *engine.ManualClock) {
+			forge(t, log, clock, "u", &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", TTL: time.Second}})
+			later := clock.Now().Add(2 * time.Second)
+			forgeAt(t, log, later, "u", &events.TaskLeased{Attempt: 1, Deadline: events.At(later.Add(time.Minute))})
+			forgeAt(t, log, later, "u", &events.TaskCompleted{Attempt: 1})
+		}},
+		{"a lease of a deleted task", []string{checkDeletedStays}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+			forge(t, log, clock, "k", &events.TaskLeased{Attempt: 1, Deadline: events.At(clock.Now().Add(time.Minute))})
+		}},
+		{"an acknowledged delete the log lacks", []string{checkDeletedStays}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
+			h.deleted("r")
+		}},
+		{"a fire of a deleted schedule", []string{checkScheduleKept}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+			forge(t, log, clock, "sch", &events.ScheduleFired{FireTime: events.At(clock.Now()), Instance: "sch-late", NextFire: events.At(clock.Now().Add(time.Minute))})
+		}},
+		{"an acknowledged pause the log lacks", []string{checkScheduleKept}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
+			h.scheduleChanged("sch-other", events.TypeSchedulePaused)
+		}},
+		{"a checkpoint that is not the compaction of the events before it", []string{checkReplayEqual}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+			// The state of the head, filed as a checkpoint one position
+			// late: the fold ignores it, the checker compares it.
+			st, err := engine.Replay(ctx, log, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := events.New("zz", clock.Now(), &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default"}})
+			ev.Position = st.Position() + 1
+			if err := st.Apply(ev); err != nil {
+				t.Fatal(err)
+			}
+			data, _ := st.Snapshot()
+			forge(t, log, clock, "", &events.LogCheckpoint{State: data, Before: events.At(clock.Now())})
+		}},
 		{"a snapshot that disagrees with the events", []string{checkReplayEqual}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
 			// The state before the head's event, plus an event the log does
 			// not hold at the head's position: a snapshot of a history that
@@ -153,11 +291,14 @@ func TestCheckerCatches(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			log, h, clock := fixture(t)
+			log, h, clock, dir := fixture(t)
 			tc.breakIt(t, log, h, clock)
-			r, err := check(ctx, log, h)
+			r, err := check(ctx, log, dir, h)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if r.checkpoints == 0 || r.archived == 0 {
+				t.Errorf("the fixture's history: %d checkpoints, %d events from the archive; want some of each", r.checkpoints, r.archived)
 			}
 			for _, c := range r.checks {
 				if c.checked == 0 {
@@ -171,16 +312,26 @@ func TestCheckerCatches(t *testing.T) {
 	}
 
 	// The verify check runs `omniqd verify`, which is audit.Verify: on the
-	// log with a second completion it must report a breach (exit 1).
+	// log with a second completion of a task it still holds (the schedule's
+	// instance, completed after the compaction) it must report a breach.
 	t.Run("verify sees a second completion", func(t *testing.T) {
-		log, _, clock := fixture(t)
+		log, _, clock, _ := fixture(t)
 		if rep, err := audit.Verify(ctx, log, audit.Options{}); err != nil || !rep.OK() {
 			t.Fatalf("clean fixture: %v %v", err, rep.Err())
 		}
-		forge(t, log, clock, "a", &events.TaskCompleted{Attempt: 2})
+		var done string
+		if err := stores.ReadAll(ctx, log, 1, 100, func(ev events.Event) error {
+			if _, ok := ev.Payload.(*events.TaskCompleted); ok {
+				done = ev.TaskID
+			}
+			return nil
+		}); err != nil || done == "" {
+			t.Fatalf("no completion in the compacted log: %v", err)
+		}
+		forge(t, log, clock, done, &events.TaskCompleted{Attempt: 2})
 		rep, err := audit.Verify(ctx, log, audit.Options{})
 		if err != nil || rep.OK() || !rep.Has(audit.RuleCompletedTwoLeases) {
-			t.Fatalf("verify after a forged completion: %v %+v", err, rep)
+			t.Fatalf("verify after a forged completion of %s: %v %+v", done, err, rep)
 		}
 	})
 }

@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/events/eventjson"
 	"github.com/omniq/omniq/projections"
 	"github.com/omniq/omniq/stores"
 )
@@ -22,8 +26,10 @@ import (
 // run against omniqd binaries broken on purpose in a scratch copy of the
 // tree (-omniqd): enqueues answered 201 before they were written failed
 // acked_in_log; stale completes answered 200 failed stale_rejected; a replay
-// dropping ready tasks failed all_terminal and pending_reissued; and a real
-// lost-acknowledgement race fails verify (docs/reliability.md).
+// dropping ready tasks failed all_terminal and pending_reissued; a projection
+// ignoring dependencies failed deps_first; one handing out delayed tasks at
+// once failed timing_kept; and a real lost-acknowledgement race fails verify
+// (docs/reliability.md).
 const (
 	checkAckedInLog      = "acked_in_log"
 	checkAllTerminal     = "all_terminal"
@@ -34,6 +40,11 @@ const (
 	checkStalledReissued = "stalled_reissued"
 	checkPendingReissued = "pending_reissued"
 	checkReplayEqual     = "replay_equal"
+	checkAllowedEnd      = "allowed_end"
+	checkDepsFirst       = "deps_first"
+	checkTimingKept      = "timing_kept"
+	checkDeletedStays    = "deleted_not_started"
+	checkScheduleKept    = "schedule_kept"
 	checkRecovered       = "recovered"
 	checkCleanShutdown   = "clean_shutdown"
 	checkVerify          = "verify"
@@ -70,6 +81,9 @@ type report struct {
 	expiries    int    // applied task.lease_expired events
 	ignored     int    // events the projection ignored (races the log decided)
 	atStarts    int    // pending or running tasks checked at omniqd starts
+	checkpoints int    // log.checkpoint events (compactions)
+	archived    int    // events read from the compaction archive files
+	ends        map[projections.Status]int
 }
 
 func (r *report) check(name string) *checkResult {
@@ -126,15 +140,17 @@ type atStart struct {
 	pos     uint64
 }
 
-// check folds log from its first event and checks h against it. It reads
-// the log only; the caller has stopped omniqd. The returned error is for a
-// log that cannot be read (that is not a check failing).
-func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
+// check folds the whole history — the compaction archive files in dir
+// ("" for none), then the log past them — and checks h against it. It reads
+// only; the caller has stopped omniqd. The returned error is for a history
+// that cannot be read (that is not a check failing).
+func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (*report, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := &report{}
-	for _, name := range []string{checkAckedInLog, checkAllTerminal, checkLeasesInLog, checkAnswersInLog,
-		checkCompletedOnce, checkStaleRejected, checkStalledReissued, checkPendingReissued, checkReplayEqual} {
+	r := &report{ends: map[projections.Status]int{}}
+	for _, name := range []string{checkAckedInLog, checkAllTerminal, checkAllowedEnd, checkLeasesInLog, checkAnswersInLog,
+		checkCompletedOnce, checkDepsFirst, checkTimingKept, checkDeletedStays, checkScheduleKept, checkStaleRejected,
+		checkStalledReissued, checkPendingReissued, checkReplayEqual} {
 		r.check(name)
 	}
 
@@ -159,7 +175,88 @@ func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
 	completions := map[string]map[int]int{} // task → attempt → task.completed events (applied or not)
 	applied := map[appliedKey]bool{}
 	expired := map[lease]bool{} // an applied task.lease_expired: the retry or failure after it is not a worker's fail
-	err := stores.ReadAll(ctx, log, 1, 4096, func(ev events.Event) error {
+	// gone: the ended tasks a checkpoint left out of the state, as they were.
+	gone := map[string]*projections.Task{}
+	seen := map[string]bool{}        // ids of applied task.enqueued and schedule.created events
+	leasedAt := map[lease]uint64{}   // applied task.leased → its position
+	deletedAt := map[string]uint64{} // applied task.deleted → its position
+	completed := map[string]bool{}   // tasks with an applied task.completed (a later delete does not undo it)
+	type schedState struct{ paused, deleted bool }
+	schedules := map[string]*schedState{}
+	schedOps := map[scheduleOp]bool{} // applied pauses, resumes and deletes of schedules
+	status := func(id string) (projections.Status, bool) {
+		if t := st.Task(id); t != nil {
+			return t.Status, true
+		}
+		if t := gone[id]; t != nil {
+			return t.Status, true
+		}
+		return 0, false
+	}
+	replayEqual, depsFirst, timing := r.check(checkReplayEqual), r.check(checkDepsFirst), r.check(checkTimingKept)
+	deletedStays, scheduleKept := r.check(checkDeletedStays), r.check(checkScheduleKept)
+	err := readHistory(ctx, log, archiveDir, &r.archived, func(ev events.Event) error {
+		// Before the fold: what the event is checked against.
+		switch p := ev.Payload.(type) {
+		case *events.LogCheckpoint:
+			// A checkpoint holds the state of the events before it minus
+			// the tasks that ended before p.Before: the fold's compaction.
+			r.checkpoints++
+			replayEqual.checked++
+			if st.Position() == ev.Position-1 {
+				want, _, err := st.CompactedSnapshot(p.Before)
+				if err != nil || !bytes.Equal(want, p.State) {
+					replayEqual.fail("the log.checkpoint at %d differs from the compacted fold of the events before it (%v)", ev.Position, err)
+				}
+			}
+			st.Tasks(func(t *projections.Task) bool {
+				if t.Status.Terminal() {
+					gone[t.ID] = t // the checkpoint replaces the state: t is not changed again
+				}
+				return true
+			})
+		case *events.TaskLeased:
+			// Every lease the log holds, applied or not, is one the
+			// engine chose to write: none may start a task early.
+			t := st.Task(ev.TaskID)
+			if at, ok := deletedAt[ev.TaskID]; ok {
+				deletedStays.fail("task %s: task.leased at %d, after its task.deleted at %d", ev.TaskID, ev.Position, at)
+			}
+			if t == nil || t.Status.Terminal() || t.Status == projections.StatusRunning {
+				break // a duplicate of a lease the log already applied, or a lease of an ended task (ignored)
+			}
+			spec := t.Spec()
+			if len(spec.DependsOn) > 0 {
+				depsFirst.checked++
+				for _, dep := range spec.DependsOn {
+					if !completed[dep] {
+						s, _ := status(dep)
+						depsFirst.fail("task %s: leased (attempt %d, position %d) while its dependency %s is %s", ev.TaskID, p.Attempt, ev.Position, dep, s)
+					}
+				}
+			}
+			if p.Attempt == 1 && (spec.RunAt != 0 || spec.TTL > 0) {
+				timing.checked++
+				now := events.At(ev.Time)
+				if spec.RunAt != 0 && now < spec.RunAt {
+					timing.fail("task %s: leased at %s, before its run_at %s", ev.TaskID, ev.Time.Format(time.RFC3339Nano), spec.RunAt.Time().Format(time.RFC3339Nano))
+				}
+				if d := t.TTLDeadline(); d != 0 && now >= d {
+					timing.fail("task %s: leased at %s, after its TTL ran out at %s", ev.TaskID, ev.Time.Format(time.RFC3339Nano), d.Time().Format(time.RFC3339Nano))
+				}
+			}
+		case *events.TaskCompleted, *events.TaskHeartbeat:
+			if at, ok := deletedAt[ev.TaskID]; ok {
+				deletedStays.fail("task %s: %s at %d, after its task.deleted at %d", ev.TaskID, ev.Type(), ev.Position, at)
+			}
+		case *events.ScheduleFired:
+			if sc := schedules[ev.TaskID]; sc != nil {
+				scheduleKept.checked++
+				if sc.paused || sc.deleted {
+					scheduleKept.fail("schedule %s: schedule.fired at %d while it is paused (%v) or deleted (%v)", ev.TaskID, ev.Position, sc.paused, sc.deleted)
+				}
+			}
+		}
 		aerr := st.Apply(ev)
 		if errors.Is(aerr, projections.ErrGap) {
 			return aerr
@@ -169,9 +266,35 @@ func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
 		}
 		ok := aerr == nil
 		switch p := ev.Payload.(type) {
+		case *events.TaskEnqueued:
+			if ok {
+				seen[ev.TaskID] = true
+			}
+		case *events.ScheduleCreated:
+			if ok {
+				seen[ev.TaskID] = true
+				schedules[ev.TaskID] = &schedState{paused: p.Paused}
+			}
+		case *events.SchedulePaused, *events.ScheduleResumed, *events.ScheduleDeleted:
+			if sc := schedules[ev.TaskID]; ok && sc != nil {
+				switch ev.Payload.(type) {
+				case *events.SchedulePaused:
+					sc.paused = true
+				case *events.ScheduleResumed:
+					sc.paused = false
+				default:
+					sc.deleted = true
+				}
+				schedOps[scheduleOp{ev.TaskID, ev.Type()}] = true
+			}
+		case *events.TaskDeleted:
+			if ok {
+				deletedAt[ev.TaskID] = ev.Position
+			}
 		case *events.TaskLeased:
 			if ok {
 				applied[appliedKey{"leased", lease{ev.TaskID, p.Attempt}}] = true
+				leasedAt[lease{ev.TaskID, p.Attempt}] = ev.Position
 				r.leaseEvents++
 			}
 		case *events.TaskHeartbeat:
@@ -185,6 +308,7 @@ func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
 			completions[ev.TaskID][p.Attempt]++
 			if ok {
 				applied[appliedKey{verbComplete, lease{ev.TaskID, p.Attempt}}] = true
+				completed[ev.TaskID] = true
 			}
 		case *events.TaskLeaseExpired:
 			if ok {
@@ -207,36 +331,92 @@ func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read the log: %w", err)
+		return nil, fmt.Errorf("read the history: %w", err)
 	}
 	r.head = st.Position()
-	final := func(id string) *projections.Task { return st.Task(id) }
+	final := func(id string) *projections.Task {
+		if t := st.Task(id); t != nil {
+			return t
+		}
+		return gone[id]
+	}
 
-	// Every acknowledged enqueue is in the log; every task in it ended.
+	// Every acknowledged enqueue is in the log; every task in it ended, in
+	// a state the workload allows it.
 	c := r.check(checkAckedInLog)
 	for id, o := range h.enqueued {
 		if o == enqueueUnknown {
 			continue
 		}
 		c.checked++
-		if final(id) == nil {
+		if !seen[id] {
 			c.fail("task %s: enqueue acknowledged (%s) but not in the log", id, outcomeName(o))
 		}
 	}
+	for _, id := range h.schedules {
+		c.checked++
+		if !seen[id] {
+			c.fail("schedule %s: creation acknowledged but not in the log", id)
+		}
+	}
 	c = r.check(checkAllTerminal)
-	st.Tasks(func(t *projections.Task) bool {
+	ends := r.check(checkAllowedEnd)
+	endOf := func(t *projections.Task) {
 		c.checked++
 		r.tasks++
+		r.ends[t.Status]++
 		switch {
 		case t.Status == projections.StatusCompleted:
 			r.completed++
 		case t.Status == projections.StatusFailed:
 			r.failed++
-		case !t.Status.Terminal():
-			c.fail("task %s is %s (attempt %d) after the drain", t.ID, t.Status, t.Attempt)
 		}
+		if !t.Status.Terminal() {
+			c.fail("task %s is %s (attempt %d) after the drain", t.ID, t.Status, t.Attempt)
+			return
+		}
+		ends.checked++
+		allowed, ok := h.ends[t.ID]
+		if !ok {
+			allowed = []projections.Status{projections.StatusCompleted}
+		}
+		if !slices.Contains(allowed, t.Status) {
+			by := ""
+			if t.CancelledBy() != "" {
+				by = " by " + t.CancelledBy()
+			}
+			ends.fail("task %s ended %s%s (attempt %d), allowed: %v", t.ID, t.Status, by, t.Attempt, allowed)
+		}
+	}
+	st.Tasks(func(t *projections.Task) bool {
+		endOf(t)
 		return true
 	})
+	for id, t := range gone {
+		if st.Task(id) == nil {
+			endOf(t)
+		}
+	}
+
+	// A deleted task is never started again; an acknowledged delete is in
+	// the log, and so is each acknowledged change of a schedule.
+	for _, id := range h.deletes {
+		deletedStays.checked++
+		if _, ok := deletedAt[id]; !ok {
+			deletedStays.fail("task %s: delete acknowledged but no applied task.deleted", id)
+		}
+	}
+	for l := range h.leases {
+		if at, ok := deletedAt[l.id]; ok && leasedAt[l] > at {
+			deletedStays.fail("task %s: attempt %d handed out at %d, after its task.deleted at %d", l.id, l.attempt, leasedAt[l], at)
+		}
+	}
+	for _, op := range h.scheduleOps {
+		scheduleKept.checked++
+		if !schedOps[op] {
+			scheduleKept.fail("schedule %s: %s acknowledged but not an applied event", op.id, op.op)
+		}
+	}
 
 	// Durable before visible: every lease and acknowledged answer is in the log.
 	c = r.check(checkLeasesInLog)
@@ -295,6 +475,8 @@ func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
 			c.fail("task %s: stale %s of attempt %d (%s) got no definite answer: %v", s.id, s.verb, s.attempt, s.why, s.err)
 		case s.err == nil:
 			c.fail("task %s: stale %s of attempt %d (%s) was accepted", s.id, s.verb, s.attempt, s.why)
+		case errors.Is(s.err, engine.ErrNotFound) && gone[s.id] != nil:
+			// Refused: the task ended and compaction forgot it.
 		case !errors.Is(s.err, engine.ErrStaleLease):
 			c.fail("task %s: stale %s of attempt %d (%s) got %v, want stale_lease", s.id, s.verb, s.attempt, s.why, s.err)
 		}
@@ -312,7 +494,8 @@ func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
 			}
 		}
 		t := final(l.id)
-		if maxLease[l.id] <= l.attempt && (t == nil || t.Status != projections.StatusFailed || t.Attempt != l.attempt) {
+		endedThen := t != nil && t.Status.Terminal() && t.Status != projections.StatusCompleted && t.Attempt == l.attempt
+		if maxLease[l.id] <= l.attempt && !endedThen {
 			c.fail("task %s: attempt %d stalled and the task was not handed out again", l.id, l.attempt)
 		}
 	}
@@ -332,6 +515,9 @@ func check(ctx context.Context, log stores.Log, h *history) (*report, error) {
 		t := final(p.id)
 		if p.status == projections.StatusRunning && t != nil && t.Status.Terminal() && t.Attempt == p.attempt {
 			continue
+		}
+		if t != nil && (t.Status == projections.StatusExpired || t.Status == projections.StatusCancelled || t.Status == projections.StatusDeleted) {
+			continue // it ended without a lease (allowed_end checks that it may)
 		}
 		status := "gone"
 		if t != nil {
@@ -375,4 +561,54 @@ func keys(m map[int]int) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// readHistory calls fn with every event of the history in order: those of
+// the JSON Lines archive files in dir (compaction's, read in name order),
+// then those of log past them. A torn last line of a file (a compaction
+// killed before it synced, which removed nothing from the log) is skipped,
+// and so is an event a file holds again. *archived counts the events read
+// from the files.
+func readHistory(ctx context.Context, log stores.Log, dir string, archived *int, fn func(events.Event) error) error {
+	var last uint64
+	if dir != "" {
+		names, err := filepath.Glob(filepath.Join(dir, "*.jsonl"))
+		if err != nil {
+			return err
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			data, err := os.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			lines := bytes.SplitAfter(data, []byte("\n"))
+			for i, line := range lines {
+				if len(bytes.TrimSpace(line)) == 0 {
+					continue
+				}
+				ev, err := eventjson.Unmarshal(line)
+				if err != nil {
+					if i == len(lines)-1 && !bytes.HasSuffix(line, []byte("\n")) {
+						break // a torn last line
+					}
+					return fmt.Errorf("archive %s line %d: %w", name, i+1, err)
+				}
+				if ev.Position <= last {
+					continue
+				}
+				last = ev.Position
+				*archived++
+				if err := fn(ev); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return stores.ReadAll(ctx, log, last+1, 4096, func(ev events.Event) error {
+		if ev.Position <= last {
+			return nil
+		}
+		return fn(ev)
+	})
 }

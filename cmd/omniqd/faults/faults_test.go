@@ -21,20 +21,22 @@ import (
 	"github.com/omniq/omniq/stores/storeurl"
 )
 
-// allStores are the durable stores, in the order they run.
-var allStores = []string{"pebble", "file", "sqlite", "postgres", "redis", "nats"}
+// allStores are the durable stores, in the order they run, and the file
+// store on a small tmpfs that the harness fills up ("file-full", root only).
+var allStores = []string{"pebble", "file", "sqlite", "postgres", "redis", "nats", "file-full"}
 
 var (
 	flagSeed         = flag.Uint64("seed", 0, "seed of the fault schedule and the clients' choices (0: pick one from the clock; it is printed)")
 	flagDuration     = flag.Duration("duration", 0, "load and faults per store (0: TestFaults is skipped; `make faults` sets it)")
 	flagKills        = flag.Int("kills", 12, "SIGKILLs of omniqd in total, spread evenly over the stores")
 	flagStores       = flag.String("stores", strings.Join(allStores, ","), "comma-separated stores to run")
-	flagServerFaults = flag.Int("server-faults", 2, "faults of the server per server store (redis, nats: kill -9 and restart; postgres: terminated connections)")
+	flagServerFaults = flag.Int("server-faults", 2, "faults of the server per server store (redis, nats: kill -9 and restart; postgres: terminated connections; file-full: the disk filled up)")
 	flagRestartPG    = flag.Bool("restart-postgres", false, "restart the machine's shared PostgreSQL (pg_ctlcluster) instead of terminating omniqd's connections: full runs only, other tests use that server")
 	flagLease        = flag.Duration("lease-timeout", 3*time.Second, "omniqd --lease-timeout")
 	flagDrain        = flag.Duration("drain-timeout", 3*time.Minute, "how long the drain with healthy workers may take")
 	flagReport       = flag.String("report", "", "write the figures as JSON to this file")
 	flagBinary       = flag.String("omniqd", "", "test this omniqd binary instead of building one from the working tree")
+	flagCompact      = flag.Duration("compact-every", 2*time.Second, "omniqd --compact-every, dropping what ended a second before (0: no compaction)")
 )
 
 // figures is what one store's run did and found.
@@ -68,9 +70,15 @@ type figures struct {
 	Completed       int            `json:"completed"`
 	Failed          int            `json:"failed"`
 	LeaseExpiries   int            `json:"lease_expiries"`
-	LostLeases      int            `json:"lost_leases"` // leases written whose answer no client got
-	Ignored         int            `json:"ignored"`     // events the log's order made moot
-	AtStarts        int            `json:"at_starts"`   // pending/running tasks checked at omniqd starts
+	LostLeases      int            `json:"lost_leases"`  // leases written whose answer no client got
+	Ignored         int            `json:"ignored"`      // events the log's order made moot
+	AtStarts        int            `json:"at_starts"`    // pending/running tasks checked at omniqd starts
+	Ends            map[string]int `json:"ends"`         // tasks per terminal state
+	Deletes         int            `json:"deletes"`      // acknowledged deletes of tasks
+	ScheduleOps     int            `json:"schedule_ops"` // acknowledged pauses, resumes and deletes of schedules
+	Checkpoints     int            `json:"checkpoints"`  // compactions in the log's history
+	DiskFull        int            `json:"disk_full"`    // omniqd log lines reporting ENOSPC (file-full)
+	Archived        int            `json:"archived"`     // events read from the compaction archive
 	Drain           string         `json:"drain"`
 	Checks          map[string]int `json:"checks"` // items checked per check
 	Passed          bool           `json:"passed"`
@@ -100,6 +108,9 @@ func TestFaults(t *testing.T) {
 		}
 		if *flagRestartPG {
 			more = append(more, "-restart-postgres")
+		}
+		if *flagCompact != 2*time.Second {
+			more = append(more, "-compact-every="+flagCompact.String())
 		}
 		if len(more) > 0 {
 			s += " FAULTS_ARGS='" + strings.Join(more, " ") + "'"
@@ -144,6 +155,9 @@ type storeSetup struct {
 	url       string
 	faultKind string
 	fault     func(ctx context.Context, down time.Duration) error // nil: no server
+	// restart: omniqd is restarted after each fault, as a supervisor would
+	// (a file store refuses writes after a failed one until reopened).
+	restart bool
 }
 
 func setupStore(t *testing.T, seed uint64, name string) storeSetup {
@@ -191,6 +205,21 @@ func setupStore(t *testing.T, seed uint64, name string) storeSetup {
 			}
 		})
 		return s
+	case "file-full":
+		disk := mountTmpfs(t, filepath.Join(dir, "disk"), "32m")
+		return storeSetup{
+			url:       "file://" + filepath.Join(disk, "file"),
+			faultKind: "the store's 32 MiB tmpfs filled up (ENOSPC), freed, omniqd restarted",
+			fault: func(ctx context.Context, down time.Duration) error {
+				ballast, err := fillDisk(disk)
+				if err != nil {
+					return err
+				}
+				sleep(ctx, down)
+				return os.Remove(ballast)
+			},
+			restart: true,
+		}
 	case "redis", "nats":
 		var srv *server
 		var url string
@@ -230,6 +259,11 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	f := &figures{Store: name, Seed: seed, Duration: flagDuration.String(), ServerFaultKind: setup.faultKind, Checks: map[string]int{}}
 	h := newHistory()
 	d := newDaemon(t, bin, setup.url, *flagLease)
+	archiveDir := ""
+	if *flagCompact > 0 {
+		archiveDir = filepath.Join(t.TempDir(), "archive")
+		d.args = append(d.args, "--compact-every", flagCompact.String(), "--compact-before", "1s", "--compact-archive", archiveDir)
+	}
 	var maxReady time.Duration
 
 	// start starts omniqd and waits until it serves, as a supervisor would:
@@ -285,6 +319,8 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 		producers.Go(func() { l.produce(loadCtx, p) })
 	}
 	producers.Go(func() { l.stall(loadCtx) })
+	producers.Go(func() { l.shape(loadCtx) })
+	producers.Go(func() { l.schedule(loadCtx, *flagDuration) })
 	for w := range 4 {
 		workers.Go(func() { l.work(workCtx, w) })
 	}
@@ -325,6 +361,10 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 		case serverFault:
 			if err = setup.fault(ctx, x.Down); err == nil {
 				f.ServerFaults++
+				if setup.restart {
+					d.kill9()
+					err = start()
+				}
 			}
 		}
 		if err != nil {
@@ -370,7 +410,7 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	if err != nil {
 		t.Fatalf("open the store to check it: %v", err)
 	}
-	r, err := check(ctx, log, h)
+	r, err := check(ctx, log, archiveDir, h)
 	log.Close()
 	if err != nil {
 		t.Fatalf("check: %v", err)
@@ -405,6 +445,15 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 
 	fill(f, h, r, maxReady)
 	f.MaxOutage = maxOutage.Round(time.Millisecond).String()
+	if b, err := os.ReadFile(d.logPath); err == nil {
+		f.DiskFull = strings.Count(string(b), "no space left on device")
+	}
+	if setup.restart {
+		t.Logf("%s: omniqd logged %d errors with ENOSPC", name, f.DiskFull)
+		if f.ServerFaults > 0 && f.DiskFull == 0 {
+			t.Errorf("%s: the disk filled up %d times but omniqd never logged ENOSPC: the fault missed the store", name, f.ServerFaults)
+		}
+	}
 	f.MaxServerOutage = maxServerOutage.Round(time.Millisecond).String()
 	t.Logf("%s checks:\n%s", name, r)
 	if !r.ok() {
@@ -430,10 +479,10 @@ func drain(ctx context.Context, url string, timeout time.Duration) error {
 			for _, counts := range st.Queues {
 				open += counts[engine.StateWaiting] + counts[engine.StatePending] + counts[engine.StateRunning]
 			}
-			if open == 0 {
+			if open == 0 && st.Schedules == 0 {
 				return nil
 			}
-			last = fmt.Sprintf("%d tasks not ended: %v", open, st.Queues)
+			last = fmt.Sprintf("%d tasks not ended, %d schedules active: %v", open, st.Schedules, st.Queues)
 		} else {
 			last = err.Error()
 		}
@@ -504,6 +553,11 @@ func fill(f *figures, h *history, r *report, maxReady time.Duration) {
 	f.NoAnswer, f.Answer5xx = h.transport, h.answer5xx
 	f.LogHead, f.Tasks, f.Completed, f.Failed = r.head, r.tasks, r.completed, r.failed
 	f.LeaseExpiries, f.LostLeases, f.Ignored, f.AtStarts = r.expiries, r.lostLeases, r.ignored, r.atStarts
+	f.Deletes, f.ScheduleOps, f.Checkpoints, f.Archived = len(h.deletes), len(h.scheduleOps), r.checkpoints, r.archived
+	f.Ends = map[string]int{}
+	for s, n := range r.ends {
+		f.Ends[s.String()] = n
+	}
 	for _, c := range r.checks {
 		f.Checks[c.name] = c.checked
 	}
@@ -513,16 +567,18 @@ func fill(f *figures, h *history, r *report, maxReady time.Duration) {
 func summary(all []*figures) string {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 1, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "store\tkills\tserver\tstarts\tready\toutage\tsrv outage\ttasks\tleases\tstalls\tstale tries\tstale answers\texpiries\tlost leases\tignored\t5xx\tno answer\tevents\tdrain\tresult\t")
+	fmt.Fprintln(tw, "store\tkills\tserver\tstarts\tready\toutage\tsrv outage\ttasks\tleases\tstalls\tstale tries\tstale answers\texpiries\tlost leases\tignored\t5xx\tno answer\tevents\tcompleted/failed/expired/cancelled/deleted\tdeletes\tcheckpoints\tarchived\tdrain\tresult\t")
 	var tot figures
 	for _, f := range all {
 		result := "PASS"
 		if !f.Passed {
 			result = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t\n",
+		ends := fmt.Sprintf("%d/%d/%d/%d/%d", f.Ends["completed"], f.Ends["failed"], f.Ends["expired"], f.Ends["cancelled"], f.Ends["deleted"])
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%s\t%s\t\n",
 			f.Store, f.Kills, f.ServerFaults, f.Starts, f.MaxReady, f.MaxOutage, f.MaxServerOutage, f.Tasks, f.Leases, f.Stalls,
-			f.StaleTries, f.StaleAnswers, f.LeaseExpiries, f.LostLeases, f.Ignored, f.Answer5xx, f.NoAnswer, f.LogHead, f.Drain, result)
+			f.StaleTries, f.StaleAnswers, f.LeaseExpiries, f.LostLeases, f.Ignored, f.Answer5xx, f.NoAnswer, f.LogHead,
+			ends, f.Deletes, f.Checkpoints, f.Archived, f.Drain, result)
 		tot.Kills += f.Kills
 		tot.ServerFaults += f.ServerFaults
 		tot.Starts += f.Starts
@@ -537,10 +593,13 @@ func summary(all []*figures) string {
 		tot.Answer5xx += f.Answer5xx
 		tot.NoAnswer += f.NoAnswer
 		tot.LogHead += f.LogHead
+		tot.Deletes += f.Deletes
+		tot.Checkpoints += f.Checkpoints
+		tot.Archived += f.Archived
 	}
-	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t\t\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\t\t\n",
+	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t\t\t\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\t%d\t%d\t%d\t\t\t\n",
 		tot.Kills, tot.ServerFaults, tot.Starts, tot.Tasks, tot.Leases, tot.Stalls, tot.StaleTries, tot.StaleAnswers,
-		tot.LeaseExpiries, tot.LostLeases, tot.Ignored, tot.Answer5xx, tot.NoAnswer, tot.LogHead)
+		tot.LeaseExpiries, tot.LostLeases, tot.Ignored, tot.Answer5xx, tot.NoAnswer, tot.LogHead, tot.Deletes, tot.Checkpoints, tot.Archived)
 	tw.Flush()
 	return b.String()
 }

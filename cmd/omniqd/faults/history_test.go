@@ -7,6 +7,8 @@ import (
 
 	"github.com/omniq/omniq/client"
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/projections"
 )
 
 // lease names one lease: a task and its attempt (the fencing token).
@@ -72,10 +74,50 @@ type history struct {
 	transport int      // calls that got no answer (connection refused or reset, timeout)
 	answer5xx int      // calls answered 5xx (a store down, omniqd starting or stopping)
 	acks      int      // enqueues acknowledged so far
+	// ends: the terminal states the workload allows a task it enqueued
+	// (absent: completed only).
+	ends map[string][]projections.Status
+	// deletes: tasks whose delete was acknowledged (or whose retried
+	// delete found it deleted already).
+	deletes []string
+	// scheduleOps: acknowledged pauses, resumes and deletes of recurring
+	// schedules.
+	scheduleOps []scheduleOp
+	// schedules: recurring schedules whose creation was acknowledged.
+	schedules []string
+}
+
+// scheduleOp is an acknowledged change of a recurring schedule.
+type scheduleOp struct {
+	id string
+	op events.Type // schedule.paused, schedule.resumed or schedule.deleted
 }
 
 func newHistory() *history {
-	return &history{enqueued: map[string]enqueueOutcome{}, leases: map[lease]bool{}}
+	return &history{enqueued: map[string]enqueueOutcome{}, leases: map[lease]bool{}, ends: map[string][]projections.Status{}}
+}
+
+// expectEnd sets the terminal states allowed for task id.
+func (h *history) expectEnd(id string, allowed ...projections.Status) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ends[id] = allowed
+}
+
+func (h *history) deleted(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.deletes = append(h.deletes, id)
+}
+
+func (h *history) scheduleChanged(id string, op events.Type) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if op == events.TypeScheduleCreated {
+		h.schedules = append(h.schedules, id)
+		return
+	}
+	h.scheduleOps = append(h.scheduleOps, scheduleOp{id, op})
 }
 
 func (h *history) enqueueTried(ids []string) {

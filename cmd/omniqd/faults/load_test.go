@@ -96,31 +96,42 @@ func (l *load) produce(ctx context.Context, p int) {
 			size = 2 + rng.IntN(9)
 		}
 		tasks := make([]*engine.Task, size)
-		ids := make([]string, size)
 		for i := range tasks {
-			ids[i] = fmt.Sprintf("p%d-%06d", p, n)
-			tasks[i] = &engine.Task{ID: ids[i], Func: "work", Args: []any{p, n}, Priority: rng.IntN(11) - 5, Retries: taskRetries}
+			tasks[i] = &engine.Task{ID: fmt.Sprintf("p%d-%06d", p, n), Func: funcWork, Args: []any{p, n}, Priority: rng.IntN(11) - 5, Retries: taskRetries}
 			n++
 		}
-		l.h.enqueueTried(ids)
-		err, retried, decided := l.call(ctx, answerBudget, func(ctx context.Context) error {
-			if size == 1 {
-				return c.Enqueue(ctx, tasks[0])
-			}
-			return c.EnqueueBatch(ctx, tasks)
-		})
-		switch {
-		case !decided: // unknown: it may or may not be in the log
-		case err == nil:
-			l.h.enqueueDone(ids, enqueueAcked)
-		case retried && errors.Is(err, engine.ErrDuplicateID):
-			// An earlier try was written (a batch is all or none).
-			l.h.enqueueDone(ids, enqueueWritten)
-		default:
-			l.t.Errorf("enqueue %v: %v", ids, err)
-		}
+		l.enqueue(ctx, c, tasks)
 		sleep(ctx, time.Duration(5+rng.IntN(20))*time.Millisecond)
 	}
+}
+
+// enqueue enqueues tasks, one alone or an atomic batch, and records the
+// outcome; it reports whether the tasks are known to be in the log.
+func (l *load) enqueue(ctx context.Context, c *client.Client, tasks []*engine.Task) bool {
+	ids := make([]string, len(tasks))
+	for i, t := range tasks {
+		ids[i] = t.ID
+	}
+	l.h.enqueueTried(ids)
+	err, retried, decided := l.call(ctx, answerBudget, func(ctx context.Context) error {
+		if len(tasks) == 1 {
+			return c.Enqueue(ctx, tasks[0])
+		}
+		return c.EnqueueBatch(ctx, tasks)
+	})
+	switch {
+	case !decided: // unknown: it may or may not be in the log
+	case err == nil:
+		l.h.enqueueDone(ids, enqueueAcked)
+		return true
+	case retried && errors.Is(err, engine.ErrDuplicateID):
+		// An earlier try was written (a batch is all or none).
+		l.h.enqueueDone(ids, enqueueWritten)
+		return true
+	default:
+		l.t.Errorf("enqueue %v: %v", ids, err)
+	}
+	return false
 }
 
 // work leases tasks and answers them until ctx ends. Outside the drain it
@@ -145,7 +156,7 @@ func (l *load) work(ctx context.Context, w int) {
 		}
 		l.h.leased(tasks)
 		for _, task := range tasks {
-			l.run(c, rng, lease{task.ID, task.Attempt})
+			l.run(c, rng, lease{task.ID, task.Attempt}, task.Func == funcDoom)
 		}
 	}
 }
@@ -172,7 +183,9 @@ func (l *load) answer(c *client.Client, ls lease, v verb) error {
 	if !decided {
 		return err
 	}
-	a := answer{lease: ls, verb: v, ok: err == nil, stale: errors.Is(err, engine.ErrStaleLease), retried: retried}
+	// A lease ends under its holder when the task is deleted (stale_lease)
+	// and, once deleted, compaction may forget the task (not_found).
+	a := answer{lease: ls, verb: v, ok: err == nil, stale: errors.Is(err, engine.ErrStaleLease) || errors.Is(err, engine.ErrNotFound), retried: retried}
 	if err != nil && !a.stale {
 		l.t.Errorf("%s of %s attempt %d: %v", v, ls.id, ls.attempt, err)
 	}
@@ -180,7 +193,8 @@ func (l *load) answer(c *client.Client, ls lease, v verb) error {
 	return err
 }
 
-func (l *load) run(c *client.Client, rng *rand.Rand, ls lease) {
+// run answers lease ls; a doomed task's attempts all fail, in the drain too.
+func (l *load) run(c *client.Client, rng *rand.Rand, ls lease, doomed bool) {
 	healthy := l.healthy.Load()
 	if !healthy && rng.IntN(8) == 0 {
 		if err := l.answer(c, ls, verbHeartbeat); err != nil {
@@ -188,7 +202,7 @@ func (l *load) run(c *client.Client, rng *rand.Rand, ls lease) {
 		}
 	}
 	v := verbComplete
-	if !healthy && ls.attempt == 1 && rng.IntN(10) == 0 {
+	if doomed || !healthy && ls.attempt == 1 && rng.IntN(10) == 0 {
 		v = verbFail
 	}
 	if err := l.answer(c, ls, v); err != nil || healthy || rng.IntN(30) != 0 {
@@ -248,6 +262,9 @@ func (l *load) waitLeaseEnd(c *client.Client, ls lease, bound time.Duration) boo
 		cancel()
 		if err == nil && (task.State != engine.StateRunning || task.Attempt != ls.attempt) {
 			return true
+		}
+		if errors.Is(err, engine.ErrNotFound) {
+			return true // deleted, or ended and compacted away
 		}
 		if err != nil && definite(err) {
 			l.t.Errorf("get %s while its lease %d stalls: %v", ls.id, ls.attempt, err)
