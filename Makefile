@@ -59,19 +59,21 @@ lint:
 	else echo "$$out"; exit $$rc; fi
 
 # Each decoder's fuzz target for a short while (FUZZTIME each): event
-# records (msgpack, JSON Lines), snapshots, file-store segments, store URLs,
-# cron specs and HTTP request bodies (client decoding and the daemon's
-# handler).
+# records (msgpack, the fast payload decoder against the reflective one, JSON
+# Lines), snapshots, file-store segments, store URLs, cron specs and HTTP
+# request bodies (client decoding and the daemon's handler). go test -fuzz
+# takes one target per run, so each name is anchored.
 FUZZTIME ?= 15s
+FUZZ_TARGETS = ./events:FuzzUnmarshal ./events:FuzzFastDecode ./events/eventjson:FuzzUnmarshal \
+	./projections:FuzzRestore ./projections:FuzzRestoreRich ./stores/file:FuzzOpen \
+	./stores/redis:FuzzParseURL ./engine:FuzzEnqueueCron ./client:FuzzDecodeTask \
+	./cmd/omniqd:FuzzAPIRequestBodies
 fuzz:
-	$(GO) test ./events -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME)
-	$(GO) test ./events/eventjson -run '^$$' -fuzz FuzzUnmarshal -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
-	$(GO) test ./projections -run '^$$' -fuzz FuzzRestore -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
-	$(GO) test ./stores/file -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
-	$(GO) test ./stores/redis -run '^$$' -fuzz FuzzParseURL -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
-	$(GO) test ./engine -run '^$$' -fuzz FuzzEnqueueCron -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
-	$(GO) test ./client -run '^$$' -fuzz FuzzDecodeTask -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
-	$(GO) test ./cmd/omniqd -run '^$$' -fuzz FuzzAPIRequestBodies -fuzztime $(FUZZTIME) -fuzzminimizetime 50x
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "$(GO) test $$pkg -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 50x; \
+	done
 
 clean:
 	rm -rf bin omniq-data
