@@ -62,6 +62,20 @@ func (c *SystemClock) Now() time.Time {
 // NewTimer returns a time.Timer (durations are monotonic already).
 func (c *SystemClock) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
 
+// AfterFunc implements afterFuncClock: f runs in its own goroutine once d
+// has passed; nothing waits for it meanwhile.
+func (c *SystemClock) AfterFunc(d time.Duration, f func()) Timer {
+	return sysTimer{time.AfterFunc(d, f)}
+}
+
+// afterFuncClock is an optional Clock capability: call f once d has passed
+// without a goroutine parked on a timer meanwhile. The returned Timer's C is
+// nil; Stop works as for NewTimer. A Clock without it gets the same effect
+// from a goroutine per call.
+type afterFuncClock interface {
+	AfterFunc(d time.Duration, f func()) Timer
+}
+
 type sysTimer struct{ t *time.Timer }
 
 func (t sysTimer) C() <-chan time.Time { return t.t.C }

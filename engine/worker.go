@@ -137,12 +137,53 @@ func (e *Engine) callHandler(ctx context.Context, task *Task) (result any, err e
 }
 
 // watchLease cancels the handler's context when the task's lease runs out,
-// following heartbeats that extend it. It returns a stop function.
+// following heartbeats that extend it. It returns a stop function. With a
+// clock that has AfterFunc (the system clock), nothing runs until the
+// deadline: a pool of thousands of workers does not keep a goroutine and a
+// timer channel per running task.
 func (e *Engine) watchLease(task *Task, cancel context.CancelFunc) (stop func()) {
-	done := make(chan struct{})
 	// Copy what the watcher reads: the caller's task is updated when its
 	// outcome is recorded.
 	id, attempt, deadline := task.ID, task.Attempt, task.LeaseDeadline
+	// expired reports whether the lease ran out, moving deadline to the
+	// lease's current one when a heartbeat extended it.
+	expired := func() bool {
+		e.mu.RLock()
+		r := e.state.Task(id)
+		current := r != nil && r.Attempt == attempt && r.LeaseDeadline != 0
+		if current {
+			deadline = r.LeaseDeadline.Time()
+		}
+		e.mu.RUnlock()
+		return !current || !deadline.After(e.now())
+	}
+	if ac, ok := e.cfg.clock.(afterFuncClock); ok {
+		var mu sync.Mutex
+		var timer Timer
+		stopped := false
+		var check func()
+		check = func() {
+			if expired() {
+				cancel()
+				return
+			}
+			mu.Lock()
+			if !stopped {
+				timer = ac.AfterFunc(deadline.Sub(e.now()), check)
+			}
+			mu.Unlock()
+		}
+		mu.Lock()
+		timer = ac.AfterFunc(deadline.Sub(e.now()), check)
+		mu.Unlock()
+		return func() {
+			mu.Lock()
+			stopped = true
+			timer.Stop()
+			mu.Unlock()
+		}
+	}
+	done := make(chan struct{})
 	go func() {
 		for {
 			timer := e.cfg.clock.NewTimer(deadline.Sub(e.now()))
@@ -152,14 +193,7 @@ func (e *Engine) watchLease(task *Task, cancel context.CancelFunc) (stop func())
 				return
 			case <-timer.C():
 			}
-			e.mu.RLock()
-			r := e.state.Task(id)
-			current := r != nil && r.Attempt == attempt && r.LeaseDeadline != 0
-			if current {
-				deadline = r.LeaseDeadline.Time()
-			}
-			e.mu.RUnlock()
-			if !current || !deadline.After(e.now()) {
+			if expired() {
 				cancel()
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/stores/memory"
 )
 
 // waitState polls GetTask until the task reaches want. Workers run on their
@@ -114,4 +115,47 @@ func TestHandlerContextEndsAtLeaseExpiry(t *testing.T) {
 		t.Fatalf("handler context ended with %v", err)
 	}
 	f.waitState("slow", engine.StateFailed)
+}
+
+// On the system clock the lease watcher is a timer callback (AfterFunc), not
+// a goroutine: heartbeats still extend the lease, and the handler's context
+// still ends when the lease runs out.
+func TestHandlerContextOnTheSystemClock(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.Open(ctx, memory.New(), engine.WithLeaseTimeout(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	alive := make(chan error, 1) // the context after heartbeats outlived the first lease
+	ended := make(chan error, 1) // the context once heartbeats stopped
+	e.Register("beats", func(hctx context.Context, task *engine.Task) (any, error) {
+		for range 10 { // 10 × 50 ms: well past one 300 ms lease
+			time.Sleep(50 * time.Millisecond)
+			if err := e.Heartbeat(ctx, task); err != nil {
+				return nil, err
+			}
+		}
+		alive <- hctx.Err()
+		<-hctx.Done()
+		ended <- hctx.Err()
+		return nil, hctx.Err()
+	})
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go e.Work(wctx, engine.WorkOptions{})
+	if err := e.Enqueue(ctx, &engine.Task{ID: "b", Func: "beats"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-alive; err != nil {
+		t.Fatalf("handler context ended while heartbeats extended the lease: %v", err)
+	}
+	select {
+	case err := <-ended:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("handler context ended with %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler context did not end after the lease ran out")
+	}
 }
