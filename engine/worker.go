@@ -7,6 +7,9 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/projections"
 )
 
 // Handler runs one attempt of a task. Its context is cancelled when the
@@ -69,58 +72,110 @@ func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
 }
 
 func (e *Engine) workLoop(ctx context.Context, queues []string) error {
+	var next *Task // leased with the last outcome, in the same command
 	for {
-		if ctx.Err() != nil {
-			return nil
-		}
-		if e.isClosed() {
-			return ErrClosed
-		}
-		tasks, err := e.DequeueWaitAny(ctx, queues, 1)
-		if err != nil {
-			if errors.Is(err, ErrClosed) {
-				return ErrClosed
-			}
+		if next == nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			e.cfg.logger.Warn("dequeue failed", "err", err)
-			select { // the log is failing: do not spin
-			case <-time.After(100 * time.Millisecond):
-			case <-ctx.Done():
+			if e.isClosed() {
+				return ErrClosed
 			}
-			continue
+			tasks, err := e.DequeueWaitAny(ctx, queues, 1)
+			if err != nil {
+				if errors.Is(err, ErrClosed) {
+					return ErrClosed
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
+				e.cfg.logger.Warn("dequeue failed", "err", err)
+				select { // the log is failing: do not spin
+				case <-time.After(100 * time.Millisecond):
+				case <-ctx.Done():
+				}
+				continue
+			}
+			if len(tasks) == 0 {
+				continue // ctx ended
+			}
+			next = tasks[0]
 		}
-		if len(tasks) == 0 {
-			continue // ctx ended
+		task := next
+		// Lease the next task with this one's outcome only while working:
+		// after ctx ends, a leased task would wait out its lease unrun.
+		var more []string
+		if ctx.Err() == nil && !e.isClosed() {
+			more = queues
 		}
-		task := tasks[0]
-		e.runTask(task)
+		next = e.runTask(task, more)
 	}
 }
 
-// runTask runs one attempt and records its outcome.
-func (e *Engine) runTask(task *Task) {
+// runTask runs one attempt and records its outcome; with queues, the same
+// command leases the next ready task of queues (nil when none was ready), so
+// a busy worker makes one round trip per task, not two.
+func (e *Engine) runTask(task *Task, queues []string) (next *Task) {
 	hctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := e.watchLease(task, cancel)
 	defer stop()
-	result, err := e.callHandler(hctx, task)
+	result, cause := e.callHandler(hctx, task)
+	if cause == nil {
+		var err error
+		if result, err = e.normalizeResult(result); err != nil {
+			cause = fmt.Errorf("handler returned an unstorable result: %w", err)
+		}
+	}
 	// Record the outcome even if the lease just expired: the log decides
 	// (a stale answer gets ErrStaleLease and changes nothing).
 	rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer rcancel()
-	if err != nil {
-		err = e.Fail(rctx, task, err)
-	} else {
-		err = e.Complete(rctx, task, result)
-		if errors.Is(err, ErrInvalidArgument) {
-			err = e.Fail(rctx, task, fmt.Errorf("handler returned an unstorable result: %w", err))
-		}
-	}
+	next, err := e.finish(rctx, task, result, cause, queues)
 	if err != nil {
 		e.cfg.logger.Warn("could not record task outcome", "task", task.ID, "attempt", task.Attempt, "err", err)
 	}
+	return next
+}
+
+// finish records an attempt's outcome (result when cause is nil, else the
+// failure) and, in the same append, leases the next ready task of queues
+// when there is one. result must be normalized. An outcome that is refused
+// (ErrStaleLease) leases nothing.
+func (e *Engine) finish(ctx context.Context, task *Task, result any, cause error, queues []string) (*Task, error) {
+	msg := ""
+	if cause != nil {
+		msg = failureMessage(cause)
+	}
+	var leased []*projections.Task
+	var next *Task
+	err := e.submit(ctx, func(tx *txn) error {
+		r, err := e.leaseCheck(tx, task)
+		if err != nil {
+			return err
+		}
+		if cause == nil {
+			tx.add(task.ID, &events.TaskCompleted{Attempt: task.Attempt, Result: result})
+		} else if err := e.stageAttemptFailed(tx, r, msg); err != nil {
+			return err
+		}
+		leased = leased[:0]
+		for _, q := range queues {
+			if leased = e.stageLeases(tx, q, 1, leased); len(leased) > 0 {
+				break
+			}
+		}
+		return nil
+	}, func() {
+		e.refresh(task)
+		if len(leased) > 0 {
+			next = taskFromRecord(leased[0], events.At(e.now()))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return next, nil
 }
 
 func (e *Engine) callHandler(ctx context.Context, task *Task) (result any, err error) {
@@ -187,6 +242,14 @@ func (e *Engine) watchLease(task *Task, cancel context.CancelFunc) (stop func())
 	go func() {
 		for {
 			timer := e.cfg.clock.NewTimer(deadline.Sub(e.now()))
+			// A clock that moved between reading now and arming the timer
+			// (a ManualClock stepped by a test) armed it past the deadline:
+			// look once more now that it is armed.
+			if expired() {
+				timer.Stop()
+				cancel()
+				return
+			}
 			select {
 			case <-done:
 				timer.Stop()

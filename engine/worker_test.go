@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -157,5 +158,32 @@ func TestHandlerContextOnTheSystemClock(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("handler context did not end after the lease ran out")
+	}
+}
+
+// A busy worker records an outcome and leases its next task in one command:
+// one append per task, not two.
+func TestWorkLeasesTheNextTaskWithTheOutcome(t *testing.T) {
+	f := newFixture(t, storeCases[0])
+	f.e.Register("f", func(ctx context.Context, task *engine.Task) (any, error) { return task.ID, nil })
+	const n = 10
+	tasks := make([]*engine.Task, n)
+	for i := range tasks {
+		tasks[i] = &engine.Task{ID: fmt.Sprintf("t%d", i), Func: "f"}
+	}
+	appends := f.appends.n.Load()
+	if err := f.e.EnqueueBatch(f.ctx, tasks); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	go f.e.Work(ctx, engine.WorkOptions{Concurrency: 1})
+	for _, task := range tasks {
+		f.waitState(task.ID, engine.StateCompleted)
+	}
+	// The enqueue, the first lease, then one append per outcome (each
+	// leasing the next task but the last).
+	if got := f.appends.n.Load() - appends; got > n+2 {
+		t.Fatalf("%d tasks took %d appends, want at most %d", n, got, n+2)
 	}
 }
