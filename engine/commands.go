@@ -232,11 +232,7 @@ func (e *Engine) Complete(ctx context.Context, task *Task, result any) error {
 		return err
 	}
 	return e.submit(ctx, func(tx *txn) error {
-		if _, err := e.leaseCheck(tx, task); err != nil {
-			return err
-		}
-		tx.add(task.ID, &events.TaskCompleted{Attempt: task.Attempt, Result: res})
-		return nil
+		return e.stageOutcome(tx, task, res, false, "")
 	}, func() { e.refresh(task) })
 }
 
@@ -276,12 +272,24 @@ func (e *Engine) Fail(ctx context.Context, task *Task, cause error) error {
 	}
 	msg := failureMessage(cause)
 	return e.submit(ctx, func(tx *txn) error {
-		r, err := e.leaseCheck(tx, task)
-		if err != nil {
-			return err
-		}
-		return e.stageAttemptFailed(tx, r, msg)
+		return e.stageOutcome(tx, task, nil, true, msg)
 	}, func() { e.refresh(task) })
+}
+
+// stageOutcome stages the answer to task's lease: its completion with
+// result, or when failed, the failed attempt (a retry, or the final failure
+// and its cascade) with msg. ErrStaleLease when that lease is not current.
+// REQUIRES: e.mu held; result normalized.
+func (e *Engine) stageOutcome(tx *txn, task *Task, result any, failed bool, msg string) error {
+	r, err := e.leaseCheck(tx, task)
+	if err != nil {
+		return err
+	}
+	if failed {
+		return e.stageAttemptFailed(tx, r, msg)
+	}
+	tx.add(task.ID, &events.TaskCompleted{Attempt: task.Attempt, Result: result})
+	return nil
 }
 
 // stageAttemptFailed stages a retry, or the final failure and its cascade.
@@ -434,14 +442,7 @@ func (e *Engine) CompleteBatch(ctx context.Context, outcomes []Outcome) ([]error
 				continue
 			}
 			sub := tx.sub()
-			r, err := e.leaseCheck(sub, o.Task)
-			if err == nil {
-				if o.Err == nil {
-					sub.add(o.Task.ID, &events.TaskCompleted{Attempt: o.Task.Attempt, Result: results[i]})
-				} else {
-					err = e.stageAttemptFailed(sub, r, failureMessage(o.Err))
-				}
-			}
+			err := e.stageOutcome(sub, o.Task, results[i], o.Err != nil, failureMessage(o.Err))
 			if errors.Is(err, errConflict) {
 				// Another command holds this task now: it decides, this
 				// outcome is refused as stale rather than delaying the batch.

@@ -495,9 +495,6 @@ func (e *Engine) settle(b *pending) (written bool, applied map[ulid.ULID]error, 
 	applied = map[ulid.ULID]error{}
 	err = readPages(ctx, e.log, e.state.Position()+1, head, true, func(page []events.Event) error {
 		for _, ev := range page {
-			if ev.Position > head {
-				break
-			}
 			aerr := e.state.Apply(ev)
 			if ours[ev.ID] {
 				written = true
@@ -532,9 +529,6 @@ func (e *Engine) resync() error {
 func (e *Engine) catchUp(to uint64) error {
 	err := readPages(context.Background(), e.log, e.state.Position()+1, to, true, func(page []events.Event) error {
 		for _, ev := range page {
-			if ev.Position > to {
-				break
-			}
 			if err := e.state.Apply(ev); err != nil {
 				e.cfg.logger.Warn("caught-up event did not fit the state", "event", ev.String(), "err", err)
 			}

@@ -74,14 +74,10 @@ func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive)
 	}
 	// Pages are not recycled: an Archive may keep the events it is given.
 	err = readPages(ctx, e.log, first, res.Checkpoint-1, false, func(page []events.Event) error {
-		n := len(page)
-		for n > 0 && page[n-1].Position >= res.Checkpoint {
-			n--
-		}
-		if err := archive.Write(ctx, page[:n]); err != nil {
+		if err := archive.Write(ctx, page); err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
-		res.Archived += n
+		res.Archived += len(page)
 		return nil
 	})
 	if err != nil {

@@ -148,9 +148,6 @@ func replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 		}
 		next = page[len(page)-1].Position + 1
 		for _, ev := range page {
-			if ev.Position > until {
-				break
-			}
 			if seeking {
 				if ev.Type() != events.TypeLogCheckpoint {
 					continue

@@ -22,13 +22,13 @@ type page struct {
 	err error
 }
 
-// readPages calls fn with the log's events from position from until one
-// past to has been read, a page at a time (each page as Read returned it,
-// never empty), in position order. The last page may hold events past to:
-// fn skips them. A page starts after the position that follows the previous
-// one only where the log does (a compacted log starts at its First; see
-// stores.Truncater): callers that care compare page[0].Position with what
-// they expect.
+// readPages calls fn with the log's events from position from through to,
+// a page at a time (never empty), in position order; events past to that a
+// Read returned are cut off. A page starts after the position that follows
+// the previous one only where the log does (a compacted log starts at its
+// First; see stores.Truncater): callers that care compare page[0].Position
+// with what they expect. A log whose next event lies past to is an error
+// wrapping stores.ErrCorrupt.
 //
 // Reading and decoding run on a separate goroutine, up to readAhead pages
 // ahead of fn, so that a fold on one core overlaps decoding on another. fn
@@ -102,7 +102,14 @@ func readPages(ctx context.Context, log stores.Log, from, to uint64, recycle boo
 		if p.err != nil {
 			return p.err
 		}
-		if err := fn(p.evs); err != nil {
+		n := len(p.evs)
+		for n > 0 && p.evs[n-1].Position > to {
+			n--
+		}
+		if n == 0 {
+			return fmt.Errorf("the log skips from %d to %d, past %d: %w", from, p.evs[0].Position, to, stores.ErrCorrupt)
+		}
+		if err := fn(p.evs[:n]); err != nil {
 			return err
 		}
 		if free != nil {

@@ -58,8 +58,8 @@ func logOf(t *testing.T, n int) *countingLog {
 	return &countingLog{Log: mem}
 }
 
-// TestReadPagesDeliversTheRange: pages run from from in order, through to,
-// and no page is read after the one that reaches to.
+// TestReadPagesDeliversTheRange: pages run from from in order, through to
+// and not past it, and no page is read after the one that reaches to.
 func TestReadPagesDeliversTheRange(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	const n = 3*pageSize + 10
@@ -94,8 +94,8 @@ func TestReadPagesDeliversTheRange(t *testing.T) {
 				t.Fatalf("%d..%d: event %d at position %d", c.from, c.to, i, pos)
 			}
 		}
-		if want > 0 && got[len(got)-1] < c.to {
-			t.Fatalf("%d..%d: ends at %d", c.from, c.to, got[len(got)-1])
+		if want > 0 && got[len(got)-1] != c.to {
+			t.Fatalf("%d..%d: ends at %d (events past to are cut off)", c.from, c.to, got[len(got)-1])
 		}
 	}
 }
@@ -184,5 +184,22 @@ func TestReadPagesRecycles(t *testing.T) {
 		if !recycle && len(arrays) != pages {
 			t.Errorf("not recycled: %d pages in distinct memory, want %d", len(arrays), pages)
 		}
+	}
+}
+
+// TestReadPagesGapPastTheRangeIsCorrupt: a log truncated past to has
+// nothing to deliver for from..to; fn never sees the events after the gap.
+func TestReadPagesGapPastTheRangeIsCorrupt(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	log := logOf(t, 20)
+	if err := log.Log.(stores.Truncater).TruncateBefore(context.Background(), 15); err != nil {
+		t.Fatal(err)
+	}
+	err := readPages(context.Background(), log, 1, 10, true, func(page []events.Event) error {
+		t.Errorf("fn got a page from %d", page[0].Position)
+		return nil
+	})
+	if !errors.Is(err, stores.ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
 	}
 }

@@ -64,7 +64,7 @@ func (e *Engine) startSnapshot() {
 	if err != nil || data == nil {
 		e.snapBusy.Store(false)
 		if err != nil {
-			e.cfg.logger.Warn("periodic snapshot failed", "err", err)
+			e.snapshotFailed(pos, err)
 		}
 		return
 	}
@@ -73,7 +73,20 @@ func (e *Engine) startSnapshot() {
 		defer e.snapWrites.Done()
 		defer e.snapBusy.Store(false)
 		if err := e.writeSnapshot(context.Background(), ss, pos, data); err != nil {
-			e.cfg.logger.Warn("periodic snapshot failed", "err", err)
+			e.snapshotFailed(pos, err)
 		}
 	}()
+}
+
+// snapshotFailed logs a periodic snapshot that could not be made and puts
+// the next try one interval later: otherwise every batch would encode the
+// whole state again while the store keeps refusing it. The snapshot is a
+// cache; Close tries again if the state moved.
+func (e *Engine) snapshotFailed(pos uint64, err error) {
+	e.cfg.logger.Warn("periodic snapshot failed; the next one is due an interval later", "position", pos, "err", err)
+	e.mu.Lock()
+	if pos > e.snapshotAt {
+		e.snapshotAt = pos
+	}
+	e.mu.Unlock()
 }

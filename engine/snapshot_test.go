@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,5 +141,39 @@ func TestUnreadableSnapshotIsReplaced(t *testing.T) {
 	st, err := projections.Restore(data)
 	if err != nil || pos != head || st.Position() != head {
 		t.Fatalf("snapshot after reopening: position %d (head %d), restore: %v", pos, head, err)
+	}
+}
+
+// failingSnapshots is a memory log whose SaveSnapshot always fails.
+type failingSnapshots struct {
+	*memory.Log
+	saves atomic.Int32
+}
+
+func (f *failingSnapshots) SaveSnapshot(context.Context, uint64, []byte) error {
+	f.saves.Add(1)
+	return errors.New("injected snapshot failure")
+}
+
+// TestFailedSnapshotWaitsAnInterval: a store that refuses snapshots is asked
+// again one interval later, not after every batch (each try encodes the
+// whole state on the committer).
+func TestFailedSnapshotWaitsAnInterval(t *testing.T) {
+	ctx := context.Background()
+	log := &failingSnapshots{Log: memory.New()}
+	e, err := engine.Open(ctx, log, engine.WithSnapshotEvery(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const enqueues = 100
+	for range enqueues {
+		if err := e.Enqueue(ctx, &engine.Task{Func: "f"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Close()
+	// One try per 10 events at most, plus the one at Close.
+	if n := log.saves.Load(); n > enqueues/10+1 {
+		t.Fatalf("%d snapshot tries for %d events at an interval of 10", n, enqueues)
 	}
 }

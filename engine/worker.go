@@ -143,20 +143,11 @@ func (e *Engine) runTask(task *Task, queues []string) (next *Task) {
 // when there is one. result must be normalized. An outcome that is refused
 // (ErrStaleLease) leases nothing.
 func (e *Engine) finish(ctx context.Context, task *Task, result any, cause error, queues []string) (*Task, error) {
-	msg := ""
-	if cause != nil {
-		msg = failureMessage(cause)
-	}
+	msg := failureMessage(cause)
 	var leased []*projections.Task
 	var next *Task
 	err := e.submit(ctx, func(tx *txn) error {
-		r, err := e.leaseCheck(tx, task)
-		if err != nil {
-			return err
-		}
-		if cause == nil {
-			tx.add(task.ID, &events.TaskCompleted{Attempt: task.Attempt, Result: result})
-		} else if err := e.stageAttemptFailed(tx, r, msg); err != nil {
+		if err := e.stageOutcome(tx, task, result, cause != nil, msg); err != nil {
 			return err
 		}
 		leased = leased[:0]
