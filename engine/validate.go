@@ -58,6 +58,23 @@ func ValidateQueueName(name string) error {
 	return nil
 }
 
+// queueList validates queue names for a call that takes several, in order
+// of preference, and returns them normalized in a new slice (none means
+// DefaultQueue; "" is DefaultQueue).
+func queueList(queues []string) ([]string, error) {
+	if len(queues) == 0 {
+		return []string{DefaultQueue}, nil
+	}
+	names := make([]string, len(queues))
+	for i, q := range queues {
+		if err := ValidateQueueName(q); err != nil {
+			return nil, err
+		}
+		names[i] = queueOrDefault(q)
+	}
+	return names, nil
+}
+
 func queueOrDefault(q string) string {
 	if q == "" {
 		return DefaultQueue

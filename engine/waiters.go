@@ -111,19 +111,18 @@ func (e *Engine) DequeueWait(ctx context.Context, queueName string, n int) ([]*T
 // DequeueWaitAny is DequeueWait over several queues in order of preference:
 // it leases from the first queue that has ready tasks, waiting until one has.
 func (e *Engine) DequeueWaitAny(ctx context.Context, queues []string, n int) ([]*Task, error) {
-	if len(queues) == 0 {
-		queues = []string{DefaultQueue}
-	}
-	names := make([]string, len(queues))
-	for i, q := range queues {
-		if err := ValidateQueueName(q); err != nil {
-			return nil, err
-		}
-		names[i] = queueOrDefault(q)
+	names, err := queueList(queues)
+	if err != nil {
+		return nil, err
 	}
 	if n <= 0 {
 		return nil, fmt.Errorf("%w: dequeue count %d must be positive", ErrInvalidArgument, n)
 	}
+	return e.dequeueWait(ctx, names, n)
+}
+
+// dequeueWait is DequeueWaitAny on names already checked and normalized.
+func (e *Engine) dequeueWait(ctx context.Context, names []string, n int) ([]*Task, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil
 	}

@@ -45,15 +45,9 @@ type WorkOptions struct {
 // ErrClosed after the same wait. A handler's context is not cancelled by ctx,
 // only by its lease expiring, so a shutdown never fails an attempt.
 func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
-	queues := opts.Queues
-	if len(queues) == 0 {
-		queues = []string{DefaultQueue}
-	}
-	for i, q := range queues {
-		if err := ValidateQueueName(q); err != nil {
-			return err
-		}
-		queues[i] = queueOrDefault(q)
+	queues, err := queueList(opts.Queues)
+	if err != nil {
+		return err
 	}
 	n := max(opts.Concurrency, 1)
 	var wg sync.WaitGroup
@@ -81,7 +75,7 @@ func (e *Engine) workLoop(ctx context.Context, queues []string) error {
 			if e.isClosed() {
 				return ErrClosed
 			}
-			tasks, err := e.DequeueWaitAny(ctx, queues, 1)
+			tasks, err := e.dequeueWait(ctx, queues, 1)
 			if err != nil {
 				if errors.Is(err, ErrClosed) {
 					return ErrClosed

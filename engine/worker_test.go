@@ -187,3 +187,17 @@ func TestWorkLeasesTheNextTaskWithTheOutcome(t *testing.T) {
 		t.Fatalf("%d tasks took %d appends, want at most %d", n, got, n+2)
 	}
 }
+
+// Work reads its options; it does not rewrite the caller's queue list.
+func TestWorkLeavesItsOptionsAlone(t *testing.T) {
+	f := newFixture(t, storeCases[0])
+	queues := []string{"", "other"}
+	ctx, cancel := context.WithCancel(f.ctx)
+	cancel()
+	if err := f.e.Work(ctx, engine.WorkOptions{Queues: queues}); err != nil {
+		t.Fatal(err)
+	}
+	if queues[0] != "" || queues[1] != "other" {
+		t.Fatalf("Work rewrote its caller's queues to %q", queues)
+	}
+}
