@@ -32,7 +32,8 @@ func samples() []Event {
 		&SchedulePaused{},
 		&ScheduleResumed{NextFire: At(t0)},
 		&ScheduleDeleted{},
-		&LogCheckpoint{State: []byte("OQS\x01state"), Before: At(t0), Archive: "file:///archive.jsonl", Dropped: 3},
+		&LogCheckpoint{State: []byte("OQS\x01state"), Before: At(t0), Archive: "file:///archive.jsonl", Dropped: 3, Parts: 1, Elided: true},
+		&LogCheckpointPart{Index: 1, Data: []byte("OQS\x03part")},
 	}
 	evs := make([]Event, len(ps))
 	for i, p := range ps {

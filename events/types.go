@@ -25,6 +25,7 @@ const (
 	TypeScheduleResumed
 	TypeScheduleDeleted
 	TypeLogCheckpoint
+	TypeLogCheckpointPart
 	typeEnd
 )
 
@@ -45,6 +46,7 @@ var typeNames = [...]string{
 	TypeScheduleResumed:    "schedule.resumed",
 	TypeScheduleDeleted:    "schedule.deleted",
 	TypeLogCheckpoint:      "log.checkpoint",
+	TypeLogCheckpointPart:  "log.checkpoint_part",
 }
 
 // String returns the dotted name of the type ("task.enqueued"), or "unknown(N)".
@@ -123,6 +125,8 @@ func newPayload(t Type) Payload {
 		return &ScheduleDeleted{}
 	case TypeLogCheckpoint:
 		return &LogCheckpoint{}
+	case TypeLogCheckpointPart:
+		return &LogCheckpointPart{}
 	}
 	return nil
 }
@@ -262,16 +266,33 @@ type ScheduleResumed struct {
 // ScheduleDeleted: a schedule will never fire again. Terminal.
 type ScheduleDeleted struct{}
 
-// LogCheckpoint: the whole projected state as of the event before it, minus
-// tasks that reached a terminal state before Before (compaction). Replaying
-// from a checkpoint needs nothing older, so the events before it may be
-// removed from the log once they are archived at Archive. Its TaskID is
-// empty.
+// LogCheckpoint: the whole projected state as of the event before it (or
+// before its first part), minus tasks that reached a terminal state before
+// Before (compaction). Replaying from a checkpoint needs nothing older, so
+// the events before it may be removed from the log once they are archived
+// at Archive. Its TaskID is empty.
+//
+// A state larger than one log record allows is split: the Parts events
+// right before the checkpoint, in the same batch, are log.checkpoint_part
+// events holding its first bytes, and State holds the rest.
 type LogCheckpoint struct {
-	State   []byte    `codec:"st"` // a projections snapshot
+	State   []byte    `codec:"st"` // a projections snapshot, or its last part
 	Before  Timestamp `codec:"b"`
 	Archive string    `codec:"ar,omitempty"` // where the events before it were archived
 	Dropped int       `codec:"dr"`           // terminal tasks left out of State
+	Parts   int       `codec:"pa,omitempty"` // log.checkpoint_part events before it
+	// Elided: State was left out when the checkpoint was archived (an
+	// archive holds every event before it, of which State is the
+	// compaction before Before); a fold computes the state instead.
+	Elided bool `codec:"el,omitempty"`
+}
+
+// LogCheckpointPart: a piece of the state of the log.checkpoint that
+// follows its parts (see LogCheckpoint). Index counts the parts from 0.
+// Data is nil in an archive (see LogCheckpoint.Elided). Its TaskID is empty.
+type LogCheckpointPart struct {
+	Index int    `codec:"i"`
+	Data  []byte `codec:"d"`
 }
 
 // All payloads are schema version 1.
@@ -291,6 +312,7 @@ func (*SchedulePaused) Type() Type               { return TypeSchedulePaused }
 func (*ScheduleResumed) Type() Type              { return TypeScheduleResumed }
 func (*ScheduleDeleted) Type() Type              { return TypeScheduleDeleted }
 func (*LogCheckpoint) Type() Type                { return TypeLogCheckpoint }
+func (*LogCheckpointPart) Type() Type            { return TypeLogCheckpointPart }
 func (*TaskEnqueued) SchemaVersion() uint8       { return 1 }
 func (*TaskLeased) SchemaVersion() uint8         { return 1 }
 func (*TaskHeartbeat) SchemaVersion() uint8      { return 1 }
@@ -307,3 +329,4 @@ func (*SchedulePaused) SchemaVersion() uint8     { return 1 }
 func (*ScheduleResumed) SchemaVersion() uint8    { return 1 }
 func (*ScheduleDeleted) SchemaVersion() uint8    { return 1 }
 func (*LogCheckpoint) SchemaVersion() uint8      { return 1 }
+func (*LogCheckpointPart) SchemaVersion() uint8  { return 1 }

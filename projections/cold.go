@@ -35,6 +35,9 @@ type coldTasks struct {
 	kinds  []*taskKind // the snapshot's kind table, for decoding
 	thawed []uint64    // bit i: record i is superseded by a hot record; nil until a thaw
 	nthaw  int
+	// oldestEnd is the earliest end of a record (0: none), for
+	// State.OldestEnd.
+	oldestEnd events.Timestamp
 }
 
 // start returns where record i begins in body.
@@ -137,12 +140,17 @@ func (c *coldTasks) live() int {
 // state, so that readers may call it concurrently; worker names are not
 // interned.
 func (c *coldTasks) decode(i int) (*Task, error) {
-	rec := c.record(i)
+	return decodeRecord(c.record(i), c.kinds)
+}
+
+// decodeRecord returns a new *Task holding a cold record whose kind indexes
+// kinds.
+func decodeRecord(rec []byte, kinds []*taskKind) (*Task, error) {
 	n, w := binary.Uvarint(rec)
 	t := &Task{}
 	t.init(string(rec[w : w+int(n)]))
 	r := reader{b: rec, off: w + int(n)}
-	d := taskDecoder{kinds: c.kinds}
+	d := taskDecoder{kinds: kinds}
 	if err := d.fields(&r, t, 0, 0); err != nil {
 		return nil, err
 	}
@@ -152,11 +160,18 @@ func (c *coldTasks) decode(i int) (*Task, error) {
 	return t, nil
 }
 
-// updatedAt returns the UpdatedAt of record i, reading no more of it than
-// it must.
+// updatedAt returns the UpdatedAt of record i.
 func (c *coldTasks) updatedAt(i int) (events.Timestamp, error) {
-	rec := c.record(i)
-	_, _, _, so, _ := recordHead(rec)
+	return recordUpdatedAt(c.record(i))
+}
+
+// recordUpdatedAt returns the UpdatedAt of a cold record, reading no more
+// of it than it must.
+func recordUpdatedAt(rec []byte) (events.Timestamp, error) {
+	_, _, _, so, err := recordHead(rec)
+	if err != nil {
+		return 0, err
+	}
 	r := reader{b: rec, off: so + 2} // status, parts
 	for range 5 {                    // attempt, priority, retries, ready at, lease deadline
 		r.varint()
@@ -164,7 +179,7 @@ func (c *coldTasks) updatedAt(i int) (events.Timestamp, error) {
 	created := events.Timestamp(r.varint())
 	updated := created + events.Timestamp(r.varint())
 	if r.err != nil {
-		return 0, fmt.Errorf("task %s: %w", c.id(i), r.err)
+		return 0, fmt.Errorf("task %s: %w", recordID(rec), r.err)
 	}
 	return updated, nil
 }
@@ -206,6 +221,9 @@ func restoreCold(body, offs []byte, width, n int, kinds []*taskKind) (*coldTasks
 		}
 		kinds[kind].q.counts[st]++
 		prev = id
+		if at, err := recordUpdatedAt(rec); err == nil && (c.oldestEnd == 0 || at < c.oldestEnd) {
+			c.oldestEnd = at
+		}
 	}
 	return c, nil
 }

@@ -1,7 +1,9 @@
 package projections
 
 import (
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/omniq/omniq/events"
 )
@@ -19,6 +21,11 @@ func (s *State) Task(id string) *Task {
 	}
 	if i := s.cold.lookup(id); i >= 0 {
 		if t, err := s.cold.decode(i); err == nil {
+			return t
+		}
+	}
+	if rec := s.recent.lookup(id); rec != nil {
+		if t, err := s.recent.decode(rec); err == nil {
 			return t
 		}
 	}
@@ -177,34 +184,25 @@ func (s *State) DelayedCounts(now events.Timestamp) map[string]int {
 // Tasks calls fn for every task in id order until fn returns false. The
 // records of cold tasks are decoded for the call, as by Task.
 func (s *State) Tasks(fn func(*Task) bool) {
-	ids := make([]string, 0, len(s.tasks))
-	for id := range s.tasks {
-		ids = append(ids, id)
+	hot := make([]*Task, 0, len(s.tasks))
+	for _, t := range s.tasks {
+		hot = append(hot, t)
 	}
-	sort.Strings(ids)
-	c, i := s.cold, 0
-	for ci := range c.count() {
-		if c.isThawed(ci) {
-			continue
+	slices.SortFunc(hot, func(a, b *Task) int { return strings.Compare(a.ID, b.ID) })
+	stop := false
+	// walkTerminal merges the hot records (any status) with the cold ones.
+	_ = s.walkTerminal(hot, s.recent.sorted(keepAll), keepAll, func(t *Task, rec []byte, kinds []*taskKind) {
+		if stop {
+			return
 		}
-		for ; i < len(ids) && ids[i] < string(c.id(ci)); i++ {
-			if !fn(s.tasks[ids[i]]) {
-				return
+		if t == nil {
+			var err error
+			if t, err = decodeRecord(rec, kinds); err != nil {
+				return // reads as absent, as in Task
 			}
 		}
-		t, err := c.decode(ci)
-		if err != nil {
-			continue // reads as absent, as in Task
-		}
-		if !fn(t) {
-			return
-		}
-	}
-	for ; i < len(ids); i++ {
-		if !fn(s.tasks[ids[i]]) {
-			return
-		}
-	}
+		stop = !fn(t)
+	})
 }
 
 // Schedules calls fn for every schedule in id order until fn returns false.
@@ -222,4 +220,20 @@ func (s *State) Schedules(fn func(*Schedule) bool) {
 }
 
 // Len returns the number of tasks the state knows, in any status.
-func (s *State) Len() int { return len(s.tasks) + s.cold.live() }
+func (s *State) Len() int {
+	hot, cold := s.Residency()
+	return hot + cold
+}
+
+// Residency returns how many tasks the state holds as full records (hot:
+// every task that has not ended, and ended ones not yet made compact) and
+// how many as compact records (cold: ended tasks, decoded on lookup).
+func (s *State) Residency() (hot, cold int) {
+	return len(s.tasks), s.cold.live() + s.recent.live()
+}
+
+// OldestEnd returns a time at or before which the oldest ended task the
+// state holds ended (0: no task has ended). It may be older than that
+// task's end when the task that ended then was deleted since, or dropped
+// by a checkpoint; a state restored from a snapshot has the exact time.
+func (s *State) OldestEnd() events.Timestamp { return s.oldestEnd }

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -114,35 +115,66 @@ func (s *State) CompactedSnapshot(before events.Timestamp) ([]byte, int, error) 
 	return s.snapshot(before)
 }
 
-// walkTerminal calls fn for every terminal task finished at or after
-// before, in id order: a hot one as t (ci -1), a cold one as its record
-// index ci (t nil). done holds the hot ones, sorted by id.
-// INVARIANT: no id is both hot and cold, so the merge needs no tie rule.
-func (s *State) walkTerminal(done []*Task, before events.Timestamp, fn func(t *Task, ci int)) error {
-	c, j := s.cold, 0
-	for ci := range c.count() {
-		if c.isThawed(ci) {
-			continue
-		}
-		if before != keepAll {
+// walkTerminal calls fn, in id order, for every task of done (hot records,
+// sorted by id) and every cold task that finished at or after before: the
+// live records of cold, and recent (recent's live records finished at or
+// after before, sorted by id: see recentCold.sorted). A hot task comes as t
+// (rec nil); a cold one as its record and the kind table its kind index
+// refers to (t nil).
+// recent holds references to its records (recentCold.record).
+// INVARIANT: no id is in two of them, so the merge needs no tie rule.
+func (s *State) walkTerminal(done []*Task, recent []uint64, before events.Timestamp, fn func(t *Task, rec []byte, kinds []*taskKind)) error {
+	c, ci := s.cold, 0
+	// nextCold moves ci to the next live cold record finished at or after before.
+	nextCold := func() error {
+		for ; ci < c.count(); ci++ {
+			if c.isThawed(ci) {
+				continue
+			}
+			if before == keepAll {
+				return nil
+			}
 			at, err := c.updatedAt(ci)
 			if err != nil {
 				return err
 			}
-			if at < before {
-				continue
+			if at >= before {
+				return nil
 			}
 		}
-		id := c.id(ci)
-		for ; j < len(done) && done[j].ID < string(id); j++ {
-			fn(done[j], -1)
+		return nil
+	}
+	for {
+		if err := nextCold(); err != nil {
+			return err
 		}
-		fn(nil, ci)
+		var id []byte
+		src := -1 // 0: cold, 1: recent, 2: done
+		if ci < c.count() {
+			id, src = c.id(ci), 0
+		}
+		if len(recent) > 0 {
+			if rid := recordID(s.recent.record(recent[0])); src < 0 || bytes.Compare(rid, id) < 0 {
+				id, src = rid, 1
+			}
+		}
+		if len(done) > 0 && (src < 0 || done[0].ID < string(id)) {
+			src = 2
+		}
+		switch src {
+		case -1:
+			return nil
+		case 0:
+			fn(nil, c.record(ci), c.kinds)
+			ci++
+		case 1:
+			fn(nil, s.recent.record(recent[0]), s.recent.kinds)
+			recent = recent[1:]
+		case 2:
+			fn(done[0], nil, nil)
+			done = done[1:]
+		}
 	}
-	for ; j < len(done); j++ {
-		fn(done[j], -1)
-	}
-	return nil
 }
 
 func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
@@ -153,6 +185,7 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 	nhot, idBytes, size := 0, 0, 64
 	for _, t := range s.order {
 		switch {
+		case t.flags&flagFrozen != 0:
 		case !t.Status.Terminal():
 			nhot++
 			idBytes += len(t.ID)
@@ -188,26 +221,23 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 			size += 48
 		}
 	}
-	var coldKind []int64 // a cold record's kind index -> this snapshot's
+	recent := s.recent.sorted(before)
 	if c != nil {
-		coldKind = make([]int64, len(c.kinds))
-		for i := range coldKind {
-			coldKind[i] = -1
-		}
 		size += len(c.body) + len(c.offs)
 	}
+	for _, ref := range recent {
+		size += len(s.recent.record(ref)) + 4
+	}
 	nterm := 0
-	err := s.walkTerminal(done, before, func(t *Task, ci int) {
+	err := s.walkTerminal(done, recent, before, func(t *Task, rec []byte, kinds []*taskKind) {
 		nterm++
 		if t != nil {
 			kindOf(t.kind)
 			size += 64
 			return
 		}
-		_, k, _, _, _ := recordHead(c.record(ci))
-		if coldKind[k] < 0 {
-			coldKind[k] = int64(number(c.kinds[k]))
-		}
+		_, k, _, _, _ := recordHead(rec)
+		kindOf(kinds[k])
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("projections: snapshot: %w", err)
@@ -215,7 +245,13 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 	b := make([]byte, 0, size+idBytes)
 	b = append(b, snapshotMagic...)
 	b = append(b, snapshotVersion)
-	b = binary.AppendUvarint(b, s.position)
+	// Checkpoint parts change nothing until their checkpoint: a state
+	// holding some is the state before them, which replays them again.
+	pos := s.position
+	if len(s.parts) > 0 {
+		pos = s.partsFrom - 1
+	}
+	b = binary.AppendUvarint(b, pos)
 	b = binary.AppendUvarint(b, uint64(len(kinds)))
 	for _, k := range kinds {
 		b = appendString(appendString(b, k.fn), k.queue)
@@ -247,7 +283,7 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 	body := len(b)
 	offs := make([]uint64, 0, nterm)
 	var encErr error
-	err = s.walkTerminal(done, before, func(t *Task, ci int) {
+	err = s.walkTerminal(done, recent, before, func(t *Task, rec []byte, kinds []*taskKind) {
 		offs = append(offs, uint64(len(b)-body))
 		if t != nil {
 			if encErr == nil {
@@ -258,10 +294,9 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 			}
 			return
 		}
-		rec := c.record(ci)
 		_, k, ko, so, _ := recordHead(rec)
 		b = append(b, rec[:ko]...)
-		b = binary.AppendUvarint(b, uint64(coldKind[k]))
+		b = binary.AppendUvarint(b, kindOf(kinds[k]))
 		b = append(b, rec[so:]...)
 	})
 	if err == nil {
@@ -283,7 +318,7 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 			b = binary.LittleEndian.AppendUint64(b, o)
 		}
 	}
-	dropped := len(s.order) + c.live() - nhot - nterm
+	dropped := len(s.order) - s.frozen + c.live() + s.recent.live() - nhot - nterm
 	var scheds []*Schedule
 	s.Schedules(func(sc *Schedule) bool {
 		if sc.Deleted && sc.UpdatedAt < before {
@@ -517,6 +552,7 @@ func (r *reader) restoreCold(s *State, kinds []*taskKind) error {
 		}
 	}
 	s.cold = c
+	s.oldestEnd = c.oldestEnd
 	return nil
 }
 

@@ -23,13 +23,27 @@ var (
 type State struct {
 	position uint64
 	// A task is either hot, a record in tasks and order, or cold, a live
-	// record of cold (never both).
+	// record of cold or of recent (never two of these).
 	tasks map[string]*Task
 	// order holds every hot task. INVARIANT: its tasks that are not terminal
 	// are in enqueue (EnqueuedPos) order; a thawed task, terminal, is
 	// appended out of it.
-	order     []*Task
-	cold      *coldTasks // terminal tasks restored from a snapshot; nil: none
+	order  []*Task
+	frozen int // tasks of order that went cold (flagFrozen), not yet swept out
+	// ended holds hot tasks that ended, oldest first; past keepEnded of
+	// them, the oldest go cold (see freeze).
+	ended     []*Task
+	keepEnded int
+	// oldestEnd is at or before the end of every ended task the state
+	// holds (0: none ended); retention reads it to know whether a
+	// compaction would drop anything.
+	oldestEnd events.Timestamp
+	// parts holds the log.checkpoint_part events of the checkpoint being
+	// folded (see applyCheckpointPart); partsFrom is the first one's position.
+	parts     [][]byte
+	partsFrom uint64
+	cold      *coldTasks  // terminal tasks restored from a snapshot; nil: none
+	recent    *recentCold // terminal tasks that went cold since
 	schedules map[string]*Schedule
 
 	// Derived structures, rebuilt by Restore.
@@ -99,6 +113,8 @@ func newSized(n int) *State {
 		dependants: map[string][]string{},
 		kinds:      map[kindKey]*taskKind{},
 		names:      map[string]string{},
+		recent:     newRecentCold(),
+		keepEnded:  defaultKeepEnded,
 	}
 	s.delayed = indexedHeap[*Task]{
 		less: func(a, b *Task) bool {
@@ -157,8 +173,28 @@ func (s *State) Position() uint64 { return s.position }
 // An event that does not fit the current state advances the position and
 // returns an error wrapping ErrStale.
 func (s *State) Apply(ev events.Event) error {
+	err := s.apply(ev)
+	if len(s.ended) > s.keepEnded {
+		s.freezeEnded()
+	}
+	return err
+}
+
+func (s *State) apply(ev events.Event) error {
 	if cp, ok := ev.Payload.(*events.LogCheckpoint); ok && ev.Position > s.position {
 		return s.applyCheckpoint(ev, cp)
+	}
+	if p, ok := ev.Payload.(*events.LogCheckpointPart); ok && ev.Position > s.position {
+		if p.Data == nil && ev.Position == s.position+1 {
+			s.position = ev.Position // archived: see LogCheckpoint.Elided
+			return nil
+		}
+		return s.applyCheckpointPart(ev, p)
+	}
+	if len(s.parts) > 0 {
+		// INVARIANT: a checkpoint's parts and the checkpoint are one batch,
+		// so nothing comes between them in a log.
+		s.parts, s.partsFrom = nil, 0
 	}
 	if ev.Position != s.position+1 {
 		return fmt.Errorf("%w: got position %d after %d", ErrGap, ev.Position, s.position)
@@ -293,21 +329,132 @@ func (s *State) Apply(ev events.Event) error {
 	return nil
 }
 
-// applyCheckpoint replaces the state with the checkpoint's.
-// INVARIANT: the checkpoint's state is the fold of every event before it
-// (minus compacted terminal tasks), so its position is ev.Position-1.
+// applyCheckpoint replaces the state with the checkpoint's, made of its
+// parts' bytes (when it has parts) and its own.
+// INVARIANT: the checkpoint's state is the fold of every event before it, or
+// before its first part (minus compacted terminal tasks), so its position is
+// that event's.
 func (s *State) applyCheckpoint(ev events.Event, cp *events.LogCheckpoint) error {
-	restored, err := Restore(cp.State)
-	if err == nil && restored.Position() != ev.Position-1 {
-		err = fmt.Errorf("checkpoint state is at position %d, want %d", restored.Position(), ev.Position-1)
+	if cp.Elided {
+		return s.applyElided(ev, cp)
+	}
+	data, at, err := s.checkpointState(ev, cp)
+	s.parts, s.partsFrom = nil, 0
+	return s.replaceWith(ev, "checkpoint", data, at, err)
+}
+
+// replaceWith replaces the state with the one data encodes, which must be
+// at position at, as of ev; err, when set, is why there is none, and the
+// event is then ignored.
+func (s *State) replaceWith(ev events.Event, what string, data []byte, at uint64, err error) error {
+	var restored *State
+	if err == nil {
+		restored, err = Restore(data)
+	}
+	if err == nil && restored.Position() != at {
+		err = fmt.Errorf("%s state is at position %d, want %d", what, restored.Position(), at)
 	}
 	if err != nil {
 		s.position = ev.Position
-		return fmt.Errorf("%w: checkpoint at %d: %v", ErrStale, ev.Position, err)
+		return fmt.Errorf("%w: %s at %d: %v", ErrStale, what, ev.Position, err)
 	}
+	restored.keepEnded = s.keepEnded
 	*s = *restored
 	s.position = ev.Position
 	return nil
+}
+
+// applyElided folds an archived checkpoint, whose state was left out: it
+// is the compaction of this state, which holds every event before it.
+func (s *State) applyElided(ev events.Event, cp *events.LogCheckpoint) error {
+	if ev.Position != s.position+1 {
+		return fmt.Errorf("%w: got position %d after %d", ErrGap, ev.Position, s.position)
+	}
+	data, _, err := s.CompactedSnapshot(cp.Before)
+	return s.replaceWith(ev, "archived checkpoint", data, s.position, err)
+}
+
+// checkpointState returns the whole state a checkpoint carries and the
+// position that state is at.
+func (s *State) checkpointState(ev events.Event, cp *events.LogCheckpoint) ([]byte, uint64, error) {
+	if cp.Parts == 0 {
+		return cp.State, ev.Position - 1, nil
+	}
+	if len(s.parts) != cp.Parts || s.partsFrom+uint64(cp.Parts) != ev.Position {
+		return nil, 0, fmt.Errorf("%d parts before it, want %d", len(s.parts), cp.Parts)
+	}
+	if whole, ok := adjacent(append(s.parts[:len(s.parts):len(s.parts)], cp.State)); ok {
+		return whole, s.partsFrom - 1, nil
+	}
+	n := len(cp.State)
+	for _, p := range s.parts {
+		n += len(p)
+	}
+	data := make([]byte, 0, n)
+	for _, p := range s.parts {
+		data = append(data, p...)
+	}
+	return append(data, cp.State...), s.partsFrom - 1, nil
+}
+
+// adjacent returns the pieces as one slice when each starts where the one
+// before it ends in the same array (the engine applying the checkpoint it
+// just wrote: its parts are slices of the state it encoded), so that a
+// state of hundreds of megabytes is not copied once more.
+func adjacent(pieces [][]byte) ([]byte, bool) {
+	whole := pieces[0]
+	for _, p := range pieces[1:] {
+		n := len(whole)
+		if len(p) == 0 || cap(whole) < n+len(p) || &whole[:n+1][n] != &p[0] {
+			return nil, false
+		}
+		whole = whole[:n+len(p)]
+	}
+	return whole, true
+}
+
+// CheckpointState returns the whole state of cp, the event at ev, when ev
+// is the next event to fold: its parts' bytes, which the state has
+// collected, then its own. An audit compares it with the fold's compaction.
+func (s *State) CheckpointState(ev events.Event, cp *events.LogCheckpoint) ([]byte, error) {
+	if ev.Position != s.position+1 && cp.Parts > 0 {
+		return nil, fmt.Errorf("checkpoint at %d: not the next event", ev.Position)
+	}
+	data, _, err := s.checkpointState(ev, cp)
+	return data, err
+}
+
+// applyCheckpointPart keeps a part of the checkpoint that follows. The first
+// part (index 0) may follow a gap, as a checkpoint may; a later part must
+// follow the part before it. The state is otherwise unchanged.
+func (s *State) applyCheckpointPart(ev events.Event, p *events.LogCheckpointPart) error {
+	switch {
+	case p.Index == 0:
+		s.parts, s.partsFrom = [][]byte{p.Data}, ev.Position
+	case ev.Position == s.position+1 && len(s.parts) == p.Index:
+		s.parts = append(s.parts, p.Data)
+	default:
+		// A part whose first ones were removed (a log compacted in whole
+		// segments may start in the middle of an older checkpoint).
+		s.parts, s.partsFrom = nil, 0
+		s.position = ev.Position
+		return fmt.Errorf("%w: checkpoint part %d at %d without the parts before it", ErrStale, p.Index, ev.Position)
+	}
+	s.position = ev.Position
+	return nil
+}
+
+// StartsCheckpoint reports whether ev begins a checkpoint: a log.checkpoint
+// without parts, or the first log.checkpoint_part. A fold of a compacted log
+// starts at the first event that does.
+func StartsCheckpoint(ev events.Event) bool {
+	switch p := ev.Payload.(type) {
+	case *events.LogCheckpoint:
+		return p.Parts == 0
+	case *events.LogCheckpointPart:
+		return p.Index == 0
+	}
+	return false
 }
 
 func (s *State) applyEnqueued(ev events.Event, p *events.TaskEnqueued, now events.Timestamp) error {
@@ -478,12 +625,18 @@ func (s *State) setStatus(t *Task, st Status, now events.Timestamp) {
 	c := &t.kind.q.counts
 	c[t.Status]--
 	c[st]++
+	if st.Terminal() && !t.Status.Terminal() || st == StatusDeleted {
+		s.ended = append(s.ended, t)
+		if s.oldestEnd == 0 || now < s.oldestEnd {
+			s.oldestEnd = now
+		}
+	}
 	t.Status, t.UpdatedAt = st, now
 }
 
 // hasTask reports whether task id is known, hot or cold.
 func (s *State) hasTask(id string) bool {
-	return s.tasks[id] != nil || s.cold.lookup(id) >= 0
+	return s.tasks[id] != nil || s.cold.lookup(id) >= 0 || s.recent.find(id) >= 0
 }
 
 // statusOf returns the status of task id, hot or cold (0: unknown), without
@@ -495,25 +648,35 @@ func (s *State) statusOf(id string) Status {
 	if i := s.cold.lookup(id); i >= 0 {
 		return s.cold.status(i)
 	}
+	if rec := s.recent.lookup(id); rec != nil {
+		_, _, _, so, _ := recordHead(rec)
+		return Status(rec[so])
+	}
 	return 0
 }
 
 // thaw makes cold task id hot, for an event that changes it, and returns it;
 // nil when id is not cold or its record does not decode. Its counts do not
-// move: Restore counted it where it stands.
+// move: they were counted where it stands.
 func (s *State) thaw(id string) *Task {
-	i := s.cold.lookup(id)
-	if i < 0 {
-		return nil
-	}
-	t, err := s.cold.decode(i)
-	if err != nil {
+	var t *Task
+	var err error
+	if i := s.cold.lookup(id); i >= 0 {
+		if t, err = s.cold.decode(i); err != nil {
+			return nil
+		}
+		s.cold.setThawed(i)
+	} else if j := s.recent.find(id); j >= 0 {
+		if t, err = s.recent.decode(s.recent.record(s.recent.slots[j] - 1)); err != nil {
+			return nil
+		}
+		s.recent.remove(j)
+	} else {
 		return nil
 	}
 	if t.out != nil {
 		t.out.worker = s.intern(t.out.worker)
 	}
-	s.cold.setThawed(i)
 	s.tasks[id] = t
 	s.order = append(s.order, t)
 	return t

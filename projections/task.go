@@ -93,6 +93,7 @@ type Task struct {
 const (
 	flagWidePriority uint8 = 1 << iota // spec.priority holds the priority
 	flagWideRetries                    // spec.retries holds the retries
+	flagFrozen                         // went cold: no longer in State.tasks
 )
 
 // taskKind is the func and queue of a task. Tasks of the same kind share one

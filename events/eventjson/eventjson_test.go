@@ -45,7 +45,8 @@ func samples() []events.Event {
 		&events.SchedulePaused{},
 		&events.ScheduleResumed{NextFire: events.At(t0)},
 		&events.ScheduleDeleted{},
-		&events.LogCheckpoint{State: []byte("OQS\x01\x00\xffstate"), Before: events.At(t0), Archive: "file:///archive.jsonl", Dropped: 3},
+		&events.LogCheckpoint{State: []byte("OQS\x01\x00\xffstate"), Before: events.At(t0), Archive: "file:///archive.jsonl", Dropped: 3, Parts: 2, Elided: true},
+		&events.LogCheckpointPart{Index: 1, Data: []byte("\x00\xffpart")},
 	}
 	evs := make([]events.Event, len(ps))
 	for i, p := range ps {

@@ -106,6 +106,14 @@ type logCheckpointJSON struct {
 	Before  stamp  `json:"before,omitempty"`
 	Archive text   `json:"archive,omitempty"`
 	Dropped int    `json:"dropped"`
+	Parts   int    `json:"parts,omitempty"`
+	Elided  bool   `json:"elided,omitempty"`
+}
+
+// logCheckpointPartJSON is the JSON form of a log.checkpoint_part.
+type logCheckpointPartJSON struct {
+	Index int    `json:"index"`
+	Data  []byte `json:"data"` // standard base64
 }
 
 // empty is the JSON form of the payloads without fields.
@@ -138,7 +146,9 @@ func toJSON(p events.Payload) (any, error) {
 	case *events.ScheduleResumed:
 		return scheduleResumedJSON{NextFire: stamp(p.NextFire)}, nil
 	case *events.LogCheckpoint:
-		return logCheckpointJSON{State: p.State, Before: stamp(p.Before), Archive: text(p.Archive), Dropped: p.Dropped}, nil
+		return logCheckpointJSON{State: p.State, Before: stamp(p.Before), Archive: text(p.Archive), Dropped: p.Dropped, Parts: p.Parts, Elided: p.Elided}, nil
+	case *events.LogCheckpointPart:
+		return logCheckpointPartJSON{Index: p.Index, Data: p.Data}, nil
 	case *events.TaskExpired, *events.TaskDeleted, *events.SchedulePaused, *events.ScheduleDeleted:
 		return empty{}, nil
 	}
@@ -206,8 +216,11 @@ func newJSON(t events.Type) (dst any, build func() events.Payload, ok bool) {
 	case events.TypeLogCheckpoint:
 		j := &logCheckpointJSON{}
 		return j, func() events.Payload {
-			return &events.LogCheckpoint{State: j.State, Before: events.Timestamp(j.Before), Archive: string(j.Archive), Dropped: j.Dropped}
+			return &events.LogCheckpoint{State: j.State, Before: events.Timestamp(j.Before), Archive: string(j.Archive), Dropped: j.Dropped, Parts: j.Parts, Elided: j.Elided}
 		}, true
+	case events.TypeLogCheckpointPart:
+		j := &logCheckpointPartJSON{}
+		return j, func() events.Payload { return &events.LogCheckpointPart{Index: j.Index, Data: j.Data} }, true
 	}
 	return nil, nil, false
 }
