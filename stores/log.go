@@ -111,6 +111,13 @@ type PageReader interface {
 	ReadInto(ctx context.Context, dst []events.Event, from uint64, max int) ([]events.Event, error)
 }
 
+// Placed is implemented by logs kept in a local file or directory: Place
+// returns its path, so that what belongs beside the data (the retention
+// archive, by default) can be put there.
+type Placed interface {
+	Place() string
+}
+
 // Dropper is implemented by logs kept on a shared server, where a log is one
 // name among many: Drop deletes this log and its snapshot for good. The log is
 // unusable afterwards; Close it. Tests and tenant clean-up use it.

@@ -99,7 +99,9 @@
 // keeps the segment holding pos whole, so up to one segment of events older
 // than pos stays readable. First is the first position of the first segment
 // kept. Positions never change, and the head survives a reopen because the
-// last segment is never removed.
+// last segment is never removed. Under retention at steady load the
+// directory therefore levels off at the events kept plus about one segment
+// (and the snapshot).
 //
 // A log that was truncated starts at a segment other than 1, which Open
 // would otherwise read as a lost segment. So before removing anything,

@@ -16,8 +16,9 @@ import (
 // Log is a stores.Log kept in a Pebble database. It is safe for concurrent
 // use. Create it with Open.
 type Log struct {
-	db   *pdb.DB
-	lock *pdb.Lock
+	db    *pdb.DB
+	lock  *pdb.Lock
+	place string // the directory on the OS file system ("" in memory)
 
 	// life keeps db open while a call uses it: calls hold it shared, Close
 	// holds it exclusively. Pebble panics on use of a closed DB, so every use
@@ -45,6 +46,9 @@ type Log struct {
 	// first and the making of its iterator: Read holds it shared,
 	// TruncateBefore exclusively while it commits.
 	trunc sync.RWMutex
+
+	// reclaim gets the space of truncated events back in the background.
+	reclaim *reclaimer
 
 	tailMu     sync.Mutex
 	grew       chan struct{} // Closed and replaced after every append; closed on Close. Lock: tailMu.
@@ -201,11 +205,15 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 	return l.head.Load(), nil
 }
 
-// Close implements stores.Log. It waits for calls in progress, wakes waiters
+// Close implements stores.Log. It stops the reclaiming of truncated events
+// (see TruncateBefore), waits for calls in progress, wakes waiters
 // (they return stores.ErrClosed), closes Pebble and releases the directory
 // lock. Appends that returned before Close are already durable. Close is
 // idempotent; later calls return nil.
 func (l *Log) Close() error {
+	// Before life: the reclaimer uses db without it, so it must be done
+	// before db closes.
+	l.reclaim.stop()
 	l.life.Lock()
 	defer l.life.Unlock()
 	if l.closed {

@@ -61,8 +61,10 @@ func Open(dir string, opts ...Option) (*Log, error) {
 	l := &Log{
 		db:        db,
 		lock:      lock,
+		place:     osPlace(dir, fs),
 		appendSem: make(chan struct{}, 1),
 		grew:      make(chan struct{}),
+		reclaim:   newReclaimer(db, po.Logger, first),
 	}
 	// A log truncated up to its head holds no event key: the head is
 	// first-1, not 0.

@@ -44,6 +44,16 @@ func WithPebbleOptions(fn func(*pdb.Options)) Option {
 //   - Compression, block sizes, compaction and L0 thresholds: keys only ever
 //     grow, so flushed tables do not overlap and compactions are mostly
 //     cheap moves of whole tables; the defaults have no reason to change.
+//   - CacheSize is 32 MiB, not Pebble's 8 MiB. Pebble charges its memtables
+//     (up to two of 4 MiB, and one kept for reuse) to the block cache, so the
+//     default had no room left for blocks once the first memtable was
+//     flushed: db.Metrics showed 0 entries and nothing but misses, and every
+//     table block a read touched cost a pread and a decompression. A log
+//     that has been truncated reads at least one table for every Read,
+//     since the table holding the first-position key spans the keys after
+//     it (BenchmarkReadAfterTruncations, the newest 100 events of a log
+//     truncated 4900 times against a fresh one: 28 µs against 16.5 µs with
+//     the default cache, 16.7 µs against 14.6 µs with this one).
 //   - FormatMajorVersion stays Pebble's default: FormatNewest made reads no
 //     faster in storetest.Bench and would ratchet the directory forward.
 //   - WAL: on, and every Append commits with pebble.Sync. WALMinSyncInterval
@@ -54,6 +64,7 @@ func pebbleOptions(c *config) (*pdb.Options, error) {
 	o := &pdb.Options{
 		Logger:        log,
 		EventListener: eventListener(log),
+		CacheSize:     32 << 20,
 	}
 	for _, fn := range c.tune {
 		fn(o)

@@ -16,8 +16,14 @@ import (
 // with pebble.Sync, holds a range deletion of their keys and the new first
 // position under firstKey, so a crash leaves the log either as it was or
 // truncated, and a reopen keeps the head. A pos at or below First does
-// nothing. Pebble reclaims the space in its own compactions: tables wholly
-// covered by the range deletion are dropped without being rewritten.
+// nothing.
+//
+// The space comes back in the background, after TruncateBefore returns:
+// Pebble's compactions drop the deleted keys once the range deletion has
+// left the memtable. So that this does not wait for later appends to fill
+// the memtable, it is flushed whenever the events truncated since the
+// previous such flush hold reclaimAfter (4 MiB) of tables (see reclaimer).
+// Reads never step over the deleted keys: they start at First.
 // Errors: stores.ErrClosed, ctx.Err(), or a Pebble error via interpretError.
 func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
 	l.life.RLock()
@@ -59,6 +65,7 @@ func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
 		return interpretError("truncate", err)
 	}
 	l.first.Store(pos)
+	l.reclaim.truncated(pos)
 	return nil
 }
 

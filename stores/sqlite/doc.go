@@ -82,8 +82,26 @@
 // position is not stored, it is where the rows start — which also means that
 // rows deleted from the front behind the log's back read as a truncation,
 // not as corruption (a gap anywhere after the first row is still corrupt).
-// The pages the deleted rows held are reused by later appends; the file does
-// not shrink (this package never runs VACUUM).
+//
+// # Space
+//
+// The pages the deleted rows held go to SQLite's freelist and later appends
+// reuse them, so under retention at steady load the database file levels
+// off at about the size of the events kept. It never shrinks: after a large
+// truncation it keeps its size and fills up again, since this package never
+// runs VACUUM (auto_vacuum stays off).
+//
+// SQLite copies the WAL into the database after every commit that leaves it
+// past 1000 pages (wal_autocheckpoint, left at its default) and starts it
+// over once no reader still reads from it. Readers that always overlap can
+// keep it from starting over, and the WAL would then grow with every append;
+// so every connection sets journal_size_limit to 8 MiB (SQLite cuts the WAL
+// file back to that when it starts it over), and TruncateBefore, when the
+// WAL file is larger than that, checkpoints and empties it (PRAGMA
+// wal_checkpoint(TRUNCATE)), waiting up to 100ms for the readers and holding
+// writers back meanwhile. With retention on, the WAL therefore stays within
+// about 8 MiB plus what is appended between two truncations, unless readers
+// hold it through the whole wait at every truncation.
 //
 // # Tailing
 //

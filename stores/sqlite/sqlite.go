@@ -22,11 +22,12 @@ import (
 // Log is a stores.Log in a SQLite file. It is safe for concurrent use, and
 // any number of Log values, in any number of processes, may share one file.
 type Log struct {
-	db   *sql.DB
-	name string
-	t    tables
-	q    queries
-	poll time.Duration
+	db    *sql.DB
+	place string // the database file ("" for an in-memory or URI database)
+	name  string
+	t     tables
+	q     queries
+	poll  time.Duration
 
 	wmu sync.Mutex // serializes this Log's writes, so they queue here and not in SQLite's busy handler
 
@@ -168,6 +169,7 @@ func Open(databasePath string, opts ...Option) (*Log, error) {
 	pollCtx, stopPoll := context.WithCancel(context.Background())
 	l := &Log{
 		db:       db,
+		place:    filePlace(databasePath),
 		name:     o.name,
 		t:        t,
 		q:        queriesFor(t),
@@ -197,6 +199,7 @@ func dsn(path string, o options) string {
 	v.Set("_busy_timeout", fmt.Sprint(o.busyTimeout.Milliseconds()))
 	v.Set("_journal_mode", "WAL")
 	v.Set("_txlock", "immediate") // BeginTx takes the write lock at once
+	v.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walKeep))
 	switch o.sync {
 	case SyncFull:
 		v.Set("_synchronous", "FULL")

@@ -14,8 +14,15 @@ import (
 // whole, so up to one batch of older events stays. The last batch always
 // stays, even when pos is past the head, because the head is read from it.
 // One DELETE statement does it, so it is atomic and durable like an Append;
-// a pos at or below First deletes nothing. Errors: ErrClosed, ErrReadOnly,
-// ErrUnavailable.
+// a pos at or below First deletes nothing.
+//
+// Then, when the WAL file is larger than walKeep (8 MiB), it checkpoints
+// the WAL and empties it, waiting up to restartWait (100ms) for the WAL's
+// readers and holding writers back meanwhile; when readers remain, the next
+// truncation tries again. That keeps the WAL bounded even when readers
+// always overlap (see walKeep). An error from this step ("truncate:
+// checkpoint") comes after the rows are deleted. Errors: ErrClosed,
+// ErrReadOnly, ErrUnavailable.
 func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
 	if l.closed.Load() {
 		return fmt.Errorf("sqlite: truncate: %w", stores.ErrClosed)
@@ -25,10 +32,15 @@ func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
 	}
 	pos = min(pos, math.MaxInt64)
 	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	op := "truncate"
 	_, err := l.db.ExecContext(ctx, l.q.truncate, int64(pos))
-	l.wmu.Unlock()
+	if err == nil {
+		op = "truncate: checkpoint"
+		err = l.restartWAL(ctx)
+	}
 	if err != nil {
-		err = l.interpretError("truncate", true, err)
+		err = l.interpretError(op, true, err)
 		if errors.Is(err, stores.ErrReadOnly) {
 			l.readOnly.Store(true)
 		}

@@ -2,10 +2,13 @@ package storetest
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
+	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
 )
 
@@ -51,6 +54,51 @@ func CheckSpan(t testing.TB, l interface {
 			if e.Position != first+uint64(i) {
 				t.Fatalf("read(%d)[%d] at position %d", from, i, e.Position)
 			}
+		}
+	}
+}
+
+// PaddedBatch returns n events that each carry pad random bytes, as hex so
+// that no store's compression hides the space they take, and the length of
+// one event's record (events.Marshal). Tests of disk space use it.
+func PaddedBatch(t testing.TB, n, pad int) ([]events.Event, int) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(pad)))
+	out := make([]events.Event, n)
+	for i := range out {
+		b := make([]byte, pad)
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		out[i] = events.New(fmt.Sprintf("pad-%d", i), t0,
+			&events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", Args: []any{hex.EncodeToString(b)}}})
+	}
+	rec, err := events.Marshal(nil, out[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, len(rec)
+}
+
+// Retain drives l as retention at steady load does, only harder than the
+// engine: rounds times, it appends batch and truncates all but the newest
+// window events. From round warmup on, it calls sample every tenth round,
+// for the caller to measure the space the log takes.
+func Retain(t testing.TB, l interface {
+	stores.Log
+	stores.Truncater
+}, batch []events.Event, window uint64, rounds, warmup int, sample func()) {
+	t.Helper()
+	ctx := context.Background()
+	for r := range rounds {
+		head := mustAppend(t, l, batch) + uint64(len(batch)) - 1
+		if head > window {
+			if err := l.TruncateBefore(ctx, head-window+1); err != nil {
+				t.Fatalf("truncate before %d: %v", head-window+1, err)
+			}
+		}
+		if r >= warmup && (r-warmup)%10 == 0 {
+			sample()
 		}
 	}
 }
