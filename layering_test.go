@@ -23,7 +23,10 @@ func TestLayering(t *testing.T) {
 		mod + "/stores":           func(d string) bool { return d == mod+"/events" },
 		mod + "/stores/storetest": func(d string) bool { return d == mod+"/events" || d == mod+"/stores" },
 		mod + "/engine": func(d string) bool {
-			return d == mod+"/events" || d == mod+"/projections" || d == mod+"/stores"
+			return d == mod+"/events" || d == mod+"/projections" || d == mod+"/stores" || d == mod+"/engine/archive"
+		},
+		mod + "/engine/archive": func(d string) bool {
+			return d == mod+"/events" || d == mod+"/events/eventjson" || d == mod+"/stores"
 		},
 	}
 	checked := 0

@@ -327,16 +327,19 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 		}
 	}
 	now := e.now()
-	if !e.reserved[barrier] {
+	if !e.reserved[barrier] && e.drainFor == nil {
 		// Parked commands first: they have waited longest.
 		cmds = append(e.takeParked(events.At(now)), cmds...)
 	}
 	for _, cmd := range cmds {
 		if err := cmd.ctx.Err(); err != nil {
+			if cmd == e.drainFor {
+				e.drainFor = nil
+			}
 			cmd.done <- err
 			continue
 		}
-		if e.reserved[barrier] {
+		if e.reserved[barrier] || (e.drainFor != nil && cmd != e.drainFor) {
 			// A checkpoint must be the last event of its batch and be
 			// applied before anything is validated after it.
 			deferred = append(deferred, cmd)
@@ -344,6 +347,15 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 		}
 		tx := &txn{e: e, now: now}
 		err := cmd.prepare(tx)
+		if e.wantDrain {
+			e.wantDrain = false
+			if errors.Is(err, errConflict) && e.drainFor == nil {
+				e.drainFor = cmd
+			}
+		}
+		if cmd == e.drainFor && !errors.Is(err, errConflict) {
+			e.drainFor = nil
+		}
 		if errors.Is(err, errConflict) {
 			tx.rollbackOnly()
 			deferred = append(deferred, cmd)

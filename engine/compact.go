@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	archivepkg "github.com/omniq/omniq/engine/archive"
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
 )
@@ -14,12 +15,17 @@ import (
 // implement stores.Truncater).
 var ErrCompactionUnsupported = errors.New("engine: the log does not support compaction")
 
+// checkpointPart is the most state bytes one checkpoint event carries.
+const checkpointPart = 512 << 10
+
 // barrier is a reservation that makes every other command wait (the
 // preparer defers all commands while it is held): a checkpoint must be the
 // last event of its batch, so that Compact's position for it is exact.
 const barrier = "\x00checkpoint"
 
-// Archive receives the events compaction removes from the log, in order.
+// Archive receives the events compaction removes from the log, in order. A
+// checkpoint that this engine wrote comes without its state
+// (events.LogCheckpoint.Elided): a fold of the archive recomputes it.
 type Archive interface {
 	// Write appends events to the archive.
 	Write(ctx context.Context, evs []events.Event) error
@@ -33,6 +39,7 @@ type Archive interface {
 // CompactResult says what a compaction did.
 type CompactResult struct {
 	Checkpoint uint64 // position of the log.checkpoint event
+	Parts      int    // log.checkpoint_part events right before it (a large state)
 	Archived   int    // events written to the archive and removed from the log
 	Dropped    int    // terminal tasks and deleted schedules left out of the state
 	First      uint64 // the log's first position afterwards
@@ -43,18 +50,24 @@ type CompactResult struct {
 // schedules deleted) before `before`, copies every event older than the
 // checkpoint to archive, and then removes them from the log. Replaying the
 // log afterwards gives the same live state. Tasks left out are forgotten:
-// GetTask answers ErrNotFound and a new task cannot depend on them; their
-// history is in the archive. A crash part-way leaves the log whole (the
-// checkpoint only makes older events unnecessary); compacting again is safe.
+// GetTask answers ErrNotFound (ErrArchived when archive implements
+// ArchiveLookup) and a new task cannot depend on them; their history is in
+// the archive. A state over 512 KiB goes in log.checkpoint_part events
+// before the checkpoint, in the same batch. The checkpoint needs nothing in
+// flight: while the batches in flight finish, Compact holds new commands
+// back. A crash part-way leaves the log whole (the checkpoint only makes
+// older events unnecessary); compacting again is safe.
 func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive) (CompactResult, error) {
 	var res CompactResult
+	var cp, prev []events.Event // this checkpoint's events and the last one's, elided
 	tr, ok := e.log.(stores.Truncater)
 	if !ok {
 		return res, ErrCompactionUnsupported
 	}
 	err := e.submit(ctx, func(tx *txn) error {
 		if len(e.reserved) > 0 {
-			return errConflict // wait until nothing is in flight
+			e.wantDrain = true // hold new commands back until nothing is in flight
+			return errConflict
 		}
 		state, dropped, err := e.state.CompactedSnapshot(events.At(before))
 		if err != nil {
@@ -62,9 +75,34 @@ func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive)
 		}
 		tx.hold(barrier)
 		res.Dropped = dropped
-		tx.add("", &events.LogCheckpoint{State: state, Before: events.At(before), Archive: archive.String(), Dropped: dropped})
+		// A state larger than a part goes in parts, each one log record
+		// that every store takes (NATS's default max_payload is 1 MiB).
+		// The parts stay slices of one array, which lets the fold take
+		// them back without a copy (projections.State.checkpointState).
+		parts := 0
+		for ; len(state) > checkpointPart; parts++ {
+			tx.add("", &events.LogCheckpointPart{Index: parts, Data: state[:checkpointPart]})
+			state = state[checkpointPart:]
+		}
+		tx.add("", &events.LogCheckpoint{State: state, Before: events.At(before), Archive: archive.String(), Dropped: dropped, Parts: parts})
+		res.Parts = parts
+		cp = make([]events.Event, 0, parts+1)
+		for _, ev := range tx.events[len(tx.events)-parts-1:] {
+			cp = append(cp, archivepkg.Elide(ev))
+		}
 		return nil
-	}, func() { res.Checkpoint = e.state.Position() })
+	}, func() {
+		res.Checkpoint = e.state.Position()
+		e.compacted += res.Dropped
+		// The checkpoint is a snapshot in the log: a restart replays from
+		// it, so the next periodic snapshot is due an interval after it,
+		// not at once (each would encode the whole state again).
+		e.snapshotAt = max(e.snapshotAt, res.Checkpoint)
+		for i := range cp {
+			cp[i].Position = res.Checkpoint - uint64(len(cp)-1-i)
+		}
+		prev, e.lastCheckpoint = e.lastCheckpoint, cp
+	})
 	if err != nil {
 		return res, fmt.Errorf("engine: compact: checkpoint: %w", err)
 	}
@@ -72,25 +110,48 @@ func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive)
 	if err != nil {
 		return res, fmt.Errorf("engine: compact: %w", err)
 	}
-	// Pages are not recycled: an Archive may keep the events it is given.
-	err = readPages(ctx, e.log, first, res.Checkpoint-1, false, func(page []events.Event) error {
-		if err := archive.Write(ctx, page); err != nil {
-			return fmt.Errorf("archive: %w", err)
-		}
-		res.Archived += len(page)
-		return nil
-	})
-	if err != nil {
+	if err := e.archiveBefore(ctx, archive, first, res.Checkpoint-uint64(res.Parts), prev, &res); err != nil {
 		return res, fmt.Errorf("engine: compact: %w", err)
 	}
 	if err := archive.Sync(ctx); err != nil {
 		return res, fmt.Errorf("engine: compact: sync archive: %w", err)
 	}
-	if err := tr.TruncateBefore(ctx, res.Checkpoint); err != nil {
+	// The checkpoint begins at its first part: nothing before it is needed.
+	if err := tr.TruncateBefore(ctx, res.Checkpoint-uint64(res.Parts)); err != nil {
 		return res, fmt.Errorf("engine: compact: truncate: %w", err)
 	}
 	if res.First, err = tr.First(ctx); err != nil {
 		return res, fmt.Errorf("engine: compact: %w", err)
 	}
 	return res, nil
+}
+
+// archiveBefore writes the events from first up to (not including) end to
+// archive. The last checkpoint this engine wrote (prev, elided, with its
+// positions) is written as it is instead of being read back: its state is
+// the bulk of the log, and the archive leaves it out anyway (archive.Elide).
+func (e *Engine) archiveBefore(ctx context.Context, archive Archive, first, end uint64, prev []events.Event, res *CompactResult) error {
+	write := func(page []events.Event) error {
+		if err := archive.Write(ctx, page); err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+		res.Archived += len(page)
+		return nil
+	}
+	// Pages are not recycled: an Archive may keep the events it is given.
+	if len(prev) == 0 || prev[0].Position < first || prev[len(prev)-1].Position >= end {
+		return readPages(ctx, e.log, first, end-1, false, write)
+	}
+	if prev[0].Position > first {
+		if err := readPages(ctx, e.log, first, prev[0].Position-1, false, write); err != nil {
+			return err
+		}
+	}
+	if err := write(prev); err != nil {
+		return err
+	}
+	if from := prev[len(prev)-1].Position + 1; from < end {
+		return readPages(ctx, e.log, from, end-1, false, write)
+	}
+	return nil
 }

@@ -52,7 +52,17 @@ type Engine struct {
 	snapBusy   atomic.Bool     // a snapshot is being written in the background
 	snapWrites sync.WaitGroup  // the background snapshot write
 	inflight   bool            // a batch is being appended
-	needSync   bool            // an append's outcome is unknown: read the log before validating
+	// drainFor is a command (a compaction) that needs nothing in flight:
+	// while it is set, the preparer defers every other command, so that
+	// the reservations drain instead of being renewed by a steady load.
+	drainFor  *command
+	wantDrain bool // set by a prepare that returns errConflict to drain
+	compacted int  // tasks and schedules compactions dropped from the state since Open
+	// lastCheckpoint holds the events of the last checkpoint this engine
+	// wrote, elided (archive.Elide), with their positions: the next
+	// compaction archives them without reading the state back.
+	lastCheckpoint []events.Event
+	needSync       bool // an append's outcome is unknown: read the log before validating
 
 	cmds       chan *command
 	timerKick  chan struct{}
@@ -63,7 +73,8 @@ type Engine struct {
 	done       sync.WaitGroup
 	closeMu    sync.Mutex
 	closed     bool
-	handlers   sync.Map // func name -> Handler
+	handlers   sync.Map  // func name -> Handler
+	retain     *retainer // nil: retention is off
 }
 
 // Open replays log into a new engine and starts its committer and timer
@@ -103,6 +114,10 @@ func Open(ctx context.Context, log stores.Log, opts ...Option) (*Engine, error) 
 	e.done.Add(2)
 	go e.commitLoop()
 	go e.timerLoop()
+	if e.retain = newRetainer(cfg.retention, log); e.retain != nil {
+		e.done.Add(1)
+		go e.retentionLoop()
+	}
 	return e, nil
 }
 
@@ -149,7 +164,7 @@ func replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 		next = page[len(page)-1].Position + 1
 		for _, ev := range page {
 			if seeking {
-				if ev.Type() != events.TypeLogCheckpoint {
+				if !projections.StartsCheckpoint(ev) {
 					continue
 				}
 				seeking = false
@@ -202,12 +217,16 @@ func (e *Engine) GetTask(ctx context.Context, taskID string) (*Task, error) {
 	if sc := e.state.Schedule(taskID); sc != nil && !sc.Deleted {
 		return taskFromSchedule(sc), nil
 	}
-	return nil, fmt.Errorf("%w: task %q", ErrNotFound, taskID)
+	if e.state.Task(taskID) != nil || e.state.Schedule(taskID) != nil {
+		return nil, fmt.Errorf("%w: task %q", ErrNotFound, taskID) // deleted
+	}
+	return nil, e.archived(ctx, taskID)
 }
 
 // History returns every event about taskID (a task or a schedule), in log
-// order. It still answers after the task was deleted. ErrNotFound when the
-// log holds no event for it.
+// order, those retention archived first. It still answers after the task
+// was deleted. ErrNotFound when neither the log nor the archive holds an
+// event for it.
 func (e *Engine) History(ctx context.Context, taskID string) ([]events.Event, error) {
 	from := uint64(1)
 	e.mu.RLock()
@@ -216,8 +235,16 @@ func (e *Engine) History(ctx context.Context, taskID string) ([]events.Event, er
 	}
 	e.mu.RUnlock()
 	var out []events.Event
+	if l := e.archiveLookup(); l != nil {
+		if ok, err := l.Contains(ctx, taskID); err == nil && ok {
+			if out, err = l.History(ctx, taskID); err != nil {
+				return nil, fmt.Errorf("engine: history of %q: %w", taskID, err)
+			}
+		}
+	}
+	archived := len(out)
 	err := stores.ReadAll(ctx, e.log, from, 4096, func(ev events.Event) error {
-		if ev.TaskID == taskID {
+		if ev.TaskID == taskID && (archived == 0 || ev.Position > out[archived-1].Position) {
 			out = append(out, ev)
 		}
 		return nil
@@ -237,6 +264,15 @@ type Stats struct {
 	Queues    map[string]map[State]int // queue -> state -> tasks (deleted tasks are not counted)
 	Schedules int                      // active recurring schedules
 	Waiting   int                      // DequeueWait calls waiting for a ready task (idle workers)
+	// HotTasks and ColdTasks say how the state holds the tasks it knows:
+	// as full records (every task that has not ended) or as compact
+	// records of ended tasks, decoded on lookup. Tasks removed by retention
+	// are in neither.
+	HotTasks, ColdTasks int
+	// Compacted counts the ended tasks (and deleted schedules) that
+	// compaction, retention's or Compact's, dropped from the state since
+	// the engine opened; they are in no count above.
+	Compacted int
 }
 
 // Stats returns task counts per queue and state. As in GetTask, a pending
@@ -246,6 +282,8 @@ func (e *Engine) Stats(ctx context.Context) Stats {
 	e.mu.Lock() // DelayedCounts moves due tasks into their queues
 	defer e.mu.Unlock()
 	s := Stats{Position: e.state.Position(), Queues: map[string]map[State]int{}, Waiting: len(e.parked)}
+	s.HotTasks, s.ColdTasks = e.state.Residency()
+	s.Compacted = e.compacted
 	delayed := e.state.DelayedCounts(now)
 	for q, counts := range e.state.Counts() {
 		m := map[State]int{}

@@ -19,6 +19,7 @@ type config struct {
 	logger        *slog.Logger
 	workerID      string
 	observer      Observer
+	retention     Retention
 }
 
 func defaultConfig() config {

@@ -175,7 +175,7 @@ func replayToTime(ctx context.Context, log stores.Log, t time.Time, first, head 
 			opts.Progress(ev.Position, head)
 		}
 		if seeking {
-			if ev.Type() != events.TypeLogCheckpoint {
+			if !projections.StartsCheckpoint(ev) {
 				return nil
 			}
 			if ev.Time.After(t) {

@@ -1,0 +1,148 @@
+package archive
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/events/eventjson"
+	"github.com/omniq/omniq/stores"
+)
+
+// ErrReadOnly: a Joined log refuses appends.
+var ErrReadOnly = errors.New("archive: a joined history is read-only")
+
+// Joined is the whole history of a compacted log as one read-only
+// stores.Log: the events of the archive directory, then the log's events
+// after the archive's last. The audit commands (replay, verify, export)
+// read it like any log. Reads in position order stream each archive file
+// once; a read elsewhere reopens the file that holds it. Safe for
+// concurrent use by one reader at a time (the audit commands read from one
+// goroutine); Close closes the log too.
+type Joined struct {
+	log   stores.Log
+	dir   *Dir
+	files []span
+
+	cur     *cursor // the open archive file
+	curSpan int
+}
+
+var _ stores.Log = (*Joined)(nil)
+
+// cursor reads one archive file in order.
+type cursor struct {
+	f    *os.File
+	dec  *eventjson.Decoder
+	next uint64 // position of the next event the decoder returns
+}
+
+// Join returns the history of log preceded by the archive in directory dir.
+// Errors: ErrCorrupt when the archive's files overlap or do not start at
+// position 1, or are not contiguous.
+func Join(log stores.Log, dir string) (*Joined, error) {
+	d, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range d.files {
+		want := uint64(1)
+		if i > 0 {
+			want = d.files[i-1].last + 1
+		}
+		if s.first != want {
+			return nil, fmt.Errorf("%w: %s starts at #%d, want #%d (events missing from the archive)", ErrCorrupt, s.name(dataSuffix), s.first, want)
+		}
+	}
+	return &Joined{log: log, dir: d, files: d.files}, nil
+}
+
+// Archived returns the position of the last archived event (0: none).
+func (j *Joined) Archived() uint64 { return j.dir.last }
+
+// Append implements stores.Log: ErrReadOnly.
+func (j *Joined) Append(context.Context, []events.Event) (uint64, error) { return 0, ErrReadOnly }
+
+// Head implements stores.Log: the log's head, or the archive's last event
+// when the log holds none after it.
+func (j *Joined) Head(ctx context.Context) (uint64, error) {
+	h, err := j.log.Head(ctx)
+	return max(h, j.dir.last), err
+}
+
+// Close implements stores.Log: it closes the log.
+func (j *Joined) Close() error {
+	j.closeCursor()
+	return j.log.Close()
+}
+
+// Read implements stores.Log.
+func (j *Joined) Read(ctx context.Context, from uint64, n int) ([]events.Event, error) {
+	from = max(from, 1)
+	if from > j.dir.last || n < 1 {
+		evs, err := j.log.Read(ctx, max(from, j.dir.last+1), n)
+		return evs, err
+	}
+	var out []events.Event
+	for len(out) < n && from <= j.dir.last {
+		if err := j.seek(from); err != nil {
+			return nil, err
+		}
+		ev, err := j.cur.dec.Decode()
+		if err == io.EOF {
+			j.closeCursor()
+			continue
+		}
+		if err != nil || ev.Position != from {
+			return nil, fmt.Errorf("%w: archive at #%d: %v (event #%d)", stores.ErrCorrupt, from, err, ev.Position)
+		}
+		j.cur.next++
+		out = append(out, ev)
+		from++
+	}
+	return out, ctx.Err()
+}
+
+// seek makes the cursor's next event the one at pos.
+func (j *Joined) seek(pos uint64) error {
+	if j.cur != nil && j.cur.next == pos && pos <= j.files[j.curSpan].last {
+		return nil
+	}
+	j.closeCursor()
+	for i, s := range j.files {
+		if pos < s.first || pos > s.last {
+			continue
+		}
+		f, err := os.Open(filepath.Join(j.dir.path, s.name(dataSuffix)))
+		if err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+		gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name(), err)
+		}
+		j.cur, j.curSpan = &cursor{f: f, dec: eventjson.NewDecoder(gz), next: s.first}, i
+		for j.cur.next < pos { // skip to pos
+			if _, err := j.cur.dec.Decode(); err != nil {
+				return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name(), err)
+			}
+			j.cur.next++
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: no archive file holds #%d", ErrCorrupt, pos)
+}
+
+func (j *Joined) closeCursor() {
+	if j.cur != nil {
+		j.cur.f.Close()
+		j.cur = nil
+	}
+}
