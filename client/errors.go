@@ -36,6 +36,7 @@ var (
 // are part of the API: never change one, only add.
 const (
 	CodeNotFound         = "not_found"
+	CodeArchived         = "archived" // 410: retention archived the task; its history is in the archive
 	CodeStaleLease       = "stale_lease"
 	CodeInvalidArgument  = "invalid_argument"
 	CodePayloadTooLarge  = "payload_too_large"
@@ -62,6 +63,7 @@ type errorKind struct {
 // INVARIANT: a more specific sentinel comes before any sentinel it wraps, so
 // that the first match is the most precise one.
 var errorTable = []errorKind{
+	{CodeArchived, "", engine.ErrArchived, http.StatusGone},
 	{CodeNotFound, "", engine.ErrNotFound, http.StatusNotFound},
 	{CodeStaleLease, "", engine.ErrStaleLease, http.StatusConflict},
 	{CodePayloadTooLarge, "", engine.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/omniq/omniq/engine/archive"
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/storeurl"
 )
@@ -57,4 +58,29 @@ func helpIsNoError(err error) error {
 		return nil
 	}
 	return err
+}
+
+// auditArchiveFlag adds the --archive flag of the commands that read a
+// whole history (replay, verify, export).
+func auditArchiveFlag(fs *flag.FlagSet) *string {
+	return fs.String("archive", "", "a retention archive directory (omniqd serve --archive; by default beside the data, e.g. ./omniq-data.archive): read its events first, then the log's after them")
+}
+
+// openAuditHistory opens the store raw names, preceded by the retention
+// archive in dir when dir is set (see archive.Join).
+func openAuditHistory(ctx context.Context, raw, dir string) (stores.Log, error) {
+	log, err := openAuditStore(ctx, raw, false)
+	if err != nil || dir == "" {
+		return log, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("--archive: %w", err)
+	}
+	j, err := archive.Join(log, dir)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("--archive: %w", err)
+	}
+	return j, nil
 }

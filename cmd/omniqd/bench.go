@@ -22,13 +22,16 @@ func runBench(ctx context.Context, args []string) (err error) {
 	fs.StringVar(&c.Store, "store", "", `store URL; empty or "pebble://" (no path): a temporary Pebble directory; a server URL without a log name gets a unique one, dropped after`)
 	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory or unique log after the run")
 	mode := fs.String("mode", string(d.Mode), "burndown (insert --jobs, then drain), continuous (produce and work for --duration) or recovery (grow the log to --events, time reopening it)")
-	api := fs.String("api", string(d.API), "single (Enqueue/DequeueWait/Complete, one task per call), batch (EnqueueBatch/DequeueWait N/CompleteBatch) or work (Enqueue + the engine's Work pool)")
+	api := fs.String("api", string(d.API), "single (Enqueue/DequeueWait/Complete, one task per call), batch (EnqueueBatch/DequeueWait N/CompleteBatch), work (Enqueue + the engine's Work pool) or work-batch (EnqueueBatch of --batch + the Work pool)")
 	fs.IntVar(&c.Jobs, "jobs", d.Jobs, "tasks in a burn-down")
 	fs.DurationVar(&c.Duration, "duration", d.Duration, "length of a continuous run")
-	fs.IntVar(&c.Workers, "workers", 0, "worker goroutines; each leases one task at a time (single), up to --batch (batch), or Work's concurrency (work) (default 64, 4 for batch)")
-	fs.IntVar(&c.Producers, "producers", 0, "enqueueing goroutines (default: --workers for single and work, 4 for batch)")
-	fs.IntVar(&c.Batch, "batch", d.Batch, "tasks per EnqueueBatch, DequeueWait and CompleteBatch (batch API and recovery)")
+	fs.IntVar(&c.Workers, "workers", 0, "worker goroutines; each leases one task at a time (single), up to --batch (batch), or Work's concurrency (work, work-batch) (default 64, 4 for batch)")
+	fs.IntVar(&c.Producers, "producers", 0, "enqueueing goroutines (default: --workers for single and work, 4 for batch and work-batch)")
+	fs.IntVar(&c.Batch, "batch", d.Batch, "tasks per EnqueueBatch, DequeueWait and CompleteBatch (batch API and recovery; EnqueueBatch only with work-batch)")
 	fs.IntVar(&c.Backlog, "backlog", d.Backlog, "continuous: most tasks enqueued and not yet worked")
+	fs.DurationVar(&c.Interval, "interval", d.Interval, "continuous: report throughput, RSS, heap in use and hot/cold tasks every interval (a line each, and in the report)")
+	fs.DurationVar(&c.Retention, "retention", 0, "engine retention age: ended tasks older than it are archived (engine/archive) into a temporary directory, checked every twentieth of it (1s to 1m) (0: the engine's default; negative: keep everything)")
+	checkPlateau := fs.Bool("check-plateau", false, fmt.Sprintf("continuous: after the run, fail unless its last minute (or last quarter of a shorter run) drained at least %.0f%% of its second, and RSS after warm-up (2m, or a quarter of a shorter run) stayed within ±%.0f%% of its level then", 100*bench.PlateauMinDrain, 100*bench.PlateauRSSBand))
 	fs.IntVar(&c.ProbeTasks, "probe", d.ProbeTasks, "idle-worker probe tasks (-1: no probe)")
 	fs.IntVar(&c.ProbeRate, "probe-rate", d.ProbeRate, "probe tasks enqueued per second")
 	fs.Float64Var(&c.ScheduledFraction, "scheduled", d.ScheduledFraction, "fraction of probe tasks delayed with Schedule.RunAt")
@@ -47,6 +50,9 @@ func runBench(ctx context.Context, args []string) (err error) {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	c.Mode, c.API = bench.Mode(*mode), bench.API(*api)
+	if *checkPlateau && c.Mode != bench.ModeContinuous {
+		return fmt.Errorf("--check-plateau needs --mode continuous")
+	}
 	if !*quiet {
 		c.Progress = func(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...) }
 	}
@@ -71,8 +77,20 @@ func runBench(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
-	if *asJSON {
-		return rep.WriteJSON(os.Stdout)
+	var flat error
+	if *checkPlateau {
+		rep.Plateau = bench.CheckPlateau(rep.Intervals)
+		flat = rep.Plateau.Err()
+		if c.Progress != nil {
+			for _, l := range rep.Plateau.Lines() {
+				c.Progress("plateau: %s", l)
+			}
+		}
 	}
-	return rep.WriteTable(os.Stdout)
+	if *asJSON {
+		err = rep.WriteJSON(cliOut)
+	} else {
+		err = rep.WriteTable(cliOut)
+	}
+	return errors.Join(err, flat)
 }

@@ -97,7 +97,8 @@ flags:
 		return err
 	}
 	defer arch.Close()
-	q, err := engine.Open(ctx, log, engine.WithLogger(slog.New(slog.DiscardHandler)))
+	q, err := engine.Open(ctx, log, engine.WithLogger(slog.New(slog.DiscardHandler)),
+		engine.WithRetention(engine.Retention{Age: engine.KeepEverything}))
 	if err != nil {
 		return fmt.Errorf("open engine: %w", err)
 	}

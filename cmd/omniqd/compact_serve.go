@@ -45,6 +45,8 @@ func checkCompactConfig(cfg serveConfig) error {
 	switch {
 	case cfg.CompactEvery < 0 || cfg.CompactBefore < 0:
 		return errors.New("--compact-every and --compact-before must not be negative")
+	case cfg.CompactEvery > 0 && cfg.Archive != "":
+		return errArchiveFlag
 	case cfg.CompactEvery == 0 && cfg.CompactArchive != "":
 		return errors.New("--compact-archive needs --compact-every")
 	case cfg.CompactEvery == 0:

@@ -31,6 +31,8 @@ type serveConfig struct {
 	CompactEvery    time.Duration // compact this often (0: never)
 	CompactBefore   time.Duration // drop tasks that ended this long ago
 	CompactArchive  string        // directory of the archive files
+	Retention       retentionFlag // how long ended tasks are kept (engine.Retention.Age)
+	Archive         string        // the retention archive directory ("": beside the data)
 	SnapshotEvery   int64         // engine.WithSnapshotEvery (0: the engine's default; <0: none)
 }
 
@@ -156,10 +158,21 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	case d.cfg.SnapshotEvery < 0:
 		opts = append(opts, engine.WithSnapshotEvery(0))
 	}
+	ret, err := d.retention()
+	if err != nil {
+		_ = log.Close()
+		return err
+	}
+	opts = append(opts, engine.WithRetention(ret))
 	q, err := engine.Open(ctx, log, opts...)
 	if err != nil {
 		_ = log.Close()
 		return fmt.Errorf("open engine: %w", err)
+	}
+	if st := q.RetentionStatus(); st.On {
+		d.logger.Info("retention", "age", st.Age, "every", st.Every, "archive", st.Archive)
+	} else {
+		d.logger.Info("retention off: every ended task is kept")
 	}
 	d.log, d.q = log, q
 	if err := d.startCompactor(); err != nil {

@@ -19,13 +19,14 @@ func init() {
 func runExport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	store := auditStoreFlag(fs)
+	archiveDir := auditArchiveFlag(fs)
 	out := fs.String("out", "", "write to this file (replaced only once the export succeeds) instead of stdout")
 	from := fs.Uint64("from", 0, "first position to write (default: the log's first)")
 	until := fs.Uint64("until", 0, "last position to write (default: the head)")
 	if err := auditParseFlags(fs, args); err != nil {
 		return helpIsNoError(err)
 	}
-	log, err := openAuditStore(ctx, *store, false)
+	log, err := openAuditHistory(ctx, *store, *archiveDir)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/internal/memstat"
 )
 
 // serveMetrics holds the daemon's Prometheus metrics. It is the engine's
@@ -68,6 +71,12 @@ func newServeMetrics(a *api) *serveMetrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "omniq_dequeue_waiting", Help: "Dequeue requests waiting (long-poll) for a task right now.",
 		}, func() float64 { return float64(a.waiting.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "omniq_heap_inuse_bytes", Help: "Bytes of heap spans in use: objects (live, or dead and not yet swept) and the free slots among them; MemStats.HeapInuse, read from runtime/metrics without stopping the world.",
+		}, heapInuseBytes),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "omniq_memory_limit_bytes", Help: "The Go soft memory limit the process runs with (--memory-limit, GOMEMLIMIT or the cgroup's); 0 when there is none.",
+		}, memoryLimitBytes),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -109,7 +118,19 @@ func (m *serveMetrics) observeRequest(route string, status int, took time.Durati
 	m.requestSeconds.WithLabelValues(route).Observe(took.Seconds())
 }
 
-// taskCollector reports engine.Stats at scrape time.
+// heapInuseBytes reads MemStats.HeapInuse without stopping the world.
+func heapInuseBytes() float64 { return float64(memstat.HeapInuse()) }
+
+// memoryLimitBytes is the process's soft memory limit, 0 when none.
+func memoryLimitBytes() float64 {
+	limit := debug.SetMemoryLimit(-1) // reads it
+	if limit == math.MaxInt64 {
+		return 0
+	}
+	return float64(limit)
+}
+
+// taskCollector reports engine.Stats at scrape time, with one call.
 type taskCollector struct {
 	engineOf func() *engine.Engine
 }
@@ -119,6 +140,8 @@ var (
 		[]string{"queue", "state"}, nil)
 	schedulesDesc = prometheus.NewDesc("omniq_schedules", "Active recurring schedules.", nil, nil)
 	positionDesc  = prometheus.NewDesc("omniq_log_position", "Log position the engine's state reflects.", nil, nil)
+	residentDesc  = prometheus.NewDesc("omniq_tasks_resident", "Tasks the engine holds in memory, by form: hot (full records: every task that has not ended, and ended ones not yet made compact) or cold (compact records of ended tasks, decoded on lookup).",
+		[]string{"form"}, nil)
 )
 
 // taskStates are the states a task (not a schedule) can be in; each queue
@@ -133,6 +156,7 @@ func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- tasksDesc
 	ch <- schedulesDesc
 	ch <- positionDesc
+	ch <- residentDesc
 }
 
 func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
@@ -148,4 +172,6 @@ func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(schedulesDesc, prometheus.GaugeValue, float64(st.Schedules))
 	ch <- prometheus.MustNewConstMetric(positionDesc, prometheus.GaugeValue, float64(st.Position))
+	ch <- prometheus.MustNewConstMetric(residentDesc, prometheus.GaugeValue, float64(st.HotTasks), "hot")
+	ch <- prometheus.MustNewConstMetric(residentDesc, prometheus.GaugeValue, float64(st.ColdTasks), "cold")
 }

@@ -25,6 +25,7 @@ var auditOut io.Writer = os.Stdout
 func runReplay(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	store := auditStoreFlag(fs)
+	archiveDir := auditArchiveFlag(fs)
 	until := fs.String("until", "", "a log position (1, 2, …) or an RFC 3339 time; the state after the last event at or before it (default: the whole log)")
 	task := fs.String("task", "", "also print this task's (or schedule's) state at that point")
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
@@ -39,7 +40,7 @@ func runReplay(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	log, err := openAuditStore(ctx, *store, false)
+	log, err := openAuditHistory(ctx, *store, *archiveDir)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/stores/storeurl"
 )
 
@@ -37,7 +38,12 @@ func runServe(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.CompactEvery, "compact-every", 0, "compact the log this often (0: never; needs --compact-archive; env OMNIQ_COMPACT_EVERY)")
 	fs.DurationVar(&cfg.CompactBefore, "compact-before", 24*time.Hour, "compaction drops the tasks that ended this long ago (env OMNIQ_COMPACT_BEFORE)")
 	fs.StringVar(&cfg.CompactArchive, "compact-archive", "", "directory for the archive files compaction writes, one per run, named by time (env OMNIQ_COMPACT_ARCHIVE)")
+	cfg.Retention = retentionFlag(engine.DefaultRetention)
+	fs.Var(&cfg.Retention, "retention", "archive tasks that ended this long ago out of the live state and the log (a duration such as 168h or 30m, or keep: keep everything; env OMNIQ_RETENTION)")
+	fs.StringVar(&cfg.Archive, "archive", "", "directory of the retention archive, compressed JSON Lines (default: beside the data, e.g. ./omniq-data.archive, or ./omniq-archive for a server store; env OMNIQ_ARCHIVE)")
 	fs.Int64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "write a state snapshot every N events and at shutdown, so a restart replays only what follows it (0: every 1,000,000; -1: never; env OMNIQ_SNAPSHOT_EVERY)")
+	var memLimit memLimitFlag
+	fs.Var(&memLimit, "memory-limit", "Go soft memory limit: a size (512MiB, 2GiB), a percentage of the cgroup memory limit (90%), or off (default: GOMEMLIMIT when set, else 90% of the cgroup limit when there is one, else none; env OMNIQ_MEMORY_LIMIT)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env OMNIQ_LOG_LEVEL)")
 	logFormat := fs.String("log-format", "text", "text or json (env OMNIQ_LOG_FORMAT)")
 	if err := parseFlagsEnv(fs, args); err != nil {
@@ -52,6 +58,9 @@ func runServe(ctx context.Context, args []string) error {
 	cfg.MaxBody = int64(maxBody)
 	logger, err := serveLogger(os.Stderr, *logLevel, *logFormat)
 	if err != nil {
+		return err
+	}
+	if err := setMemoryLimit(logger, &memLimit); err != nil {
 		return err
 	}
 	d, err := startDaemon(cfg, logger)

@@ -39,19 +39,20 @@ func runVerify(ctx context.Context, args []string) error {
 func verifyStore(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: omniqd verify --store URL [--json] [--strict]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: omniqd verify --store URL [--archive DIR] [--json] [--strict]\n\n"+
 			"Exit status: 0 no breach, %d a breach (the log breaks an invariant),\n"+
 			"%d no verdict (bad flags, the store cannot be opened or read).\n\n", verifyExitBreach, verifyExitFailed)
 		fs.PrintDefaults()
 	}
 	store := auditStoreFlag(fs)
+	archiveDir := auditArchiveFlag(fs)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	strict := fs.Bool("strict", false, "count every ignored event as a breach (for a log with a single writer)")
 	maxBreaches := fs.Int("max-breaches", 1000, "list at most this many breaches (all are counted)")
 	if err := auditParseFlags(fs, args); err != nil {
 		return helpIsNoError(err)
 	}
-	log, err := openAuditStore(ctx, *store, false)
+	log, err := openAuditHistory(ctx, *store, *archiveDir)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,10 @@
 //     heartbeat, complete and fail must be refused as stale, and the task
 //     must be handed out again.
 //
-// omniqd compacts its log every -compact-every (2s), dropping what ended a
-// second before, into JSON Lines archive files. Beside plain tasks and
+// omniqd runs with -retention (1s): it archives what ended more than a
+// second before into a compressed archive directory (engine/archive) every
+// second or so, while it is killed; -compact-every D runs the periodic
+// compactor instead, into JSON Lines archive files. Beside plain tasks and
 // batches, the load enqueues shapes (shapes_test.go): dependency chains and
 // fan-in; a dependency that fails for good, whose dependants are cancelled;
 // tasks whose TTL runs out unstarted (their dependants cancelled) or races

@@ -36,7 +36,8 @@ var (
 	flagDrain        = flag.Duration("drain-timeout", 3*time.Minute, "how long the drain with healthy workers may take")
 	flagReport       = flag.String("report", "", "write the figures as JSON to this file")
 	flagBinary       = flag.String("omniqd", "", "test this omniqd binary instead of building one from the working tree")
-	flagCompact      = flag.Duration("compact-every", 2*time.Second, "omniqd --compact-every, dropping what ended a second before (0: no compaction)")
+	flagCompact      = flag.Duration("compact-every", 0, "omniqd --compact-every, dropping what ended a second before, instead of retention (0: retention)")
+	flagRetention    = flag.Duration("retention", time.Second, "omniqd --retention, into a compressed archive directory, when -compact-every is 0 (0: neither)")
 )
 
 // figures is what one store's run did and found.
@@ -109,8 +110,11 @@ func TestFaults(t *testing.T) {
 		if *flagRestartPG {
 			more = append(more, "-restart-postgres")
 		}
-		if *flagCompact != 2*time.Second {
+		if *flagCompact != 0 {
 			more = append(more, "-compact-every="+flagCompact.String())
+		}
+		if *flagRetention != time.Second {
+			more = append(more, "-retention="+flagRetention.String())
 		}
 		if len(more) > 0 {
 			s += " FAULTS_ARGS='" + strings.Join(more, " ") + "'"
@@ -260,9 +264,15 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	h := newHistory()
 	d := newDaemon(t, bin, setup.url, *flagLease)
 	archiveDir := ""
-	if *flagCompact > 0 {
+	switch {
+	case *flagCompact > 0:
 		archiveDir = filepath.Join(t.TempDir(), "archive")
 		d.args = append(d.args, "--compact-every", flagCompact.String(), "--compact-before", "1s", "--compact-archive", archiveDir)
+	case *flagRetention > 0:
+		archiveDir = filepath.Join(t.TempDir(), "archive")
+		d.args = append(d.args, "--retention", flagRetention.String(), "--archive", archiveDir)
+	default:
+		d.args = append(d.args, "--retention", "keep")
 	}
 	var maxReady time.Duration
 
