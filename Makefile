@@ -95,6 +95,36 @@ PEERS_ARGS ?= --jobs 100000
 bench-peers:
 	cd bench/peers && $(GO) run -mod=mod . $(PEERS_ARGS)
 
+.PHONY: soak
+
+# Soak: memory and throughput must stay flat under hours of load. A
+# continuous run of the work-batch API (producers EnqueueBatch 500 tasks a
+# call, at most 20,000 outstanding; the engine's Work pool, 64 workers) for
+# SOAK_DURATION, with retention SOAK_RETENTION, sampled every SOAK_INTERVAL
+# (a line each on stderr; 30 s, so that each interval spans a compaction,
+# which retention runs every quarter of SOAK_RETENTION). It fails unless the last minute drains >= 90% of
+# the second and RSS from minute 2 on stays within +-15% of its level then
+# (bench.CheckPlateau; a quarter of the run when shorter, in short runs).
+# SOAK_STORE: pebble (a temporary directory), postgres (OMNIQ_TEST_POSTGRES or
+# postgres://root@127.0.0.1:5432/test, in a log of its own) or a store URL.
+# Leaves the report and the curves in SOAK_OUT (soak.json, soak.svg) and
+# prints the curve. SOAK_ARGS takes more "omniqd bench" flags.
+SOAK_DURATION  ?= 30m
+SOAK_RETENTION ?= 1m
+SOAK_INTERVAL  ?= 30s
+SOAK_STORE     ?= pebble
+SOAK_OUT       ?= bench/out
+SOAK_ARGS      ?=
+soak:
+	@mkdir -p $(SOAK_OUT)
+	$(GO) build -o $(SOAK_OUT)/ ./cmd/omniqd ./bench/cmd/benchchart
+	@case '$(SOAK_STORE)' in pebble) store=pebble:// ;; postgres) store="$${OMNIQ_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/test}" ;; *) store='$(SOAK_STORE)' ;; esac; \
+	$(SOAK_OUT)/omniqd bench --store "$$store" --mode continuous --api work-batch --batch 500 --workers 64 \
+		--duration $(SOAK_DURATION) --retention $(SOAK_RETENTION) --interval $(SOAK_INTERVAL) \
+		--probe -1 --no-recovery --check-plateau --json $(SOAK_ARGS) >$(SOAK_OUT)/soak.json; rc=$$?; \
+	[ -s $(SOAK_OUT)/soak.json ] && $(SOAK_OUT)/benchchart -curves $(SOAK_OUT)/soak.json -out $(SOAK_OUT)/soak.svg; \
+	exit $$rc
+
 .PHONY: faults
 
 # Fault harness (cmd/omniqd/faults; figures in docs/reliability.md): the real

@@ -25,7 +25,7 @@ func tiny(mode Mode, api API) Config {
 
 func TestRunCounts(t *testing.T) {
 	for _, mode := range []Mode{ModeBurndown, ModeContinuous} {
-		for _, api := range []API{APISingle, APIBatch, APIWork} {
+		for _, api := range []API{APISingle, APIBatch, APIWork, APIWorkBatch} {
 			t.Run(string(mode)+"/"+string(api), func(t *testing.T) {
 				cfg := tiny(mode, api)
 				rep, err := Run(context.Background(), cfg)

@@ -33,7 +33,17 @@ const (
 	// APIWork: Enqueue one task per call; the engine's own Register/Work
 	// worker pool runs the handler and records the outcome.
 	APIWork API = "work"
+	// APIWorkBatch: EnqueueBatch of Batch tasks per call; the engine's Work
+	// pool runs them, as a service enqueueing in bulk for a pool of workers.
+	APIWorkBatch API = "work-batch"
 )
+
+// batchEnqueue says whether producers call EnqueueBatch (else Enqueue).
+func (a API) batchEnqueue() bool { return a == APIBatch || a == APIWorkBatch }
+
+// pool says whether the engine's Work pool runs the tasks (else the
+// harness's own DequeueWait workers).
+func (a API) pool() bool { return a == APIWork || a == APIWorkBatch }
 
 // Config describes one run. The zero value of a field means its default
 // (see Defaults); Run fills the defaults in before validating.
@@ -54,18 +64,31 @@ type Config struct {
 	// Duration of a continuous run (default 10s).
 	Duration time.Duration
 	// Workers is how many worker goroutines lease tasks: each leases one
-	// task at a time with single, up to Batch with batch; with work it is
-	// Work's Concurrency (default 64, or 4 with batch).
+	// task at a time with single, up to Batch with batch; with work and
+	// work-batch it is Work's Concurrency (default 64, or 4 with batch).
 	Workers int
 	// Producers is how many goroutines enqueue (default: Workers for
-	// single and work, 4 for batch).
+	// single and work, 4 for batch and work-batch).
 	Producers int
 	// Batch is the size of one EnqueueBatch, one DequeueWait and one
-	// CompleteBatch with APIBatch (default 1000).
+	// CompleteBatch with APIBatch, of one EnqueueBatch with APIWorkBatch
+	// (default 1000).
 	Batch int
 	// Backlog bounds enqueued-but-not-worked tasks in a continuous run
 	// (default 20,000), as River's continuous mode keeps a bounded pool.
 	Backlog int
+	// Interval: a continuous run samples its throughput, resident set, heap
+	// in use and the engine's hot and cold task counts every Interval
+	// (default 10s) into Report.Intervals, and reports each as a progress
+	// line.
+	Interval time.Duration
+
+	// Retention: 0 keeps the engine's default retention; a positive value
+	// is passed as engine.Retention{Age: Retention, Every: Retention/20
+	// (1s to 1m)} with an archive (engine/archive.Dir) in a temporary
+	// directory, removed after the run unless Keep; a negative value turns
+	// retention off (engine.KeepEverything).
+	Retention time.Duration
 
 	// ProbeTasks is how many tasks the idle-worker probe enqueues, one per
 	// call at ProbeRate per second (defaults 1,000 and 200/s, slow enough
@@ -120,12 +143,15 @@ func (c Config) Defaults() Config {
 	}
 	if c.Producers == 0 {
 		c.Producers = c.Workers
-		if c.API == APIBatch {
+		if c.API.batchEnqueue() {
 			c.Producers = 4
 		}
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 20_000
+	}
+	if c.Interval == 0 {
+		c.Interval = 10 * time.Second
 	}
 	if c.ProbeTasks == 0 {
 		c.ProbeTasks = 1000
@@ -154,9 +180,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: mode %q (want burndown, continuous or recovery)", ErrConfig, c.Mode)
 	}
 	switch c.API {
-	case APISingle, APIBatch, APIWork:
+	case APISingle, APIBatch, APIWork, APIWorkBatch:
 	default:
-		return fmt.Errorf("%w: api %q (want single, batch or work)", ErrConfig, c.API)
+		return fmt.Errorf("%w: api %q (want single, batch, work or work-batch)", ErrConfig, c.API)
 	}
 	switch {
 	case c.Jobs < 1:
@@ -167,6 +193,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: workers %d and producers %d must be positive", ErrConfig, c.Workers, c.Producers)
 	case c.Batch < 1:
 		return fmt.Errorf("%w: batch %d must be positive", ErrConfig, c.Batch)
+	case c.Interval < 0:
+		return fmt.Errorf("%w: interval %s must be positive", ErrConfig, c.Interval)
 	case c.Backlog < c.Batch:
 		return fmt.Errorf("%w: backlog %d must be at least the batch size %d", ErrConfig, c.Backlog, c.Batch)
 	case c.ProbeRate < 1:

@@ -7,7 +7,10 @@
 //     then start the workers and time the drain. The insert phase also
 //     measures heap bytes per pending task.
 //   - continuous (ModeContinuous): producers and workers run together for
-//     Duration; producers keep at most Backlog tasks outstanding.
+//     Duration; producers keep at most Backlog tasks outstanding. The run
+//     is sampled every Interval (throughput, resident set, heap in use, the
+//     engine's hot and cold tasks) into Report.Intervals; CheckPlateau holds
+//     that curve to the soak bounds and WriteCurves draws it.
 //   - recovery (ModeRecovery): grow the log to Events events with batch
 //     appends (reusing what the store already holds), then time a reopen.
 //

@@ -58,6 +58,17 @@ type Report struct {
 	// recovery run, at the very end.
 	PeakRSS uint64 `json:"peak_rss_bytes"`
 
+	// Retention: what the run passed engine.WithRetention (Config.Retention),
+	// empty for the engine's default.
+	Retention string `json:"retention,omitempty"`
+	// Intervals: a continuous run's curve, one entry per Config.Interval
+	// (IntervalSeconds); their Completed counts add up to the tasks worked
+	// within Duration (WorkedPerSec × WorkSeconds).
+	IntervalSeconds float64    `json:"interval_seconds,omitempty"`
+	Intervals       []Interval `json:"intervals,omitempty"`
+	// Plateau: the verdict of CheckPlateau on Intervals, when asked for.
+	Plateau *Plateau `json:"plateau,omitempty"`
+
 	Recovery *Recovery `json:"recovery,omitempty"`
 	// Generated: events a recovery run appended to reach Config.Events (0
 	// when the store already held them), and how long that took.
@@ -119,6 +130,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 			row("RSS with all pending", "%s", mib(r.RSSPending))
 		}
 		row("peak RSS", "%s", mib(r.PeakRSS))
+		if r.Retention != "" {
+			row("retention", "%s", r.Retention)
+		}
+		if p := r.Plateau; p != nil {
+			for _, l := range p.Lines() {
+				row("plateau", "%s", l)
+			}
+		}
 	} else {
 		if r.Generated > 0 {
 			row("generated", "%d events in %.1fs (%s tasks/s)", r.Generated, r.GenerateSeconds, thousands(r.GenerateTasksSec))
@@ -133,7 +152,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("full replay", "%.3fs (%s events/s)", rc.ReplaySeconds, thousands(rc.ReplayPerSec))
 		row("heap of the state", "%s", mib(rc.HeapAfterOpen))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Intervals) > 0 {
+		fmt.Fprintf(w, "\nper interval (%s):\n", time.Duration(r.IntervalSeconds*float64(time.Second)))
+		return WriteIntervals(w, r.Intervals)
+	}
+	return nil
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -160,7 +186,10 @@ func seconds(d time.Duration) float64 { return d.Seconds() }
 
 func newReport(c Config, store string) *Report {
 	r := &Report{Store: store, Mode: c.Mode, API: c.API, Workers: c.Workers, Producers: c.Producers, GoMaxProc: runtime.GOMAXPROCS(0)}
-	if c.API == APIBatch || c.Mode == ModeRecovery {
+	if c.Mode == ModeContinuous {
+		r.IntervalSeconds = seconds(c.Interval)
+	}
+	if c.API.batchEnqueue() || c.Mode == ModeRecovery {
 		r.Batch = c.Batch
 	}
 	return r

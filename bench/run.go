@@ -55,7 +55,22 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	case cfg.SnapshotEvery < 0:
 		opts = append(opts, engine.WithSnapshotEvery(0))
 	}
+	ropt, rdesc, removeArchive, err := retention(cfg)
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	defer func() {
+		if cerr := removeArchive(); cerr != nil && err == nil {
+			err = fmt.Errorf("bench: remove the archive: %w", cerr)
+		}
+	}()
+	if ropt != nil {
+		opts = append(opts, ropt)
+		cfg.progress("retention %s", rdesc)
+	}
 	rep = newReport(cfg, t.display)
+	rep.Retention = rdesc
 	if cfg.Mode == ModeRecovery {
 		// Everything a recovery run does is measured: generation and reopening.
 		stopProfile, err := startProfile(cfg)
@@ -82,7 +97,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		log.Close()
 		return nil, fmt.Errorf("bench: open engine: %w", err)
 	}
-	r := &runner{cfg: cfg, e: e, clk: clk, rep: rep, drained: make(chan struct{})}
+	r := &runner{cfg: cfg, e: e, clk: clk, rep: rep, drained: make(chan struct{}), dir: t.dir}
 	switch cfg.Mode {
 	case ModeBurndown, ModeContinuous:
 		err = r.workload(ctx)
@@ -131,6 +146,7 @@ func startProfile(cfg Config) (stop func(), err error) {
 
 // runner holds one run's engine and counters.
 type runner struct {
+	dir string // the store's directory, for its size (see dirBytes)
 	cfg Config
 	e   *engine.Engine
 	clk engine.Clock
@@ -218,24 +234,46 @@ func (r *runner) workload(ctx context.Context) error {
 		began := time.Now()
 		startWorkers()
 		go func() { perr <- r.produce(ctx, -1, stop) }()
-		timer := time.NewTimer(cfg.Duration)
-		select {
-		case <-timer.C:
-		case err := <-perr:
-			timer.Stop()
-			if err == nil {
-				err = errors.New("bench: producers stopped early")
+		// One timer, due at the next interval's end or the run's, whichever
+		// comes first: the last sample is taken at the run's end, so the
+		// intervals add up to the run.
+		iv := r.newIntervals(began)
+		end, next := began.Add(cfg.Duration), began.Add(cfg.Interval)
+		var (
+			worked, enqueued int64
+			took             time.Duration
+		)
+		for {
+			at, last := next, !next.Before(end)
+			if last {
+				at = end
 			}
-			return err
-		case err := <-werr:
-			timer.Stop()
-			return err
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
+			timer := time.NewTimer(time.Until(at))
+			select {
+			case <-timer.C:
+			case err := <-perr:
+				timer.Stop()
+				if err == nil {
+					err = errors.New("bench: producers stopped early")
+				}
+				return err
+			case err := <-werr:
+				timer.Stop()
+				return err
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			}
+			now := time.Now()
+			if last {
+				worked, enqueued = iv.sample(ctx, now)
+				took = now.Sub(began)
+				break
+			}
+			iv.sample(ctx, now)
+			next = next.Add(cfg.Interval)
 		}
-		took := time.Since(began)
-		worked, enqueued := r.worked.Load(), r.enqueued.Load()
+		r.rep.Intervals = iv.out
 		stopProfile()
 		close(stop)
 		if err := <-perr; err != nil {
@@ -304,10 +342,10 @@ func (r *runner) awaitWorked(ctx context.Context, n int64, werr <-chan error) er
 }
 
 // awaitCompleted polls until the engine counts n completed tasks in Queue:
-// with APIWork the harness sees a task when its handler runs, and the
-// engine records the completion just after.
+// with the Work pool the harness sees a task when its handler runs, and
+// the engine records the completion just after.
 func (r *runner) awaitCompleted(ctx context.Context, n int) error {
-	if r.cfg.API != APIWork {
+	if !r.cfg.API.pool() {
 		return nil
 	}
 	for r.completed(ctx) < n {
@@ -321,5 +359,7 @@ func (r *runner) awaitCompleted(ctx context.Context, n int) error {
 }
 
 func (r *runner) completed(ctx context.Context) int {
-	return r.e.Stats(ctx).Queues[Queue][engine.StateCompleted]
+	// Every task of a run completes: those retention dropped did too.
+	st := r.e.Stats(ctx)
+	return st.Queues[Queue][engine.StateCompleted] + st.Compacted
 }

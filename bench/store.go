@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +22,7 @@ type target struct {
 	display string // for reports: url with any password removed
 	open    func(ctx context.Context) (stores.Log, error)
 	cleanup func(ctx context.Context) error
+	dir     string // the store's directory (file, pebble, sqlite); "" for a server store
 }
 
 // newTarget resolves raw into a target; see Config.Store for the rules.
@@ -48,9 +51,16 @@ func newTarget(raw string, keep bool) (*target, error) {
 			if scheme == "sqlite" {
 				path = dir + "/omniq.db"
 			}
+			t.dir = dir
 			t.url = scheme + "://" + path
 			if !keep {
 				t.cleanup = func(context.Context) error { return os.RemoveAll(dir) }
+			}
+		}
+		if t.dir == "" {
+			t.dir = rest
+			if scheme == "sqlite" {
+				t.dir = filepath.Dir(rest)
 			}
 		}
 	case "postgres", "postgresql", "redis", "rediss", "nats":
@@ -138,4 +148,33 @@ func (c crashLog) SaveSnapshot(ctx context.Context, position uint64, data []byte
 
 func (c crashLog) LoadSnapshot(ctx context.Context) (uint64, []byte, error) {
 	return c.ss.LoadSnapshot(ctx)
+}
+
+// TruncateBefore and First forward to the log, so that retention (which
+// needs stores.Truncater) runs in a bench as it does outside one. Every
+// store the bench opens implements it.
+func (c crashLog) TruncateBefore(ctx context.Context, pos uint64) error {
+	return c.Log.(stores.Truncater).TruncateBefore(ctx, pos)
+}
+
+func (c crashLog) First(ctx context.Context) (uint64, error) {
+	return c.Log.(stores.Truncater).First(ctx)
+}
+
+// dirBytes returns the bytes the files under dir hold (0 when dir is "").
+// A store's directory holds its log; its size is the log on disk.
+func dirBytes(dir string) uint64 {
+	if dir == "" {
+		return 0
+	}
+	var n uint64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += uint64(info.Size())
+			}
+		}
+		return nil
+	})
+	return n
 }

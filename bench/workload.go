@@ -16,7 +16,7 @@ import (
 // or, with n < 0, until stop is closed, holding one gate token per task.
 func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) error {
 	size := 1
-	if r.cfg.API == APIBatch {
+	if r.cfg.API.batchEnqueue() {
 		size = r.cfg.Batch
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -77,10 +77,10 @@ func (r *runner) release(k int) {
 	}
 }
 
-// enqueue adds k main-phase tasks: one EnqueueBatch with APIBatch, one
-// Enqueue otherwise (k is 1 then).
+// enqueue adds k main-phase tasks: one EnqueueBatch with APIBatch and
+// APIWorkBatch, one Enqueue otherwise (k is 1 then).
 func (r *runner) enqueue(ctx context.Context, k int) error {
-	if r.cfg.API != APIBatch {
+	if !r.cfg.API.batchEnqueue() {
 		return r.e.Enqueue(ctx, &engine.Task{Func: funcMain, QueueName: Queue})
 	}
 	tasks := make([]*engine.Task, k)
@@ -92,7 +92,7 @@ func (r *runner) enqueue(ctx context.Context, k int) error {
 
 // runWorkers works Queue until ctx ends.
 func (r *runner) runWorkers(ctx context.Context) error {
-	if r.cfg.API == APIWork {
+	if r.cfg.API.pool() {
 		h := func(_ context.Context, t *engine.Task) (any, error) {
 			now := r.clk.Now()
 			r.sink(t).add1(r.since(t, now))

@@ -7,6 +7,15 @@
 //
 // -in takes several files separated by commas; a result whose name
 // (system/store/api) already appeared in an earlier file is left out.
+//
+// With -curves it draws instead the per-interval curves of one continuous
+// run (the report "omniqd bench --mode continuous --json" prints):
+// throughput, RSS and heap in use, hot and cold tasks over time. The SVG
+// goes to -out, or to stdout when -out is empty or "-"; the intervals are
+// printed as a table on stdout, or on stderr when the SVG takes stdout:
+//
+//	go run ./cmd/omniqd bench --mode continuous --duration 2m --json > run.json
+//	go run ./bench/cmd/benchchart -curves run.json > curve.svg
 package main
 
 import (
@@ -14,6 +23,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -22,13 +32,27 @@ import (
 
 func main() {
 	in := flag.String("in", "bench/out/peers.json", "results JSON files (arrays of bench.Result), comma-separated")
-	out := flag.String("out", "bench/chart.svg", "SVG file to write")
-	title := flag.String("title", "OmniQ and peers on one 2-core machine", "chart title")
+	curves := flag.String("curves", "", "a continuous run's report (omniqd bench --json): draw its per-interval curves instead")
+	out := flag.String("out", "", `SVG file to write (default: bench/chart.svg; with -curves, stdout); "-" is stdout`)
+	title := flag.String("title", "", "chart title (default: OmniQ and peers on one 2-core machine; with -curves, the run's store scheme, mode, API and retention)")
 	flag.Parse()
-	if err := run(*in, *out, *title); err != nil {
+	var err error
+	if *curves != "" {
+		err = runCurves(*curves, *out, *title)
+	} else {
+		err = run(*in, cmpOr(*out, "bench/chart.svg"), cmpOr(*title, "OmniQ and peers on one 2-core machine"))
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchchart:", err)
 		os.Exit(1)
 	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func run(in, out, title string) error {
@@ -58,4 +82,49 @@ func run(in, out, title string) error {
 		return err
 	}
 	return bench.WriteComparison(os.Stdout, results)
+}
+
+// runCurves draws the curves of the report in file in to out (stdout for
+// "" or "-") and prints its intervals as a table.
+func runCurves(in, out, title string) error {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	if len(rep.Intervals) == 0 {
+		return fmt.Errorf("%s: the report has no intervals (not a continuous run?)", in)
+	}
+	if title == "" {
+		store, _, _ := strings.Cut(rep.Store, "://") // the scheme: a temporary path says nothing
+		title = fmt.Sprintf("%s, %s / %s API, %d workers", store, rep.Mode, rep.API, rep.Workers)
+		if rep.Retention != "" {
+			title += ", retention " + strings.SplitN(rep.Retention, ",", 2)[0]
+		}
+	}
+	var buf bytes.Buffer
+	if err := bench.WriteCurves(&buf, title, rep.Intervals); err != nil {
+		return err
+	}
+	var table io.Writer = os.Stdout
+	if out == "" || out == "-" {
+		table = os.Stderr
+		if _, err := os.Stdout.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	} else if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := bench.WriteIntervals(table, rep.Intervals); err != nil {
+		return err
+	}
+	if p := rep.Plateau; p != nil {
+		for _, l := range p.Lines() {
+			fmt.Fprintln(table, "plateau:", l)
+		}
+	}
+	return nil
 }
