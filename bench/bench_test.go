@@ -192,3 +192,24 @@ func TestReportOutput(t *testing.T) {
 		t.Fatalf("JSON round trip: %v, %+v", err, back)
 	}
 }
+
+// TestSamplesBounded: past maxSamples, samples keeps a uniform sample of
+// bounded size, with the count, the largest and the negatives exact.
+func TestSamplesBounded(t *testing.T) {
+	var s samples
+	n := maxSamples + maxSamples/2
+	for i := range n {
+		s.add1(time.Duration(i) - 3) // 3 negatives, then 0 .. n-4
+	}
+	if len(s.all) != maxSamples {
+		t.Fatalf("kept %d samples, want %d", len(s.all), maxSamples)
+	}
+	l := s.summary()
+	if l.Count != n || l.Negative != 3 || l.Max != ms(time.Duration(n-4)) {
+		t.Fatalf("summary %+v: want count %d, 3 negatives, max %v", l, n, ms(time.Duration(n-4)))
+	}
+	// A uniform sample's median is near the middle of 0..n.
+	if mid := ms(time.Duration(n / 2)); l.P50 < 0.95*mid || l.P50 > 1.05*mid {
+		t.Fatalf("median %v, want about %v", l.P50, mid)
+	}
+}

@@ -31,6 +31,10 @@ type Interval struct {
 	// MemStats.HeapInuse; no collection is forced).
 	RSS       uint64 `json:"rss_bytes"`
 	HeapInuse uint64 `json:"heap_inuse_bytes"`
+	// GoHeld is the memory the Go runtime holds and has not released (see
+	// memstat.GoHeld), at the interval's end: RSS beyond it is memory
+	// allocated outside Go.
+	GoHeld uint64 `json:"go_held_bytes"`
 	// PeakRSS is the highest resident set during the interval (VmHWM, whose
 	// mark is reset at each interval's start through /proc/self/clear_refs;
 	// 0 where that is not possible). The sample at an interval's end lands
@@ -82,7 +86,7 @@ func (iv *intervals) sample(ctx context.Context, now time.Time) (worked, enqueue
 		At: seconds(now.Sub(iv.began)), Seconds: seconds(took),
 		Completed: worked - iv.worked, PerSec: rate(worked-iv.worked, took), Total: worked,
 		Enqueued: enqueued - iv.enqueued,
-		RSS:      procStatus("VmRSS"), HeapInuse: memstat.HeapInuse(), PeakRSS: peakRSS(), StoreBytes: dirBytes(iv.r.dir),
+		RSS:      procStatus("VmRSS"), HeapInuse: memstat.HeapInuse(), GoHeld: memstat.GoHeld(), PeakRSS: peakRSS(), StoreBytes: dirBytes(iv.r.dir),
 		HotTasks: st.HotTasks, ColdTasks: st.ColdTasks,
 	}
 	iv.out = append(iv.out, s)
@@ -93,8 +97,8 @@ func (iv *intervals) sample(ctx context.Context, now time.Time) (worked, enqueue
 
 // line is the interval as one progress line.
 func (s Interval) line() string {
-	return fmt.Sprintf("%6s  completed %s (%s/s)  RSS %s (peak %s)  heap in use %s  hot %s  cold %s  store %s",
-		clock(s.At), thousands(float64(s.Completed)), thousands(s.PerSec), mib(s.RSS), mib(s.PeakRSS), mib(s.HeapInuse),
+	return fmt.Sprintf("%6s  completed %s (%s/s)  RSS %s (peak %s, Go %s)  heap in use %s  hot %s  cold %s  store %s",
+		clock(s.At), thousands(float64(s.Completed)), thousands(s.PerSec), mib(s.RSS), mib(s.PeakRSS), mib(s.GoHeld), mib(s.HeapInuse),
 		thousands(float64(s.HotTasks)), thousands(float64(s.ColdTasks)), mib(s.StoreBytes))
 }
 
@@ -111,10 +115,10 @@ func clock(sec float64) string {
 // table, one row per interval.
 func WriteIntervals(w io.Writer, ivs []Interval) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "at\tcompleted\ttasks/s\tRSS MiB\tpeak RSS MiB\theap in use MiB\thot tasks\tcold tasks\tstore MiB\t")
+	fmt.Fprintln(tw, "at\tcompleted\ttasks/s\tRSS MiB\tpeak RSS MiB\tGo held MiB\theap in use MiB\thot tasks\tcold tasks\tstore MiB\t")
 	for _, s := range ivs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.1f\t\n", clock(s.At), thousands(float64(s.Completed)), thousands(s.PerSec),
-			float64(s.RSS)/(1<<20), float64(s.PeakRSS)/(1<<20), float64(s.HeapInuse)/(1<<20), thousands(float64(s.HotTasks)), thousands(float64(s.ColdTasks)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%s\t%s\t%.1f\t\n", clock(s.At), thousands(float64(s.Completed)), thousands(s.PerSec),
+			float64(s.RSS)/(1<<20), float64(s.PeakRSS)/(1<<20), float64(s.GoHeld)/(1<<20), float64(s.HeapInuse)/(1<<20), thousands(float64(s.HotTasks)), thousands(float64(s.ColdTasks)),
 			float64(s.StoreBytes)/(1<<20))
 	}
 	return tw.Flush()

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -18,10 +19,22 @@ type Latency struct {
 	Negative int `json:"negative,omitempty"`
 }
 
-// samples collects durations from many goroutines.
+// maxSamples bounds the durations a samples keeps: a long continuous run
+// starts tens of millions of tasks, and keeping every start latency would
+// grow the benchmark's own memory by 8 bytes a task, which the run's memory
+// curve would then show as the engine's.
+const maxSamples = 1 << 20
+
+// samples collects durations from many goroutines: every one while there
+// are at most maxSamples, then a uniform sample of them (reservoir
+// sampling), with the count, the largest and the negative ones exact.
 type samples struct {
-	mu  sync.Mutex
-	all []time.Duration
+	mu       sync.Mutex
+	all      []time.Duration
+	seen     int
+	max      time.Duration
+	negative int
+	rng      *rand.Rand
 }
 
 func (s *samples) add(batch []time.Duration) {
@@ -29,20 +42,47 @@ func (s *samples) add(batch []time.Duration) {
 		return
 	}
 	s.mu.Lock()
-	s.all = append(s.all, batch...)
+	for _, d := range batch {
+		s.keep(d)
+	}
 	s.mu.Unlock()
 }
 
 func (s *samples) add1(d time.Duration) {
 	s.mu.Lock()
-	s.all = append(s.all, d)
+	s.keep(d)
 	s.mu.Unlock()
+}
+
+// keep adds d (Algorithm R). REQUIRES: s.mu held.
+func (s *samples) keep(d time.Duration) {
+	s.seen++
+	if s.seen == 1 || d > s.max {
+		s.max = d
+	}
+	if d < 0 {
+		s.negative++
+	}
+	if len(s.all) < maxSamples {
+		s.all = append(s.all, d)
+		return
+	}
+	if s.rng == nil {
+		s.rng = rand.New(rand.NewPCG(1, 2))
+	}
+	if j := s.rng.IntN(s.seen); j < maxSamples {
+		s.all[j] = d
+	}
 }
 
 func (s *samples) summary() Latency {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return summarize(s.all)
+	l := summarize(s.all)
+	if s.seen > len(s.all) {
+		l.Count, l.Max, l.Negative = s.seen, ms(s.max), s.negative
+	}
+	return l
 }
 
 // summarize sorts d in place and returns its percentiles (nearest rank).

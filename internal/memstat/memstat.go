@@ -54,3 +54,17 @@ func ProcStatus(field string) uint64 {
 	}
 	return 0
 }
+
+// GoHeld returns the memory the Go runtime holds from the operating system
+// and has not released ("/memory/classes/total:bytes" less
+// "/memory/classes/heap/released:bytes"): the part of the resident set
+// that Go accounts for. What the resident set holds beyond it was
+// allocated outside Go (C code through cgo, such as a C library's malloc).
+func GoHeld() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 || s[1].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64() - s[1].Value.Uint64()
+}
