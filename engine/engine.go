@@ -211,13 +211,15 @@ func (e *Engine) GetTask(ctx context.Context, taskID string) (*Task, error) {
 	now := events.At(e.cfg.clock.Now())
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if r := e.state.Task(taskID); r != nil && r.Status != projections.StatusDeleted {
+	r := e.state.Task(taskID)
+	if r != nil && r.Status != projections.StatusDeleted {
 		return taskFromRecord(r, now), nil
 	}
-	if sc := e.state.Schedule(taskID); sc != nil && !sc.Deleted {
+	sc := e.state.Schedule(taskID)
+	if sc != nil && !sc.Deleted {
 		return taskFromSchedule(sc), nil
 	}
-	if e.state.Task(taskID) != nil || e.state.Schedule(taskID) != nil {
+	if r != nil || sc != nil {
 		return nil, fmt.Errorf("%w: task %q", ErrNotFound, taskID) // deleted
 	}
 	return nil, e.archived(ctx, taskID)
@@ -236,10 +238,10 @@ func (e *Engine) History(ctx context.Context, taskID string) ([]events.Event, er
 	e.mu.RUnlock()
 	var out []events.Event
 	if l := e.archiveLookup(); l != nil {
-		if ok, err := l.Contains(ctx, taskID); err == nil && ok {
-			if out, err = l.History(ctx, taskID); err != nil {
-				return nil, fmt.Errorf("engine: history of %q: %w", taskID, err)
-			}
+		// History reads only the archive files whose id index holds taskID.
+		var err error
+		if out, err = l.History(ctx, taskID); err != nil {
+			return nil, fmt.Errorf("engine: history of %q: %w", taskID, err)
 		}
 	}
 	archived := len(out)
