@@ -341,6 +341,14 @@ func (c *Client) Stats(ctx context.Context) (engine.Stats, error) {
 	return got.Engine(), nil
 }
 
+// Cluster returns how the daemon's node shares its log and the nodes that
+// share it (GET /v1/cluster).
+func (c *Client) Cluster(ctx context.Context) (engine.ClusterStatus, error) {
+	var got engine.ClusterStatus
+	err := c.do(ctx, http.MethodGet, "/v1/cluster", nil, nil, &got)
+	return got, err
+}
+
 func taskPath(id, verb string) string {
 	p := "/v1/tasks/" + url.PathEscape(id)
 	if verb != "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/stores"
 )
 
 // Errors the client returns for answers that have no engine sentinel. Engine
@@ -85,6 +86,9 @@ var errorTable = []errorKind{
 	{CodeMethodNotAllowed, "", ErrProtocol, http.StatusMethodNotAllowed},
 	{CodeRateLimited, "", ErrRateLimited, http.StatusTooManyRequests},
 	{CodeClosed, "", engine.ErrClosed, http.StatusServiceUnavailable},
+	// The store cannot be reached now (a server restart, a cut
+	// connection): the request may succeed when retried.
+	{CodeUnavailable, "store", stores.ErrUnavailable, http.StatusServiceUnavailable},
 	{CodeUnavailable, "", ErrUnavailable, http.StatusServiceUnavailable},
 	{CodeInternal, "", ErrServer, http.StatusInternalServerError},
 }
@@ -146,34 +150,41 @@ func (e *Error) Error() string {
 	return "omniqd: " + e.Message
 }
 
-// Unwrap returns the sentinel of e's code and reason: the most specific one
-// the table has, falling back to the code's general sentinel when the reason
-// is unknown to this client, and to ErrProtocol for an unknown code.
-func (e *Error) Unwrap() error {
-	var general error
+// Unwrap returns the sentinels of e's code and reason: the most specific
+// one the table has, with the code's general sentinel beside it (a store
+// that is unreachable is both stores.ErrUnavailable and ErrUnavailable);
+// the general one alone when the reason is unknown to this client; and,
+// for an unknown code, one chosen by the HTTP status.
+func (e *Error) Unwrap() []error {
+	var specific, general error
 	for _, k := range errorTable {
 		if k.code != e.Code {
 			continue
 		}
-		if k.reason == e.Reason {
-			return k.sentinel
+		if k.reason == e.Reason && specific == nil {
+			specific = k.sentinel
 		}
 		if k.reason == "" && general == nil {
 			general = k.sentinel
 		}
 	}
-	if general != nil {
-		return general
+	switch {
+	case specific != nil && general != nil && specific != general:
+		return []error{specific, general}
+	case specific != nil:
+		return []error{specific}
+	case general != nil:
+		return []error{general}
 	}
 	switch {
 	case e.Status >= 500:
-		return ErrServer
+		return []error{ErrServer}
 	case e.Status == http.StatusNotFound:
-		return engine.ErrNotFound
+		return []error{engine.ErrNotFound}
 	case e.Status == http.StatusTooManyRequests:
-		return ErrRateLimited
+		return []error{ErrRateLimited}
 	}
-	return ErrProtocol
+	return []error{ErrProtocol}
 }
 
 // retryAfter reads a Retry-After header given in seconds (0 when absent or

@@ -10,6 +10,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
 )
 
 // command is one request to the committer.
@@ -26,6 +27,10 @@ type command struct {
 	// park: set for a command that waits for ready tasks (DequeueWait); its
 	// prepare may return errPark (see waiters.go).
 	park *parkable
+	// atLeast: on a shared log, an answer that wrote nothing is given from
+	// a state at or past this position, a head of the log read after the
+	// command arrived (shared.go, confirm). 0: not known yet.
+	atLeast uint64
 }
 
 // txn collects one command's events and the undo steps to run if the batch
@@ -131,7 +136,7 @@ func (tx *txn) release() {
 var commandPool = sync.Pool{New: func() any { return &command{done: make(chan error, 1)} }}
 
 func putCommand(cmd *command) {
-	cmd.ctx, cmd.prepare, cmd.commit, cmd.park = nil, nil, nil, nil
+	cmd.ctx, cmd.prepare, cmd.commit, cmd.park, cmd.atLeast = nil, nil, nil, nil, 0
 	commandPool.Put(cmd)
 }
 
@@ -179,6 +184,11 @@ type pending struct {
 	cmds   []*command
 	txns   []*txn
 	events []events.Event
+	// epoch is e.epoch when the batch's first command was prepared. A
+	// batch whose epoch is older was validated against a state that has
+	// since taken in events from elsewhere: it is never appended, its
+	// commands are prepared again (see discard).
+	epoch uint64
 }
 
 // spareBatches bounds the written batches kept for reuse: the preparer
@@ -213,8 +223,9 @@ func (e *Engine) recycle(b *pending) {
 	}
 }
 
-// commitLoop is the single writer (DESIGN.md invariant 4), in two stages
-// that overlap: the preparer (this goroutine) validates commands and stages
+// commitLoop is this engine's one writer (on a shared log, other engines
+// write too, and conditional appends order their batches: shared.go), in
+// two stages that overlap: the preparer (this goroutine) validates commands and stages
 // their events into the next batch while the appender writes the previous
 // one. At most one append is in flight, so log order is preparation order.
 //
@@ -272,6 +283,12 @@ func (e *Engine) commitLoop() {
 			retry := deferred
 			deferred = nil
 			next, deferred = e.prepare(next, retry)
+		case <-e.tailKick:
+			// Another writer appended (shared.go): prepare folds its
+			// events in, then tries what waited.
+			retry := deferred
+			deferred = nil
+			next, deferred = e.prepare(next, retry)
 		case <-e.quit:
 			if next != nil {
 				toAppender <- next
@@ -311,20 +328,33 @@ func (e *Engine) drainClosed() {
 // nil while b holds no events.
 func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 	var deferred, noop []*command
+	var unsure []answer // answers without an event, on a shared log
 	e.mu.Lock()
-	if e.needSync {
+	if e.needSync || e.behind() {
 		if e.inflight {
 			e.mu.Unlock()
 			return b, cmds // after the batch in flight is applied
 		}
+		// The batch being built was validated without the events the
+		// sync folds in: its commands are prepared again after it.
+		b, cmds = nil, e.discard(b, cmds)
 		if err := e.resync(); err != nil {
 			e.mu.Unlock()
-			err = fmt.Errorf("engine: the outcome of an earlier append is unknown until the log can be read: %w", err)
+			err = fmt.Errorf("engine: the log cannot be read to bring the state up to date: %w", err)
 			for _, cmd := range cmds {
 				cmd.done <- err
 			}
-			return b, nil
+			return nil, nil
 		}
+	}
+	if b != nil && b.epoch != e.epoch {
+		b, cmds = nil, e.discard(b, cmds)
+	}
+	if len(e.redo) > 0 {
+		// Commands of a batch that lost a conditional append go first:
+		// they were accepted before anything still queued.
+		cmds = append(e.redo, cmds...)
+		e.redo = nil
 	}
 	now := e.now()
 	if !e.reserved[barrier] && e.drainFor == nil {
@@ -366,14 +396,16 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 			e.parkOrAnswer(cmd)
 			continue
 		}
-		if err != nil {
+		if err != nil || len(tx.events) == 0 {
 			tx.rollbackOnly()
-			cmd.done <- err
-			continue
-		}
-		if len(tx.events) == 0 {
-			tx.rollbackOnly()
-			noop = append(noop, cmd)
+			switch {
+			case e.cond != nil && (cmd.atLeast == 0 || e.state.Position() < cmd.atLeast):
+				unsure = append(unsure, answer{cmd, err}) // confirmed below
+			case err != nil:
+				cmd.done <- err
+			default:
+				noop = append(noop, cmd)
+			}
 			continue
 		}
 		for _, id := range tx.reserve.ids {
@@ -381,11 +413,17 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 		}
 		if b == nil {
 			b = e.newPending()
+			b.epoch = e.epoch
 		}
 		b.events = append(b.events, tx.events...)
 		b.cmds = append(b.cmds, cmd)
 		b.txns = append(b.txns, tx)
 		e.handOff(b, tx)
+	}
+	if len(unsure) > 0 {
+		var later []*command
+		noop, later = e.confirm(unsure, noop)
+		deferred = append(deferred, later...)
 	}
 	for _, cmd := range noop {
 		if cmd.commit != nil {
@@ -399,18 +437,66 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 	return b, deferred
 }
 
-// appendBatch writes one batch, applies it and answers its commands.
+// appendBatch writes one batch, applies it and answers its commands. On a
+// shared log (e.cond set) the append is conditional on the head the batch
+// was validated against; a batch that loses the race, or that went stale
+// before its turn, is undone and its commands are prepared again after the
+// state has caught up (prepare), so a command is answered only from a state
+// that held every event before its own.
 func (e *Engine) appendBatch(b *pending) {
 	e.mu.Lock()
+	if b.epoch != e.epoch {
+		e.redoBatch(b)
+		e.mu.Unlock()
+		return
+	}
+	// With nothing in flight before it, the state is exactly what b was
+	// validated against: b's own earlier batches are applied, and a fold
+	// of anyone else's events would have moved the epoch.
+	after := e.state.Position()
 	e.inflight = true // see prepare: no resync while a written batch may be unapplied
+	e.inflightN = uint64(len(b.events))
 	e.mu.Unlock()
 	// Appends use their own context: the batch belongs to many callers.
 	began := time.Now()
-	first, appendErr := e.log.Append(context.Background(), b.events)
+	var first uint64
+	var appendErr error
+	if e.cond != nil {
+		first, appendErr = e.cond.AppendAt(context.Background(), after, b.events)
+	} else {
+		first, appendErr = e.log.Append(context.Background(), b.events)
+	}
 	e.cfg.observer.Appended(len(b.events), time.Since(began), appendErr)
 
 	e.mu.Lock()
-	e.inflight = false
+	e.inflight, e.inflightN = false, 0
+	if errors.Is(appendErr, stores.ErrConflict) {
+		// Another writer appended first: nothing of b was written.
+		e.cluster.conflicts.Add(1)
+		e.redoBatch(b)
+		e.needSync = true
+		e.mu.Unlock()
+		return
+	}
+	if appendErr != nil && e.cond != nil {
+		// A conditional append lands at after+1 or nowhere: one read
+		// there tells which, with nothing folded in (the batch being
+		// built still holds tasks it took from the ready queues).
+		landed, err := e.landed(b, after)
+		if err != nil {
+			e.needSync = true
+			e.fail(b, fmt.Errorf("engine: append %d events: %w (and reading the log back: %v)", len(b.events), appendErr, err))
+			return
+		}
+		if !landed {
+			e.redoBatch(b)
+			e.needSync = true
+			e.mu.Unlock()
+			return
+		}
+		e.cfg.logger.Warn("append reported an error but was written; answering from the log", "err", appendErr)
+		first, appendErr = after+1, nil
+	}
 	var applied map[ulid.ULID]error // the batch's events folded in by settle
 	if appendErr != nil {
 		written, errs, err := e.settle(b)
@@ -449,7 +535,8 @@ func (e *Engine) appendBatch(b *pending) {
 			}
 			if err != nil && answers[i] == nil {
 				// Validated against a state that missed events the log
-				// holds: the log decided otherwise (DESIGN.md invariant 3).
+				// holds (an append of unknown outcome, settled by
+				// reading the log back): the log decided otherwise.
 				answers[i] = fmt.Errorf("%w: %v", ErrLogChanged, err)
 				e.cfg.logger.Warn("event did not fit the state", "event", tx.events[j].String(), "err", err)
 			}
@@ -463,6 +550,7 @@ func (e *Engine) appendBatch(b *pending) {
 			cmd.commit()
 		}
 	}
+	e.advanced()
 	dueSnapshot := e.cfg.snapshotEvery > 0 && e.state.Position()-e.snapshotAt >= e.cfg.snapshotEvery
 	kick := e.timerLate()
 	e.mu.Unlock()
@@ -483,6 +571,12 @@ func (e *Engine) fail(b *pending, err error) {
 	for _, tx := range b.txns {
 		tx.undo()
 	}
+	e.answerAll(b, err)
+}
+
+// answerAll answers every command of b with err. REQUIRES: e.mu held; it
+// is released.
+func (e *Engine) answerAll(b *pending, err error) {
 	e.mu.Unlock()
 	e.cfg.logger.Error("batch failed", "events", len(b.events), "err", err)
 	for _, cmd := range b.cmds {
@@ -505,15 +599,14 @@ func (e *Engine) settle(b *pending) (written bool, applied map[ulid.ULID]error, 
 		ours[ev.ID] = true
 	}
 	applied = map[ulid.ULID]error{}
-	err = readPages(ctx, e.log, e.state.Position()+1, head, true, func(page []events.Event) error {
-		for _, ev := range page {
-			aerr := e.state.Apply(ev)
+	f := folder{st: e.state, next: e.state.Position() + 1}
+	err = readPages(ctx, e.log, f.next, head, true, func(page []events.Event) error {
+		return f.page(page, func(ev events.Event, aerr error) {
 			if ours[ev.ID] {
 				written = true
 				applied[ev.ID] = aerr
 			}
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return false, nil, err
@@ -521,9 +614,10 @@ func (e *Engine) settle(b *pending) (written bool, applied map[ulid.ULID]error, 
 	return written, applied, nil
 }
 
-// resync folds in the log up to its head before commands are validated,
-// after an append whose outcome could not be settled. REQUIRES: e.mu held
-// and no batch in flight.
+// resync folds in the log up to its head before commands are validated:
+// after an append whose outcome could not be settled, and on a shared log
+// whenever another writer appended. REQUIRES: e.mu held and no batch in
+// flight.
 func (e *Engine) resync() error {
 	head, err := e.log.Head(context.Background())
 	if err != nil {
@@ -536,21 +630,40 @@ func (e *Engine) resync() error {
 	return nil
 }
 
-// catchUp applies the log's events after the state's position through to.
+// catchUp applies the log's events after the state's position through to,
+// and moves the epoch when there were any (batches being built were
+// validated without them). After a gap another writer's compaction left,
+// it goes on from the next checkpoint, which holds everything before it.
 // REQUIRES: e.mu held.
 func (e *Engine) catchUp(to uint64) error {
-	err := readPages(context.Background(), e.log, e.state.Position()+1, to, true, func(page []events.Event) error {
-		for _, ev := range page {
-			if err := e.state.Apply(ev); err != nil {
+	from := e.state.Position() + 1
+	if from > to {
+		return nil
+	}
+	f := folder{st: e.state, next: from}
+	err := readPages(context.Background(), e.log, from, to, true, func(page []events.Event) error {
+		return f.page(page, func(ev events.Event, err error) {
+			if err != nil {
 				e.cfg.logger.Warn("caught-up event did not fit the state", "event", ev.String(), "err", err)
 			}
-		}
-		return nil
+		})
 	})
+	e.epoch++
 	if err != nil {
 		return err
 	}
-	e.cfg.logger.Warn("caught up with events the engine had not applied", "through", to)
+	if f.seeking {
+		return fmt.Errorf("engine: the log starts after position %d with no checkpoint: %w", e.state.Position(), stores.ErrCorrupt)
+	}
+	n := e.state.Position() - (from - 1)
+	e.cluster.caughtUp.Add(n)
+	if e.cond == nil {
+		e.cfg.logger.Warn("caught up with events the engine had not applied", "through", to)
+	}
+	e.advanced()
+	if e.timerLate() {
+		e.kickTimer()
+	}
 	return nil
 }
 

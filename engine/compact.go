@@ -15,6 +15,11 @@ import (
 // implement stores.Truncater).
 var ErrCompactionUnsupported = errors.New("engine: the log does not support compaction")
 
+// errTruncatedElsewhere: while this engine archived the events before its
+// checkpoint, another engine sharing the log removed some of them (after
+// archiving them itself).
+var errTruncatedElsewhere = errors.New("engine: the log was compacted by another engine meanwhile")
+
 // checkpointPart is the most state bytes one checkpoint event carries.
 const checkpointPart = 512 << 10
 
@@ -58,13 +63,25 @@ type CompactResult struct {
 // back. A crash part-way leaves the log whole (the checkpoint only makes
 // older events unnecessary); compacting again is safe.
 func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive) (CompactResult, error) {
+	return e.compact(ctx, before, archive, nil)
+}
+
+// compact is Compact, done only if due (when not nil) reports true on the
+// state the checkpoint is validated against. On a shared log that is the
+// state at the log's head: when several engines decide to compact at once,
+// the first checkpoint makes the others' due false, and they write nothing.
+func (e *Engine) compact(ctx context.Context, before time.Time, archive Archive, due func() bool) (CompactResult, error) {
 	var res CompactResult
 	var cp, prev []events.Event // this checkpoint's events and the last one's, elided
 	tr, ok := e.log.(stores.Truncater)
 	if !ok {
 		return res, ErrCompactionUnsupported
 	}
+	skipped := false
 	err := e.submit(ctx, func(tx *txn) error {
+		if skipped = due != nil && !due(); skipped {
+			return nil
+		}
 		if len(e.reserved) > 0 {
 			e.wantDrain = true // hold new commands back until nothing is in flight
 			return errConflict
@@ -92,6 +109,9 @@ func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive)
 		}
 		return nil
 	}, func() {
+		if skipped {
+			return
+		}
 		res.Checkpoint = e.state.Position()
 		e.compacted += res.Dropped
 		// The checkpoint is a snapshot in the log: a restart replays from
@@ -106,15 +126,32 @@ func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive)
 	if err != nil {
 		return res, fmt.Errorf("engine: compact: checkpoint: %w", err)
 	}
+	if skipped {
+		return res, nil
+	}
 	first, err := tr.First(ctx)
 	if err != nil {
 		return res, fmt.Errorf("engine: compact: %w", err)
 	}
-	if err := e.archiveBefore(ctx, archive, first, res.Checkpoint-uint64(res.Parts), prev, &res); err != nil {
+	raced := false
+	if err := e.archiveBefore(ctx, archive, first, res.Checkpoint-uint64(res.Parts), prev, &res); errors.Is(err, errTruncatedElsewhere) {
+		// Another engine on the shared log compacted meanwhile and has
+		// archived what it removed: keep what was written, remove nothing.
+		raced = true
+	} else if err != nil {
+		// What was written is whole up to where it stopped; Sync keeps it
+		// (the next compaction skips it) and lets the archive go.
+		if serr := archive.Sync(ctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
 		return res, fmt.Errorf("engine: compact: %w", err)
 	}
 	if err := archive.Sync(ctx); err != nil {
 		return res, fmt.Errorf("engine: compact: sync archive: %w", err)
+	}
+	if raced {
+		res.First, err = tr.First(ctx)
+		return res, err
 	}
 	// The checkpoint begins at its first part: nothing before it is needed.
 	if err := tr.TruncateBefore(ctx, res.Checkpoint-uint64(res.Parts)); err != nil {
@@ -131,10 +168,15 @@ func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive)
 // positions) is written as it is instead of being read back: its state is
 // the bulk of the log, and the archive leaves it out anyway (archive.Elide).
 func (e *Engine) archiveBefore(ctx context.Context, archive Archive, first, end uint64, prev []events.Event, res *CompactResult) error {
+	next := first
 	write := func(page []events.Event) error {
+		if page[0].Position != next {
+			return errTruncatedElsewhere
+		}
 		if err := archive.Write(ctx, page); err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
+		next = page[len(page)-1].Position + 1
 		res.Archived += len(page)
 		return nil
 	}

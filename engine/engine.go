@@ -64,6 +64,18 @@ type Engine struct {
 	lastCheckpoint []events.Event
 	needSync       bool // an append's outcome is unknown: read the log before validating
 
+	// Sharing the log with other writers (shared.go). cond is the log's
+	// conditional append, nil for a log only this engine writes.
+	cond       stores.Conditional
+	epoch      uint64        // moves whenever the state folds in events this engine did not write, or a batch is undone
+	redo       []*command    // commands of batches not written, prepared again first
+	remoteHead uint64        // the log's head as last learned from the store
+	inflightN  uint64        // events in the batch being appended
+	moved      chan struct{} // closed when the state advances; made by a waiting read
+	tailKick   chan struct{} // the tail loop or a read asks the committer to catch up
+	cluster    clusterCounters
+	started    time.Time // when Open returned, for the presence record
+
 	cmds       chan *command
 	timerKick  chan struct{}
 	timerArmed atomic.Int64  // the deadline the timer loop sleeps until (0: none)
@@ -110,10 +122,21 @@ func Open(ctx context.Context, log stores.Log, opts ...Option) (*Engine, error) 
 		spare:      make(chan *pending, spareBatches),
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
+		tailKick:   make(chan struct{}, 1),
+		started:    time.Now().UTC(),
 	}
+	e.cond, _ = log.(stores.Conditional)
 	e.done.Add(2)
 	go e.commitLoop()
 	go e.timerLoop()
+	if e.cond != nil {
+		e.done.Add(1)
+		go e.tailLoop()
+		if p, ok := log.(stores.Presence); ok {
+			e.done.Add(1)
+			go e.presenceLoop(p)
+		}
+	}
 	if e.retain = newRetainer(cfg.retention, log); e.retain != nil {
 		e.done.Add(1)
 		go e.retentionLoop()
@@ -125,7 +148,7 @@ func Open(ctx context.Context, log stores.Log, opts ...Option) (*Engine, error) 
 // (0: the whole log). It starts from the log's snapshot when there is a
 // usable one (position <= until and <= head); a missing or unreadable snapshot
 // only means a longer replay. Events that do not apply are skipped the same
-// way on every replay (DESIGN.md invariant 3).
+// way on every replay: the fold is deterministic.
 func Replay(ctx context.Context, log stores.Log, until uint64) (*projections.State, error) {
 	st, _, err := replay(ctx, log, until)
 	return st, err
@@ -152,33 +175,17 @@ func replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 			return nil, 0, fmt.Errorf("engine: load snapshot: %w", err)
 		}
 	}
-	next := st.Position() + 1
-	// seeking: the log starts after the state's position (it was compacted),
-	// so events up to the next log.checkpoint are skipped: the checkpoint
+	// When the log starts after the state's position (it was compacted),
+	// events up to the next log.checkpoint are skipped: the checkpoint
 	// replaces everything before it.
-	seeking := false
-	err = readPages(ctx, log, next, until, true, func(page []events.Event) error {
-		if page[0].Position > next {
-			seeking = true
-		}
-		next = page[len(page)-1].Position + 1
-		for _, ev := range page {
-			if seeking {
-				if !projections.StartsCheckpoint(ev) {
-					continue
-				}
-				seeking = false
-			}
-			if err := st.Apply(ev); errors.Is(err, projections.ErrGap) {
-				return fmt.Errorf("%w: %w", stores.ErrCorrupt, err)
-			}
-		}
-		return nil
+	f := folder{st: st, next: st.Position() + 1}
+	err = readPages(ctx, log, f.next, until, true, func(page []events.Event) error {
+		return f.page(page, nil)
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("engine: replay: %w", err)
 	}
-	if seeking {
+	if f.seeking {
 		return nil, 0, fmt.Errorf("engine: replay: the log starts after position %d with no checkpoint: %w", st.Position(), stores.ErrCorrupt)
 	}
 	return st, snapAt, nil
@@ -208,6 +215,9 @@ func (e *Engine) Close() error {
 
 // GetTask implements TaskQueue.
 func (e *Engine) GetTask(ctx context.Context, taskID string) (*Task, error) {
+	if err := e.syncRead(ctx); err != nil {
+		return nil, err
+	}
 	now := events.At(e.cfg.clock.Now())
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -230,6 +240,9 @@ func (e *Engine) GetTask(ctx context.Context, taskID string) (*Task, error) {
 // was deleted. ErrNotFound when neither the log nor the archive holds an
 // event for it.
 func (e *Engine) History(ctx context.Context, taskID string) ([]events.Event, error) {
+	if err := e.syncRead(ctx); err != nil {
+		return nil, err
+	}
 	from := uint64(1)
 	e.mu.RLock()
 	if r := e.state.Task(taskID); r != nil {
@@ -280,6 +293,9 @@ type Stats struct {
 // Stats returns task counts per queue and state. As in GetTask, a pending
 // task whose run-at time or retry backoff has not passed counts as waiting.
 func (e *Engine) Stats(ctx context.Context) Stats {
+	// On a shared log, counts as of the head (a read that cannot reach it
+	// answers from the state as it is: Stats.Position says which).
+	_ = e.syncRead(ctx)
 	now := events.At(e.now())
 	e.mu.Lock() // DelayedCounts moves due tasks into their queues
 	defer e.mu.Unlock()

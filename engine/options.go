@@ -18,6 +18,7 @@ type config struct {
 	snapshotEvery uint64
 	logger        *slog.Logger
 	workerID      string
+	nodeAddr      string // shown in the presence record (WithNodeAddr)
 	observer      Observer
 	retention     Retention
 }

@@ -165,11 +165,18 @@ func (e *Engine) Retain(ctx context.Context) (CompactResult, error) {
 	}
 	a := r.archive
 	r.mu.Unlock()
-	res, err := e.Compact(ctx, now.Add(-r.age), a)
+	// Checked again where the checkpoint is validated: another engine on
+	// a shared log may have compacted since the look above.
+	limit := events.At(now.Add(-r.age - r.age/4))
+	due := func() bool {
+		oldest := e.state.OldestEnd()
+		return oldest != 0 && oldest < limit
+	}
+	res, err := e.compact(ctx, now.Add(-r.age), a, due)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.err = err
-	if err == nil {
+	if err == nil && res.Checkpoint != 0 {
 		r.runs++
 		r.archived += res.Archived
 	}

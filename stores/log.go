@@ -7,8 +7,10 @@
 //
 // The required interface is small on purpose (compare database/sql/driver and
 // hashicorp/raft's LogStore); further abilities are optional interfaces the
-// engine discovers by type assertion: Tailer (wait for appends) and
-// SnapshotStore (keep a projection snapshot beside the log).
+// engine discovers by type assertion: Tailer (wait for appends),
+// SnapshotStore (keep a projection snapshot beside the log) and Conditional
+// (append only at an expected head, which lets several processes share one
+// log).
 //
 // The one conformance suite is stores/storetest: every backend runs it.
 package stores
@@ -17,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/omniq/omniq/events"
 )
@@ -39,6 +42,9 @@ var (
 	ErrNoSnapshot = errors.New("stores: no snapshot")
 	// ErrReadOnly: the store refuses writes until reopened (after a failed fsync).
 	ErrReadOnly = errors.New("stores: read-only after a write failure")
+	// ErrConflict: a conditional append (Conditional.AppendAt) found the
+	// log's head elsewhere than the caller said; nothing was written.
+	ErrConflict = errors.New("stores: head moved")
 )
 
 // Log is an append-only event log. Implementations are safe for concurrent use.
@@ -65,6 +71,22 @@ type Log interface {
 	// (per the backend's guarantee); calls after Close return ErrClosed.
 	// Close is idempotent.
 	Close() error
+}
+
+// Conditional is implemented by logs that several processes may append to at
+// once (a shared server, or one SQLite file opened by many processes). It is
+// the store's half of the cluster contract: an engine validates a batch
+// against its state at position after and appends it only if no other writer
+// got there first, so every event in the log was validated against exactly
+// the events before it, whichever process wrote it.
+type Conditional interface {
+	// AppendAt is Append, done only if the log's head is after when the
+	// batch is written (atomically: no append by anyone lands in between);
+	// the batch's first position is then after+1. When the head is not
+	// after, nothing is written and the error wraps ErrConflict.
+	// Errors: ErrConflict and Append's. As with Append, after
+	// ErrUnavailable whether the batch was written is unknown.
+	AppendAt(ctx context.Context, after uint64, batch []events.Event) (first uint64, err error)
 }
 
 // Tailer is implemented by logs that can wait for new events, including
@@ -123,6 +145,29 @@ type Placed interface {
 // unusable afterwards; Close it. Tests and tenant clean-up use it.
 type Dropper interface {
 	Drop(ctx context.Context) error
+}
+
+// Presence is implemented by logs that several processes share: each
+// process keeps a short-lived record there, so any of them can list the
+// others (the cluster view). Records are advisory: nothing about the log's
+// correctness depends on them. Records are per log: logs with different names
+// on one server list different members. Expiry is by the backend's clock —
+// the server's, where there is one. Arguments outside CheckAnnounce's limits
+// are refused with an error before anything is written.
+type Presence interface {
+	// Announce creates or replaces node's record, live for ttl from now.
+	Announce(ctx context.Context, node string, info []byte, ttl time.Duration) error
+	// Members returns the live records (not expired), ordered by node.
+	Members(ctx context.Context) ([]Member, error)
+	// Leave removes node's record (a clean shutdown); no record is no error.
+	Leave(ctx context.Context, node string) error
+}
+
+// Member is one process's presence record.
+type Member struct {
+	Node    string
+	Info    []byte
+	Expires time.Time // when the record lapses, by the backend's clock
 }
 
 // ReadAll calls fn for every event with position >= from, reading in pages of

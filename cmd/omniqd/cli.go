@@ -23,6 +23,7 @@ func init() {
 	commands["delete"] = command{"delete a task (or schedule) by id", runDelete}
 	commands["stats"] = command{"print task counts per queue and state", runStats}
 	commands["history"] = command{"print every event of a task, in log order", runHistory}
+	commands["cluster"] = command{"print the nodes sharing the daemon's log, their positions and lag", runCluster}
 }
 
 // cliOut is where client commands print; tests replace it.
@@ -213,6 +214,44 @@ func runStats(ctx context.Context, args []string) error {
 			return err
 		}
 		return cliPrint(client.StatsOf(s))
+	})(ctx)
+}
+
+func runCluster(ctx context.Context, args []string) error {
+	f := newCLIFlags("cluster", "[flags]")
+	asJSON := f.fs.Bool("json", false, "print the answer as JSON")
+	return cliRun(f, args, 0, func(ctx context.Context, c *client.Client, _ []string) error {
+		st, err := c.Cluster(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return cliPrint(st)
+		}
+		shared := "no: one process owns the log"
+		if st.Shared {
+			shared = "yes: every node appends, conditionally on the head it validated against"
+		}
+		fmt.Fprintf(cliOut, "node %s at position %d, log head %d, lag %d\nshared: %s\n", st.Node, st.Position, st.Head, st.Lag, shared)
+		if st.Shared {
+			fmt.Fprintf(cliOut, "conflicts %d, events caught up %d, reads synced %d\n", st.Conflicts, st.CaughtUp, st.SyncedReads)
+		}
+		if st.NodesErr != "" {
+			fmt.Fprintf(cliOut, "nodes: cannot be listed: %s\n", st.NodesErr)
+		}
+		fmt.Fprintf(cliOut, "\n%-28s %-28s %12s %8s %10s %s\n", "NODE", "ADDR", "POSITION", "LAG", "CONFLICTS", "STARTED")
+		for _, n := range st.Nodes {
+			name := n.Node
+			if n.Self {
+				name += " *"
+			}
+			started := "-"
+			if !n.Started.IsZero() {
+				started = n.Started.Format(time.RFC3339)
+			}
+			fmt.Fprintf(cliOut, "%-28s %-28s %12d %8d %10d %s\n", name, n.Addr, n.Position, n.Lag, n.Conflicts, started)
+		}
+		return nil
 	})(ctx)
 }
 

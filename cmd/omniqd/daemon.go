@@ -47,6 +47,7 @@ type daemon struct {
 	metrics *serveMetrics
 	handler http.Handler // every route, behind auth and the request observer
 	ln      net.Listener
+	url     string // scheme://host:port the daemon serves at
 	srv     *http.Server
 	served  chan error // Serve's result
 
@@ -112,7 +113,8 @@ func startDaemon(cfg serveConfig, logger *slog.Logger) (*daemon, error) {
 	} else {
 		go func() { d.served <- d.srv.Serve(ln) }()
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(), "tls", tlsConfig != nil,
+	d.url = scheme + "://" + ln.Addr().String()
+	logger.Info("listening", "addr", ln.Addr().String(), "url", d.url, "tls", tlsConfig != nil,
 		"store", storeurl.Redact(cfg.Store), "auth", cfg.Token != "", "rate_limit", cfg.RateLimit)
 	return d, nil
 }
@@ -148,6 +150,7 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	opts := []engine.Option{
 		engine.WithObserver(d.metrics),
 		engine.WithLogger(d.logger.With("component", "engine")),
+		engine.WithNodeAddr(d.url),
 	}
 	if d.cfg.LeaseTimeout > 0 {
 		opts = append(opts, engine.WithLeaseTimeout(d.cfg.LeaseTimeout))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"runtime/debug"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/internal/memstat"
+	"github.com/omniq/omniq/stores"
 )
 
 // serveMetrics holds the daemon's Prometheus metrics. It is the engine's
@@ -83,9 +85,14 @@ func newServeMetrics(a *api) *serveMetrics {
 	return m
 }
 
-// Appended implements engine.Observer.
+// Appended implements engine.Observer. A batch another node beat to a
+// shared log is not an error: its commands are prepared again (counted in
+// omniq_cluster_conflicts_total).
 func (m *serveMetrics) Appended(n int, took time.Duration, err error) {
 	m.appendSeconds.Observe(took.Seconds())
+	if errors.Is(err, stores.ErrConflict) {
+		return
+	}
 	if err != nil {
 		m.appendErrors.Inc()
 		return
@@ -138,9 +145,13 @@ type taskCollector struct {
 var (
 	tasksDesc = prometheus.NewDesc("omniq_tasks", "Tasks by queue and state (deleted tasks are not counted).",
 		[]string{"queue", "state"}, nil)
-	schedulesDesc = prometheus.NewDesc("omniq_schedules", "Active recurring schedules.", nil, nil)
-	positionDesc  = prometheus.NewDesc("omniq_log_position", "Log position the engine's state reflects.", nil, nil)
-	residentDesc  = prometheus.NewDesc("omniq_tasks_resident", "Tasks the engine holds in memory, by form: hot (full records: every task that has not ended, and ended ones not yet made compact) or cold (compact records of ended tasks, decoded on lookup).",
+	schedulesDesc        = prometheus.NewDesc("omniq_schedules", "Active recurring schedules.", nil, nil)
+	positionDesc         = prometheus.NewDesc("omniq_log_position", "Log position the engine's state reflects.", nil, nil)
+	clusterLagDesc       = prometheus.NewDesc("omniq_cluster_lag_events", "Events of the shared log this node's state has not folded in yet (head known minus position).", nil, nil)
+	clusterConflictsDesc = prometheus.NewDesc("omniq_cluster_conflicts_total", "Batches another node appended to the shared log first; their commands were prepared again on the newer state.", nil, nil)
+	clusterCaughtUpDesc  = prometheus.NewDesc("omniq_cluster_caught_up_events_total", "Events other nodes appended that this node folded into its state.", nil, nil)
+	clusterSyncedDesc    = prometheus.NewDesc("omniq_cluster_synced_reads_total", "Reads that waited for this node's state to reach the shared log's head.", nil, nil)
+	residentDesc         = prometheus.NewDesc("omniq_tasks_resident", "Tasks the engine holds in memory, by form: hot (full records: every task that has not ended, and ended ones not yet made compact) or cold (compact records of ended tasks, decoded on lookup).",
 		[]string{"form"}, nil)
 )
 
@@ -157,6 +168,10 @@ func (c *taskCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- schedulesDesc
 	ch <- positionDesc
 	ch <- residentDesc
+	ch <- clusterLagDesc
+	ch <- clusterConflictsDesc
+	ch <- clusterCaughtUpDesc
+	ch <- clusterSyncedDesc
 }
 
 func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
@@ -174,4 +189,9 @@ func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(positionDesc, prometheus.GaugeValue, float64(st.Position))
 	ch <- prometheus.MustNewConstMetric(residentDesc, prometheus.GaugeValue, float64(st.HotTasks), "hot")
 	ch <- prometheus.MustNewConstMetric(residentDesc, prometheus.GaugeValue, float64(st.ColdTasks), "cold")
+	cs := q.Cluster(context.Background())
+	ch <- prometheus.MustNewConstMetric(clusterLagDesc, prometheus.GaugeValue, float64(cs.Lag))
+	ch <- prometheus.MustNewConstMetric(clusterConflictsDesc, prometheus.CounterValue, float64(cs.Conflicts))
+	ch <- prometheus.MustNewConstMetric(clusterCaughtUpDesc, prometheus.CounterValue, float64(cs.CaughtUp))
+	ch <- prometheus.MustNewConstMetric(clusterSyncedDesc, prometheus.CounterValue, float64(cs.SyncedReads))
 }

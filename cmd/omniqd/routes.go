@@ -97,6 +97,7 @@ func apiRoutes(a *api, metrics http.Handler) []route {
 		{"POST", "/v1/schedules/{id}/pause", true, a.pause},
 		{"POST", "/v1/schedules/{id}/resume", true, a.resume},
 		{"GET", "/v1/stats", true, a.stats},
+		{"GET", "/v1/cluster", true, a.cluster},
 		{"GET", "/healthz", false, a.healthz},
 		{"GET", "/readyz", false, a.readyz},
 		{"GET", "/metrics", false, serveHTTPHandler(metrics)},
@@ -223,6 +224,11 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
 	return a.writeJSON(w, http.StatusOK, client.StatsOf(q.Stats(r.Context())))
+}
+
+// cluster answers how this node shares its log and which nodes share it.
+func (a *api) cluster(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
+	return a.writeJSON(w, http.StatusOK, q.Cluster(r.Context()))
 }
 
 // --- leases ---
@@ -508,11 +514,16 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case r.Context().Err() != nil:
 		a.logger.Debug("request ended by the client", "method", r.Method, "path", r.URL.Path, "err", err)
-	case status >= 500 && !errors.Is(err, client.ErrUnavailable) && !errors.Is(err, engine.ErrClosed):
+	case status == http.StatusServiceUnavailable:
+		a.logger.Warn("request answered unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status >= 500:
 		a.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="omniqd"`)
+	}
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
 	}
 	a.writeErrorBody(w, r, status, body.Error.Code, body.Error.Message, body.Error.Reason)
 }

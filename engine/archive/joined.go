@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/events/eventjson"
@@ -22,19 +23,28 @@ var ErrReadOnly = errors.New("archive: a joined history is read-only")
 // stores.Log: the events of the archive directory, then the log's events
 // after the archive's last. The audit commands (replay, verify, export)
 // read it like any log. Reads in position order stream each archive file
-// once; a read elsewhere reopens the file that holds it. Safe for
-// concurrent use by one reader at a time (the audit commands read from one
-// goroutine); Close closes the log too.
+// once; a read elsewhere reopens the file that holds it. Where archive
+// files overlap (see the package comment), each position is read from the
+// first file that holds it, by first position. Safe for concurrent use by
+// one reader at a time (the audit commands read from one goroutine); Close
+// closes the log too.
 type Joined struct {
-	log   stores.Log
-	dir   *Dir
-	files []span
+	log  stores.Log
+	dir  *Dir
+	segs []segment
 
-	cur     *cursor // the open archive file
-	curSpan int
+	cur    *cursor // the open archive file
+	curSeg int
 }
 
 var _ stores.Log = (*Joined)(nil)
+
+// segment is where Joined reads positions from..s.last: the file pair s,
+// after the positions (s.first up to from) an earlier file holds too.
+type segment struct {
+	s    span
+	from uint64
+}
 
 // cursor reads one archive file in order.
 type cursor struct {
@@ -44,23 +54,26 @@ type cursor struct {
 }
 
 // Join returns the history of log preceded by the archive in directory dir.
-// Errors: ErrCorrupt when the archive's files overlap or do not start at
-// position 1, or are not contiguous.
+// Errors: ErrCorrupt when the archive's files do not start at position 1,
+// or leave a gap between them (files that overlap are read once).
 func Join(log stores.Log, dir string) (*Joined, error) {
-	d, err := Open(dir)
+	d, err := open(dir)
 	if err != nil {
 		return nil, err
 	}
-	for i, s := range d.files {
-		want := uint64(1)
-		if i > 0 {
-			want = d.files[i-1].last + 1
+	var segs []segment
+	var covered uint64 // every position up to covered is in a segment
+	for _, s := range d.files {
+		if s.first > covered+1 {
+			return nil, fmt.Errorf("%w: %s starts at #%d, want #%d (events missing from the archive)", ErrCorrupt, s.name(dataSuffix), s.first, covered+1)
 		}
-		if s.first != want {
-			return nil, fmt.Errorf("%w: %s starts at #%d, want #%d (events missing from the archive)", ErrCorrupt, s.name(dataSuffix), s.first, want)
+		if s.last <= covered {
+			continue // every position of s is in an earlier file
 		}
+		segs = append(segs, segment{s: s, from: covered + 1})
+		covered = s.last
 	}
-	return &Joined{log: log, dir: d, files: d.files}, nil
+	return &Joined{log: log, dir: d, segs: segs}, nil
 }
 
 // Archived returns the position of the last archived event (0: none).
@@ -96,11 +109,12 @@ func (j *Joined) Read(ctx context.Context, from uint64, n int) ([]events.Event, 
 		}
 		ev, err := j.cur.dec.Decode()
 		if err == io.EOF {
-			j.closeCursor()
-			continue
+			err = errors.New("file ends early")
 		}
 		if err != nil || ev.Position != from {
-			return nil, fmt.Errorf("%w: archive at #%d: %v (event #%d)", stores.ErrCorrupt, from, err, ev.Position)
+			name := j.cur.f.Name()
+			j.closeCursor()
+			return nil, fmt.Errorf("%w: archive %s at #%d: %v (event #%d)", stores.ErrCorrupt, name, from, err, ev.Position)
 		}
 		j.cur.next++
 		out = append(out, ev)
@@ -111,33 +125,37 @@ func (j *Joined) Read(ctx context.Context, from uint64, n int) ([]events.Event, 
 
 // seek makes the cursor's next event the one at pos.
 func (j *Joined) seek(pos uint64) error {
-	if j.cur != nil && j.cur.next == pos && pos <= j.files[j.curSpan].last {
+	if j.cur != nil && j.cur.next == pos && pos <= j.segs[j.curSeg].s.last {
 		return nil
 	}
 	j.closeCursor()
-	for i, s := range j.files {
-		if pos < s.first || pos > s.last {
-			continue
+	i, _ := slices.BinarySearchFunc(j.segs, pos, func(g segment, pos uint64) int { return cmpU64(g.s.last, pos) })
+	if i == len(j.segs) || pos < j.segs[i].from {
+		return fmt.Errorf("%w: no archive file holds #%d", ErrCorrupt, pos)
+	}
+	s := j.segs[i].s
+	f, err := os.Open(filepath.Join(j.dir.path, s.name(dataSuffix)))
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name(), err)
+	}
+	j.cur, j.curSeg = &cursor{f: f, dec: eventjson.NewDecoder(gz), next: s.first}, i
+	for j.cur.next < pos { // skip to pos
+		ev, err := j.cur.dec.Decode()
+		if err == nil && ev.Position != j.cur.next {
+			err = fmt.Errorf("event #%d where #%d is due", ev.Position, j.cur.next)
 		}
-		f, err := os.Open(filepath.Join(j.dir.path, s.name(dataSuffix)))
 		if err != nil {
-			return fmt.Errorf("archive: %w", err)
-		}
-		gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
-		if err != nil {
-			f.Close()
+			j.closeCursor()
 			return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name(), err)
 		}
-		j.cur, j.curSpan = &cursor{f: f, dec: eventjson.NewDecoder(gz), next: s.first}, i
-		for j.cur.next < pos { // skip to pos
-			if _, err := j.cur.dec.Decode(); err != nil {
-				return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name(), err)
-			}
-			j.cur.next++
-		}
-		return nil
+		j.cur.next++
 	}
-	return fmt.Errorf("%w: no archive file holds #%d", ErrCorrupt, pos)
+	return nil
 }
 
 func (j *Joined) closeCursor() {

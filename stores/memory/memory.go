@@ -8,6 +8,10 @@
 // Events are kept encoded, as a durable store keeps them, so a value that could
 // not be stored elsewhere fails here too and later mutation of an appended
 // event by the caller cannot change the log.
+//
+// Several engines in one process may share one *Log: it implements
+// stores.Conditional, and AppendAt compares the head and appends under the
+// same mutex every append holds, so no append lands in between.
 package memory
 
 import (
@@ -36,6 +40,7 @@ var (
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
 	_ stores.Truncater     = (*Log)(nil)
+	_ stores.Conditional   = (*Log)(nil)
 )
 
 // New returns an empty log.
@@ -43,6 +48,19 @@ func New() *Log { return &Log{grew: make(chan struct{})} }
 
 // Append implements stores.Log.
 func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	return l.append(batch, false, 0)
+}
+
+// AppendAt implements stores.Conditional. The head is compared and the batch
+// appended under the one lock every append takes, so engines sharing this
+// Log cannot append in between.
+func (l *Log) AppendAt(ctx context.Context, after uint64, batch []events.Event) (uint64, error) {
+	return l.append(batch, true, after)
+}
+
+// append appends batch after the head; when cond is set, only if the head is
+// after.
+func (l *Log) append(batch []events.Event, cond bool, after uint64) (uint64, error) {
 	if len(batch) == 0 {
 		return 0, stores.ErrEmptyBatch
 	}
@@ -59,11 +77,14 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	if l.closed {
 		return 0, stores.ErrClosed
 	}
-	first := l.base + uint64(len(l.records)) + 1
+	head := l.base + uint64(len(l.records))
+	if cond && head != after {
+		return 0, fmt.Errorf("memory: append at %d: %w (head is %d)", after, stores.ErrConflict, head)
+	}
 	l.records = append(l.records, recs...)
 	close(l.grew)
 	l.grew = make(chan struct{})
-	return first, nil
+	return head + 1, nil
 }
 
 // Read implements stores.Log.

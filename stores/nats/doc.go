@@ -29,6 +29,14 @@
 // deletes, and messages leave only by a purge from the front (below), so
 // sequence s never changes meaning.
 //
+// AppendAt (stores.Conditional) never tries again: it publishes only after a
+// message that ends at the position it expects, with
+// Nats-Expected-Last-Sequence set to that message's sequence, so the
+// server's check is the atomic step. A newest message that ends elsewhere
+// (asked of the server when the one cached ends before that position, since
+// the cache may be stale) or a publish the server refuses is
+// stores.ErrConflict, and the object of a large batch is then deleted.
+//
 // Read finds the message holding a position by interpolation and bisection
 // over stream sequences with direct gets, helped by a cache of sequence →
 // position anchors (the newest message, the ones found before), then fetches

@@ -62,6 +62,7 @@ var (
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
 	_ stores.Truncater     = (*Log)(nil)
+	_ stores.Conditional   = (*Log)(nil)
 )
 
 // span is where one message sits: stream sequence seq holds positions
@@ -192,6 +193,21 @@ func BucketName(name string) string { return "OMNIQ_" + name }
 // stores.ErrUnavailable (the batch may or may not be stored), an encoding
 // error (nothing stored).
 func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	return l.append(ctx, batch, false, 0)
+}
+
+// AppendAt implements stores.Conditional: Append, published only after a
+// message that ends at position after, with Nats-Expected-Last-Sequence set
+// to that message's sequence, so the server stores it only if that message
+// is still the newest. Errors: those of Append, and stores.ErrConflict when
+// the head is not after (nothing stored).
+func (l *Log) AppendAt(ctx context.Context, after uint64, batch []events.Event) (uint64, error) {
+	return l.append(ctx, batch, true, after)
+}
+
+// append appends batch after the newest message; when cond is set, only if
+// that message ends at position after.
+func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after uint64) (uint64, error) {
 	if len(batch) == 0 {
 		return 0, stores.ErrEmptyBatch
 	}
@@ -205,19 +221,27 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	n := uint64(len(batch))
 	var blob string
 	if int64(len(data)) > l.nc.MaxPayload()-payloadHeadroom {
+		if cond {
+			// Spare the upload when the head is already known to be
+			// elsewhere.
+			if _, err := l.expectedPrev(ctx, after); err != nil {
+				return 0, err
+			}
+		}
 		blob = blobPrefix + nuid.Next()
 		if _, err := l.obs.PutBytes(ctx, blob, data); err != nil {
 			return 0, interpretError(ctx, "append: store large batch", err)
 		}
 		data = nil
 	}
-	first, err := l.publish(ctx, n, data, blob)
+	first, err := l.publish(ctx, n, data, blob, cond, after)
 	var apiErr *jetstream.APIError
-	if err != nil && blob != "" && errors.As(err, &apiErr) {
-		// The server refused the last publish, so no message names the
-		// object and it is garbage. After any other failure (timeout,
-		// cancellation, lost connection) the message may have been stored,
-		// so the object stays.
+	if err != nil && blob != "" && (errors.As(err, &apiErr) || errors.Is(err, stores.ErrConflict)) {
+		// The server refused the last publish, or a conflict stopped it
+		// before it was sent, so no message names the object and it is
+		// garbage. After any other failure (timeout, cancellation, lost
+		// connection) the message may have been stored, so the object
+		// stays.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_ = l.obs.Delete(dctx, blob)
 		cancel()
@@ -226,13 +250,23 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 }
 
 // publish stores one batch message after the newest message, retrying with a
-// fresh newest message while other writers win the race.
-func (l *Log) publish(ctx context.Context, n uint64, data []byte, blob string) (uint64, error) {
-	prev, known := l.newest()
-	if !known {
+// fresh newest message while other writers win the race. When cond is set,
+// it stores it only after a message that ends at position after, and does
+// not retry: a writer that won the race moved the head past after.
+func (l *Log) publish(ctx context.Context, n uint64, data []byte, blob string, cond bool, after uint64) (uint64, error) {
+	var prev span
+	if cond {
 		var err error
-		if prev, err = l.fetchNewest(ctx); err != nil {
+		if prev, err = l.expectedPrev(ctx, after); err != nil {
 			return 0, err
+		}
+	} else {
+		var known bool
+		if prev, known = l.newest(); !known {
+			var err error
+			if prev, err = l.fetchNewest(ctx); err != nil {
+				return 0, err
+			}
 		}
 	}
 	for {
@@ -246,6 +280,11 @@ func (l *Log) publish(ctx context.Context, n uint64, data []byte, blob string) (
 		}
 		ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequence(prev.seq))
 		if isWrongLastSequence(err) {
+			if cond {
+				// A message after prev, which ends at after, is stored:
+				// the head is past after.
+				return 0, fmt.Errorf("nats: append at %d: %w (another writer appended after it): %w", after, stores.ErrConflict, err)
+			}
 			if prev, err = l.fetchNewest(ctx); err != nil {
 				return 0, err
 			}
@@ -263,6 +302,25 @@ func (l *Log) publish(ctx context.Context, n uint64, data []byte, blob string) (
 		l.learn(span{seq: ack.Sequence, first: first, n: n})
 		return first, nil
 	}
+}
+
+// expectedPrev returns the newest message when it ends at position after,
+// and an error wrapping stores.ErrConflict when the head is elsewhere. It
+// asks the server unless the newest message known already ends at or past
+// after: a cached message that ends before after may be stale, one that
+// ends past it is not (positions only grow).
+func (l *Log) expectedPrev(ctx context.Context, after uint64) (span, error) {
+	prev, known := l.newest()
+	if !known || prev.end() < after {
+		var err error
+		if prev, err = l.fetchNewest(ctx); err != nil {
+			return span{}, err
+		}
+	}
+	if prev.end() != after {
+		return span{}, fmt.Errorf("nats: append at %d: %w (head is %d)", after, stores.ErrConflict, prev.end())
+	}
+	return prev, nil
 }
 
 // Head implements stores.Log: it asks the server for the newest message.

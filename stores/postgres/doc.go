@@ -61,6 +61,13 @@
 // are handed out at insert time, transactions commit in any order, and a
 // reader tailing by position would skip a row that commits late.)
 //
+// AppendAt (stores.Conditional) is the same statement with WHERE head =
+// after on the UPDATE. Under READ COMMITTED (the default) an UPDATE that
+// waited for another append's lock re-checks its WHERE against the head that
+// append committed, so the comparison and the append are one atomic step;
+// when the head is elsewhere no row is updated, nothing is inserted, and
+// AppendAt returns stores.ErrConflict.
+//
 // # Why one row per batch
 //
 // A batch is the unit the engine group-commits and the unit of atomicity, so

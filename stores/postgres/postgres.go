@@ -43,11 +43,12 @@ var (
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
 	_ stores.Truncater     = (*Log)(nil)
+	_ stores.Conditional   = (*Log)(nil)
 )
 
 // queries are the statements of one log, built once from its table names.
 type queries struct {
-	append, read, head, first, truncate, saveSnapshot, loadSnapshot, listen string
+	append, appendAt, read, head, first, truncate, saveSnapshot, loadSnapshot, listen string
 }
 
 func queriesFor(t tables) queries {
@@ -56,14 +57,13 @@ func queriesFor(t tables) queries {
 		// row until commit: that serializes appends, so positions are
 		// assigned and committed in the same order. NOTIFY is delivered at
 		// commit, never for a rolled-back append.
-		append: `WITH h AS (
-				UPDATE ` + t.head + ` SET head = head + $1::bigint RETURNING head
-			), b AS (
-				INSERT INTO ` + t.batches + ` (first_pos, n, data)
-				SELECT head - $1::bigint + 1, $1::int, $2::bytea FROM h
-				RETURNING first_pos
-			)
-			SELECT first_pos, pg_notify('` + t.channel + `', (first_pos + $1::bigint - 1)::text) FROM b`,
+		append: appendQuery(t, ""),
+		// The same, only when the head is $3. Under READ COMMITTED an UPDATE
+		// that waited for another append's lock re-checks its WHERE against
+		// the row that append committed, so the head compared is the head
+		// the batch goes after: when it moved, no row is updated, nothing is
+		// inserted and the statement returns no row.
+		appendAt: appendQuery(t, ` WHERE head = $3::bigint`),
 		// The batch holding $1 (the greatest first_pos <= $1), or the first
 		// batch when none starts at or before $1 (a truncated log), and the
 		// batches after it that start before the reading position + $2
@@ -88,6 +88,19 @@ func queriesFor(t tables) queries {
 		loadSnapshot: `SELECT position, data FROM ` + t.snapshot,
 		listen:       `LISTEN ` + pgx.Identifier{t.channel}.Sanitize(),
 	}
+}
+
+// appendQuery is the append statement, updating the head row only where
+// where (empty: always) allows.
+func appendQuery(t tables, where string) string {
+	return `WITH h AS (
+			UPDATE ` + t.head + ` SET head = head + $1::bigint` + where + ` RETURNING head
+		), b AS (
+			INSERT INTO ` + t.batches + ` (first_pos, n, data)
+			SELECT head - $1::bigint + 1, $1::int, $2::bytea FROM h
+			RETURNING first_pos
+		)
+		SELECT first_pos, pg_notify('` + t.channel + `', (first_pos + $1::bigint - 1)::text) FROM b`
 }
 
 // Option configures Open.
@@ -170,28 +183,73 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
 // ErrClosed, an encoding error (nothing written), ErrUnavailable (outcome
 // unknown when the connection broke during the commit).
 func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	return l.append(ctx, batch, false, 0)
+}
+
+// AppendAt implements stores.Conditional: Append, in the same one statement,
+// which updates the head row only where the head is after. Errors: those of
+// Append, and ErrConflict when the head is not after (nothing written).
+func (l *Log) AppendAt(ctx context.Context, after uint64, batch []events.Event) (uint64, error) {
+	return l.append(ctx, batch, true, after)
+}
+
+// append appends batch after the head; when cond is set, only if the head is
+// after.
+func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after uint64) (uint64, error) {
+	op := "append"
+	if cond {
+		op = fmt.Sprintf("append at %d", after)
+	}
 	if len(batch) == 0 {
 		return 0, stores.ErrEmptyBatch
 	}
 	if l.closed.Load() {
-		return 0, fmt.Errorf("postgres: append: %w", stores.ErrClosed)
+		return 0, fmt.Errorf("postgres: %s: %w", op, stores.ErrClosed)
 	}
 	if len(batch) > math.MaxInt32 {
-		return 0, fmt.Errorf("postgres: append: %d events in one batch is more than a row can count", len(batch))
+		return 0, fmt.Errorf("postgres: %s: %d events in one batch is more than a row can count", op, len(batch))
 	}
 	data, err := events.MarshalBatch(nil, batch)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: append: %w", err)
+		return 0, fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if cond && after > math.MaxInt64 {
+		// The head is a BIGINT: it cannot be after.
+		return 0, fmt.Errorf("postgres: %s: %w", op, stores.ErrConflict)
+	}
+	var row pgx.Row
+	if cond {
+		row = l.pool.QueryRow(ctx, l.q.appendAt, len(batch), data, int64(after))
+	} else {
+		row = l.pool.QueryRow(ctx, l.q.append, len(batch), data)
 	}
 	var first int64
-	if err := l.pool.QueryRow(ctx, l.q.append, len(batch), data).Scan(&first, nil); err != nil {
+	if err := row.Scan(&first, nil); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return 0, fmt.Errorf("postgres: append: %w: head row of %q missing", stores.ErrCorrupt, l.name)
+			if cond {
+				return 0, l.conflict(ctx, op)
+			}
+			return 0, fmt.Errorf("postgres: %s: %w: head row of %q missing", op, stores.ErrCorrupt, l.name)
 		}
-		return 0, l.interpretError("append", err)
+		return 0, l.interpretError(op, err)
 	}
 	l.noteHead(uint64(first) + uint64(len(batch)) - 1)
 	return uint64(first), nil
+}
+
+// conflict is the error of a conditional append that updated no head row:
+// ErrConflict when the head row is there (the head was elsewhere),
+// ErrCorrupt when it is missing.
+func (l *Log) conflict(ctx context.Context, op string) error {
+	head, err := l.Head(ctx)
+	switch {
+	case errors.Is(err, stores.ErrCorrupt):
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	case err != nil:
+		// The append was refused all the same; only the head is unknown.
+		return fmt.Errorf("postgres: %s: %w", op, stores.ErrConflict)
+	}
+	return fmt.Errorf("postgres: %s: %w (head is now %d)", op, stores.ErrConflict, head)
 }
 
 // Read implements stores.Log. It reads from one snapshot of the database, so

@@ -20,6 +20,10 @@
 // head, XADDs the batch under the explicit ID <head+1>-1 and raises the head.
 // Redis runs a script to completion before any other command, so batches are
 // atomic and positions are gap-free in commit order across every process.
+// AppendAt (stores.Conditional) passes the head it expects to the same
+// script, which compares it with the head key before writing anything and
+// returns the head instead of appending when they differ
+// (stores.ErrConflict); nothing runs between the comparison and the write.
 //
 // Read finds the entry holding a position with XREVRANGE … COUNT 1 and reads
 // forward with XRANGE. Wait blocks in XREAD on the stream, so a tail wakes on

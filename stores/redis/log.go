@@ -31,16 +31,25 @@ var (
 	_ stores.Log           = (*Log)(nil)
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
+	_ stores.Conditional   = (*Log)(nil)
 )
 
-// appendScript appends one batch. KEYS: stream, head. ARGV: event count, batch.
+// appendScript appends one batch. KEYS: stream, head. ARGV: event count,
+// batch and, for a conditional append, the head expected. It returns the
+// batch's first position, or, when the head is not the one expected, a
+// one-element array holding the head and writes nothing.
 //
 // INVARIANT: the stream entry holding positions first..first+n-1 has ID
 // <first>-1, and head = first+n-1 of the newest entry. XADD runs before the
 // head moves: Redis does not roll a script back, so if XADD fails nothing has
-// been written.
+// been written. The head is compared as the decimal string the script
+// stores, so no position is rounded through a Lua number.
 var appendScript = goredis.NewScript(`
-local head = tonumber(redis.call('GET', KEYS[2]) or '0')
+local raw = redis.call('GET', KEYS[2]) or '0'
+if ARGV[3] and ARGV[3] ~= raw then
+	return {raw}
+end
+local head = tonumber(raw)
 local first = head + 1
 redis.call('XADD', KEYS[1], string.format('%d-1', first), 'n', ARGV[1], 'b', ARGV[2])
 redis.call('SET', KEYS[2], string.format('%d', head + tonumber(ARGV[1])))
@@ -108,6 +117,24 @@ func (l *Log) Keys() []string { return []string{l.streamKey, l.headKey, l.snapKe
 // stores.ErrClosed, stores.ErrUnavailable (the append may or may not have
 // been applied), an encoding error (nothing written).
 func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	return l.append(ctx, batch, false, 0)
+}
+
+// AppendAt implements stores.Conditional: Append, by the same script, which
+// compares the head with after before it writes anything. Errors: those of
+// Append, and stores.ErrConflict when the head is not after (nothing
+// written).
+func (l *Log) AppendAt(ctx context.Context, after uint64, batch []events.Event) (uint64, error) {
+	return l.append(ctx, batch, true, after)
+}
+
+// append appends batch after the head; when cond is set, only if the head is
+// after.
+func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after uint64) (uint64, error) {
+	op := "append"
+	if cond {
+		op = fmt.Sprintf("append at %d", after)
+	}
 	if len(batch) == 0 {
 		return 0, stores.ErrEmptyBatch
 	}
@@ -116,13 +143,27 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	}
 	data, err := events.MarshalBatch(nil, batch)
 	if err != nil {
-		return 0, fmt.Errorf("redis: append: %w", err)
+		return 0, fmt.Errorf("redis: %s: %w", op, err)
 	}
-	first, err := appendScript.Run(ctx, l.rdb, []string{l.streamKey, l.headKey}, len(batch), data).Uint64()
+	args := []any{len(batch), data}
+	if cond {
+		args = append(args, strconv.FormatUint(after, 10))
+	}
+	res, err := appendScript.Run(ctx, l.rdb, []string{l.streamKey, l.headKey}, args...).Result()
 	if err != nil {
-		return 0, interpretError(ctx, "append", err)
+		return 0, interpretError(ctx, op, err)
 	}
-	return first, nil
+	switch r := res.(type) {
+	case int64:
+		if r >= 1 {
+			return uint64(r), nil
+		}
+	case []any:
+		if len(r) == 1 && cond {
+			return 0, fmt.Errorf("redis: %s: %w (head is %v)", op, stores.ErrConflict, r[0])
+		}
+	}
+	return 0, fmt.Errorf("redis: %s: unexpected reply %v from the append script", op, res)
 }
 
 // Head implements stores.Log.

@@ -58,10 +58,14 @@
 // An append runs in a BEGIN IMMEDIATE transaction, which takes the database's
 // write lock at once: it reads the head, inserts the batch after it and
 // commits, so positions are assigned and committed in one order across every
-// connection and process. Appends through one Log are also serialized in
-// process, so they queue on a mutex rather than in SQLite's busy handler;
-// other processes wait up to the busy timeout (WithBusyTimeout, default 5s)
-// and then fail with stores.ErrUnavailable.
+// connection and process. AppendAt (stores.Conditional) compares the head
+// read in that transaction with the one expected and rolls back when they
+// differ (stores.ErrConflict): the write lock, held from BEGIN to COMMIT,
+// keeps every other connection and process from appending in between.
+// Appends through one Log are also serialized in process, so they queue on
+// a mutex rather than in SQLite's busy handler; other connections and
+// processes wait up to the busy timeout (WithBusyTimeout, default 5s) and
+// then fail with stores.ErrUnavailable.
 //
 // # Why one row per batch
 //

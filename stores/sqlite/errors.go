@@ -48,6 +48,12 @@ func sentinelFor(err error, write bool) error {
 	return sentinelForCode(e.Code(), write)
 }
 
+// isBusy reports whether err is SQLITE_BUSY (with any extended code).
+func isBusy(err error) bool {
+	e, ok := errors.AsType[*msqlite.Error](err)
+	return ok && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // sentinelForCode maps a (possibly extended) SQLite result code.
 func sentinelForCode(code int, write bool) error {
 	switch code & 0xff { // the primary code; extended codes add bits above

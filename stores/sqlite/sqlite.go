@@ -49,6 +49,7 @@ var (
 	_ stores.Tailer        = (*Log)(nil)
 	_ stores.SnapshotStore = (*Log)(nil)
 	_ stores.Truncater     = (*Log)(nil)
+	_ stores.Conditional   = (*Log)(nil)
 )
 
 // queries are the statements of one log, built once from its table names.
@@ -179,7 +180,7 @@ func Open(databasePath string, opts ...Option) (*Log, error) {
 		stopPoll: stopPoll,
 	}
 	ctx := context.Background()
-	if err := l.checkWAL(ctx); err != nil {
+	if err := l.checkWAL(ctx, o.busyTimeout); err != nil {
 		stopPoll()
 		db.Close()
 		return nil, err
@@ -215,10 +216,28 @@ func dsn(path string, o options) string {
 // checkWAL fails unless the database is in WAL mode, which the durability
 // statements and concurrent readers rely on (a file system without shared
 // memory support leaves it in rollback mode).
-func (l *Log) checkWAL(ctx context.Context) error {
+//
+// Its query opens the first connection, which switches a new database to WAL
+// (see dsn). SQLite takes the lock for that switch without calling the busy
+// handler, so when other connections or processes open the same new file at
+// once, all but one get SQLITE_BUSY at once: checkWAL tries again, for up to
+// wait, as the busy timeout would have waited.
+func (l *Log) checkWAL(ctx context.Context, wait time.Duration) error {
 	var mode string
-	if err := l.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
-		return l.interpretError("open", false, err)
+	deadline := time.Now().Add(wait)
+	for {
+		err := l.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode)
+		if err == nil {
+			break
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return l.interpretError("open", false, err)
+		}
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return l.interpretError("open", false, err)
+		}
 	}
 	if !strings.EqualFold(mode, "wal") {
 		return fmt.Errorf("sqlite: open: journal mode is %q, not WAL", mode)
@@ -231,24 +250,42 @@ func (l *Log) checkWAL(ctx context.Context) error {
 // ErrClosed, ErrReadOnly, an encoding error (nothing written), ErrUnavailable
 // (the write lock stayed busy; nothing written).
 func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
+	return l.append(ctx, batch, false, 0)
+}
+
+// AppendAt implements stores.Conditional: Append, whose transaction, holding
+// the database's write lock from its BEGIN IMMEDIATE, reads the head and
+// inserts the batch only if the head is after. Errors: those of Append, and
+// ErrConflict when the head is not after (nothing written).
+func (l *Log) AppendAt(ctx context.Context, after uint64, batch []events.Event) (uint64, error) {
+	return l.append(ctx, batch, true, after)
+}
+
+// append appends batch after the head; when cond is set, only if the head is
+// after.
+func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after uint64) (uint64, error) {
+	op := "append"
+	if cond {
+		op = fmt.Sprintf("append at %d", after)
+	}
 	if len(batch) == 0 {
 		return 0, stores.ErrEmptyBatch
 	}
 	if l.closed.Load() {
-		return 0, fmt.Errorf("sqlite: append: %w", stores.ErrClosed)
+		return 0, fmt.Errorf("sqlite: %s: %w", op, stores.ErrClosed)
 	}
 	if l.readOnly.Load() {
-		return 0, fmt.Errorf("sqlite: append: %w", stores.ErrReadOnly)
+		return 0, fmt.Errorf("sqlite: %s: %w", op, stores.ErrReadOnly)
 	}
 	data, err := events.MarshalBatch(nil, batch)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: append: %w", err)
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	l.wmu.Lock()
-	first, err := l.appendTx(ctx, len(batch), data)
+	first, err := l.appendTx(ctx, len(batch), data, cond, after)
 	l.wmu.Unlock()
 	if err != nil {
-		err = l.interpretError("append", true, err)
+		err = l.interpretError(op, true, err)
 		if errors.Is(err, stores.ErrReadOnly) {
 			l.readOnly.Store(true)
 		}
@@ -258,8 +295,10 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	return first, nil
 }
 
-// appendTx writes one batch after the current head. REQUIRES: wmu held.
-func (l *Log) appendTx(ctx context.Context, n int, data []byte) (uint64, error) {
+// appendTx writes one batch after the current head; when cond is set, only
+// if the head is after (else it returns an error wrapping ErrConflict).
+// REQUIRES: wmu held.
+func (l *Log) appendTx(ctx context.Context, n int, data []byte, cond bool, after uint64) (uint64, error) {
 	tx, err := l.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
 	if err != nil {
 		return 0, err
@@ -268,6 +307,9 @@ func (l *Log) appendTx(ctx context.Context, n int, data []byte) (uint64, error) 
 	var head int64
 	if err := tx.QueryRowContext(ctx, l.q.head).Scan(&head); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
+	}
+	if cond && uint64(head) != after {
+		return 0, fmt.Errorf("%w (head is %d)", stores.ErrConflict, head)
 	}
 	if _, err := tx.ExecContext(ctx, l.q.insert, head+1, n, data); err != nil {
 		return 0, err

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(childEnv); path != "" {
 		os.Exit(childAppend(path))
 	}
+	if arg := os.Getenv(racerEnv); arg != "" {
+		os.Exit(racerMain(arg))
+	}
 	goleak.VerifyTestMain(m)
 }
 

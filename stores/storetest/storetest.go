@@ -320,6 +320,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ReadWindows", func(t *testing.T) { runReadWindows(t, h) })
 	t.Run("ReadInto", func(t *testing.T) { runReadInto(t, h) })
 	t.Run("ReadDuringTruncate", func(t *testing.T) { runReadDuringTruncate(t, h) })
+	t.Run("Conditional", func(t *testing.T) { runConditional(t, h) })
 	if h.Shared {
 		t.Run("TailingReaderSeesPrefix", func(t *testing.T) { runTailingPrefix(t, h) })
 	}
