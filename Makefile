@@ -146,3 +146,27 @@ faults:
 	OMNIQ_TEST_POSTGRES="$${OMNIQ_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/test}" \
 	$(GO) test -race=false -count=1 -timeout 60m -v ./cmd/omniqd/faults -run TestFaults -args \
 		-seed=$(SEED) -duration=$(DURATION) -kills=$(KILLS) -stores=$(STORES) -server-faults=$(SERVER_FAULTS) $(FAULTS_ARGS)
+
+.PHONY: faults-cluster
+
+# The cluster schedule of the fault harness (-cluster; cmd/omniqd/faults,
+# docs/cluster.md): CLUSTER_NODES omniqd nodes on one log per store of
+# CLUSTER_STORES (postgres, redis, nats; sqlite too, one host), one archive
+# directory, producers and workers spread over the nodes (each client moves
+# to another node on no answer or a 503), while nodes are SIGKILLed and
+# restarted (CLUSTER_KILLS in total), SIGSTOPped past the lease timeout and
+# continued (CLUSTER_PAUSES in total), and the store's server fails
+# (SERVER_FAULTS per store). Every check of `make faults`, and one outcome
+# per task, each schedule slot fired once, each lease expired once and never
+# before its deadline, the same state on every node after the drain, the
+# other nodes answering while one is down, `omniqd verify --strict`; prints
+# the failover times. SEED, DURATION and FAULTS_ARGS as for `make faults`.
+CLUSTER_STORES ?= postgres,redis,nats
+CLUSTER_NODES  ?= 3
+CLUSTER_KILLS  ?= 30
+CLUSTER_PAUSES ?= 30
+faults-cluster:
+	OMNIQ_TEST_POSTGRES="$${OMNIQ_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/test}" \
+	$(GO) test -race=false -count=1 -timeout 60m -v ./cmd/omniqd/faults -run TestFaults -args \
+		-cluster -nodes=$(CLUSTER_NODES) -seed=$(SEED) -duration=$(DURATION) -kills=$(CLUSTER_KILLS) -pauses=$(CLUSTER_PAUSES) \
+		-stores=$(CLUSTER_STORES) -server-faults=$(SERVER_FAULTS) $(FAULTS_ARGS)

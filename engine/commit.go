@@ -619,15 +619,22 @@ func (e *Engine) settle(b *pending) (written bool, applied map[ulid.ULID]error, 
 // whenever another writer appended. REQUIRES: e.mu held and no batch in
 // flight.
 func (e *Engine) resync() error {
-	head, err := e.log.Head(context.Background())
-	if err != nil {
-		return err
+	for {
+		head, err := e.log.Head(context.Background())
+		if err != nil {
+			return err
+		}
+		err = e.catchUp(head)
+		if errors.Is(err, errSkippedPast) && e.cond != nil {
+			// Another node compacted past the head read: read it again.
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		e.needSync = false
+		return nil
 	}
-	if err := e.catchUp(head); err != nil {
-		return err
-	}
-	e.needSync = false
-	return nil
 }
 
 // catchUp applies the log's events after the state's position through to,

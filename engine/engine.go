@@ -161,7 +161,8 @@ func replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 	if err != nil {
 		return nil, 0, fmt.Errorf("engine: replay: %w", err)
 	}
-	if until == 0 || until > head {
+	toHead := until == 0 || until >= head
+	if toHead {
 		until = head
 	}
 	st := projections.New()
@@ -179,9 +180,19 @@ func replay(ctx context.Context, log stores.Log, until uint64) (*projections.Sta
 	// events up to the next log.checkpoint are skipped: the checkpoint
 	// replaces everything before it.
 	f := folder{st: st, next: st.Position() + 1}
-	err = readPages(ctx, log, f.next, until, true, func(page []events.Event) error {
-		return f.page(page, nil)
-	})
+	for {
+		err = readPages(ctx, log, max(f.next, st.Position()+1), until, true, func(page []events.Event) error {
+			return f.page(page, nil)
+		})
+		if !errors.Is(err, errSkippedPast) || !toHead {
+			break
+		}
+		// Another process sharing the log compacted it past the head
+		// read above: replay to its head now.
+		if until, err = log.Head(ctx); err != nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("engine: replay: %w", err)
 	}

@@ -16,11 +16,19 @@ const pageSize = 4096
 // memory (a page's Event values alone take about 360 KB).
 const readAhead = 2
 
-// page is one Read's events, or the error that ended the reading.
+// page is one Read's events (read from position from), or the error that
+// ended the reading.
 type page struct {
-	evs []events.Event
-	err error
+	evs  []events.Event
+	from uint64
+	err  error
 }
+
+// errSkippedPast: the log's next event lies past the position the read was
+// to stop at. On a shared log that is another node's compaction: between
+// the head the caller read and its read, the log was truncated before a
+// newer checkpoint. Callers that want the whole log read the head again.
+var errSkippedPast = fmt.Errorf("the log skips past the end of the read: %w", stores.ErrCorrupt)
 
 // readPages calls fn with the log's events from position from through to,
 // a page at a time (never empty), in position order; events past to that a
@@ -38,7 +46,8 @@ type page struct {
 //
 // readPages returns fn's first error, or the reader's: the log's (wrapped
 // with the position read), ctx.Err() once ctx is done, or an error wrapping
-// stores.ErrCorrupt when the log returns nothing below to. The reader
+// stores.ErrCorrupt when the log returns nothing below to (errSkippedPast
+// when it returns events past to). The reader
 // goroutine has exited when readPages returns.
 func readPages(ctx context.Context, log stores.Log, from, to uint64, recycle bool, fn func([]events.Event) error) error {
 	if from > to {
@@ -86,8 +95,9 @@ func readPages(ctx context.Context, log stores.Log, from, to uint64, recycle boo
 			}
 			// INVARIANT: evs is not touched once sent: fn may be done with
 			// it, and it may be read into again, before this send returns.
+			read := from
 			from = evs[len(evs)-1].Position + 1
-			pages <- page{evs: evs}
+			pages <- page{evs: evs, from: read}
 		}
 	}()
 	// The reader waits only in Read and on sending to pages. pages is
@@ -107,7 +117,7 @@ func readPages(ctx context.Context, log stores.Log, from, to uint64, recycle boo
 			n--
 		}
 		if n == 0 {
-			return fmt.Errorf("the log skips from %d to %d, past %d: %w", from, p.evs[0].Position, to, stores.ErrCorrupt)
+			return fmt.Errorf("read from %d gave %d, past %d: %w", p.from, p.evs[0].Position, to, errSkippedPast)
 		}
 		if err := fn(p.evs[:n]); err != nil {
 			return err

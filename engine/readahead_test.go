@@ -199,7 +199,74 @@ func TestReadPagesGapPastTheRangeIsCorrupt(t *testing.T) {
 		t.Errorf("fn got a page from %d", page[0].Position)
 		return nil
 	})
-	if !errors.Is(err, stores.ErrCorrupt) {
-		t.Fatalf("err = %v, want ErrCorrupt", err)
+	if !errors.Is(err, stores.ErrCorrupt) || !errors.Is(err, errSkippedPast) {
+		t.Fatalf("err = %v, want ErrCorrupt (errSkippedPast)", err)
 	}
 }
+
+// staleHead is a shared log whose first Head answer is an old one, as when
+// another process appends a checkpoint and truncates before it between a
+// reader's Head and its Read.
+type staleHead struct {
+	*memory.Log
+	stale atomic.Uint64 // answered once, then 0
+}
+
+func (l *staleHead) Head(ctx context.Context) (uint64, error) {
+	if h := l.stale.Swap(0); h != 0 {
+		return h, nil
+	}
+	return l.Log.Head(ctx)
+}
+
+// TestReplayAfterACompactionPastTheHeadItRead: a process opening a shared
+// log replays to the head it read first; when the log was compacted past
+// that head meanwhile, it reads the head again and replays from the
+// checkpoint, instead of calling the log corrupt.
+func TestReplayAfterACompactionPastTheHeadItRead(t *testing.T) {
+	ctx := context.Background()
+	l := memory.New()
+	defer l.Close()
+	e, err := Open(ctx, l, WithRetention(Retention{Age: KeepEverything}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := e.Enqueue(ctx, &Task{ID: fmt.Sprintf("t%d", i), Func: "f"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := l.Head(ctx)
+	res, err := e.Compact(ctx, time.Now(), discardArchive{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.First <= before {
+		t.Fatalf("compaction left the log starting at %d, not past %d", res.First, before)
+	}
+	want, _ := e.Snapshot()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sh := &staleHead{Log: l}
+	sh.stale.Store(before)
+	st, err := Replay(ctx, sh, 0)
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if got, _ := st.Snapshot(); string(got) != string(want) {
+		t.Fatal("replayed state differs")
+	}
+	// A replay asked to stop at a position the log no longer holds still
+	// says so.
+	if _, err := Replay(ctx, l, before); !errors.Is(err, stores.ErrCorrupt) {
+		t.Fatalf("replay to a compacted position: %v", err)
+	}
+}
+
+// discardArchive is an Archive that keeps nothing.
+type discardArchive struct{}
+
+func (discardArchive) Write(context.Context, []events.Event) error { return nil }
+func (discardArchive) Sync(context.Context) error                  { return nil }
+func (discardArchive) String() string                              { return "discard" }

@@ -2,9 +2,15 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,10 +192,10 @@ func TestCheckerCatches(t *testing.T) {
 		{"an acknowledged heartbeat the log lacks", []string{checkAnswersInLog}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
 			h.answered(answer{lease: lease{"b", 2}, verb: verbHeartbeat, ok: true})
 		}},
-		{"a completion under a second lease in the log", []string{checkCompletedOnce}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+		{"a completion under a second lease in the log", []string{checkCompletedOnce, checkOneOutcome}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
 			forge(t, log, clock, "a", &events.TaskCompleted{Attempt: 2})
 		}},
-		{"two acknowledged completions", []string{checkCompletedOnce, checkAnswersInLog}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
+		{"two acknowledged completions", []string{checkCompletedOnce, checkAnswersInLog, checkOneOutcome}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
 			h.answered(answer{lease: lease{"b", 1}, verb: verbComplete, ok: true})
 		}},
 		{"a stale complete accepted", []string{checkStaleRejected}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
@@ -249,7 +255,59 @@ func TestCheckerCatches(t *testing.T) {
 			h.deleted("r")
 		}},
 		{"a fire of a deleted schedule", []string{checkScheduleKept}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
-			forge(t, log, clock, "sch", &events.ScheduleFired{FireTime: events.At(clock.Now()), Instance: "sch-late", NextFire: events.At(clock.Now().Add(time.Minute))})
+			// A slot not fired yet: only the delete makes the fire wrong.
+			forge(t, log, clock, "sch", &events.ScheduleFired{FireTime: events.At(clock.Now().Add(time.Minute)), Instance: "sch-late", NextFire: events.At(clock.Now().Add(2 * time.Minute))})
+		}},
+		{"a failure of a task already completed", []string{checkOneOutcome}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+			// The fold ignores it; a second decision on a's outcome was
+			// written all the same.
+			forge(t, log, clock, "a", &events.TaskFailed{Attempt: 1, Error: "late"})
+		}},
+		{"a task enqueued again once compaction dropped it, and run twice", []string{checkOneOutcome}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+			// a completed before the fixture's compaction, which dropped it;
+			// a retried enqueue of a (its first try's answer lost) is then
+			// a new task, and a runs again.
+			now := clock.Now()
+			forge(t, log, clock, "a", &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", Retries: 3}})
+			forge(t, log, clock, "a", &events.TaskLeased{Attempt: 1, Deadline: events.At(now.Add(time.Minute))})
+			forge(t, log, clock, "a", &events.TaskCompleted{Attempt: 1})
+		}},
+		{"a complete and a fail of one lease both acknowledged", []string{checkOneOutcome, checkAnswersInLog}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
+			h.answered(answer{lease: lease{"d", 1}, verb: verbFail, ok: true})
+		}},
+		{"a schedule slot fired twice", []string{checkSlotOnce}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+			// Two nodes' timers both fired the slot at +1m of a live
+			// schedule (the fold applies both); then it is deleted.
+			now := clock.Now()
+			forge(t, log, clock, "sch2", &events.ScheduleCreated{Template: events.TaskSpec{Func: "f", Queue: "default"}, Interval: time.Minute, NextFire: events.At(now.Add(time.Minute))})
+			slot := events.At(now.Add(time.Minute))
+			forgeAt(t, log, now.Add(time.Minute), "sch2", &events.ScheduleFired{FireTime: slot, Instance: "sch2-a", NextFire: events.At(now.Add(2 * time.Minute))})
+			forgeAt(t, log, now.Add(time.Minute), "sch2", &events.ScheduleFired{FireTime: slot, Instance: "sch2-b", NextFire: events.At(now.Add(2 * time.Minute))})
+			forgeAt(t, log, now.Add(time.Minute), "sch2", &events.ScheduleDeleted{})
+		}},
+		{"a lease expired twice", []string{checkTimerOnce}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+			// c's first lease expired in the fixture; a second node's timer
+			// expires it again (the fold ignores it: c moved on).
+			forge(t, log, clock, "c", &events.TaskLeaseExpired{Attempt: 1})
+		}},
+		{"a lease expired before its heartbeat's deadline", []string{checkTimerOnce}, func(t *testing.T, log *memory.Log, _ *history, clock *engine.ManualClock) {
+			// v's lease runs to +1m, a heartbeat through another node moves
+			// it to +2m, and a timer that missed the heartbeat expires it
+			// at +90s (the fold applies it); v is retried and completes.
+			now := clock.Now()
+			forge(t, log, clock, "v", &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", Retries: 3}})
+			forgeAt(t, log, now, "v", &events.TaskLeased{Attempt: 1, Deadline: events.At(now.Add(time.Minute)), Worker: "node-a"})
+			forgeAt(t, log, now.Add(30*time.Second), "v", &events.TaskHeartbeat{Attempt: 1, Deadline: events.At(now.Add(2 * time.Minute))})
+			at := now.Add(90 * time.Second)
+			forgeAt(t, log, at, "v", &events.TaskLeaseExpired{Attempt: 1})
+			forgeAt(t, log, at, "v", &events.TaskRetryScheduled{Attempt: 1, Error: "lease expired", RetryAt: events.At(at)})
+			forgeAt(t, log, at, "v", &events.TaskLeased{Attempt: 2, Deadline: events.At(at.Add(time.Minute)), Worker: "node-b"})
+			forgeAt(t, log, at, "v", &events.TaskCompleted{Attempt: 2})
+		}},
+		{"an abandoned lease whose task was never handed out again", []string{checkStalledReissued}, func(t *testing.T, log *memory.Log, h *history, clock *engine.ManualClock) {
+			// A worker died with its node holding e's only lease; no one
+			// else got e (the history says so; the log has it completed).
+			h.abandonedLease(lease{"e", 1})
 		}},
 		{"an acknowledged pause the log lacks", []string{checkScheduleKept}, func(t *testing.T, _ *memory.Log, h *history, _ *engine.ManualClock) {
 			h.scheduleChanged("sch-other", events.TypeSchedulePaused)
@@ -297,6 +355,11 @@ func TestCheckerCatches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			for _, c := range r.checks {
+				for _, f := range c.failures {
+					t.Logf("%s: %s", c.name, f)
+				}
+			}
 			if r.checkpoints == 0 || r.archived == 0 {
 				t.Errorf("the fixture's history: %d checkpoints, %d events from the archive; want some of each", r.checkpoints, r.archived)
 			}
@@ -332,6 +395,107 @@ func TestCheckerCatches(t *testing.T) {
 		rep, err := audit.Verify(ctx, log, audit.Options{})
 		if err != nil || rep.OK() || !rep.Has(audit.RuleCompletedTwoLeases) {
 			t.Fatalf("verify after a forged completion of %s: %v %+v", done, err, rep)
+		}
+	})
+
+	// The cluster runs verify with --strict: an event the fold ignores is a
+	// breach there, since every event of a shared log was validated against
+	// the events before it. A heartbeat of a lease that had ended already
+	// (a node validating on a stale state) passes plain verify, as a
+	// warning, and fails the strict one.
+	t.Run("verify --strict sees an ignored event", func(t *testing.T) {
+		log, _, clock, _ := fixture(t)
+		if rep, err := audit.Verify(ctx, log, audit.Options{Strict: true}); err != nil || !rep.OK() {
+			t.Fatalf("clean fixture, strict: %v %v", err, rep.Err())
+		}
+		var done string
+		if err := stores.ReadAll(ctx, log, 1, 100, func(ev events.Event) error {
+			if _, ok := ev.Payload.(*events.TaskCompleted); ok {
+				done = ev.TaskID
+			}
+			return nil
+		}); err != nil || done == "" {
+			t.Fatalf("no completion in the compacted log: %v", err)
+		}
+		forge(t, log, clock, done, &events.TaskHeartbeat{Attempt: 1, Deadline: events.At(clock.Now().Add(time.Minute))})
+		if rep, err := audit.Verify(ctx, log, audit.Options{}); err != nil || !rep.OK() || len(rep.Warnings) == 0 {
+			t.Fatalf("plain verify of a late heartbeat of %s: want a warning, no breach: %v %+v", done, err, rep)
+		}
+		rep, err := audit.Verify(ctx, log, audit.Options{Strict: true})
+		if err != nil || rep.OK() || !rep.Has(audit.RuleIgnoredEvent) {
+			t.Fatalf("strict verify of a late heartbeat of %s: %v %+v", done, err, rep)
+		}
+	})
+
+	// same_state asks each node (GET /v1/cluster, GET /v1/stats) and the
+	// log's head: here three fake nodes over the fixture's log.
+	t.Run("same_state sees a node behind and a node apart", func(t *testing.T) {
+		log, _, _, _ := fixture(t)
+		head, err := log.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats := fmt.Sprintf(`{"position":%d,"queues":{"default":{"completed":9}},"schedules":0}`, head)
+		type fake struct {
+			position uint64
+			stats    string
+		}
+		serve := func(nodes []fake) []string {
+			var urls []string
+			for i, n := range nodes {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					switch r.URL.Path {
+					case "/v1/cluster":
+						json.NewEncoder(w).Encode(engine.ClusterStatus{Node: fmt.Sprintf("node%d", i), Shared: true, Position: n.position})
+					case "/v1/stats":
+						io.WriteString(w, n.stats+"\n")
+					default:
+						http.NotFound(w, r)
+					}
+				}))
+				t.Cleanup(srv.Close)
+				urls = append(urls, srv.URL)
+			}
+			return urls
+		}
+		for _, tc := range []struct {
+			name  string
+			nodes []fake
+			fails bool
+		}{
+			{"agree", []fake{{head, stats}, {head, stats}, {head, stats}}, false},
+			{"a node behind the head", []fake{{head, stats}, {head - 1, stats}, {head, stats}}, true},
+			{"a node with other counts", []fake{{head, stats}, {head, stats}, {head, strings.Replace(stats, "9", "8", 1)}}, true},
+		} {
+			c, _ := sameState(ctx, log, serve(tc.nodes), 300*time.Millisecond)
+			if c.checked != 3 || (c.failed > 0) != tc.fails {
+				t.Errorf("%s: same_state checked %d, failed %d %v; want failing=%v", tc.name, c.checked, c.failed, c.failures, tc.fails)
+			}
+			for _, f := range c.failures {
+				t.Logf("%s: %s", tc.name, f)
+			}
+		}
+		// A node that does not answer.
+		urls := serve([]fake{{head, stats}, {head, stats}})
+		c, _ := sameState(ctx, log, append(urls, "http://127.0.0.1:1"), 300*time.Millisecond)
+		if c.failed == 0 {
+			t.Errorf("a node that does not answer: same_state passed")
+		}
+	})
+
+	// others_answer: after a kill or a pause a live node acknowledged an
+	// enqueue within the failover bound.
+	t.Run("others_answer sees the others wait for the node hit", func(t *testing.T) {
+		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		ok := &clusterFault{Kind: "pause", Node: 1, Began: at, Back: at.Add(4 * time.Second), Live: 30 * time.Millisecond, LiveWhileDown: true}
+		if c := othersAnswer([]*clusterFault{ok}); c.checked != 1 || c.failed != 0 {
+			t.Errorf("a live node answered at once: %+v", c)
+		}
+		late := &clusterFault{Kind: "pause", Node: 2, Began: at, Back: at.Add(6 * time.Second), Live: failoverBound + 100*time.Millisecond}
+		none := &clusterFault{Kind: "kill", Node: 0, Began: at, Back: at.Add(2 * time.Second), Live: time.Minute, LiveErr: "no live node acknowledged the probe"}
+		c := othersAnswer([]*clusterFault{ok, late, none})
+		if c.checked != 3 || c.failed != 2 {
+			t.Errorf("the others answered only once the node was back, or never: %+v", c)
 		}
 	})
 }

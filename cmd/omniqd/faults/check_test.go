@@ -49,7 +49,22 @@ const (
 	checkRecovered       = "recovered"
 	checkCleanShutdown   = "clean_shutdown"
 	checkVerify          = "verify"
+
+	// Checks of every run that matter most on a shared log (TestCheckerCatches
+	// breaks each too).
+	checkOneOutcome = "one_outcome"
+	checkSlotOnce   = "slot_once"
+	checkTimerOnce  = "timer_once"
+	// Checks of the cluster schedule alone (cluster_test.go).
+	checkSameState    = "same_state"
+	checkOthersAnswer = "others_answer"
 )
+
+// clockSlack is how far apart two omniqd processes' clock reads may be: a
+// lease expiry stamped up to this much before the deadline it enforces is
+// not counted as early. The nodes run on one machine, and each anchors its
+// clock to the machine's wall clock when it starts (engine/clock.go).
+const clockSlack = 100 * time.Millisecond
 
 // maxListed bounds the failures listed per check (all are counted).
 const maxListed = 20
@@ -150,8 +165,8 @@ func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (
 	defer h.mu.Unlock()
 	r := &report{ends: map[projections.Status]int{}}
 	for _, name := range []string{checkAckedInLog, checkAllTerminal, checkAllowedEnd, checkLeasesInLog, checkAnswersInLog,
-		checkCompletedOnce, checkDepsFirst, checkTimingKept, checkDeletedStays, checkScheduleKept, checkStaleRejected,
-		checkStalledReissued, checkPendingReissued, checkReplayEqual} {
+		checkCompletedOnce, checkOneOutcome, checkSlotOnce, checkTimerOnce, checkDepsFirst, checkTimingKept, checkDeletedStays,
+		checkScheduleKept, checkStaleRejected, checkStalledReissued, checkPendingReissued, checkReplayEqual} {
 		r.check(name)
 	}
 
@@ -196,7 +211,31 @@ func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (
 	}
 	replayEqual, depsFirst, timing := r.check(checkReplayEqual), r.check(checkDepsFirst), r.check(checkTimingKept)
 	deletedStays, scheduleKept := r.check(checkDeletedStays), r.check(checkScheduleKept)
+	timerOnce := r.check(checkTimerOnce)
+	// outcomes: per task, every task.completed and task.failed event of the
+	// log, applied or not ("task.completed of attempt 2 @1234").
+	outcomes := map[string][]string{}
+	type slot struct {
+		id string
+		at events.Timestamp
+	}
+	fires := map[slot][]uint64{}             // schedule.fired events per schedule and FireTime, applied or not
+	expiries := map[lease][]uint64{}         // task.lease_expired events per lease, applied or not
+	deadline := map[lease]events.Timestamp{} // the deadline of the last applied task.leased or task.heartbeat
+	enqueuedAt := map[string][]uint64{}      // applied task.enqueued events per task (two: a compaction had forgotten it)
 	err := readHistory(ctx, log, archiveDir, &r.archived, func(ev events.Event) error {
+		switch p := ev.Payload.(type) {
+		case *events.TaskCompleted:
+			outcomes[ev.TaskID] = append(outcomes[ev.TaskID], fmt.Sprintf("task.completed of attempt %d @%d", p.Attempt, ev.Position))
+		case *events.TaskFailed:
+			outcomes[ev.TaskID] = append(outcomes[ev.TaskID], fmt.Sprintf("task.failed of attempt %d @%d", p.Attempt, ev.Position))
+		case *events.ScheduleFired:
+			k := slot{ev.TaskID, p.FireTime}
+			fires[k] = append(fires[k], ev.Position)
+		case *events.TaskLeaseExpired:
+			l := lease{ev.TaskID, p.Attempt}
+			expiries[l] = append(expiries[l], ev.Position)
+		}
 		// Before the fold: what the event is checked against.
 		switch p := ev.Payload.(type) {
 		case *events.LogCheckpoint:
@@ -271,6 +310,7 @@ func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (
 		case *events.TaskEnqueued:
 			if ok {
 				seen[ev.TaskID] = true
+				enqueuedAt[ev.TaskID] = append(enqueuedAt[ev.TaskID], ev.Position)
 			}
 		case *events.ScheduleCreated:
 			if ok {
@@ -297,11 +337,13 @@ func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (
 			if ok {
 				applied[appliedKey{"leased", lease{ev.TaskID, p.Attempt}}] = true
 				leasedAt[lease{ev.TaskID, p.Attempt}] = ev.Position
+				deadline[lease{ev.TaskID, p.Attempt}] = p.Deadline
 				r.leaseEvents++
 			}
 		case *events.TaskHeartbeat:
 			if ok {
 				applied[appliedKey{verbHeartbeat, lease{ev.TaskID, p.Attempt}}] = true
+				deadline[lease{ev.TaskID, p.Attempt}] = p.Deadline
 			}
 		case *events.TaskCompleted:
 			if completions[ev.TaskID] == nil {
@@ -314,8 +356,15 @@ func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (
 			}
 		case *events.TaskLeaseExpired:
 			if ok {
-				expired[lease{ev.TaskID, p.Attempt}] = true
+				l := lease{ev.TaskID, p.Attempt}
+				expired[l] = true
 				r.expiries++
+				// An expiry is decided on a state that holds every
+				// heartbeat before it: the deadline had passed.
+				if dl, known := deadline[l]; known && ev.Time.Add(clockSlack).Before(dl.Time()) {
+					timerOnce.fail("task %s: task.lease_expired of attempt %d at %d stamped %s, %v before the deadline %s of its last lease or heartbeat",
+						ev.TaskID, p.Attempt, ev.Position, ev.Time.Format(time.RFC3339Nano), dl.Time().Sub(ev.Time).Round(time.Millisecond), dl.Time().Format(time.RFC3339Nano))
+				}
 			}
 		case *events.TaskRetryScheduled:
 			if l := (lease{ev.TaskID, p.Attempt}); ok && !expired[l] {
@@ -468,6 +517,65 @@ func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (
 		}
 	}
 
+	// One accepted outcome per task: the log holds at most one task.completed
+	// or task.failed event for it (applied or not: on a log whose every
+	// event was validated against the events before it, a second one is a
+	// second decision), and clients were not told of two (completes of two
+	// attempts, or a complete and a fail of one lease, or a complete of a
+	// task that failed for good).
+	c = r.check(checkOneOutcome)
+	for id, evs := range outcomes {
+		c.checked++
+		if len(evs) > 1 {
+			again := ""
+			if at := enqueuedAt[id]; len(at) > 1 {
+				again = fmt.Sprintf(" (its task.enqueued was applied at positions %v: a compaction had dropped the task when the later one came)", at)
+			}
+			c.fail("task %s: %d outcomes in the log: %s%s", id, len(evs), strings.Join(evs, ", "), again)
+		}
+	}
+	okFinal := map[lease]map[verb]bool{}
+	for _, a := range h.answers {
+		if !a.ok || a.verb == verbHeartbeat {
+			continue
+		}
+		c.checked++
+		if okFinal[a.lease] == nil {
+			okFinal[a.lease] = map[verb]bool{}
+		}
+		okFinal[a.lease][a.verb] = true
+	}
+	for l, vs := range okFinal {
+		if vs[verbComplete] && vs[verbFail] {
+			c.fail("task %s: both a complete and a fail of attempt %d were acknowledged", l.id, l.attempt)
+		}
+	}
+	for id, attempts := range okCompletes {
+		if len(attempts) > 1 {
+			c.fail("task %s: completes of attempts %v were all acknowledged", id, attempts)
+		}
+		for _, o := range outcomes[id] {
+			if strings.HasPrefix(o, "task.failed") {
+				c.fail("task %s: a complete of attempt %d was acknowledged, and the log holds %s", id, attempts[0], o)
+			}
+		}
+	}
+
+	// Each schedule slot fired once; each lease expired at most once.
+	c = r.check(checkSlotOnce)
+	for k, at := range fires {
+		c.checked++
+		if len(at) > 1 {
+			c.fail("schedule %s: the slot %s fired %d times, at positions %v", k.id, k.at.Time().Format(time.RFC3339Nano), len(at), at)
+		}
+	}
+	for l, at := range expiries {
+		timerOnce.checked++
+		if len(at) > 1 {
+			timerOnce.fail("task %s: attempt %d expired %d times, at positions %v", l.id, l.attempt, len(at), at)
+		}
+	}
+
 	// Fencing: a stale answer is refused and changes nothing.
 	c = r.check(checkStaleRejected)
 	for _, s := range h.stale {
@@ -499,6 +607,21 @@ func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (
 		endedThen := t != nil && t.Status.Terminal() && t.Status != projections.StatusCompleted && t.Attempt == l.attempt
 		if maxLease[l.id] <= l.attempt && !endedThen {
 			c.fail("task %s: attempt %d stalled and the task was not handed out again", l.id, l.attempt)
+		}
+	}
+	// A lease its worker dropped when it died with its node is answered by
+	// no one: it runs out and the task is handed out again (or ends).
+	for _, l := range h.abandoned {
+		c.checked++
+		for _, v := range []verb{verbComplete, verbFail} {
+			if applied[appliedKey{v, l}] {
+				c.fail("task %s: the abandoned attempt %d has an applied %s", l.id, l.attempt, v)
+			}
+		}
+		t := final(l.id)
+		endedThen := t != nil && t.Status.Terminal() && t.Status != projections.StatusCompleted && t.Attempt == l.attempt
+		if maxLease[l.id] <= l.attempt && !endedThen {
+			c.fail("task %s: attempt %d was abandoned (its worker died with its node) and the task was not handed out again", l.id, l.attempt)
 		}
 	}
 

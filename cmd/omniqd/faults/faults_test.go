@@ -38,6 +38,9 @@ var (
 	flagBinary       = flag.String("omniqd", "", "test this omniqd binary instead of building one from the working tree")
 	flagCompact      = flag.Duration("compact-every", 0, "omniqd --compact-every, dropping what ended a second before, instead of retention (0: retention)")
 	flagRetention    = flag.Duration("retention", time.Second, "omniqd --retention, into a compressed archive directory, when -compact-every is 0 (0: neither)")
+	flagCluster      = flag.Bool("cluster", false, "the cluster schedule: -nodes omniqd nodes on one log per store (sqlite, postgres, redis, nats; default postgres,redis,nats), nodes killed and paused")
+	flagNodes        = flag.Int("nodes", 3, "-cluster: omniqd nodes per log")
+	flagPauses       = flag.Int("pauses", 6, "-cluster: SIGSTOPs of a node (for 1.2 to 2 lease timeouts, then SIGCONT) in total, spread evenly over the stores")
 )
 
 // figures is what one store's run did and found.
@@ -66,6 +69,7 @@ type figures struct {
 	StaleTries      int            `json:"stale_tries"` // deliberately stale answers (all must be refused)
 	NoAnswer        int            `json:"no_answer"`   // calls that got no answer (connection refused or reset), retried
 	Answer5xx       int            `json:"answer_5xx"`  // calls answered 5xx (store down, omniqd starting), retried
+	Answer500       int            `json:"answer_500"`  // of those, answered 500 internal rather than 503
 	LogHead         uint64         `json:"log_head"`
 	Tasks           int            `json:"tasks"`
 	Completed       int            `json:"completed"`
@@ -83,6 +87,13 @@ type figures struct {
 	Drain           string         `json:"drain"`
 	Checks          map[string]int `json:"checks"` // items checked per check
 	Passed          bool           `json:"passed"`
+
+	// The cluster schedule (-cluster) only.
+	Nodes     int             `json:"nodes,omitempty"`     // omniqd nodes on the log
+	Pauses    int             `json:"pauses,omitempty"`    // SIGSTOPs of a node
+	Abandoned int             `json:"abandoned,omitempty"` // leases dropped by workers that died with their node
+	Conflicts uint64          `json:"conflicts,omitempty"` // batches that lost a conditional append (the last incarnations)
+	Failover  []*clusterFault `json:"failover,omitempty"`  // each kill and pause of a node, and its failover
 }
 
 // TestFaults is the fault harness (see the package doc). It runs only when
@@ -95,7 +106,17 @@ func TestFaults(t *testing.T) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano()%1_000_000_000) + 1
 	}
+	if *flagCluster && !storesGiven() {
+		*flagStores = "postgres,redis,nats"
+	}
 	names := strings.Split(*flagStores, ",")
+	bin := *flagBinary
+	if *flagCluster {
+		all := testCluster(t, seed, bin, names)
+		t.Log("\n" + summary(all))
+		writeReport(t, all)
+		return
+	}
 	for _, n := range names {
 		if !slices.Contains(allStores, n) {
 			t.Fatalf("-stores: unknown store %q (want some of %s)", n, strings.Join(allStores, ","))
@@ -127,7 +148,6 @@ func TestFaults(t *testing.T) {
 			t.Logf("FAILED with seed %d; replay: %s", seed, replay(*flagStores, *flagKills))
 		}
 	})
-	bin := *flagBinary
 	if bin == "" {
 		bin = buildOmniqd(t, t.TempDir())
 	}
@@ -146,6 +166,11 @@ func TestFaults(t *testing.T) {
 		})
 	}
 	t.Log("\n" + summary(all))
+	writeReport(t, all)
+}
+
+// writeReport writes the figures to -report, when given.
+func writeReport(t *testing.T, all []*figures) {
 	if *flagReport != "" {
 		b, _ := json.MarshalIndent(all, "", "  ")
 		if err := os.WriteFile(*flagReport, append(b, '\n'), 0o644); err != nil {
@@ -263,47 +288,10 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	f := &figures{Store: name, Seed: seed, Duration: flagDuration.String(), ServerFaultKind: setup.faultKind, Checks: map[string]int{}}
 	h := newHistory()
 	d := newDaemon(t, bin, setup.url, *flagLease)
-	archiveDir := ""
-	switch {
-	case *flagCompact > 0:
-		archiveDir = filepath.Join(t.TempDir(), "archive")
-		d.args = append(d.args, "--compact-every", flagCompact.String(), "--compact-before", "1s", "--compact-archive", archiveDir)
-	case *flagRetention > 0:
-		archiveDir = filepath.Join(t.TempDir(), "archive")
-		d.args = append(d.args, "--retention", flagRetention.String(), "--archive", archiveDir)
-	default:
-		d.args = append(d.args, "--retention", "keep")
-	}
+	archiveDir, archiveArgs := archiveFlags(t, *flagRetention)
+	d.args = append(d.args, archiveArgs...)
 	var maxReady time.Duration
-
-	// start starts omniqd and waits until it serves, as a supervisor would:
-	// a start that exits early (a server store not back yet) is retried.
-	start := func() error {
-		var last error
-		for try := 0; try < 10; try++ {
-			began := time.Now()
-			p, err := d.start()
-			if err != nil {
-				return err
-			}
-			pos, err := d.waitReady(p, 60*time.Second)
-			if err == nil {
-				h.started(pos)
-				f.Starts++
-				maxReady = max(maxReady, time.Since(began))
-				return nil
-			}
-			last = err
-			d.kill9()
-			f.FailedStarts++
-			if setup.fault == nil {
-				return err // an embedded store has no server to wait for
-			}
-			t.Logf("omniqd start %d failed, retrying: %v", try+1, firstLine(err))
-			sleep(ctx, time.Second)
-		}
-		return fmt.Errorf("omniqd did not start in 10 tries: %w", last)
-	}
+	start := func() error { return startReady(ctx, t, d, h, f, setup.fault != nil, &maxReady) }
 	if err := start(); err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +303,7 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	}
 	t.Logf("%s: %s; schedule: %s", name, setup.url, strings.Join(plan, ", "))
 
-	l := &load{t: t, h: h, seed: seed, store: name, url: d.url(), leaseTimeout: *flagLease}
+	l := newLoad(t, h, seed, name, []string{d.url()}, *flagLease)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	workCtx, stopWork := context.WithCancel(ctx)
 	var producers, workers sync.WaitGroup
@@ -328,9 +316,9 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	for p := range 2 {
 		producers.Go(func() { l.produce(loadCtx, p) })
 	}
-	producers.Go(func() { l.stall(loadCtx) })
-	producers.Go(func() { l.shape(loadCtx) })
-	producers.Go(func() { l.schedule(loadCtx, *flagDuration) })
+	producers.Go(func() { l.stall(loadCtx, 0) })
+	producers.Go(func() { l.shape(loadCtx, 0) })
+	producers.Go(func() { l.schedule(loadCtx, 0, *flagDuration) })
 	for w := range 4 {
 		workers.Go(func() { l.work(workCtx, w) })
 	}
@@ -431,27 +419,7 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	if stopErr != nil || code != 0 {
 		c.fail("omniqd exited %d on SIGTERM: %v\n%s", code, stopErr, d.logTail(20))
 	}
-	c = r.check(checkVerify)
-	c.checked++
-	vctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	vcode, vrep, vout, err := verify(vctx, bin, setup.url)
-	cancel()
-	switch {
-	case err != nil:
-		c.fail("omniqd verify: %v", err)
-	case vcode != 0 || vrep == nil || !vrep.OK():
-		c.fail("omniqd verify exited %d: %s", vcode, vout)
-		if vrep != nil {
-			for _, b := range vrep.Breaches {
-				c.fail("%s", b)
-			}
-		}
-	}
-	if vrep != nil {
-		for _, w := range vrep.Warnings {
-			t.Logf("verify warning: %s %s ×%d (first #%d, task %s: %s)", w.Type, w.Reason, w.Count, w.First, w.TaskID, w.Example)
-		}
-	}
+	verifyCheck(ctx, t, r.check(checkVerify), bin, setup.url)
 
 	fill(f, h, r, maxReady)
 	f.MaxOutage = maxOutage.Round(time.Millisecond).String()
@@ -469,7 +437,80 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	if !r.ok() {
 		t.Errorf("%s: checks failed; the end of omniqd's log:\n%s", name, d.logTail(60))
 	}
+	if t.Failed() {
+		keepHistory(ctx, t, bin, setup.url, archiveDir, fmt.Sprintf("omniq-faults-%d-%s", seed, name), []string{d.logPath})
+	}
 	return f
+}
+
+// archiveFlags returns the archive directory of a run ("" for none) and
+// the omniqd flags that write it: retention's compressed archive, or the
+// periodic compactor's JSON Lines files (-compact-every). The nodes of a
+// cluster share one. retention is -retention, or the cluster's floor.
+func archiveFlags(t *testing.T, retention time.Duration) (string, []string) {
+	switch {
+	case *flagCompact > 0:
+		dir := filepath.Join(t.TempDir(), "archive")
+		return dir, []string{"--compact-every", flagCompact.String(), "--compact-before", "1s", "--compact-archive", dir}
+	case retention > 0:
+		dir := filepath.Join(t.TempDir(), "archive")
+		return dir, []string{"--retention", retention.String(), "--archive", dir}
+	}
+	return "", []string{"--retention", "keep"}
+}
+
+// startReady starts d and waits until it serves, as a supervisor would: a
+// start that exits early (a server store not back yet, retry set) is
+// retried. It records the start in h and f.
+func startReady(ctx context.Context, t *testing.T, d *daemon, h *history, f *figures, retry bool, maxReady *time.Duration) error {
+	var last error
+	for try := 0; try < 10; try++ {
+		began := time.Now()
+		p, err := d.start()
+		if err != nil {
+			return err
+		}
+		pos, err := d.waitReady(p, 60*time.Second)
+		if err == nil {
+			h.started(pos)
+			f.Starts++
+			*maxReady = max(*maxReady, time.Since(began))
+			return nil
+		}
+		last = err
+		d.kill9()
+		f.FailedStarts++
+		if !retry {
+			return err // an embedded store has no server to wait for
+		}
+		t.Logf("omniqd start %d failed, retrying: %v", try+1, firstLine(err))
+		sleep(ctx, time.Second)
+	}
+	return fmt.Errorf("omniqd did not start in 10 tries: %w", last)
+}
+
+// verifyCheck runs `omniqd verify` on store (more: its other flags) into c.
+func verifyCheck(ctx context.Context, t *testing.T, c *checkResult, bin, store string, more ...string) {
+	c.checked++
+	vctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	vcode, vrep, vout, err := verify(vctx, bin, store, more...)
+	cancel()
+	switch {
+	case err != nil:
+		c.fail("omniqd verify: %v", err)
+	case vcode != 0 || vrep == nil || !vrep.OK():
+		c.fail("omniqd verify %s exited %d: %s", strings.Join(more, " "), vcode, vout)
+		if vrep != nil {
+			for _, b := range vrep.Breaches {
+				c.fail("%s", b)
+			}
+		}
+	}
+	if vrep != nil {
+		for _, w := range vrep.Warnings {
+			t.Logf("verify warning: %s %s ×%d (first #%d, task %s: %s)", w.Type, w.Reason, w.Count, w.First, w.TaskID, w.Example)
+		}
+	}
 }
 
 // drain waits until the server shows no task waiting, pending or running.
@@ -559,8 +600,9 @@ func fill(f *figures, h *history, r *report, maxReady time.Duration) {
 		}
 	}
 	f.Stalls = len(h.stalled) + len(h.neverUp)
+	f.Abandoned = len(h.abandoned)
 	f.StaleTries = len(h.stale)
-	f.NoAnswer, f.Answer5xx = h.transport, h.answer5xx
+	f.NoAnswer, f.Answer5xx, f.Answer500 = h.transport, h.answer5xx, h.answer500
 	f.LogHead, f.Tasks, f.Completed, f.Failed = r.head, r.tasks, r.completed, r.failed
 	f.LeaseExpiries, f.LostLeases, f.Ignored, f.AtStarts = r.expiries, r.lostLeases, r.ignored, r.atStarts
 	f.Deletes, f.ScheduleOps, f.Checkpoints, f.Archived = len(h.deletes), len(h.scheduleOps), r.checkpoints, r.archived
@@ -611,5 +653,10 @@ func summary(all []*figures) string {
 		tot.Kills, tot.ServerFaults, tot.Starts, tot.Tasks, tot.Leases, tot.Stalls, tot.StaleTries, tot.StaleAnswers,
 		tot.LeaseExpiries, tot.LostLeases, tot.Ignored, tot.Answer5xx, tot.NoAnswer, tot.LogHead, tot.Deletes, tot.Checkpoints, tot.Archived)
 	tw.Flush()
+	if slices.ContainsFunc(all, func(f *figures) bool { return f.Nodes > 0 }) {
+		b.WriteString("\nfailover (cluster): after each kill and pause of a node, the first enqueue a live node acknowledged;\n" +
+			"for the leases that node had granted and its workers never answered, from each lease's deadline to its expiry and to the task's next lease\n")
+		b.WriteString(failoverTable(all))
+	}
 	return b.String()
 }

@@ -70,9 +70,11 @@ type history struct {
 	stale     []staleTry
 	stalled   []lease  // leases held past their deadline by the stalling worker
 	neverUp   []lease  // stalled leases that never stopped being current (checked)
+	abandoned []lease  // leases dropped unanswered by workers that died with their node (cluster)
 	starts    []uint64 // the log position each omniqd start replayed to
 	transport int      // calls that got no answer (connection refused or reset, timeout)
 	answer5xx int      // calls answered 5xx (a store down, omniqd starting or stopping)
+	answer500 int      // of those, answered 500 internal (not 503 unavailable)
 	acks      int      // enqueues acknowledged so far
 	// ends: the terminal states the workload allows a task it enqueued
 	// (absent: completed only).
@@ -170,6 +172,14 @@ func (h *history) stalledLease(l lease, expired bool) {
 	}
 }
 
+// abandonedLease records a lease its worker dropped without an answer: it
+// must run out and its task be handed out again.
+func (h *history) abandonedLease(l lease) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.abandoned = append(h.abandoned, l)
+}
+
 func (h *history) started(pos uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -183,6 +193,9 @@ func (h *history) noAnswer(err error) {
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
 		h.answer5xx++
+		if apiErr.Status == 500 {
+			h.answer500++
+		}
 	} else {
 		h.transport++
 	}

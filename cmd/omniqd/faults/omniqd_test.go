@@ -170,6 +170,17 @@ func (d *daemon) kill9() {
 	<-p.exited
 }
 
+// signal sends sig to the running incarnation (SIGSTOP, SIGCONT).
+func (d *daemon) signal(sig syscall.Signal) error {
+	d.mu.Lock()
+	p := d.cur
+	d.mu.Unlock()
+	if p == nil {
+		return errors.New("omniqd is not running")
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
 // stop sends SIGTERM and returns the exit code (-1 when it had to be killed).
 func (d *daemon) stop(timeout time.Duration) (int, error) {
 	d.mu.Lock()
@@ -203,10 +214,10 @@ func (d *daemon) logTail(n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// verify runs `omniqd verify --store URL --json` and returns its exit code
-// and report.
-func verify(ctx context.Context, bin, store string) (int, *audit.Report, string, error) {
-	cmd := exec.CommandContext(ctx, bin, "verify", "--store", store, "--json")
+// verify runs `omniqd verify --store URL --json` (and more flags: --strict,
+// --archive DIR) and returns its exit code and report.
+func verify(ctx context.Context, bin, store string, more ...string) (int, *audit.Report, string, error) {
+	cmd := exec.CommandContext(ctx, bin, append([]string{"verify", "--store", store, "--json"}, more...)...)
 	cmd.Env = omniqdEnv()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
