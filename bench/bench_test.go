@@ -38,6 +38,27 @@ func TestRunCounts(t *testing.T) {
 	}
 }
 
+// TestTaskTime: each handler waits TaskTime, so a burn-down of n tasks on
+// w single-task workers works for at least n/w times it (a lower bound the
+// waits guarantee, not a performance figure); the Work pool waits too.
+func TestTaskTime(t *testing.T) {
+	for _, api := range []API{APISingle, APIWork} {
+		t.Run(string(api), func(t *testing.T) {
+			cfg := tiny(ModeBurndown, api)
+			cfg.Workers, cfg.Producers, cfg.TaskTime = 30, 30, 10*time.Millisecond
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkReport(t, cfg, rep)
+			if want := 0.1; rep.WorkSeconds < want || rep.TaskTimeMs != 10 {
+				t.Fatalf("worked %d tasks of 10ms on 30 workers in %.3fs (task_time_ms %v), want at least %.1fs",
+					rep.Worked, rep.WorkSeconds, rep.TaskTimeMs, want)
+			}
+		})
+	}
+}
+
 func checkReport(t *testing.T, cfg Config, rep *Report) {
 	t.Helper()
 	if rep.Mode != cfg.Mode || rep.API != cfg.API || rep.Workers != cfg.Workers {
@@ -140,6 +161,10 @@ func TestConfigErrors(t *testing.T) {
 		"backlog":   {Batch: 500, Backlog: 10},
 		"fraction":  {ScheduledFraction: 1.5},
 		"no scheme": {Store: "/var/lib/omniq"},
+		"nodes":     {Nodes: -1},
+		"task time": {TaskTime: -time.Millisecond},
+		"pebble×2":  {Store: "pebble://", Nodes: 2},
+		"file×3":    {Store: "file:///var/lib/omniq", Nodes: 3},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c.Store = cmpOr(c.Store, "memory://")
@@ -211,5 +236,108 @@ func TestSamplesBounded(t *testing.T) {
 	// A uniform sample's median is near the middle of 0..n.
 	if mid := ms(time.Duration(n / 2)); l.P50 < 0.95*mid || l.P50 > 1.05*mid {
 		t.Fatalf("median %v, want about %v", l.P50, mid)
+	}
+}
+
+// TestNodesNeedSharedStore: more than one node on a store one process owns
+// (the default Pebble included) is a config error naming the stores that
+// can be shared, before anything is opened.
+func TestNodesNeedSharedStore(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	for _, store := range []string{"", "pebble://", "file://"} {
+		_, err := Run(context.Background(), Config{Store: store, Nodes: 2})
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), SharedStores) {
+			t.Errorf("store %q with 2 nodes: %v, want ErrConfig naming %s", store, err, SharedStores)
+		}
+	}
+}
+
+func TestShare(t *testing.T) {
+	for _, c := range []struct{ n, nodes int }{{4, 3}, {64, 3}, {2, 3}, {5, 1}} {
+		sum := 0
+		for i := range c.nodes {
+			s := share(c.n, c.nodes, i)
+			if want := (c.n - i + c.nodes - 1) / c.nodes; s != want {
+				t.Errorf("share(%d, %d, %d) = %d, want %d (goroutines j %% %d == %d)", c.n, c.nodes, i, s, want, c.nodes, i)
+			}
+			sum += s
+		}
+		if sum != c.n {
+			t.Errorf("%d goroutines over %d nodes: shares add up to %d", c.n, c.nodes, sum)
+		}
+	}
+}
+
+// TestRunNodes: two engines on one memory log (and on one SQLite file,
+// each with a handle of its own) complete every task exactly as one does,
+// and the report gives each node's share and cluster counters.
+func TestRunNodes(t *testing.T) {
+	cases := []struct {
+		store string
+		mode  Mode
+		api   API
+	}{
+		{"memory://", ModeBurndown, APIBatch},
+		{"memory://", ModeContinuous, APISingle},
+		{"memory://", ModeBurndown, APIWorkBatch},
+		{"sqlite://", ModeBurndown, APIBatch},
+	}
+	for _, c := range cases {
+		t.Run(strings.TrimSuffix(c.store, "://")+"/"+string(c.mode)+"/"+string(c.api), func(t *testing.T) {
+			t.Setenv("TMPDIR", t.TempDir())
+			cfg := tiny(c.mode, c.api)
+			cfg.Store, cfg.Nodes = c.store, 2
+			rep, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkReport(t, cfg, rep)
+			if rep.Nodes != 2 || !rep.Shared || len(rep.NodeStats) != 2 {
+				t.Fatalf("report: %d nodes, shared %v, %d node stats; want 2, true, 2", rep.Nodes, rep.Shared, len(rep.NodeStats))
+			}
+			a, b := rep.NodeStats[0], rep.NodeStats[1]
+			if a.Node == b.Node {
+				t.Errorf("both nodes are named %q", a.Node)
+			}
+			if a.Producers+b.Producers != cfg.Producers || a.Workers+b.Workers != cfg.Workers || a.Producers != 2 || a.Workers != 2 {
+				t.Errorf("shares %+v, %+v: want producers 2+1 and workers 2+2", a, b)
+			}
+			if a.Position != b.Position || a.Position == 0 {
+				t.Errorf("nodes ended at positions %d and %d: want the same head", a.Position, b.Position)
+			}
+			// Each node wrote and read the other's events.
+			if a.CaughtUp == 0 || b.CaughtUp == 0 {
+				t.Errorf("events caught up: %d and %d, want both positive", a.CaughtUp, b.CaughtUp)
+			}
+			if a.Appends == 0 || b.Appends == 0 || a.AppendedEvents == 0 || b.AppendedEvents == 0 {
+				t.Errorf("appends: %d (%d events) and %d (%d events), want all positive", a.Appends, a.AppendedEvents, b.Appends, b.AppendedEvents)
+			}
+			var sum uint64
+			for _, n := range rep.NodeStats {
+				sum += n.Conflicts
+			}
+			if rep.Conflicts > sum || rep.ConflictsPerSec < 0 || rep.Appends < rep.Conflicts || rep.Appends == 0 || rep.EventsPerAppend <= 0 {
+				t.Errorf("%d conflicts (%g/s) of %d appends (%g events each) in the measured phase, %d conflicts over the run",
+					rep.Conflicts, rep.ConflictsPerSec, rep.Appends, rep.EventsPerAppend, sum)
+			}
+			var js bytes.Buffer
+			if err := rep.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range []string{`"nodes": 2`, `"conflicts": `, `"conflicts_per_sec": `, `"caught_up_events": `, `"appends": `} {
+				if !strings.Contains(js.String(), key) {
+					t.Errorf("JSON report lacks %s", key)
+				}
+			}
+			var table bytes.Buffer
+			if err := rep.WriteTable(&table); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"2 on one log (conditional appends: yes)", a.Node, "batches lost the race", "events caught up", "one engine reopening"} {
+				if !strings.Contains(table.String(), want) {
+					t.Errorf("table lacks %q:\n%s", want, table.String())
+				}
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -56,6 +57,14 @@ type Config struct {
 	Store string
 	// Keep leaves a temporary directory or unique log in place after the run.
 	Keep bool
+	// Nodes is how many engines share the log (default 1). Each opens the
+	// store URL itself, as a separate process would (a temporary directory
+	// or unique log name is resolved once, for all), with a worker ID of
+	// its own (engine.WithWorkerID); producers and workers are spread over
+	// the nodes round-robin. The memory store has no URL to open twice:
+	// its nodes share the one log. More than one node needs a store that
+	// several processes can open (see SharedStores).
+	Nodes int
 
 	Mode Mode
 	API  API
@@ -74,6 +83,12 @@ type Config struct {
 	// CompleteBatch with APIBatch, of one EnqueueBatch with APIWorkBatch
 	// (default 1000).
 	Batch int
+	// TaskTime is how long each task's handler takes, waiting as a task
+	// blocked on I/O would (a call to another service, a query), without
+	// using a core (default 0: a no-op handler). A worker of the batch API
+	// runs the tasks of one lease side by side: it waits TaskTime once per
+	// lease.
+	TaskTime time.Duration
 	// Backlog bounds enqueued-but-not-worked tasks in a continuous run
 	// (default 20,000), as River's continuous mode keeps a bounded pool.
 	Backlog int
@@ -120,6 +135,9 @@ type Config struct {
 
 // Defaults returns c with every zero field set to its default.
 func (c Config) Defaults() Config {
+	if c.Nodes == 0 {
+		c.Nodes = 1
+	}
 	if c.Mode == "" {
 		c.Mode = ModeBurndown
 	}
@@ -189,6 +207,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: jobs %d must be positive", ErrConfig, c.Jobs)
 	case c.Duration < 0:
 		return fmt.Errorf("%w: duration %s must be positive", ErrConfig, c.Duration)
+	case c.TaskTime < 0:
+		return fmt.Errorf("%w: task time %s must not be negative", ErrConfig, c.TaskTime)
 	case c.Workers < 1 || c.Producers < 1:
 		return fmt.Errorf("%w: workers %d and producers %d must be positive", ErrConfig, c.Workers, c.Producers)
 	case c.Batch < 1:
@@ -203,9 +223,24 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: scheduled fraction %g must be within 0..1", ErrConfig, c.ScheduledFraction)
 	case c.ScheduleAhead < 0:
 		return fmt.Errorf("%w: schedule-ahead %s must not be negative", ErrConfig, c.ScheduleAhead)
+	case c.Nodes < 1:
+		return fmt.Errorf("%w: nodes %d must be positive", ErrConfig, c.Nodes)
+	}
+	if c.Nodes > 1 {
+		scheme, _, _ := strings.Cut(c.Store, "://")
+		if c.Store == "" {
+			scheme = "pebble"
+		}
+		if scheme == "file" || scheme == "pebble" {
+			return fmt.Errorf("%w: %d nodes on %s://: one process owns a %s log (a lock in its directory refuses a second opener); several nodes can share %s",
+				ErrConfig, c.Nodes, scheme, scheme, SharedStores)
+		}
 	}
 	return nil
 }
+
+// SharedStores names the stores several nodes (Config.Nodes) can share.
+const SharedStores = "postgres://, redis://, nats://, sqlite:// and memory://"
 
 func (c Config) progress(format string, args ...any) {
 	if c.Progress != nil {

@@ -22,5 +22,10 @@
 // delayed with Schedule.RunAt, timed from the task's created_at (or run_at)
 // to the moment a worker holds its lease, read from the engine's clock.
 //
+// With Config.Nodes above 1, that many engines share the log, each on a
+// store handle of its own, as separate processes would; producers and
+// workers are dealt over them, and the report adds what sharing cost each
+// node (conflicts, events caught up).
+//
 // Handlers are no-ops; the figures are the queue's own cost.
 package bench

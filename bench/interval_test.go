@@ -173,7 +173,7 @@ func TestCheckPlateau(t *testing.T) {
 		"declining, leaking":  {ivs: both(declining, leaking), fail: []string{"throughput", "RSS"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			p := CheckPlateau(c.ivs)
+			p := CheckPlateau(c.ivs, 0)
 			err := p.Err()
 			if len(c.fail) == 0 {
 				if err != nil || !p.OK() {
@@ -195,7 +195,7 @@ func TestCheckPlateau(t *testing.T) {
 		})
 	}
 
-	p := CheckPlateau(declining)
+	p := CheckPlateau(declining, 0)
 	if p.WindowSeconds != 60 || p.WarmUpSeconds != 120 {
 		t.Errorf("30-minute run: window %gs, warm-up %gs; want 60 and 120", p.WindowSeconds, p.WarmUpSeconds)
 	}
@@ -203,12 +203,56 @@ func TestCheckPlateau(t *testing.T) {
 	if p.Ratio < 0.5 || p.Ratio > 0.55 {
 		t.Errorf("declining: ratio %.3f, want about 0.525", p.Ratio)
 	}
-	if p := CheckPlateau(short); p.WindowSeconds != 30 || p.WarmUpSeconds != 30 || p.Reference != 3_000_000 || p.Last != 3_000_000 {
+	if p := CheckPlateau(short, 0); p.WindowSeconds != 30 || p.WarmUpSeconds != 30 || p.Reference != 3_000_000 || p.Last != 3_000_000 {
 		t.Errorf("two-minute run: window %gs, warm-up %gs, drained %g then %g; want 30, 30, 3M, 3M", p.WindowSeconds, p.WarmUpSeconds, p.Reference, p.Last)
 	}
 	// The level after warm-up is the median of the minute that follows it.
-	if p := CheckPlateau(leaking); p.BaseRSS < 800*mib || p.BaseRSS > 810*mib || p.MaxRSS <= p.BaseRSS || p.Deviation < 0.25 {
+	if p := CheckPlateau(leaking, 0); p.BaseRSS < 800*mib || p.BaseRSS > 810*mib || p.MaxRSS <= p.BaseRSS || p.Deviation < 0.25 {
 		t.Errorf("leaking: base %d, max %d, deviation %.3f: want 800-810 MiB, more, about 0.27", p.BaseRSS, p.MaxRSS, p.Deviation)
+	}
+}
+
+// TestCheckPlateauSettle: a run whose memory climbs for five minutes (a
+// retention of about that age) fails the default two-minute warm-up and
+// holds its plateau once warm-up lasts as long as retention takes to act;
+// warm-up never takes more than half the run.
+func TestCheckPlateauSettle(t *testing.T) {
+	const mib = 1 << 20
+	slow := flat(180, 10, 100_000, 800*mib) // 30 minutes
+	for i := range slow {
+		if slow[i].At <= 300 {
+			slow[i].RSS = uint64(float64(300*mib) + float64(500*mib)*slow[i].At/300)
+		}
+	}
+	if p := CheckPlateau(slow, 0); p.OK() || p.WarmUpSeconds != 120 {
+		t.Fatalf("default warm-up: %+v, want a failure on RSS after 120 s", p)
+	}
+	settle := RetentionSettle(3*time.Minute + 40*time.Second)
+	if settle != 4*time.Minute+35*time.Second+2*11*time.Second {
+		t.Fatalf("RetentionSettle(3m40s) = %s", settle)
+	}
+	if p := CheckPlateau(slow, settle); !p.OK() || p.WarmUpSeconds != settle.Seconds() {
+		t.Fatalf("warm-up of %s: %+v, want the plateau held", settle, p)
+	}
+	if p := CheckPlateau(slow, time.Hour); p.WarmUpSeconds != 900 {
+		t.Fatalf("warm-up of an hour in a 30-minute run: %gs, want 900", p.WarmUpSeconds)
+	}
+	// Minute-long intervals: the one that began during warm-up (2:00-3:00,
+	// warm-up ending at 2:42) holds retention's first, largest compaction;
+	// the level is taken from the intervals that begin after warm-up.
+	minutes := flat(30, 60, 30_000, 0)
+	for i := range minutes {
+		minutes[i].PeakRSS = 3400 * mib
+		if i%2 == 1 {
+			minutes[i].PeakRSS = 3600 * mib
+		}
+	}
+	minutes[2].PeakRSS = 4600 * mib
+	if p := CheckPlateau(minutes, RetentionSettle(2*time.Minute)); !p.OK() || p.BaseRSS != 3600*mib || p.MaxRSS != 3600*mib {
+		t.Fatalf("first compaction inside warm-up: %+v, want the plateau held at 3600 MiB", p)
+	}
+	if RetentionSettle(0) != 0 || RetentionSettle(-time.Second) != 0 {
+		t.Fatal("no retention needs no settling")
 	}
 }
 

@@ -4,7 +4,7 @@
 # committed). Usage, from the repository root:
 #
 #   bench/measure.sh            # everything (about 15 minutes on 2 cores without the recovery step)
-#   bench/measure.sh e2e peers  # some steps: e2e latency memory recovery peers
+#   bench/measure.sh e2e peers  # some steps: e2e latency memory recovery peers nodes
 #
 # Server-backed runs use OMNIQ_TEST_POSTGRES (default
 # postgres://root@127.0.0.1:5432/test) and Redis at 127.0.0.1:6379.
@@ -69,6 +69,29 @@ step_peers() {
 	# The chart: the first run, plus the second run's OmniQ rows (api "…-nosnap").
 	go run ./bench/cmd/benchchart -in "$OUT/peers.json,$OUT/peers-nosnap.json" -out bench/chart.svg \
 		-title "OmniQ and peers, burn-down of 100k no-op jobs, 2 shared cores" >/dev/null
+}
+
+step_nodes() {
+	# One node, then three engines on one PostgreSQL log (each on a
+	# connection pool of its own), continuous 20 s: the batch and single
+	# APIs with the same producers and workers dealt over the nodes, then
+	# 64 workers per node whose tasks each wait 20 ms (as on I/O). Three
+	# rounds in turn (take the median). "Several nodes" in README.md.
+	pg=${OMNIQ_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/test}
+	for round in 1 2 3; do
+		for api in batch single io; do
+			for n in 1 3; do
+				case $api in
+				batch) args=(--api batch) ;;
+				single) args=(--api single --workers 256) ;;
+				io) args=(--api single --workers $((64 * n)) --task-time 20ms) ;;
+				esac
+				note "postgres continuous, $api, $n node(s), round $round"
+				$B --store "$pg" --mode continuous "${args[@]}" --duration 20s --probe -1 --no-recovery --nodes "$n" \
+					>"$OUT/postgres-nodes$n-$api-r$round.json"
+			done
+		done
+	done
 }
 
 steps=("$@")

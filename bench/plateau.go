@@ -36,7 +36,9 @@ type Plateau struct {
 	Reference     float64 `json:"reference_completed"`
 	Last          float64 `json:"last_completed"`
 	Ratio         float64 `json:"ratio"`
-	// WarmUpSeconds: two minutes, or a quarter of the run when shorter.
+	// WarmUpSeconds: two minutes, or a quarter of the run when shorter;
+	// longer when the run's retention needs longer to act (see
+	// CheckPlateau's settle), up to half the run.
 	// BaseRSS is the resident set's level after warm-up (the median of the
 	// intervals in the window that starts there); MinRSS and MaxRSS bound
 	// the intervals from warm-up on, and Deviation is the larger of their
@@ -55,11 +57,14 @@ type Plateau struct {
 // run) drains at least PlateauMinDrain of what the second window drained,
 // and from the end of warm-up (two minutes, or a quarter of a shorter run)
 // on, every interval's resident set is within ±PlateauRSSBand of its level
-// after warm-up: the median over the window that follows warm-up. An
+// after warm-up: the median over the window that follows warm-up. Warm-up
+// lasts at least settle, capped at half the run: with retention, ended tasks
+// are kept for its age before a pass removes them, so memory cannot level
+// off before the age plus a pass or two (see RetentionSettle). An
 // interval's resident set is its peak (Interval.PeakRSS) where the kernel
 // reports one, else the sample at its end. A curve of fewer than 8
 // intervals fails as too short to judge. See Plateau.Err.
-func CheckPlateau(ivs []Interval) *Plateau {
+func CheckPlateau(ivs []Interval, settle time.Duration) *Plateau {
 	p := &Plateau{}
 	if len(ivs) < plateauMinIntervals {
 		p.Failures = append(p.Failures, fmt.Sprintf("%d intervals are too few to judge (want at least %d: a longer run or a shorter --interval)", len(ivs), plateauMinIntervals))
@@ -77,11 +82,13 @@ func CheckPlateau(ivs []Interval) *Plateau {
 		p.Failures = append(p.Failures, fmt.Sprintf("throughput: the last window drained %.1f%% of the second (want at least %.0f%%)", 100*p.Ratio, 100*PlateauMinDrain))
 	}
 
-	p.WarmUpSeconds = math.Min(120, end/4)
+	p.WarmUpSeconds = math.Max(math.Min(120, end/4), math.Min(settle.Seconds(), end/2))
 	base := len(ivs) - 1
 	for i, s := range ivs {
-		// The sample nearest the end of warm-up (ticks run a little late).
-		if s.At >= p.WarmUpSeconds-s.Seconds/2 {
+		// The first interval that begins at the end of warm-up (ticks run
+		// a little late): an interval's peak covers all of it, so one that
+		// began during warm-up carries warm-up's peaks.
+		if s.At-s.Seconds >= p.WarmUpSeconds-s.Seconds/2 {
 			base = i
 			break
 		}
@@ -167,4 +174,16 @@ func (s Interval) rss() uint64 {
 		return s.PeakRSS
 	}
 	return s.RSS
+}
+
+// RetentionSettle is how long a run with retention age (Config.Retention;
+// none when not positive) keeps growing before retention holds its ended
+// tasks steady: retention first compacts once the oldest ended task is
+// Age×5/4 old (engine.Retention), which a pass (retentionEvery) notices up
+// to one pass late; one more pass for the memory that compaction frees.
+func RetentionSettle(age time.Duration) time.Duration {
+	if age <= 0 {
+		return 0
+	}
+	return age + age/4 + 2*retentionEvery(age)
 }

@@ -92,8 +92,9 @@ func measureRecovery(ctx context.Context, cfg Config, t *target, opts []engine.O
 
 // generate grows the log to cfg.Events events through the batch APIs
 // (EnqueueBatch, DequeueN, CompleteBatch of cfg.Batch tasks: three events
-// per task), from cfg.Producers goroutines on queues of their own. A store
-// that already holds that many events is left as it is.
+// per task), from cfg.Producers goroutines on queues of their own, dealt
+// round-robin over the nodes. A store that already holds that many events
+// is left as it is.
 func (r *runner) generate(ctx context.Context) error {
 	cfg := r.cfg
 	start := r.e.Position()
@@ -114,19 +115,20 @@ func (r *runner) generate(ctx context.Context) error {
 	began := time.Now()
 	for p := range cfg.Producers {
 		queue := fmt.Sprintf("%s-gen-%d", Queue, p)
+		e := r.nodes[p%len(r.nodes)].e
 		wg.Go(func() {
 			fail := func(err error) { once.Do(func() { first = err; cancel() }) }
 			batch := make([]*engine.Task, cfg.Batch)
 			outcomes := make([]engine.Outcome, 0, cfg.Batch)
-			for r.e.Position() < cfg.Events && ctx.Err() == nil {
+			for e.Position() < cfg.Events && ctx.Err() == nil {
 				for i := range batch {
 					batch[i] = &engine.Task{Func: funcMain, QueueName: queue}
 				}
-				if err := r.e.EnqueueBatch(ctx, batch); err != nil {
+				if err := e.EnqueueBatch(ctx, batch); err != nil {
 					fail(fmt.Errorf("bench: generate: enqueue: %w", err))
 					return
 				}
-				leased, err := r.e.DequeueN(ctx, queue, len(batch))
+				leased, err := e.DequeueN(ctx, queue, len(batch))
 				if err != nil {
 					fail(fmt.Errorf("bench: generate: dequeue: %w", err))
 					return
@@ -135,7 +137,7 @@ func (r *runner) generate(ctx context.Context) error {
 				for _, t := range leased {
 					outcomes = append(outcomes, engine.Outcome{Task: t})
 				}
-				if _, err := r.e.CompleteBatch(ctx, outcomes); err != nil {
+				if _, err := e.CompleteBatch(ctx, outcomes); err != nil {
 					fail(fmt.Errorf("bench: generate: complete: %w", err))
 					return
 				}
@@ -150,6 +152,9 @@ func (r *runner) generate(ctx context.Context) error {
 		return first
 	}
 	took := time.Since(began)
+	if err := r.settle(ctx); err != nil {
+		return err
+	}
 	r.rep.Generated = r.e.Position() - start
 	r.rep.GenerateSeconds, r.rep.GenerateTasksSec = seconds(took), rate(tasks, took)
 	return nil

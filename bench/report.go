@@ -19,7 +19,38 @@ type Report struct {
 	Workers   int    `json:"workers"`
 	Producers int    `json:"producers"`
 	Batch     int    `json:"batch,omitempty"`
-	GoMaxProc int    `json:"gomaxprocs"`
+	// TaskTime: how long each handler waited (Config.TaskTime), 0 for none.
+	TaskTimeMs float64 `json:"task_time_ms,omitempty"`
+	GoMaxProc  int     `json:"gomaxprocs"`
+
+	// Nodes: engines that shared the log (Config.Nodes); Shared says
+	// whether the store takes conditional appends, so that the engines ran
+	// as on a shared log (tailing it, appending conditionally, bringing
+	// reads to its head) — with one node as well.
+	Nodes  int  `json:"nodes"`
+	Shared bool `json:"shared"`
+	// NodeStats: each node's share of the goroutines and what sharing the
+	// log cost it over the whole run.
+	NodeStats []NodeStats `json:"node_stats,omitempty"`
+	// Conflicts: batches that lost a conditional append, all nodes, in the
+	// measured phase (as EnqueueSeconds and WorkSeconds: insert and drain,
+	// or the continuous window); ConflictsPerSec over that phase.
+	Conflicts       uint64  `json:"conflicts"`
+	ConflictsPerSec float64 `json:"conflicts_per_sec"`
+	// Appends: the store appends the engines made in the measured phase,
+	// all nodes (those that lost the race included), and per second;
+	// AppendMs their mean duration; EventsPerAppend the mean events of
+	// those that landed (how much group commit gathered into one).
+	Appends         uint64  `json:"appends"`
+	AppendsPerSec   float64 `json:"appends_per_sec"`
+	AppendMs        float64 `json:"append_ms"`
+	EventsPerAppend float64 `json:"events_per_append"`
+	// CPUCores: CPU time this process used in the measured phase over its
+	// length (GOMAXPROCS bounds it); MachineBusy: the fraction of all the
+	// machine's cores busy meanwhile, every process counted (a store server
+	// on the same host too).
+	CPUCores    float64 `json:"cpu_cores"`
+	MachineBusy float64 `json:"machine_busy"`
 
 	// Enqueued and Worked count the main phase's tasks (the probe's are
 	// separate); Completed is what the engine's Stats say completed.
@@ -69,6 +100,7 @@ type Report struct {
 	// Plateau: the verdict of CheckPlateau on Intervals, when asked for.
 	Plateau *Plateau `json:"plateau,omitempty"`
 
+	// Recovery: one engine reopening the log, whatever Nodes wrote it.
 	Recovery *Recovery `json:"recovery,omitempty"`
 	// Generated: events a recovery run appended to reach Config.Events (0
 	// when the store already held them), and how long that took.
@@ -117,11 +149,33 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	row("store", "%s", r.Store)
 	row("mode / api", "%s / %s (workers %d, producers %d, batch %d, GOMAXPROCS %d)", r.Mode, r.API, r.Workers, r.Producers, r.Batch, r.GoMaxProc)
+	if r.TaskTimeMs > 0 {
+		row("task time", "%.1f ms per task (per lease with batch), waiting", r.TaskTimeMs)
+	}
+	shared := "no: one writer"
+	if r.Shared {
+		shared = "yes"
+	}
+	row("nodes", "%d on one log (conditional appends: %s)", r.Nodes, shared)
+	if r.Mode != ModeRecovery && r.Appends > 0 {
+		row("appends (measured)", "%s (%s/s), %.2f ms each, %.0f events per append that landed", thousands(float64(r.Appends)), thousands(r.AppendsPerSec), r.AppendMs, r.EventsPerAppend)
+		if r.Shared {
+			row("conflicts (measured)", "%s batches lost the race (%s/s, %.0f%% of the appends)", thousands(float64(r.Conflicts)), thousands(r.ConflictsPerSec),
+				100*float64(r.Conflicts)/float64(r.Appends))
+		}
+	}
+	for _, n := range r.NodeStats {
+		row("  "+n.Node, "producers %d, workers %d: %s appends, %s conflicts, %s events caught up, %s synced reads (whole run)", n.Producers, n.Workers,
+			thousands(float64(n.Appends)), thousands(float64(n.Conflicts)), thousands(float64(n.CaughtUp)), thousands(float64(n.SyncedReads)))
+	}
 	if r.Mode != ModeRecovery {
 		row("tasks", "enqueued %d, worked %d, completed %d", r.Enqueued, r.Worked, r.Completed)
 		row("enqueue", "%s tasks/s (%.2fs)", thousands(r.EnqueuePerSec), r.EnqueueSeconds)
 		row("worked", "%s tasks/s (%.2fs)", thousands(r.WorkedPerSec), r.WorkSeconds)
 		row("end to end", "%s tasks/s", thousands(r.EndToEndPerSec))
+		if r.CPUCores > 0 {
+			row("CPU (measured phase)", "this process %.2f cores of %d; machine %.0f%% busy", r.CPUCores, r.GoMaxProc, 100*r.MachineBusy)
+		}
 		lat("start latency (load)", r.StartLatency)
 		lat("start latency (idle)", r.IdleStartLatency)
 		lat("scheduled lateness", r.ScheduledLateness)
@@ -145,6 +199,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("peak RSS", "%s", mib(r.PeakRSS))
 	}
 	if rc := r.Recovery; rc != nil {
+		if r.Nodes > 1 {
+			row("recovery", "one engine reopening the log the %d nodes wrote", r.Nodes)
+		}
 		row("log", "%d events", rc.Events)
 		row("store open", "%.3fs", rc.LogOpenSeconds)
 		row("recovery after crash", "%.3fs (snapshot at %d, replayed %d)", rc.CrashSeconds, rc.SnapshotPosition, rc.Events-rc.SnapshotPosition)
@@ -185,7 +242,7 @@ func thousands(f float64) string {
 func seconds(d time.Duration) float64 { return d.Seconds() }
 
 func newReport(c Config, store string) *Report {
-	r := &Report{Store: store, Mode: c.Mode, API: c.API, Workers: c.Workers, Producers: c.Producers, GoMaxProc: runtime.GOMAXPROCS(0)}
+	r := &Report{Store: store, Mode: c.Mode, API: c.API, Workers: c.Workers, Producers: c.Producers, GoMaxProc: runtime.GOMAXPROCS(0), Nodes: c.Nodes, TaskTimeMs: ms(c.TaskTime)}
 	if c.Mode == ModeContinuous {
 		r.IntervalSeconds = seconds(c.Interval)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/engine"
-	"github.com/omniq/omniq/stores"
 )
 
 // Queue is the queue every benchmark task goes to.
@@ -42,10 +41,6 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, fmt.Errorf("bench: open store: %w", err)
 	}
 	var crashed atomic.Bool
-	elog := log
-	if ss, ok := log.(stores.SnapshotStore); ok {
-		elog = crashLog{Log: log, ss: ss, crashed: crashed.Load}
-	}
 	// The harness reads the same clock the engine stamps events with.
 	var clk engine.Clock = &engine.SystemClock{}
 	opts := []engine.Option{engine.WithClock(clk)}
@@ -55,7 +50,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	case cfg.SnapshotEvery < 0:
 		opts = append(opts, engine.WithSnapshotEvery(0))
 	}
-	ropt, rdesc, removeArchive, err := retention(cfg)
+	ropt, rdesc, anotherRetention, removeArchive, err := retention(cfg)
 	if err != nil {
 		log.Close()
 		return nil, err
@@ -65,8 +60,17 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			err = fmt.Errorf("bench: remove the archive: %w", cerr)
 		}
 	}()
+	// Node 0 (and the recovery measurements) get ropt; every other node
+	// the same retention with an archive handle of its own.
+	base := opts
+	nodeRetention := func(i int) (engine.Option, error) {
+		if i == 0 {
+			return ropt, nil
+		}
+		return anotherRetention()
+	}
 	if ropt != nil {
-		opts = append(opts, ropt)
+		opts = append(opts[:len(opts):len(opts)], ropt)
 		cfg.progress("retention %s", rdesc)
 	}
 	rep = newReport(cfg, t.display)
@@ -92,23 +96,30 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return recoverInto(ctx, cfg, t, opts, rep)
 		}
 	}
-	e, err := engine.Open(ctx, elog, opts...)
+	nodes, err := openNodes(ctx, cfg, t, log, base, nodeRetention, crashed.Load)
 	if err != nil {
-		log.Close()
-		return nil, fmt.Errorf("bench: open engine: %w", err)
+		return nil, err
 	}
-	r := &runner{cfg: cfg, e: e, clk: clk, rep: rep, drained: make(chan struct{}), dir: t.dir}
+	if cfg.Nodes > 1 {
+		cfg.progress("%d nodes on one log, each on a store handle of its own", cfg.Nodes)
+	}
+	r := &runner{cfg: cfg, nodes: nodes, e: nodes[0].e, clk: clk, rep: rep, drained: make(chan struct{}), dir: t.dir}
 	switch cfg.Mode {
 	case ModeBurndown, ModeContinuous:
 		err = r.workload(ctx)
 	case ModeRecovery:
 		err = r.generate(ctx)
 	}
+	if err == nil {
+		if err = r.settle(ctx); err == nil {
+			rep.Shared, rep.NodeStats = r.nodeStats(ctx)
+		}
+	}
 	rep.PeakRSS = procStatus("VmHWM")
-	// The store is left as a crash would leave it: with the engine's last
+	// The store is left as a crash would leave it: with the engines' last
 	// periodic snapshot, not one written by Close.
 	crashed.Store(true)
-	if cerr := errors.Join(e.Close(), log.Close()); err == nil && cerr != nil {
+	if cerr := closeNodes(nodes); err == nil && cerr != nil {
 		err = fmt.Errorf("bench: close: %w", cerr)
 	}
 	if err != nil {
@@ -144,10 +155,13 @@ func startProfile(cfg Config) (stop func(), err error) {
 	return pprof.StopCPUProfile, nil
 }
 
-// runner holds one run's engine and counters.
+// runner holds one run's engines and counters.
 type runner struct {
-	dir string // the store's directory, for its size (see dirBytes)
-	cfg Config
+	dir   string // the store's directory, for its size (see dirBytes)
+	cfg   Config
+	nodes []*node
+	// e is node 0's engine: the one whose Stats the run reports (each read
+	// brings its state to the log's head first).
 	e   *engine.Engine
 	clk engine.Clock
 	rep *Report
@@ -194,6 +208,7 @@ func (r *runner) workload(ctx context.Context) error {
 			return err
 		}
 		defer stopProfile()
+		w := r.startWindow(ctx)
 		began := time.Now()
 		if err := r.produce(ctx, int64(cfg.Jobs), nil); err != nil {
 			return err
@@ -215,6 +230,7 @@ func (r *runner) workload(ctx context.Context) error {
 			return err
 		}
 		drain := time.Since(began)
+		w.end(ctx, took+drain)
 		stopProfile()
 		r.rep.Worked = r.worked.Load()
 		r.rep.WorkSeconds, r.rep.WorkedPerSec = seconds(drain), rate(r.rep.Worked, drain)
@@ -231,6 +247,7 @@ func (r *runner) workload(ctx context.Context) error {
 			return err
 		}
 		defer stopProfile()
+		w := r.startWindow(ctx)
 		began := time.Now()
 		startWorkers()
 		go func() { perr <- r.produce(ctx, -1, stop) }()
@@ -268,6 +285,7 @@ func (r *runner) workload(ctx context.Context) error {
 			if last {
 				worked, enqueued = iv.sample(ctx, now)
 				took = now.Sub(began)
+				w.end(ctx, took)
 				break
 			}
 			iv.sample(ctx, now)
@@ -313,6 +331,36 @@ func (r *runner) workload(ctx context.Context) error {
 	default:
 	}
 	return nil
+}
+
+// window measures what the measured phase cost besides its tasks: CPU,
+// the store appends and the batches that lost a conditional append.
+type window struct {
+	r         *runner
+	cpu       cpuMark
+	conflicts uint64
+	appends   appendTotals
+}
+
+func (r *runner) startWindow(ctx context.Context) *window {
+	return &window{r: r, cpu: markCPU(), conflicts: r.conflicts(ctx), appends: r.appendTotals()}
+}
+
+// end puts the window's figures, over took, into the report.
+func (w *window) end(ctx context.Context, took time.Duration) {
+	rep := w.r.rep
+	rep.CPUCores, rep.MachineBusy = markCPU().since(w.cpu)
+	rep.Conflicts = w.r.conflicts(ctx) - w.conflicts
+	rep.ConflictsPerSec = rate(int64(rep.Conflicts), took)
+	a := w.r.appendTotals()
+	rep.Appends = a.appends - w.appends.appends
+	rep.AppendsPerSec = rate(int64(rep.Appends), took)
+	if rep.Appends > 0 {
+		rep.AppendMs = ms(time.Duration(a.nanos-w.appends.nanos)) / float64(rep.Appends)
+	}
+	if landed := rep.Appends - rep.Conflicts; landed > 0 && rep.Appends >= rep.Conflicts {
+		rep.EventsPerAppend = float64(a.events-w.appends.events) / float64(landed)
+	}
 }
 
 // wait waits for done, a worker error or ctx.

@@ -12,8 +12,9 @@ import (
 	"github.com/omniq/omniq/engine"
 )
 
-// produce enqueues main-phase tasks from cfg.Producers goroutines: n of them,
-// or, with n < 0, until stop is closed, holding one gate token per task.
+// produce enqueues main-phase tasks from cfg.Producers goroutines, dealt
+// round-robin over the nodes: n of them, or, with n < 0, until stop is
+// closed, holding one gate token per task.
 func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) error {
 	size := 1
 	if r.cfg.API.batchEnqueue() {
@@ -30,7 +31,8 @@ func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) err
 	fail := func(err error) {
 		once.Do(func() { first = err; cancel() })
 	}
-	for range r.cfg.Producers {
+	for p := range r.cfg.Producers {
+		e := r.nodes[p%len(r.nodes)].e
 		wg.Go(func() {
 			for {
 				k := size
@@ -54,7 +56,7 @@ func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) err
 						}
 					}
 				}
-				if err := r.enqueue(ctx, k); err != nil {
+				if err := r.enqueue(ctx, e, k); err != nil {
 					if ctx.Err() == nil {
 						fail(fmt.Errorf("bench: enqueue: %w", err))
 					}
@@ -77,38 +79,58 @@ func (r *runner) release(k int) {
 	}
 }
 
-// enqueue adds k main-phase tasks: one EnqueueBatch with APIBatch and
-// APIWorkBatch, one Enqueue otherwise (k is 1 then).
-func (r *runner) enqueue(ctx context.Context, k int) error {
+// enqueue adds k main-phase tasks through e: one EnqueueBatch with APIBatch
+// and APIWorkBatch, one Enqueue otherwise (k is 1 then).
+func (r *runner) enqueue(ctx context.Context, e *engine.Engine, k int) error {
 	if !r.cfg.API.batchEnqueue() {
-		return r.e.Enqueue(ctx, &engine.Task{Func: funcMain, QueueName: Queue})
+		return e.Enqueue(ctx, &engine.Task{Func: funcMain, QueueName: Queue})
 	}
 	tasks := make([]*engine.Task, k)
 	for i := range tasks {
 		tasks[i] = &engine.Task{Func: funcMain, QueueName: Queue}
 	}
-	return r.e.EnqueueBatch(ctx, tasks)
+	return e.EnqueueBatch(ctx, tasks)
 }
 
-// runWorkers works Queue until ctx ends.
+// runWorkers works Queue until ctx ends: cfg.Workers worker goroutines
+// dealt round-robin over the nodes, or with the Work pool, one pool per
+// node with its share of them as its concurrency.
 func (r *runner) runWorkers(ctx context.Context) error {
 	if r.cfg.API.pool() {
-		h := func(_ context.Context, t *engine.Task) (any, error) {
+		h := func(ctx context.Context, t *engine.Task) (any, error) {
 			now := r.clk.Now()
 			r.sink(t).add1(r.since(t, now))
+			r.runTask(ctx)
 			r.done(t)
 			return nil, nil
 		}
-		for _, f := range []string{funcMain, funcProbe, funcProbeAt} {
-			if err := r.e.Register(f, h); err != nil {
-				return err
+		for _, nd := range r.nodes {
+			for _, f := range []string{funcMain, funcProbe, funcProbeAt} {
+				if err := nd.e.Register(f, h); err != nil {
+					return err
+				}
 			}
 		}
-		err := r.e.Work(ctx, engine.WorkOptions{Queues: []string{Queue}, Concurrency: r.cfg.Workers})
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("bench: work: %w", err)
+		// A pool that fails stops the others, so that the error is returned.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		errs := make(chan error, len(r.nodes))
+		var wg sync.WaitGroup
+		for _, nd := range r.nodes {
+			if nd.workers == 0 {
+				continue
+			}
+			wg.Go(func() {
+				err := nd.e.Work(ctx, engine.WorkOptions{Queues: []string{Queue}, Concurrency: nd.workers})
+				if err != nil && ctx.Err() == nil {
+					errs <- fmt.Errorf("bench: work (node %s): %w", nd.name, err)
+					cancel()
+				}
+			})
 		}
-		return nil
+		wg.Wait()
+		close(errs)
+		return <-errs
 	}
 	n := 1
 	if r.cfg.API == APIBatch {
@@ -116,8 +138,9 @@ func (r *runner) runWorkers(ctx context.Context) error {
 	}
 	errs := make(chan error, r.cfg.Workers)
 	var wg sync.WaitGroup
-	for range r.cfg.Workers {
-		wg.Go(func() { errs <- r.worker(ctx, n) })
+	for w := range r.cfg.Workers {
+		e := r.nodes[w%len(r.nodes)].e
+		wg.Go(func() { errs <- r.worker(ctx, e, n) })
 	}
 	wg.Wait()
 	close(errs)
@@ -129,13 +152,13 @@ func (r *runner) runWorkers(ctx context.Context) error {
 	return nil
 }
 
-// worker leases up to n tasks at a time, runs the no-op handler and records
-// the outcomes, until ctx ends.
-func (r *runner) worker(ctx context.Context, n int) error {
+// worker leases up to n tasks at a time through e, runs the no-op handler
+// and records the outcomes, until ctx ends.
+func (r *runner) worker(ctx context.Context, e *engine.Engine, n int) error {
 	var outcomes []engine.Outcome
 	var load, idle, late []time.Duration
 	for {
-		tasks, err := r.e.DequeueWait(ctx, Queue, n)
+		tasks, err := e.DequeueWait(ctx, Queue, n)
 		if ctx.Err() != nil {
 			// Leases taken as ctx ended are left to expire: the run is over.
 			return nil
@@ -160,10 +183,11 @@ func (r *runner) worker(ctx context.Context, n int) error {
 		r.load.add(load)
 		r.idle.add(idle)
 		r.late.add(late)
+		r.runTask(ctx)
 		// Outcomes are recorded even when ctx ends meanwhile.
 		if n == 1 {
 			for _, t := range tasks {
-				if err := r.e.Complete(context.Background(), t, nil); err != nil {
+				if err := e.Complete(context.Background(), t, nil); err != nil {
 					return fmt.Errorf("bench: complete: %w", err)
 				}
 				r.done(t)
@@ -174,7 +198,7 @@ func (r *runner) worker(ctx context.Context, n int) error {
 		for _, t := range tasks {
 			outcomes = append(outcomes, engine.Outcome{Task: t})
 		}
-		errs, err := r.e.CompleteBatch(context.Background(), outcomes)
+		errs, err := e.CompleteBatch(context.Background(), outcomes)
 		if err != nil {
 			return fmt.Errorf("bench: complete batch: %w", err)
 		}
@@ -184,6 +208,19 @@ func (r *runner) worker(ctx context.Context, n int) error {
 			}
 			r.done(t)
 		}
+	}
+}
+
+// runTask is a handler's work: waiting TaskTime, or until ctx ends.
+func (r *runner) runTask(ctx context.Context) {
+	if r.cfg.TaskTime <= 0 {
+		return
+	}
+	t := time.NewTimer(r.cfg.TaskTime)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
@@ -221,7 +258,7 @@ func (r *runner) done(t *engine.Task) {
 }
 
 // probe enqueues cfg.ProbeTasks tasks one per call, paced at cfg.ProbeRate,
-// while the workers are idle; a cfg.ScheduledFraction of them are delayed
+// through the nodes in turn, while the workers are idle; a cfg.ScheduledFraction of them are delayed
 // by up to cfg.ScheduleAhead. It returns once all were worked.
 func (r *runner) probe(ctx context.Context, werr <-chan error) error {
 	cfg := r.cfg
@@ -246,8 +283,9 @@ func (r *runner) probe(ctx context.Context, werr <-chan error) error {
 			ahead := cfg.ScheduleAhead/10 + rand.N(cfg.ScheduleAhead-cfg.ScheduleAhead/10+1)
 			t.Func, t.Schedule = funcProbeAt, &engine.Schedule{RunAt: r.clk.Now().Add(ahead)}
 		}
+		e := r.nodes[i%len(r.nodes)].e
 		wg.Go(func() {
-			if err := r.e.Enqueue(ctx, t); err != nil {
+			if err := e.Enqueue(ctx, t); err != nil {
 				mu.Lock()
 				first = errors.Join(first, err)
 				mu.Unlock()

@@ -397,8 +397,21 @@ func TestClusterIdleNodeFollows(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if st := b.Cluster(c.ctx); !st.Shared || st.CaughtUp == 0 || len(st.Nodes) == 0 {
-			t.Fatalf("cluster status %+v", st)
+		if st := b.ClusterCounters(); !st.Shared || st.CaughtUp == 0 || st.Lag != 0 || st.Nodes != nil {
+			t.Fatalf("cluster counters %+v", st)
+		}
+		// b lists a (from a's presence record) and itself.
+		deadline = time.Now().Add(10 * time.Second)
+		for {
+			st := b.Cluster(c.ctx)
+			if len(st.Nodes) == 2 && st.Nodes[0].Node == "node0" && !st.Nodes[0].Self &&
+				st.Nodes[1].Node == "node1" && st.Nodes[1].Self {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("cluster status %+v", st)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		c.sameState()
 	})

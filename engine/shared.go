@@ -73,9 +73,10 @@ type ClusterStatus struct {
 	NodesErr string `json:"nodes_error,omitempty"`
 }
 
-// Cluster reports how this engine shares its log and, when the log keeps
-// presence records, the nodes sharing it.
-func (e *Engine) Cluster(ctx context.Context) ClusterStatus {
+// ClusterCounters reports how this engine shares its log from what it
+// holds in memory, without reading the store: Nodes is nil and Head is the
+// head as last learned. Metrics scrapes use it.
+func (e *Engine) ClusterCounters() ClusterStatus {
 	e.mu.RLock()
 	s := ClusterStatus{Node: e.cfg.workerID, Shared: e.cond != nil, Position: e.state.Position()}
 	s.Head = max(e.remoteHead, s.Position)
@@ -84,6 +85,13 @@ func (e *Engine) Cluster(ctx context.Context) ClusterStatus {
 	s.Conflicts = e.cluster.conflicts.Load()
 	s.CaughtUp = e.cluster.caughtUp.Load()
 	s.SyncedReads = e.cluster.synced.Load()
+	return s
+}
+
+// Cluster reports how this engine shares its log and, when the log keeps
+// presence records, the nodes sharing it (read from the store).
+func (e *Engine) Cluster(ctx context.Context) ClusterStatus {
+	s := e.ClusterCounters()
 	s.Nodes = []NodeInfo{}
 	if p, ok := e.log.(stores.Presence); ok && e.cond != nil {
 		nodes, err := e.members(ctx, p)
@@ -101,6 +109,7 @@ func (e *Engine) Cluster(ctx context.Context) ClusterStatus {
 	} else {
 		s.Nodes[i] = self
 	}
+	// Another node's record may show a head this engine has not learned.
 	for i := range s.Nodes {
 		s.Head = max(s.Head, s.Nodes[i].Position)
 	}

@@ -27,7 +27,7 @@ import (
 // hot nor a live record of State.cold.
 type recentCold struct {
 	chunks  [][]byte // a chunk is never reallocated once records are in it
-	slots   []uint64 // ref+1 of a live record (0: empty); len is a power of two
+	slots   []uint64 // a live record's tag and ref+1 (see slotOf; 0: empty); len is a power of two
 	n       int      // live records
 	seed    maphash.Seed
 	kinds   []*taskKind          // kind index -> kind, for decoding
@@ -40,14 +40,33 @@ type recentCold struct {
 // costs nothing per state.
 const recentChunk = 256 << 10
 
+// A record's ref is its chunk's index over its offset in the chunk
+// (offsetBits; a chunk's records start below recentChunk). A slot holds the
+// ref plus one in its low refBits and, above them, the top bits of the id's
+// hash as a tag: a probe compares tags and reads a record (a cache miss
+// into the chunks) only when they match, so looking up an id that is not
+// there (every new task's id is looked up) costs no record reads on
+// average.
+const (
+	offsetBits = 24
+	refBits    = 48
+	refMask    = 1<<refBits - 1
+)
+
+// slotOf is the slot value of the record at ref whose id hashes to h.
+func slotOf(h, ref uint64) uint64 { return h>>refBits<<refBits | (ref + 1) }
+
+// slotRef is the ref a non-empty slot value points at.
+func slotRef(v uint64) uint64 { return v&refMask - 1 }
+
 func newRecentCold() *recentCold {
 	return &recentCold{seed: maphash.MakeSeed(), kindIx: map[*taskKind]uint64{}}
 }
 
 // record returns the record that ref points at.
 func (c *recentCold) record(ref uint64) []byte {
-	ch := c.chunks[ref>>32]
-	off := int(uint32(ref))
+	ch := c.chunks[ref>>offsetBits]
+	off := int(ref & (1<<offsetBits - 1))
 	n, w := binary.Uvarint(ch[off:])
 	return ch[off+w : off+w+int(n) : off+w+int(n)]
 }
@@ -81,7 +100,7 @@ func (c *recentCold) add(t *Task) error {
 	start := len(ch)
 	ch = append(binary.AppendUvarint(ch, uint64(len(rec))), rec...)
 	c.chunks[last] = ch
-	c.insert(uint64(last)<<32 | uint64(start))
+	c.insert(uint64(last)<<offsetBits | uint64(start))
 	return nil
 }
 
@@ -91,12 +110,13 @@ func (c *recentCold) find(id string) int {
 		return -1
 	}
 	mask := uint64(len(c.slots) - 1)
-	for i := maphash.String(c.seed, id) & mask; ; i = (i + 1) & mask {
+	h := maphash.String(c.seed, id)
+	for i := h & mask; ; i = (i + 1) & mask {
 		v := c.slots[i]
 		if v == 0 {
 			return -1
 		}
-		if rec := c.record(v - 1); string(recordID(rec)) == id {
+		if v>>refBits == h>>refBits && string(recordID(c.record(slotRef(v)))) == id {
 			return int(i)
 		}
 	}
@@ -108,7 +128,7 @@ func (c *recentCold) lookup(id string) []byte {
 	if i < 0 {
 		return nil
 	}
-	return c.record(c.slots[i] - 1)
+	return c.record(slotRef(c.slots[i]))
 }
 
 // insert indexes the record at ref.
@@ -117,11 +137,12 @@ func (c *recentCold) insert(ref uint64) {
 		c.grow()
 	}
 	mask := uint64(len(c.slots) - 1)
-	i := maphash.Bytes(c.seed, recordID(c.record(ref))) & mask
+	h := maphash.Bytes(c.seed, recordID(c.record(ref)))
+	i := h & mask
 	for c.slots[i] != 0 {
 		i = (i + 1) & mask
 	}
-	c.slots[i] = ref + 1
+	c.slots[i] = slotOf(h, ref)
 	c.n++
 }
 
@@ -131,7 +152,7 @@ func (c *recentCold) grow() {
 	c.n = 0
 	for _, v := range old {
 		if v != 0 {
-			c.insert(v - 1)
+			c.insert(slotRef(v))
 		}
 	}
 }
@@ -142,7 +163,7 @@ func (c *recentCold) remove(i int) {
 	mask := uint64(len(c.slots) - 1)
 	hole := uint64(i)
 	for j := (hole + 1) & mask; c.slots[j] != 0; j = (j + 1) & mask {
-		home := maphash.Bytes(c.seed, recordID(c.record(c.slots[j]-1))) & mask
+		home := maphash.Bytes(c.seed, recordID(c.record(slotRef(c.slots[j])))) & mask
 		// Move j into the hole when its home is not in (hole, j].
 		if (j-home)&mask >= (j-hole)&mask {
 			c.slots[hole] = c.slots[j]
@@ -175,11 +196,11 @@ func (c *recentCold) sorted(before events.Timestamp) []uint64 {
 		}
 		if before != keepAll {
 			// A record this state encoded always reads back.
-			if at, err := recordUpdatedAt(c.record(v - 1)); err == nil && at < before {
+			if at, err := recordUpdatedAt(c.record(slotRef(v))); err == nil && at < before {
 				continue
 			}
 		}
-		out = append(out, v-1)
+		out = append(out, slotRef(v))
 	}
 	slices.SortFunc(out, func(a, b uint64) int { return bytes.Compare(recordID(c.record(a)), recordID(c.record(b))) })
 	return out

@@ -58,7 +58,8 @@ func TestEndedTasksGoColdWhileFolding(t *testing.T) {
 }
 
 // TestRecentColdTable: the id index of recent cold records finds every live
-// record after inserts, growth and removals in any order.
+// record after inserts, growth and removals in any order, across several
+// record chunks, and ids never added are not found.
 func TestRecentColdTable(t *testing.T) {
 	c := newRecentCold()
 	kind := &taskKind{fn: "f", queue: "q"}
@@ -69,7 +70,8 @@ func TestRecentColdTable(t *testing.T) {
 		tk.kind, tk.Status, tk.EnqueuedPos = kind, StatusCompleted, 1
 		return tk
 	}
-	for i := range 5000 {
+	const n = 30000
+	for i := range n {
 		id := fmt.Sprintf("t%d", i)
 		if err := c.add(task(id)); err != nil {
 			t.Fatal(err)
@@ -88,7 +90,15 @@ func TestRecentColdTable(t *testing.T) {
 	if c.live() != len(live) {
 		t.Fatalf("%d live records, want %d", c.live(), len(live))
 	}
-	for i := range 5000 {
+	if len(c.chunks) < 2 {
+		t.Fatalf("%d records fit in %d chunk: want several", n, len(c.chunks))
+	}
+	for i := range n {
+		if id := fmt.Sprintf("u%d", i); c.find(id) >= 0 {
+			t.Fatalf("%s was never added but is found", id)
+		}
+	}
+	for i := range n {
 		id := fmt.Sprintf("t%d", i)
 		rec := c.lookup(id)
 		if (rec != nil) != live[id] {

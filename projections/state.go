@@ -14,8 +14,8 @@ var (
 	ErrGap = errors.New("projections: event out of order")
 	// ErrStale: the event does not fit the task's current state (a stale
 	// fencing token, a task already terminal, an unknown task or schedule).
-	// The log decides conflicts (DESIGN.md invariant 3): such events are
-	// ignored the same way on every replica.
+	// The log decides conflicts (docs/design.md, invariant 3): such events
+	// are ignored the same way on every replica.
 	ErrStale = errors.New("projections: event does not apply")
 )
 
@@ -667,7 +667,7 @@ func (s *State) thaw(id string) *Task {
 		}
 		s.cold.setThawed(i)
 	} else if j := s.recent.find(id); j >= 0 {
-		if t, err = s.recent.decode(s.recent.record(s.recent.slots[j] - 1)); err != nil {
+		if t, err = s.recent.decode(s.recent.record(slotRef(s.recent.slots[j]))); err != nil {
 			return nil
 		}
 		s.recent.remove(j)

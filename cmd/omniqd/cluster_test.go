@@ -108,7 +108,16 @@ func TestE2ETwoNodesOneLog(t *testing.T) {
 			if second.Attempt != first.Attempt+1 {
 				t.Fatalf("attempts %d then %d", first.Attempt, second.Attempt)
 			}
+			// The paused node's presence record outlives the 2 s lease: the
+			// second worker heartbeats meanwhile, as a live worker would.
+			var beat time.Time
 			waitFor(t, 15*time.Second, "the paused node to leave the cluster view", func() bool {
+				if time.Since(beat) > 500*time.Millisecond {
+					if err := ca.Heartbeat(ctx, second); err != nil {
+						t.Fatalf("heartbeat of the second lease: %v", err)
+					}
+					beat = time.Now()
+				}
 				st, err := ca.Cluster(ctx)
 				return err == nil && len(st.Nodes) == 1
 			})

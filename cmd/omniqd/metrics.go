@@ -189,7 +189,7 @@ func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(positionDesc, prometheus.GaugeValue, float64(st.Position))
 	ch <- prometheus.MustNewConstMetric(residentDesc, prometheus.GaugeValue, float64(st.HotTasks), "hot")
 	ch <- prometheus.MustNewConstMetric(residentDesc, prometheus.GaugeValue, float64(st.ColdTasks), "cold")
-	cs := q.Cluster(context.Background())
+	cs := q.ClusterCounters() // a scrape reads no presence records from the store
 	ch <- prometheus.MustNewConstMetric(clusterLagDesc, prometheus.GaugeValue, float64(cs.Lag))
 	ch <- prometheus.MustNewConstMetric(clusterConflictsDesc, prometheus.CounterValue, float64(cs.Conflicts))
 	ch <- prometheus.MustNewConstMetric(clusterCaughtUpDesc, prometheus.CounterValue, float64(cs.CaughtUp))

@@ -34,6 +34,7 @@ type Log struct {
 	wake       chan struct{}      // closed and replaced when known rises or the listener's state changes; closed for good by Close. Lock: mu.
 	listening  bool               // the LISTEN connection is up. Lock: mu.
 	epoch      uint64             // counts LISTENs that took effect. Lock: mu.
+	checked    uint64             // the latest epoch in which a Wait read the head after LISTEN took effect (Head noted it in known). Lock: mu.
 	stopListen context.CancelFunc // nil until the first Wait. Lock: mu.
 	listenDone sync.WaitGroup
 }

@@ -29,10 +29,9 @@ const (
 // done (ctx.Err()) or the log is closed (ErrClosed).
 func (l *Log) Wait(ctx context.Context, after uint64) (uint64, error) {
 	l.startListener()
-	var checkedEpoch uint64 // the epoch whose LISTEN the last head check followed; 0: none
 	for {
 		l.mu.Lock()
-		closed, wake, known, listening, epoch := l.closed.Load(), l.wake, l.known, l.listening, l.epoch
+		closed, wake, known, listening, epoch, checked := l.closed.Load(), l.wake, l.known, l.listening, l.epoch, l.checked
 		l.mu.Unlock()
 		if closed {
 			return 0, fmt.Errorf("postgres: wait: %w", stores.ErrClosed)
@@ -46,8 +45,11 @@ func (l *Log) Wait(ctx context.Context, after uint64) (uint64, error) {
 		poll := !listening
 		// INVARIANT: while listening in epoch e, every append that commits
 		// after LISTEN took effect is notified; one head read after that
-		// covers the appends before it.
-		if !listening || epoch != checkedEpoch {
+		// covers the appends before it. That read is made once per epoch,
+		// by whichever Wait comes first: the tail of a busy log calls Wait
+		// after every append, and a head query each time would cost a
+		// round trip per append.
+		if !listening || epoch != checked {
 			head, err := l.Head(ctx)
 			switch {
 			case err == nil:
@@ -55,7 +57,9 @@ func (l *Log) Wait(ctx context.Context, after uint64) (uint64, error) {
 					return head, nil
 				}
 				if listening {
-					checkedEpoch = epoch
+					l.mu.Lock()
+					l.checked = max(l.checked, epoch)
+					l.mu.Unlock()
 				}
 			case errors.Is(err, stores.ErrClosed):
 				return 0, err
