@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestLayering enforces DESIGN.md's import arrows: events imports no project
-// package, projections only events, stores (and storetest) only events, the
-// engine no concrete store, and no store another store (storeurl, the one
-// package that wires every backend, excepted).
+// TestLayering enforces the import arrows of docs/design.md: events imports
+// no project package, projections only events, stores (and storetest) only
+// events, the engine no concrete store, and no store another store (storeurl,
+// the one package that wires every backend, excepted).
 func TestLayering(t *testing.T) {
 	const mod = "github.com/omniq/omniq"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").CombinedOutput()

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Clock is the engine's only source of time (DESIGN.md invariant 2: time
-// enters the state only through event timestamps the engine stamps).
+// Clock is the engine's only source of time: time enters the state only
+// through event timestamps the engine stamps, so that the fold of the log
+// stays deterministic (docs/design.md, invariant 2).
 type Clock interface {
 	Now() time.Time
 	// NewTimer returns a timer that fires once, d from now.

@@ -28,7 +28,8 @@ const crashChildEnv = "OMNIQ_CRASH_CHILD"
 
 // TestCrashKeepsAcknowledged SIGKILLs a child process that enqueues tasks
 // from several goroutines, then checks that every task the child saw
-// acknowledged is in the reopened log (DESIGN.md invariant 1).
+// acknowledged is in the reopened log (durable before visible: docs/design.md,
+// invariant 1).
 func TestCrashKeepsAcknowledged(t *testing.T) {
 	if spec := os.Getenv(crashChildEnv); spec != "" {
 		crashChild(spec)

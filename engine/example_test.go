@@ -3,19 +3,22 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"log"
+	"os"
 	"time"
 
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/stores/memory"
+	"github.com/omniq/omniq/stores/pebble"
 )
 
-// The seed's usage example, in Go: enqueue, schedule, dequeue, named queues
+// The API driven by hand: enqueue, schedule, dequeue, named queues
 // with priorities, delete. Any stores.Log can replace memory.New().
 func Example() {
 	ctx := context.Background()
-	log := memory.New()
-	defer log.Close()
-	q, err := engine.Open(ctx, log)
+	store := memory.New()
+	defer store.Close()
+	q, err := engine.Open(ctx, store)
 	if err != nil {
 		panic(err)
 	}
@@ -77,4 +80,95 @@ func Example() {
 	// Enqueued tasks to named queues.
 	// Dequeued from high_priority: high
 	// Deleted task; get says: true
+}
+
+// The engine embedded in a program, on the default store: handlers, a task,
+// a recurring schedule, a task that waits for another, and a pool of workers.
+// README.md shows it from pebble.Open to q.Work; here the log is in a
+// temporary directory instead of ./omniq-data.
+func ExampleOpen() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir, err := os.MkdirTemp("", "omniq-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	store, err := pebble.Open(dir) // or memory.New(), file.Open(dir), sqlite.Open(path),
+	if err != nil {                // postgres.Open(ctx, dsn), redis.Open(ctx, opts), nats.Open(ctx, servers)
+		log.Fatal(err)
+	}
+	defer store.Close()
+	q, err := engine.Open(ctx, store)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer q.Close()
+
+	err = q.Register("add", func(ctx context.Context, t *engine.Task) (any, error) {
+		return t.Args[0].(int64) + t.Args[1].(int64), nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = q.Register("report", func(ctx context.Context, t *engine.Task) (any, error) {
+		return "written", nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	sum := &engine.Task{Func: "add", Args: []any{10, 20}}
+	if err := q.Enqueue(ctx, sum); err != nil {
+		log.Fatal(err)
+	}
+	nightly := &engine.Task{Func: "report", QueueName: "nightly",
+		Schedule: &engine.Schedule{Cron: "0 2 * * *"}} // each fire enqueues a new task
+	if err := q.Enqueue(ctx, nightly); err != nil {
+		log.Fatal(err)
+	}
+	first := &engine.Task{Func: "add", Args: []any{1, 2}}
+	if err := q.Enqueue(ctx, first); err != nil {
+		log.Fatal(err)
+	}
+	then := &engine.Task{Func: "add", Args: []any{3, 4}, DependsOn: []string{first.ID}, // waits for first
+		Retries: 3, TTL: time.Hour}
+	if err := q.Enqueue(ctx, then); err != nil {
+		log.Fatal(err)
+	}
+
+	work := make(chan error, 1)
+	go func() {
+		work <- q.Work(ctx, engine.WorkOptions{Queues: []string{"default", "nightly"}, Concurrency: 8})
+	}()
+
+	for _, id := range []string{sum.ID, first.ID, then.ID} {
+		t := waitDone(ctx, q, id)
+		fmt.Println(t.Func, t.Args, "→", t.State, t.Result)
+	}
+	cancel() // Work returns once its running handlers have
+	if err := <-work; err != nil {
+		log.Fatal(err)
+	}
+
+	// Output:
+	// add [10 20] → completed 30
+	// add [1 2] → completed 3
+	// add [3 4] → completed 7
+}
+
+// waitDone polls until the task has ended.
+func waitDone(ctx context.Context, q *engine.Engine, id string) *engine.Task {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		t, err := q.GetTask(ctx, id)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if t.State.Terminal() || time.Now().After(deadline) {
+			return t
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -104,7 +104,7 @@ const DefaultSnapshotEvery = 1_000_000
 // WithSnapshotEvery writes a projection snapshot beside the log, when the
 // log implements stores.SnapshotStore, after every n appended events and on
 // Close (default DefaultSnapshotEvery); 0 writes none. A snapshot is a cache
-// (DESIGN.md invariant 5): Open falls back to replaying the whole log when
+// (docs/design.md, invariant 5): Open falls back to replaying the whole log when
 // it is missing or unreadable. The committer only encodes a periodic
 // snapshot (under the state's read lock); a background goroutine writes it,
 // one at a time: a snapshot that falls due while the last is still being

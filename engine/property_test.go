@@ -16,9 +16,10 @@ import (
 )
 
 // TestReplayEqualsLive drives the engine with random command sequences and
-// checks DESIGN.md invariant 2: the live state equals the state rebuilt from
-// the log, byte for byte in its snapshot, and no task is ever leased twice at
-// once or completed under a stale lease.
+// checks that projections are deterministic (docs/design.md, invariant 2):
+// the live state equals the state rebuilt from the log, byte for byte in its
+// snapshot, and no task is ever leased twice at once or completed under a
+// stale lease.
 func TestReplayEqualsLive(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := context.Background()

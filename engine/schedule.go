@@ -42,7 +42,7 @@ func parseCron(spec string) (sched cron.Schedule, err error) {
 // nextFire returns the first fire strictly after `after` for a cron spec or an
 // interval anchored at `anchor` (a previous fire time). Missed fires are not
 // replayed: after downtime the schedule fires once and continues from now
-// (DESIGN.md, "Recurring schedules").
+// (docs/design.md, "Recurring schedules").
 func nextFire(cronSpec string, interval time.Duration, anchor, after time.Time) (time.Time, error) {
 	if cronSpec != "" {
 		s, err := parseCron(cronSpec)

@@ -10,7 +10,7 @@ import (
 // DefaultQueue is the queue of a task enqueued with an empty QueueName.
 const DefaultQueue = "default"
 
-// State is where a task stands (DESIGN.md, "Task lifecycle").
+// State is where a task stands (docs/design.md, "Task lifecycle").
 type State string
 
 // Task states. StateScheduled is the state of a recurring schedule itself

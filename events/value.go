@@ -111,7 +111,8 @@ func checkSpec(s *TaskSpec) error {
 // as int64, floats as float64, maps as map[string]any, slices as []any,
 // structs as maps. Values that already have that shape are returned as they
 // are. The engine normalizes arguments and results before applying events so
-// that live state equals state rebuilt from the log (DESIGN.md invariant 2).
+// that live state equals state rebuilt from the log (docs/design.md,
+// invariant 2).
 // Errors wrap ErrUnencodable.
 func Normalize(v any) (any, error) {
 	if canonical(v, 0) {

@@ -3,10 +3,10 @@
 // the dependency graph, and the timers (run-at and retry times, lease
 // deadlines, TTL deadlines, recurring fires).
 //
-// INVARIANT (DESIGN.md 2): the fold is pure and deterministic. Apply reads only
-// the event; there is no clock, no randomness, no I/O and no goroutine here.
-// Replaying the same events always yields the same state, byte for byte in its
-// Snapshot. Where the answer depends on time (is a delayed task due? has a TTL
+// INVARIANT (deterministic projections; docs/design.md, invariant 2): the
+// fold is pure and deterministic. Apply reads only the event; there is no
+// clock, no randomness, no I/O and no goroutine here. Replaying the same
+// events always yields the same state, byte for byte in its Snapshot. Where the answer depends on time (is a delayed task due? has a TTL
 // passed?), the caller passes the time in.
 //
 // The heaps are derived structures: Snapshot encodes only the logical state

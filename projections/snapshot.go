@@ -13,7 +13,8 @@ import (
 )
 
 // ErrBadSnapshot: the bytes are not a snapshot this build can read. A snapshot
-// is a cache (DESIGN.md invariant 5): on this error, replay from the log.
+// is a cache (docs/design.md, invariant 5): on this error, replay from the
+// log.
 var ErrBadSnapshot = errors.New("projections: unreadable snapshot")
 
 // The snapshot format. Versions 1 and 2 are no longer read: a snapshot is a
@@ -72,7 +73,7 @@ var ErrBadSnapshot = errors.New("projections: unreadable snapshot")
 // schedules: uvarint length + events.MarshalValue([]*Schedule) (length 0: none).
 //
 // Integers are encoding/binary varints. Two states folded from the same
-// events encode to the same bytes (DESIGN.md invariant 2), whichever of their
+// events encode to the same bytes (docs/design.md, invariant 2), whichever of their
 // tasks are hot or cold: which section a task goes to depends only on its
 // status, the order in each section only on the tasks' logical fields, kinds
 // are numbered by first use, map keys are sorted, and a cold record is copied

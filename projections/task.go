@@ -7,7 +7,7 @@ import (
 	"github.com/omniq/omniq/events"
 )
 
-// Status is where a task stands in its lifecycle (DESIGN.md, "Task lifecycle").
+// Status is where a task stands in its lifecycle (docs/design.md, "Task lifecycle").
 type Status uint8
 
 // Task statuses. Waiting: dependencies unmet or held by a paused schedule.

@@ -42,21 +42,7 @@ func openAuditStore(ctx context.Context, raw string, create bool) (stores.Log, e
 
 // auditParseFlags parses args, refusing positional arguments.
 func auditParseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (see omniqd %s -h)", fs.Arg(0), fs.Name())
-	}
-	return nil
-}
-
-// helpIsNoError turns the -h request, whose usage the flag set printed,
-// into a clean exit.
-func helpIsNoError(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+	_, err := parseArgs(fs, args, argSpec{})
 	return err
 }
 

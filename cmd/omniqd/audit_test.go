@@ -149,7 +149,7 @@ func TestAuditCommandsEndToEnd(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "completed") || !strings.Contains(out, "result") || !strings.Contains(out, "30") {
 			t.Fatalf("table replay: exit %d\n%s", code, out)
 		}
-		if code, _, errOut := auditRun(t, nil, "replay", "--store", src, "--until", "yesterday"); code != 1 || !strings.Contains(errOut, "RFC 3339") {
+		if code, _, errOut := auditRun(t, nil, "replay", "--store", src, "--until", "yesterday"); code != exitUsage || !strings.Contains(errOut, "RFC 3339") {
 			t.Fatalf("bad --until: exit %d, %s", code, errOut)
 		}
 	})
@@ -254,8 +254,8 @@ func TestAuditCommandsEndToEnd(t *testing.T) {
 				t.Errorf("%v: exit %d, want %d: %s", args, code, verifyExitFailed, errOut)
 			}
 		}
-		if code, _, errOut := auditRun(t, nil, "verify", "-h"); code != 0 || !strings.Contains(errOut, "Exit status") {
-			t.Errorf("-h: exit %d: %s", code, errOut)
+		if code, out, errOut := auditRun(t, nil, "verify", "-h"); code != 0 || !strings.Contains(out, "Exit status") || errOut != "" {
+			t.Errorf("-h: exit %d: stdout %q, stderr %q", code, out, errOut)
 		}
 	})
 }

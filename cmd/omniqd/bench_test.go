@@ -66,3 +66,30 @@ func TestBenchCheckPlateau(t *testing.T) {
 		t.Error("a negative --interval was accepted")
 	}
 }
+
+// TestBenchNodes: --nodes runs that many engines on the log and reports
+// each; a store one process owns refuses more than one.
+func TestBenchNodes(t *testing.T) {
+	code, rep := benchCLI(t, "--nodes", "2")
+	if code != 0 {
+		t.Fatalf("bench --nodes 2 exited %d", code)
+	}
+	if rep.Nodes != 2 || len(rep.NodeStats) != 2 || !rep.Shared {
+		t.Fatalf("report: %d nodes, %d node stats, shared %v", rep.Nodes, len(rep.NodeStats), rep.Shared)
+	}
+	if rep.Worked < 1 || rep.Completed != int(rep.Enqueued) {
+		t.Errorf("enqueued %d, worked %d, completed %d", rep.Enqueued, rep.Worked, rep.Completed)
+	}
+	if _, rep := benchCLI(t); rep.Nodes != 1 || len(rep.NodeStats) != 1 {
+		t.Errorf("default: %d nodes, %d node stats; want 1 and 1", rep.Nodes, len(rep.NodeStats))
+	}
+	t.Setenv("TMPDIR", t.TempDir())
+	for _, store := range []string{"pebble://", "file://"} {
+		if code, _ := omniqdCLI(t, "bench", "--store", store, "--nodes", "2", "-q"); code == 0 {
+			t.Errorf("bench --store %s --nodes 2 exited 0", store)
+		}
+	}
+	if code, _ := omniqdCLI(t, "bench", "--store", "memory://", "--nodes", "-1", "-q"); code == 0 {
+		t.Error("--nodes -1 was accepted")
+	}
+}

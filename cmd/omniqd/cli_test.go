@@ -14,12 +14,23 @@ import (
 // and what it printed on stdout.
 func omniqdCLI(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	var out bytes.Buffer
-	old := cliOut
-	cliOut = &out
-	defer func() { cliOut = old }()
-	code := run(context.Background(), args)
-	return code, out.String()
+	code, out, errOut := omniqdRun(t, args...)
+	if errOut != "" {
+		t.Logf("omniqd %v: stderr: %s", args, errOut)
+	}
+	return code, out
+}
+
+// omniqdRun runs one omniqd command in process and returns its exit code
+// and what it printed on stdout and on stderr.
+func omniqdRun(t *testing.T, args ...string) (code int, out, errOut string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	oldCLI, oldAudit, oldOut, oldErr := cliOut, auditOut, stdout, stderr
+	cliOut, auditOut, stdout, stderr = &o, &o, &o, &e
+	defer func() { cliOut, auditOut, stdout, stderr = oldCLI, oldAudit, oldOut, oldErr }()
+	code = run(context.Background(), args)
+	return code, o.String(), e.String()
 }
 
 func TestCLICommands(t *testing.T) {

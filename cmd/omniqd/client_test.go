@@ -45,7 +45,7 @@ func startTestServer(t *testing.T, cfg serveConfig) (*daemon, string) {
 		cfg.Store = "memory://"
 	}
 	cfg.Listen = "127.0.0.1:0"
-	d, err := startDaemon(cfg, slog.New(slog.DiscardHandler))
+	d, err := startDaemon(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestClientErrorsFromServer(t *testing.T) {
 	}
 
 	// Before the engine has opened, the API is unavailable.
-	d, err := startDaemon(serveConfig{Store: "memory://", Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
+	d, err := startDaemon(context.Background(), serveConfig{Store: "memory://", Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

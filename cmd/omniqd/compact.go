@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,8 +21,31 @@ import (
 )
 
 func init() {
-	commands["compact"] = command{"archive the events of tasks that ended before --before, then remove them from the store", runCompact}
+	commands["compact"] = command{
+		summary: "archive the events of tasks that ended before --before, then remove them from the store",
+		usage:   "--store URL --before DURATION --archive FILE.jsonl|STORE_URL [--json]",
+		about:   compactAbout,
+		run:     runCompact,
+	}
 }
+
+// compactAbout is compact's help.
+const compactAbout = `Writes a log.checkpoint event holding the state without the tasks that ended
+(and the schedules deleted) more than DURATION ago, copies every event before
+the checkpoint to the archive, makes the archive durable, and only then
+removes those events from the store. Replaying the store afterwards gives the
+same live state; the checkpoint names the archive.
+
+The archive is a JSON Lines file (the form "omniqd export" writes, each
+event with its position) or another store, given by its URL, which then holds
+the log's prefix at the same positions. Either takes any number of
+compactions: each appends after the last, and the archive holds every event
+once. The archive followed by the export of the store is the whole history.
+
+Run it while no daemon uses the store: an embedded store (file, pebble) that
+a daemon holds is refused as locked. For a store on a server (postgres,
+redis, nats) stop the daemon first, or let the daemon compact on a timer
+(omniqd serve --compact-every).`
 
 // compactReport is what "omniqd compact --json" prints.
 type compactReport struct {
@@ -40,51 +62,23 @@ type compactReport struct {
 }
 
 func runCompact(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: omniqd compact --store URL --before DURATION --archive FILE.jsonl|STORE_URL [--json]
-
-Writes a log.checkpoint event holding the state without the tasks that ended
-(and the schedules deleted) more than DURATION ago, copies every event before
-the checkpoint to the archive, makes the archive durable, and only then
-removes those events from the store. Replaying the store afterwards gives the
-same live state; the checkpoint names the archive.
-
-The archive is a JSON Lines file (the form "omniqd export" writes, each
-event with its position) or another store, given by its URL, which then holds
-the log's prefix at the same positions. Either takes any number of
-compactions: each appends after the last, and the archive holds every event
-once. The archive followed by the export of the store is the whole history.
-
-Run it while no daemon uses the store: an embedded store (file, pebble) that
-a daemon holds is refused as locked. For a store on a server (postgres,
-redis, nats) stop the daemon first, or let the daemon compact on a timer
-(omniqd serve --compact-every).
-
-flags:
-`)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("compact")
 	store := auditStoreFlag(fs)
 	beforeFlag := fs.String("before", "", "drop tasks that ended more than this long ago: a Go duration (\"72h\", \"30m\") or seconds (required)")
 	archiveFlag := fs.String("archive", "", "where the removed events go: a FILE.jsonl, or a store URL (required)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := auditParseFlags(fs, args); err != nil {
-		return helpIsNoError(err)
+		return err
 	}
 	if *beforeFlag == "" || *archiveFlag == "" {
-		fs.Usage()
-		return errors.New("--before and --archive are required")
+		return usageErrorf("--before and --archive are required")
 	}
 	age, err := client.ParseDuration(*beforeFlag)
-	if err != nil {
-		return fmt.Errorf("--before: %w", err)
-	}
-	if age < 0 {
-		return fmt.Errorf("--before %s is negative", age)
+	if err != nil || age < 0 {
+		return usageErrorf("invalid value %q for flag --before: want a duration such as 72h or 30m, or seconds, not negative", *beforeFlag)
 	}
 	if sameStore(*store, *archiveFlag) {
-		return fmt.Errorf("--archive names the store being compacted (%s): archive to another store or a file", storeurl.Redact(*store))
+		return usageErrorf("--archive names the store being compacted (%s): archive to another store or a file", storeurl.Redact(*store))
 	}
 
 	log, err := openCompactStore(ctx, *store)

@@ -39,9 +39,8 @@ const (
 	archiveTimeLayout = "20060102T150405.000000000Z"
 )
 
-// checkCompactConfig checks the compaction flags and creates the archive
-// directory.
-func checkCompactConfig(cfg serveConfig) error {
+// checkCompactFlags checks the compaction flags' values and combinations.
+func checkCompactFlags(cfg serveConfig) error {
 	switch {
 	case cfg.CompactEvery < 0 || cfg.CompactBefore < 0:
 		return errors.New("--compact-every and --compact-before must not be negative")
@@ -49,10 +48,17 @@ func checkCompactConfig(cfg serveConfig) error {
 		return errArchiveFlag
 	case cfg.CompactEvery == 0 && cfg.CompactArchive != "":
 		return errors.New("--compact-archive needs --compact-every")
-	case cfg.CompactEvery == 0:
-		return nil
-	case cfg.CompactArchive == "":
+	case cfg.CompactEvery > 0 && cfg.CompactArchive == "":
 		return errors.New("--compact-every needs --compact-archive DIR: compaction archives what it removes")
+	}
+	return nil
+}
+
+// checkCompactConfig checks the compaction flags and creates the archive
+// directory.
+func checkCompactConfig(cfg serveConfig) error {
+	if err := checkCompactFlags(cfg); err != nil || cfg.CompactEvery == 0 {
+		return err
 	}
 	if err := os.MkdirAll(cfg.CompactArchive, 0o755); err != nil {
 		return fmt.Errorf("--compact-archive: %w", err)

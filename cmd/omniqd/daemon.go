@@ -33,7 +33,7 @@ type serveConfig struct {
 	CompactArchive  string        // directory of the archive files
 	Retention       retentionFlag // how long ended tasks are kept (engine.Retention.Age)
 	Archive         string        // the retention archive directory ("": beside the data)
-	SnapshotEvery   int64         // engine.WithSnapshotEvery (0: the engine's default; <0: none)
+	SnapshotEvery   int64         // snapshot every N events, as engine.WithSnapshotEvery (0, or <0: none)
 }
 
 // daemon is a running omniqd: an HTTP server over an engine over a store.
@@ -74,16 +74,28 @@ func newDaemon(cfg serveConfig, logger *slog.Logger) *daemon {
 	return d
 }
 
-// startDaemon checks the configuration and the listen policy, binds the
-// address and serves /healthz, /readyz, /metrics and /openapi.json at once
-// (over TLS when given a certificate); the /v1 routes answer 503 until
-// openEngine has replayed the log.
-func startDaemon(cfg serveConfig, logger *slog.Logger) (*daemon, error) {
+// checkServeConfig checks the flags' values and combinations, without
+// touching the filesystem or the network.
+func checkServeConfig(cfg serveConfig) error {
 	if err := checkListenPolicy(cfg.Listen, cfg.Token, cfg.Insecure); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.RateLimit < 0 {
-		return nil, fmt.Errorf("--rate-limit %g is negative (0 turns it off)", cfg.RateLimit)
+		return fmt.Errorf("--rate-limit %g is negative (0 turns it off)", cfg.RateLimit)
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return errTLSPair
+	}
+	return checkCompactFlags(cfg)
+}
+
+// startDaemon checks the configuration and the listen policy, opens the
+// store, then binds the address and serves /healthz, /readyz, /metrics and
+// /openapi.json at once (over TLS when given a certificate); the /v1 routes
+// answer 503 until openEngine has replayed the log.
+func startDaemon(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*daemon, error) {
+	if err := checkServeConfig(cfg); err != nil {
+		return nil, err
 	}
 	if err := checkCompactConfig(cfg); err != nil {
 		return nil, err
@@ -93,8 +105,12 @@ func startDaemon(cfg serveConfig, logger *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d := newDaemon(cfg, logger)
+	if err := d.openStore(ctx); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		_ = d.log.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	d.ln = ln
@@ -119,6 +135,9 @@ func startDaemon(cfg serveConfig, logger *slog.Logger) (*daemon, error) {
 	return d, nil
 }
 
+// errTLSPair: one of --tls-cert and --tls-key was given without the other.
+var errTLSPair = errors.New("--tls-cert and --tls-key go together: give both to serve HTTPS")
+
 // loadTLS reads the certificate and key the daemon serves HTTPS with; both
 // or neither must be given (nil, nil: plain HTTP). The files are read once:
 // restart the daemon to serve a renewed certificate.
@@ -127,7 +146,7 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 		return nil, nil
 	}
 	if certFile == "" || keyFile == "" {
-		return nil, errors.New("--tls-cert and --tls-key go together: give both to serve HTTPS")
+		return nil, errTLSPair
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
@@ -139,14 +158,28 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 // addr is the address the daemon listens on, with the port it got.
 func (d *daemon) addr() string { return d.ln.Addr().String() }
 
-// openEngine opens the store and replays it into the engine; the API
-// serves from then on and /readyz answers 200.
-func (d *daemon) openEngine(ctx context.Context) error {
-	began := time.Now()
+// openStore opens the store the daemon serves, unless it is open already.
+func (d *daemon) openStore(ctx context.Context) error {
+	if d.log != nil {
+		return nil
+	}
 	log, err := storeurl.Open(ctx, d.cfg.Store)
 	if err != nil {
 		return fmt.Errorf("open store %s: %w", storeurl.Redact(d.cfg.Store), err)
 	}
+	d.log = log
+	return nil
+}
+
+// openEngine opens the store (unless startDaemon has) and replays it into
+// the engine; the API serves from then on and /readyz answers 200. On an
+// error, shutdown closes the store.
+func (d *daemon) openEngine(ctx context.Context) error {
+	began := time.Now()
+	if err := d.openStore(ctx); err != nil {
+		return err
+	}
+	log := d.log
 	opts := []engine.Option{
 		engine.WithObserver(d.metrics),
 		engine.WithLogger(d.logger.With("component", "engine")),
@@ -155,21 +188,14 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	if d.cfg.LeaseTimeout > 0 {
 		opts = append(opts, engine.WithLeaseTimeout(d.cfg.LeaseTimeout))
 	}
-	switch {
-	case d.cfg.SnapshotEvery > 0:
-		opts = append(opts, engine.WithSnapshotEvery(uint64(d.cfg.SnapshotEvery)))
-	case d.cfg.SnapshotEvery < 0:
-		opts = append(opts, engine.WithSnapshotEvery(0))
-	}
+	opts = append(opts, engine.WithSnapshotEvery(uint64(max(d.cfg.SnapshotEvery, 0))))
 	ret, err := d.retention()
 	if err != nil {
-		_ = log.Close()
 		return err
 	}
 	opts = append(opts, engine.WithRetention(ret))
 	q, err := engine.Open(ctx, log, opts...)
 	if err != nil {
-		_ = log.Close()
 		return fmt.Errorf("open engine: %w", err)
 	}
 	if st := q.RetentionStatus(); st.On {
@@ -177,7 +203,7 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	} else {
 		d.logger.Info("retention off: every ended task is kept")
 	}
-	d.log, d.q = log, q
+	d.q = q
 	if err := d.startCompactor(); err != nil {
 		return err // shutdown closes the engine and the store
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,13 +12,13 @@ import (
 )
 
 func init() {
-	commands["demo"] = command{"run the seed's usage example against a store", runDemo}
+	commands["demo"] = command{summary: "run the seed's usage example against a store", usage: "[--store URL]", run: runDemo}
 }
 
 func runDemo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := newFlagSet("demo")
 	store := fs.String("store", envOr("OMNIQ_STORE", storeurl.Default), "store URL (env OMNIQ_STORE)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, args, argSpec{}); err != nil {
 		return err
 	}
 	log, err := storeurl.Open(ctx, *store)
@@ -32,7 +31,7 @@ func runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer q.Close()
-	return demo(ctx, q, os.Stdout)
+	return demo(ctx, q, stdout)
 }
 
 // demo is the seed's usage example in Go, printing what the seed prints.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,18 +12,19 @@ import (
 )
 
 func init() {
-	commands["export"] = command{"write a store's events as JSON Lines (stdout or a file)", runExport}
+	commands["export"] = command{summary: "write a store's events as JSON Lines (stdout or a file)",
+		usage: "--store URL [--out FILE] [--from N] [--until N] [flags]", run: runExport}
 }
 
 func runExport(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs := newFlagSet("export")
 	store := auditStoreFlag(fs)
 	archiveDir := auditArchiveFlag(fs)
 	out := fs.String("out", "", "write to this file (replaced only once the export succeeds) instead of stdout")
 	from := fs.Uint64("from", 0, "first position to write (default: the log's first)")
 	until := fs.Uint64("until", 0, "last position to write (default: the head)")
 	if err := auditParseFlags(fs, args); err != nil {
-		return helpIsNoError(err)
+		return err
 	}
 	log, err := openAuditHistory(ctx, *store, *archiveDir)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,19 +11,20 @@ import (
 )
 
 func init() {
-	commands["import"] = command{"append JSON Lines written by export to an empty store", runImport}
+	commands["import"] = command{summary: "append JSON Lines written by export to an empty store",
+		usage: "--store URL [--in FILE] [flags]", run: runImport}
 }
 
 // auditIn is where import reads without --in (tests replace it).
 var auditIn io.Reader = os.Stdin
 
 func runImport(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs := newFlagSet("import")
 	store := auditStoreFlag(fs)
 	in := fs.String("in", "", "read this file instead of stdin")
 	batch := fs.Int("batch", 1000, "events per append")
 	if err := auditParseFlags(fs, args); err != nil {
-		return helpIsNoError(err)
+		return err
 	}
 	r, size := auditIn, uint64(0)
 	if *in != "" {

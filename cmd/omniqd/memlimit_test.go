@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/omniq/omniq/engine"
 )
 
 func TestMemoryLimitFlag(t *testing.T) {
@@ -90,7 +92,7 @@ func TestMemoryLimitFlagErrorNamesTheFlag(t *testing.T) {
 			var f memLimitFlag
 			fs := newFlagSetForTest()
 			fs.Var(&f, "memory-limit", "")
-			err := parseFlagsEnv(fs, tc.args)
+			_, err := parseArgs(fs, tc.args, argSpec{env: true})
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "512MiB") {
 				t.Fatalf("err = %v, want it to name %s and say what is accepted", err, tc.want)
 			}
@@ -305,7 +307,7 @@ func setMemoryLimitForTest(t *testing.T, limit int64) {
 
 func TestMetricsMemoryAndResidency(t *testing.T) {
 	store := "pebble://" + t.TempDir()
-	td := newTestDaemon(t, serveConfig{Store: store})
+	td := newTestDaemon(t, serveConfig{Store: store, SnapshotEvery: engine.DefaultSnapshotEvery})
 	for i := range 3 {
 		td.enqueue(fmt.Sprintf(`{"id":"t%d","func":"f"}`, i))
 	}
@@ -334,7 +336,7 @@ func TestMetricsMemoryAndResidency(t *testing.T) {
 	if err := td.shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	td = newTestDaemon(t, serveConfig{Store: store})
+	td = newTestDaemon(t, serveConfig{Store: store, SnapshotEvery: engine.DefaultSnapshotEvery})
 	body = td.call("GET", "/metrics", "").Body.String()
 	if hot, cold := scrapeValue(t, body, `omniq_tasks_resident{form="hot"}`), scrapeValue(t, body, `omniq_tasks_resident{form="cold"}`); hot != 2 || cold != 1 {
 		t.Errorf("after a restart, resident hot %v, cold %v; want 2 and 1", hot, cold)
@@ -373,13 +375,13 @@ func TestE2EMemoryLimit(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"bad flag", nil, []string{"--memory-limit", "2GB"}, `invalid value "2GB" for flag -memory-limit`},
-		{"bad env", []string{"OMNIQ_MEMORY_LIMIT=lots"}, nil, `OMNIQ_MEMORY_LIMIT="lots"`},
+		{"bad flag", nil, []string{"--memory-limit", "2GB"}, `invalid value "2GB" for flag --memory-limit`},
+		{"bad env", []string{"OMNIQ_MEMORY_LIMIT=lots"}, nil, `invalid value "lots" for OMNIQ_MEMORY_LIMIT (flag --memory-limit)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := startOmniqdProcess(t, tc.env, append([]string{"serve", "--store", "memory://", "--listen", "127.0.0.1:0"}, tc.args...)...)
-			if code := c.waitExit(20 * time.Second); code == 0 {
-				t.Fatalf("exited 0\n%s", c.log())
+			if code := c.waitExit(20 * time.Second); code != exitUsage {
+				t.Fatalf("exited %d, want %d\n%s", code, exitUsage, c.log())
 			}
 			if log := c.log(); !strings.Contains(log, tc.want) || !strings.Contains(log, "512MiB") || strings.Contains(log, `"msg":"listening"`) {
 				t.Errorf("stderr does not say what is wrong and what is accepted, or it started:\n%s", log)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,14 +15,15 @@ import (
 )
 
 func init() {
-	commands["replay"] = command{"rebuild a store's state as it was at a position or time, and print it", runReplay}
+	commands["replay"] = command{summary: "rebuild a store's state as it was at a position or time, and print it",
+		usage: "--store URL [--until POSITION|TIME] [--task ID] [flags]", run: runReplay}
 }
 
 // auditOut is where the audit commands print (tests replace it).
 var auditOut io.Writer = os.Stdout
 
 func runReplay(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs := newFlagSet("replay")
 	store := auditStoreFlag(fs)
 	archiveDir := auditArchiveFlag(fs)
 	until := fs.String("until", "", "a log position (1, 2, …) or an RFC 3339 time; the state after the last event at or before it (default: the whole log)")
@@ -31,13 +31,13 @@ func runReplay(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON instead of tables")
 	useSnapshot := fs.Bool("use-snapshot", false, "start from the snapshot kept beside the log when it is at or before --until (faster; trusts the cache, which verify checks)")
 	if err := auditParseFlags(fs, args); err != nil {
-		return helpIsNoError(err)
+		return err
 	}
 	var u audit.Until
 	if *until != "" {
 		var err error
 		if u, err = audit.ParseUntil(*until); err != nil {
-			return err
+			return usageErrorf("invalid value %q for flag --until: want a log position (1, 2, …) or an RFC 3339 time such as 2030-01-02T15:04:05Z", *until)
 		}
 	}
 	log, err := openAuditHistory(ctx, *store, *archiveDir)

@@ -28,7 +28,7 @@ func (r *retentionFlag) Set(s string) error {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return fmt.Errorf("want a positive duration such as 168h or 30m, or keep; got %q", s)
+		return errors.New("want a positive duration such as 168h or 30m, or keep")
 	}
 	*r = retentionFlag(d)
 	return nil

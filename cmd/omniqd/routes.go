@@ -463,7 +463,7 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request, q *engine.Engine) e
 // --- operations ---
 
 func (a *api) healthz(w http.ResponseWriter, r *http.Request, _ *engine.Engine) error {
-	return a.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return a.writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": version()})
 }
 
 // readyz answers 200 once the engine has opened (its replay finished), and

@@ -165,7 +165,7 @@ func TestTLSFlags(t *testing.T) {
 		{"not PEM", keyFile, certFile, "tls"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := startDaemon(serveConfig{Listen: "127.0.0.1:0", TLSCert: tc.cert, TLSKey: tc.key}, slog.New(slog.DiscardHandler))
+			_, err := startDaemon(context.Background(), serveConfig{Listen: "127.0.0.1:0", TLSCert: tc.cert, TLSKey: tc.key}, slog.New(slog.DiscardHandler))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to say %q", err, tc.want)
 			}

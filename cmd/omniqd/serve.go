@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,12 +15,29 @@ import (
 )
 
 func init() {
-	commands["serve"] = command{"run the daemon: the HTTP/JSON API over a store", runServe}
+	commands["serve"] = command{
+		summary: "run the daemon: the HTTP/JSON API over a store",
+		usage:   "[--store URL] [--listen ADDR] [flags]",
+		about: `Opens the store, listens, replays the log (GET /readyz answers 200 once it
+has), and serves until SIGTERM or SIGINT. Every flag has an OMNIQ_* environment
+variable (--lease-timeout: OMNIQ_LEASE_TIMEOUT); a flag on the command line wins.`,
+		run: runServe,
+	}
 }
 
-func runServe(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg := serveConfig{}
+// serveOptions is what serve's command line says.
+type serveOptions struct {
+	cfg       serveConfig
+	memLimit  memLimitFlag
+	logLevel  string
+	logFormat string
+}
+
+// parseServeArgs reads serve's command line (and the OMNIQ_* variables).
+func parseServeArgs(args []string) (*serveOptions, error) {
+	fs := newFlagSet("serve")
+	o := &serveOptions{}
+	cfg := &o.cfg
 	fs.StringVar(&cfg.Store, "store", storeurl.Default, "store URL: "+strings.Join(storeurl.Schemes(), ", ")+" (env OMNIQ_STORE)")
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:7070", "address to listen on (env OMNIQ_LISTEN)")
 	fs.StringVar(&cfg.Token, "token", "", "require \"Authorization: Bearer TOKEN\" on every request but /healthz (env OMNIQ_TOKEN; prefer the env, a flag shows in ps)")
@@ -41,30 +56,39 @@ func runServe(ctx context.Context, args []string) error {
 	cfg.Retention = retentionFlag(engine.DefaultRetention)
 	fs.Var(&cfg.Retention, "retention", "archive tasks that ended this long ago out of the live state and the log (a duration such as 168h or 30m, or keep: keep everything; env OMNIQ_RETENTION)")
 	fs.StringVar(&cfg.Archive, "archive", "", "directory of the retention archive, compressed JSON Lines (default: beside the data, e.g. ./omniq-data.archive, or ./omniq-archive for a server store; env OMNIQ_ARCHIVE)")
-	fs.Int64Var(&cfg.SnapshotEvery, "snapshot-every", 0, "write a state snapshot every N events and at shutdown, so a restart replays only what follows it (0: every 1,000,000; -1: never; env OMNIQ_SNAPSHOT_EVERY)")
-	var memLimit memLimitFlag
-	fs.Var(&memLimit, "memory-limit", "Go soft memory limit: a size (512MiB, 2GiB), a percentage of the cgroup memory limit (90%), or off (default: GOMEMLIMIT when set, else 90% of the cgroup limit when there is one, else none; env OMNIQ_MEMORY_LIMIT)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error (env OMNIQ_LOG_LEVEL)")
-	logFormat := fs.String("log-format", "text", "text or json (env OMNIQ_LOG_FORMAT)")
-	if err := parseFlagsEnv(fs, args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	fs.Int64Var(&cfg.SnapshotEvery, "snapshot-every", engine.DefaultSnapshotEvery, "write a state snapshot every N events and at shutdown, so a restart replays only what follows it (0: never, as is -1; env OMNIQ_SNAPSHOT_EVERY)")
+	fs.Var(&o.memLimit, "memory-limit", "Go soft memory limit: a size (512MiB, 2GiB), a percentage of the cgroup memory limit (90%), or off (default: GOMEMLIMIT when set, else 90% of the cgroup limit when there is one, else none; env OMNIQ_MEMORY_LIMIT)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (env OMNIQ_LOG_LEVEL)")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json (env OMNIQ_LOG_FORMAT)")
+	if _, err := parseArgs(fs, args, argSpec{env: true}); err != nil {
+		return nil, err
 	}
 	cfg.MaxBody = int64(maxBody)
-	logger, err := serveLogger(os.Stderr, *logLevel, *logFormat)
+	if err := checkServeConfig(*cfg); err != nil {
+		return nil, asUsageError(err)
+	}
+	return o, nil
+}
+
+func runServe(ctx context.Context, args []string) error {
+	o, err := parseServeArgs(args)
 	if err != nil {
 		return err
 	}
-	if err := setMemoryLimit(logger, &memLimit); err != nil {
+	logger, err := serveLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		return asUsageError(err)
+	}
+	if err := setMemoryLimit(logger, &o.memLimit); err != nil {
 		return err
 	}
-	d, err := startDaemon(cfg, logger)
+	// The store is opened before the daemon listens: a store that cannot
+	// be opened stops serve before it announces an address.
+	d, err := startDaemon(ctx, o.cfg, logger)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped by a signal while opening the store
+		}
 		return err
 	}
 	if err := d.openEngine(ctx); err != nil {
@@ -76,26 +100,6 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	waitErr := d.wait(ctx)
 	return errors.Join(waitErr, d.shutdown())
-}
-
-// parseFlagsEnv parses args into fs; a flag not given on the command line
-// takes its value from OMNIQ_<NAME> (dashes as underscores) when that is set.
-func parseFlagsEnv(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		env := "OMNIQ_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok && v != "" && !given[f.Name] && err == nil {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s=%q: %w", env, v, e)
-			}
-		}
-	})
-	return err
 }
 
 // serveLogger builds the daemon's slog logger.

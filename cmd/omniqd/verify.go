@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -14,7 +13,13 @@ import (
 )
 
 func init() {
-	commands["verify"] = command{"replay a store's whole log and check its invariants; exits 1 on a breach, 2 when it cannot check", runVerify}
+	commands["verify"] = command{
+		summary: "replay a store's whole log and check its invariants; exits 1 on a breach, 2 when it cannot check",
+		usage:   "--store URL [--archive DIR] [--json] [--strict]",
+		about: fmt.Sprintf("Exit status: 0 no breach, %d a breach (the log breaks an invariant),\n"+
+			"%d no verdict (bad flags, the store cannot be opened or read).", verifyExitBreach, verifyExitFailed),
+		run: runVerify,
+	}
 }
 
 // The exit codes of "omniqd verify". A monitor must tell "the log breaks
@@ -37,20 +42,14 @@ func runVerify(ctx context.Context, args []string) error {
 }
 
 func verifyStore(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: omniqd verify --store URL [--archive DIR] [--json] [--strict]\n\n"+
-			"Exit status: 0 no breach, %d a breach (the log breaks an invariant),\n"+
-			"%d no verdict (bad flags, the store cannot be opened or read).\n\n", verifyExitBreach, verifyExitFailed)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("verify")
 	store := auditStoreFlag(fs)
 	archiveDir := auditArchiveFlag(fs)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	strict := fs.Bool("strict", false, "count every ignored event as a breach (for a log with a single writer)")
 	maxBreaches := fs.Int("max-breaches", 1000, "list at most this many breaches (all are counted)")
 	if err := auditParseFlags(fs, args); err != nil {
-		return helpIsNoError(err)
+		return err
 	}
 	log, err := openAuditHistory(ctx, *store, *archiveDir)
 	if err != nil {

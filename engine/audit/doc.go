@@ -64,8 +64,8 @@
 // The projection ignores an event that does not fit the state (a stale
 // fencing token, a task already ended; projections.ErrStale). A single
 // engine never appends one: it validates every command against the state it
-// appends to. But DESIGN.md invariant 3 lets several writers share a log
-// and lets the log decide their races, and a writer can only be behind: it
+// appends to. But several writers may share a log, and the log decides
+// their races (docs/design.md, invariant 3); a writer can only be behind: it
 // validated its event against a prefix of the log. Verify therefore asks of
 // each ignored event whether some prefix of the log could have justified it.
 //

@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// TestForbiddenImports keeps the layering of DESIGN.md: audit wires no
-// concrete store, and eventjson, under events, imports nothing of the
+// TestForbiddenImports keeps the layering of docs/design.md: audit wires
+// no concrete store, and eventjson, under events, imports nothing of the
 // project but events.
 func TestForbiddenImports(t *testing.T) {
 	const mod = "github.com/omniq/omniq/"
