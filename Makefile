@@ -88,6 +88,13 @@ fuzz:
 clean:
 	rm -rf bin omniq-data
 
+# Regenerate the test-only client of cmd/omniqd/openapi.json (oapi-codegen,
+# fetched through the module proxy); TestGeneratedClientIsCurrent fails until
+# it is regenerated after the document changes.
+.PHONY: genclient
+genclient:
+	$(GO) generate ./cmd/omniqd/internal/genclient
+
 .PHONY: bench-e2e bench-peers
 
 # End-to-end benchmark through "omniqd bench" (see bench/README.md). The

@@ -65,6 +65,12 @@ type Config struct {
 	// its nodes share the one log. More than one node needs a store that
 	// several processes can open (see SharedStores).
 	Nodes int
+	// Remote, when set, is the URL of an omniqd server
+	// ("http://127.0.0.1:7070"): producers and workers go through
+	// client.New(Remote) instead of an embedded engine, and Store, Nodes,
+	// retention, snapshots, the probe and recovery do not apply. Burn-down
+	// only.
+	Remote string
 
 	Mode Mode
 	API  API
@@ -225,6 +231,9 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: schedule-ahead %s must not be negative", ErrConfig, c.ScheduleAhead)
 	case c.Nodes < 1:
 		return fmt.Errorf("%w: nodes %d must be positive", ErrConfig, c.Nodes)
+	}
+	if c.Remote != "" && (c.Mode != ModeBurndown || c.Nodes != 1) {
+		return fmt.Errorf("%w: a remote run is a burn-down on the server's one node (mode %s, nodes %d)", ErrConfig, c.Mode, c.Nodes)
 	}
 	if c.Nodes > 1 {
 		scheme, _, _ := strings.Cut(c.Store, "://")

@@ -23,6 +23,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Remote != "" {
+		return runRemote(ctx, cfg)
+	}
 	t, err := newTarget(cfg.Store, cfg.Keep)
 	if err != nil {
 		return nil, err

@@ -134,7 +134,7 @@ func (c *Client) Enqueue(ctx context.Context, task *engine.Task) error {
 		return err
 	}
 	var got Task
-	if err := c.do(ctx, http.MethodPost, "/v1/tasks", nil, spec, &got); err != nil {
+	if err := c.post(ctx, "/v1/tasks", spec, &got); err != nil {
 		return err
 	}
 	copyEngineFields(task, &got)
@@ -158,7 +158,7 @@ func (c *Client) EnqueueBatch(ctx context.Context, tasks []*engine.Task) error {
 		b.Tasks[i] = spec
 	}
 	var got TaskList
-	if err := c.do(ctx, http.MethodPost, "/v1/tasks", nil, b, &got); err != nil {
+	if err := c.post(ctx, "/v1/tasks", b, &got); err != nil {
 		return err
 	}
 	if len(got.Tasks) != len(tasks) {

@@ -49,7 +49,68 @@ func decode(r io.Reader, v any, strict bool) error {
 			return bodyError(err)
 		}
 	}
+	return fixAnswer(v)
+}
+
+// fixAnswer is fixNumbers with a fast path for the answers that carry many
+// tasks: only their free-form fields are walked.
+func fixAnswer(v any) error {
+	switch x := v.(type) {
+	case *TaskList:
+		return fixTasks(x.Tasks)
+	case *OutcomesAnswer:
+		return fixTasks(x.Tasks)
+	case *Task:
+		return fixTasks(nil, x)
+	case *OutcomesRequest:
+		for i := range x.Outcomes {
+			n, err := normalizeNumbers(x.Outcomes[i].Result)
+			if err != nil {
+				return err
+			}
+			x.Outcomes[i].Result = n
+		}
+		return nil
+	}
 	return fixNumbers(reflect.ValueOf(v))
+}
+
+// fixTasks normalizes the numbers in the args, kwargs and results of tasks
+// and of more.
+func fixTasks(tasks []Task, more ...*Task) error {
+	fix := func(t *Task) error {
+		for i, a := range t.Args {
+			n, err := normalizeNumbers(a)
+			if err != nil {
+				return err
+			}
+			t.Args[i] = n
+		}
+		for k, a := range t.Kwargs {
+			n, err := normalizeNumbers(a)
+			if err != nil {
+				return err
+			}
+			t.Kwargs[k] = n
+		}
+		n, err := normalizeNumbers(t.Result)
+		if err != nil {
+			return err
+		}
+		t.Result = n
+		return nil
+	}
+	for i := range tasks {
+		if err := fix(&tasks[i]); err != nil {
+			return err
+		}
+	}
+	for _, t := range more {
+		if err := fix(t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func bodyError(err error) error {

@@ -16,7 +16,7 @@
 // codes and HTTP statuses (ErrorFor, Error.Unwrap) is the one the server
 // uses.
 //
-// On the wire, tasks use the seed's snake_case fields (TaskSpec, Task); ttl
+// On the wire, tasks use snake_case fields (TaskSpec, Task); ttl
 // and interval are seconds, or a Go duration string on input ("90s"); times
 // are RFC 3339. JSON numbers in args, kwargs and results arrive as int64
 // when integral and float64 otherwise, as the embedded engine gives them

@@ -7,7 +7,7 @@ import (
 )
 
 // TaskSpec is what a caller says about a new task: the body of
-// POST /v1/tasks, in the seed's snake_case. Only Func is required.
+// POST /v1/tasks, in snake_case. Only Func is required.
 type TaskSpec struct {
 	ID         string         `json:"id"`                    // "" lets the server choose (a ULID)
 	Func       string         `json:"func"`                  // the handler name a worker runs

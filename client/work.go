@@ -26,21 +26,24 @@ func (c *Client) Register(funcName string, h engine.Handler) error {
 }
 
 // Work runs registered handlers on tasks leased from the server until ctx
-// is done, as engine.Work does in process: idle workers long-poll the
-// server, so a new task starts without polling delay; a handler's context is
-// cancelled when its lease expires (Heartbeat moves that deadline); a panic
-// or a task with no registered handler fails that attempt. When ctx ends,
-// Work stops taking tasks, waits for running handlers, and returns nil.
+// is done, as engine.Work does in process: up to opts.Concurrency tasks run
+// at once; idle, Work long-polls the server, so a new task starts without
+// polling delay; a handler's context is cancelled when its lease expires
+// (Heartbeat moves that deadline); a panic or a task with no registered
+// handler fails that attempt. When ctx ends, Work stops taking tasks, waits
+// for running handlers, records their outcomes, and returns nil.
+//
+// One loop per Work call talks to the server: it leases up to its free
+// slots in one request and sends finished outcomes in batches, each batch
+// leasing the next tasks in the same request (POST /v1/outcomes), so a busy
+// pool makes a few round trips for many tasks rather than two per task.
 //
 // Unlike the embedded engine, the server going away is not the end: Work
 // retries with backoff while the server is unreachable, unavailable or
 // closed (a restart), and returns an error only for what retrying cannot
 // fix: an invalid queue name or a refused token (ErrUnauthorized).
 //
-// Queues are tried in order of preference when a worker looks for a task.
-// An idle worker then waits on one queue (workers spread over the queues),
-// so with fewer workers than queues, waits are kept to a second to notice
-// the other queues' tasks.
+// Queues are tried in order of preference.
 func (c *Client) Work(ctx context.Context, opts engine.WorkOptions) error {
 	queues := append([]string(nil), opts.Queues...)
 	if len(queues) == 0 {
@@ -54,104 +57,273 @@ func (c *Client) Work(ctx context.Context, opts engine.WorkOptions) error {
 			queues[i] = engine.DefaultQueue
 		}
 	}
-	n := max(opts.Concurrency, 1)
-	wait := c.pollWait
-	if n < len(queues) {
-		wait = min(wait, time.Second)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		wg.Go(func() { errs <- c.workLoop(ctx, queues, queues[i%len(queues)], wait) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	p := &pool{c: c, queues: queues, n: max(opts.Concurrency, 1), wait: c.pollWait}
+	return p.run(ctx)
 }
 
-// workLoop is one worker: find a task (preferred queues first, then a
-// long-poll on home), run it, record its outcome.
-func (c *Client) workLoop(ctx context.Context, queues []string, home string, wait time.Duration) error {
+// Bounds of the Work loop.
+const (
+	maxSending     = 2           // outcome requests in flight at once
+	maxLeasePerReq = 100         // the server's bound on one request's lease
+	outcomeTTL     = time.Minute // how long an outcome is retried before it is given up
+	outcomeLinger  = 300 * time.Microsecond
+	maxLinger      = time.Millisecond
+)
+
+// finished is a handler's outcome waiting to be sent.
+type finished struct {
+	o     engine.Outcome
+	first time.Time // when it was first ready to send
+}
+
+// reply is the answer to one request of the Work loop.
+type reply struct {
+	sent  []finished
+	ask   int
+	poll  bool
+	sentT time.Time
+	errs  []error
+	tasks []*engine.Task
+	err   error
+}
+
+// pool is one Work call's state, owned by its run loop.
+type pool struct {
+	c      *Client
+	queues []string
+	n      int
+	wait   time.Duration
+
+	running int        // handlers running
+	asked   int        // tasks asked for by requests in flight
+	pending []finished // outcomes not yet sent
+	sending int        // outcome requests in flight
+	polling bool       // a lease-only request is in flight
+	done    chan finished
+	replies chan reply
+}
+
+func (p *pool) run(ctx context.Context) error {
+	p.done = make(chan finished, p.n)
+	p.replies = make(chan reply, maxSending+1)
+	var fatal error
+	var pollCancel context.CancelFunc
+	var retry <-chan time.Time
 	backoff := time.Duration(0)
+	ctxDone := ctx.Done()
 	for {
-		if ctx.Err() != nil {
-			return nil
+		stopping := ctx.Err() != nil || fatal != nil
+		if stopping && pollCancel != nil {
+			pollCancel()
+			pollCancel = nil
 		}
-		started := time.Now()
-		task, err := c.nextTask(ctx, queues, home, wait)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		if stopping && p.running == 0 && len(p.pending) == 0 && p.sending == 0 && !p.polling {
+			return fatal
+		}
+		if retry == nil && len(p.pending) > 0 && p.sending < maxSending {
+			sent := p.pending
+			if len(sent) > maxOutcomesPerReq {
+				sent = sent[:maxOutcomesPerReq]
 			}
-			if errors.Is(err, ErrUnauthorized) || errors.Is(err, engine.ErrInvalidArgument) {
-				return err
+			ask := 0
+			if !stopping {
+				// The slots of the outcomes sent are free again.
+				ask = max(min(p.n-p.running-p.asked-(len(p.pending)-len(sent)), maxLeasePerReq), 0)
 			}
-			backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
-			pause := backoff
-			if apiErr := (*Error)(nil); errors.As(err, &apiErr) {
-				pause = max(pause, apiErr.RetryAfter) // rate_limited, unavailable: as the server asks
-			}
-			c.logger.Warn("omniq worker: dequeue failed, retrying", "err", err, "retry_in", pause)
-			select {
-			case <-time.After(pause):
-			case <-ctx.Done():
-			}
+			p.pending = append([]finished(nil), p.pending[len(sent):]...)
+			p.send(context.WithoutCancel(ctx), sent, ask, 0, false)
 			continue
 		}
-		backoff = 0
-		if task != nil {
-			c.runTask(task, started)
-		}
-	}
-}
-
-func (c *Client) nextTask(ctx context.Context, queues []string, home string, wait time.Duration) (*engine.Task, error) {
-	if len(queues) > 1 {
-		for _, q := range queues {
-			t, err := c.Dequeue(ctx, q)
-			if t != nil || err != nil {
-				return t, err
+		if retry == nil && !stopping && !p.polling && len(p.pending) == 0 {
+			if free := p.n - p.running - p.asked; free > 0 { // no outcome is pending
+				var pctx context.Context
+				pctx, pollCancel = context.WithCancel(ctx)
+				p.send(pctx, nil, min(free, maxLeasePerReq), p.wait, true)
+				continue
 			}
 		}
+		select {
+		case f := <-p.done:
+			p.running--
+			p.pending = append(p.pending, f)
+			p.collect()
+		case r := <-p.replies:
+			p.asked -= r.ask
+			if r.poll {
+				p.polling = false
+				if pollCancel != nil {
+					pollCancel()
+					pollCancel = nil
+				}
+			} else {
+				p.sending--
+			}
+			for _, t := range r.tasks {
+				p.start(t, r.sentT)
+			}
+			if r.err != nil {
+				if ctx.Err() != nil && r.poll {
+					continue
+				}
+				if isFatal(r.err) {
+					if fatal == nil {
+						fatal = r.err
+					}
+					for _, f := range r.sent {
+						p.c.logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", r.err)
+					}
+					continue
+				}
+				p.requeue(r.sent, r.err)
+				backoff = min(max(2*backoff, 100*time.Millisecond), 5*time.Second)
+				pause := backoff
+				if apiErr := (*Error)(nil); errors.As(r.err, &apiErr) {
+					pause = max(pause, apiErr.RetryAfter) // rate_limited, unavailable: as the server asks
+				}
+				p.c.logger.Warn("omniq worker: request failed, retrying", "err", r.err, "retry_in", pause)
+				retry = time.After(pause)
+				continue
+			}
+			backoff = 0
+			p.answered(r)
+		case <-retry:
+			retry = nil
+		case <-ctxDone:
+			ctxDone = nil
+		}
 	}
-	tasks, err := c.DequeueWait(ctx, home, 1, wait)
-	if len(tasks) == 0 {
-		return nil, err
-	}
-	return tasks[0], err
 }
 
-// runTask runs one attempt and records its outcome.
-func (c *Client) runTask(task *engine.Task, started time.Time) {
+// collect takes the outcomes already there, and while handlers are still
+// running, those that come within outcomeLinger of the last (at most
+// maxLinger in all): one request for a lease's tasks that finish together,
+// rather than one each, without holding an outcome back for long.
+func (p *pool) collect() {
+	var timer *time.Timer
+	deadline := time.Now().Add(maxLinger)
+	for {
+		select {
+		case f := <-p.done:
+			p.running--
+			p.pending = append(p.pending, f)
+			continue
+		default:
+		}
+		wait := min(outcomeLinger, time.Until(deadline))
+		if p.running == 0 || wait <= 0 || len(p.pending) >= maxOutcomesPerReq {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case f := <-p.done:
+			p.running--
+			p.pending = append(p.pending, f)
+			timer.Stop()
+			continue
+		case <-timer.C:
+		}
+		break
+	}
+}
+
+// maxOutcomesPerReq bounds one request's outcomes (the server takes 1000).
+const maxOutcomesPerReq = 1000
+
+// send starts a request carrying sent outcomes and asking for ask tasks;
+// its reply comes back on p.replies.
+func (p *pool) send(ctx context.Context, sent []finished, ask int, wait time.Duration, poll bool) {
+	p.asked += ask
+	if poll {
+		p.polling = true
+	} else {
+		p.sending++
+	}
+	outcomes := make([]engine.Outcome, len(sent))
+	for i, f := range sent {
+		outcomes[i] = f.o
+	}
+	go func() {
+		if !poll {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+		}
+		r := reply{sent: sent, ask: ask, poll: poll, sentT: time.Now()}
+		r.errs, r.tasks, r.err = p.c.FinishBatch(ctx, outcomes, p.queues, ask, wait)
+		p.replies <- r
+	}()
+}
+
+// start runs a leased task's handler in its own goroutine; its outcome
+// comes back on p.done.
+func (p *pool) start(task *engine.Task, sent time.Time) {
+	p.running++
+	go func() {
+		f := finished{o: p.c.runLeased(task, sent)}
+		f.first = time.Now()
+		p.done <- f
+	}()
+}
+
+// requeue puts back the outcomes of a request that failed as a whole, to
+// be sent again, unless they have waited too long. A repeated outcome that
+// had in fact been recorded is refused as a stale lease and changes nothing.
+func (p *pool) requeue(sent []finished, err error) {
+	keep := sent[:0:0]
+	for _, f := range sent {
+		if time.Since(f.first) > outcomeTTL {
+			p.c.logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", err)
+			continue
+		}
+		keep = append(keep, f)
+	}
+	p.pending = append(keep, p.pending...)
+}
+
+// answered handles the per-outcome answers of a request: a completion
+// whose result the server could not store is sent again as a failure;
+// other refusals (a stale lease: nothing changed) are logged.
+func (p *pool) answered(r reply) {
+	for i, err := range r.errs {
+		if err == nil {
+			continue
+		}
+		f := r.sent[i]
+		if f.o.Err == nil && errors.Is(err, engine.ErrInvalidArgument) {
+			f.o.Err = fmt.Errorf("handler returned an unstorable result: %w", err)
+			f.o.Result = nil
+			p.pending = append(p.pending, f)
+			continue
+		}
+		p.c.logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", err)
+	}
+}
+
+// runLeased runs one attempt of task, leased by a request sent at sent,
+// and returns its outcome. The handler's context ends when the lease runs
+// out on the local clock, unless a heartbeat extends it.
+func (c *Client) runLeased(task *engine.Task, sent time.Time) engine.Outcome {
 	hctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	key := leaseKey{task.ID, task.Attempt}
-	l := watchLease(localDeadline(started, task), cancel)
+	l := watchLease(localDeadline(sent, task), cancel)
 	c.leases.Store(key, l)
 	result, err := c.callHandler(hctx, task)
 	l.stop()
 	c.leases.Delete(key)
-	// Record the outcome even if the lease just expired: the log decides
-	// (a stale answer gets engine.ErrStaleLease and changes nothing).
-	rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
-	defer rcancel()
-	if cause := err; cause != nil {
-		err = c.retry(rctx, func() error { return c.Fail(rctx, task, cause) })
-	} else {
-		err = c.retry(rctx, func() error { return c.Complete(rctx, task, result) })
-		if errors.Is(err, engine.ErrInvalidArgument) {
-			cause := fmt.Errorf("handler returned an unstorable result: %w", err)
-			err = c.retry(rctx, func() error { return c.Fail(rctx, task, cause) })
+	if err == nil {
+		if result, err = normalizeValue("result", result); err != nil {
+			err = fmt.Errorf("handler returned an unstorable result: %w", err)
 		}
 	}
-	if err != nil {
-		c.logger.Warn("omniq worker: could not record task outcome", "task", task.ID, "attempt", task.Attempt, "err", err)
-	}
+	// The outcome is recorded even if the lease just expired: the log
+	// decides (a stale answer is refused and changes nothing).
+	return engine.Outcome{Task: task, Result: result, Err: err}
 }
 
 // retry runs answer until it succeeds, fails for a reason retrying cannot

@@ -107,3 +107,59 @@ func TestDequeueWaitAny(t *testing.T) {
 		t.Fatalf("second queue: %v %v", got, err)
 	}
 }
+
+// TestFinishBatch: outcomes and the next leases in one append; a stale
+// attempt is refused on its own; the leases fill n from the queues in
+// order; bad arguments change nothing.
+func TestFinishBatch(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sc storeCase) {
+		f := newFixture(t, sc)
+		var tasks []*engine.Task
+		for i := range 4 {
+			tasks = append(tasks, &engine.Task{ID: fmt.Sprintf("a%d", i), Func: "f", QueueName: "a"})
+		}
+		tasks = append(tasks, &engine.Task{ID: "b0", Func: "f", QueueName: "b"})
+		if err := f.e.EnqueueBatch(f.ctx, tasks); err != nil {
+			t.Fatal(err)
+		}
+		leased, err := f.e.DequeueN(f.ctx, "a", 2)
+		if err != nil || len(leased) != 2 {
+			t.Fatalf("dequeue 2: %d, %v", len(leased), err)
+		}
+		stale := *leased[1]
+		stale.Attempt = 7
+		if _, _, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0]}}, []string{"a"}, -1); !errors.Is(err, engine.ErrInvalidArgument) {
+			t.Fatalf("negative n: %v", err)
+		}
+		if _, _, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0]}}, []string{"bad queue/"}, 1); !errors.Is(err, engine.ErrInvalidArgument) {
+			t.Fatalf("bad queue: %v", err)
+		}
+		if f.state("a0") != engine.StateRunning {
+			t.Fatalf("a refused call changed a0: %s", f.state("a0"))
+		}
+		appends := f.appends.n.Load()
+		errs, next, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0], Result: "ok"}, {Task: &stale}}, []string{"a", "b"}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.appends.n.Load() - appends; got != 1 {
+			t.Fatalf("outcomes and leases took %d appends, want 1", got)
+		}
+		if errs[0] != nil || !errors.Is(errs[1], engine.ErrStaleLease) {
+			t.Fatalf("outcome errors %v", errs)
+		}
+		var ids []string
+		for _, tk := range next {
+			ids = append(ids, tk.ID)
+			if tk.State != engine.StateRunning || tk.Attempt != 1 {
+				t.Fatalf("leased %s in state %s, attempt %d", tk.ID, tk.State, tk.Attempt)
+			}
+		}
+		if fmt.Sprint(ids) != "[a2 a3 b0]" {
+			t.Fatalf("leased %v, want [a2 a3 b0]", ids)
+		}
+		if f.state("a0") != engine.StateCompleted || f.state("a1") != engine.StateRunning {
+			t.Fatalf("after finish: a0 %s, a1 %s", f.state("a0"), f.state("a1"))
+		}
+	})
+}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -420,50 +419,6 @@ type Outcome struct {
 // ErrInvalidArgs, …); the error is for the batch as a whole (ErrClosed, a
 // failed append), in which case none was recorded.
 func (e *Engine) CompleteBatch(ctx context.Context, outcomes []Outcome) ([]error, error) {
-	errs := make([]error, len(outcomes))
-	results := make([]any, len(outcomes))
-	for i, o := range outcomes {
-		if o.Task == nil {
-			errs[i] = fmt.Errorf("%w: nil task", ErrInvalidArgument)
-			continue
-		}
-		if o.Err == nil {
-			res, err := e.normalizeResult(o.Result)
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			results[i] = res
-		}
-	}
-	err := e.submit(ctx, func(tx *txn) error {
-		for i, o := range outcomes {
-			if errs[i] != nil {
-				continue
-			}
-			sub := tx.sub()
-			err := e.stageOutcome(sub, o.Task, results[i], o.Err != nil, failureMessage(o.Err))
-			if errors.Is(err, errConflict) {
-				// Another command holds this task now: it decides, this
-				// outcome is refused as stale rather than delaying the batch.
-				err = fmt.Errorf("%w: task %q is being changed by another command", ErrStaleLease, o.Task.ID)
-			}
-			if err != nil {
-				errs[i] = err
-				continue
-			}
-			tx.merge(sub)
-		}
-		return nil
-	}, func() {
-		for i, o := range outcomes {
-			if errs[i] == nil {
-				e.refresh(o.Task)
-			}
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return errs, nil
+	errs, _, err := e.FinishBatch(ctx, outcomes, nil, 0)
+	return errs, err
 }

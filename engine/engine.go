@@ -14,7 +14,9 @@ import (
 	"github.com/omniq/omniq/stores"
 )
 
-// TaskQueue is the seed's queue interface. *Engine implements it, and so does
+// TaskQueue is the core queue interface (enqueue, dequeue from a named queue,
+// get, delete: the calls of the task-queue API whose Task and Schedule this
+// project keeps). *Engine implements it, and so does
 // the omniqd client, so a program moves from embedded to remote by changing
 // the line that builds it.
 type TaskQueue interface {

@@ -7,8 +7,9 @@ import (
 	"github.com/omniq/omniq/engine"
 )
 
-// TestSeedExampleOnEveryStore runs the seed's usage example (see Example) on
-// every backend and checks what it would print.
+// TestSeedExampleOnEveryStore runs the usage example of the core queue API
+// (see Example and omniqd demo) on every backend and checks what it would
+// print.
 func TestSeedExampleOnEveryStore(t *testing.T) {
 	forEachStore(t, func(t *testing.T, sc storeCase) {
 		f := newFixture(t, sc)

@@ -37,6 +37,7 @@ func newTestDaemon(t *testing.T, cfg serveConfig) *testDaemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.shutdown() })
+	d.handler = checkingHandler(t, d.handler) // every exchange checked against openapi.json
 	return &testDaemon{t, d}
 }
 

@@ -13,7 +13,7 @@ import (
 
 func init() {
 	commands["bench"] = command{summary: "run an end-to-end benchmark against a store (burn-down, continuous, recovery)",
-		usage: "[--store URL] [--mode MODE] [--api API] [flags]", run: runBench}
+		usage: "[--store URL | --remote URL] [--mode MODE] [--api API] [flags]", run: runBench}
 }
 
 func runBench(ctx context.Context, args []string) (err error) {
@@ -21,6 +21,7 @@ func runBench(ctx context.Context, args []string) (err error) {
 	var c bench.Config
 	d := bench.Config{}.Defaults()
 	fs.StringVar(&c.Store, "store", "", `store URL; empty or "pebble://" (no path): a temporary Pebble directory; a server URL without a log name gets a unique one, dropped after`)
+	fs.StringVar(&c.Remote, "remote", "", "URL of a running omniqd (http://127.0.0.1:7070; start one with `omniqd serve --store pebble://DIR`): producers and workers go through the Go client instead of an embedded engine (burn-down only; --store, --nodes, the probe and recovery do not apply)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory or unique log after the run")
 	fs.IntVar(&c.Nodes, "nodes", d.Nodes, "engines sharing the log, each on a store handle of its own (as separate processes), producers and workers dealt round-robin over them; more than one needs a store several processes can open: "+bench.SharedStores)
 	mode := fs.String("mode", string(d.Mode), "burndown (insert --jobs, then drain), continuous (produce and work for --duration) or recovery (grow the log to --events, time reopening it)")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -38,7 +39,8 @@ var (
 	_ queueAPI = (*client.Client)(nil)
 )
 
-// startTestServer runs a daemon in process on a free loopback port.
+// startTestServer runs a daemon in process on a free loopback port, and
+// returns the URL of a listener serving its handler through checkingHandler.
 func startTestServer(t *testing.T, cfg serveConfig) (*daemon, string) {
 	t.Helper()
 	if cfg.Store == "" {
@@ -54,11 +56,19 @@ func startTestServer(t *testing.T, cfg serveConfig) (*daemon, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.shutdown() })
-	return d, "http://" + d.addr()
+	// The daemon's handler, served again on a listener that checks every
+	// exchange against openapi.json.
+	return d, checkedServer(t, d.handler)
 }
 
+// newTestClient returns a client of url. Over plain HTTP its exchanges are
+// checked against openapi.json on the client's side (checkingTransport);
+// opts may replace the HTTP client.
 func newTestClient(t *testing.T, url string, opts ...client.Option) *client.Client {
 	t.Helper()
+	if strings.HasPrefix(url, "http://") {
+		opts = append([]client.Option{client.WithHTTPClient(&http.Client{Transport: newCheckingTransport(t)})}, opts...)
+	}
 	c, err := client.New(url, opts...)
 	if err != nil {
 		t.Fatal(err)

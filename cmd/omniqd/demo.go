@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	commands["demo"] = command{summary: "run the seed's usage example against a store", usage: "[--store URL]", run: runDemo}
+	commands["demo"] = command{summary: "run the core queue API's usage example against a store", usage: "[--store URL]", run: runDemo}
 }
 
 func runDemo(ctx context.Context, args []string) error {
@@ -34,7 +34,8 @@ func runDemo(ctx context.Context, args []string) error {
 	return demo(ctx, q, stdout)
 }
 
-// demo is the seed's usage example in Go, printing what the seed prints.
+// demo is the core queue API's usage example: simple, scheduled and
+// prioritised tasks through enqueue, dequeue, get and delete, printed as it goes.
 func demo(ctx context.Context, q *engine.Engine, out io.Writer) error {
 	simple := &engine.Task{Func: "my_simple_func", Args: []any{10, 20}}
 	if err := q.Enqueue(ctx, simple); err != nil {
@@ -95,7 +96,7 @@ func demo(ctx context.Context, q *engine.Engine, out io.Writer) error {
 	return nil
 }
 
-// runDemoFunc plays the seed's functions: a Go process runs handlers by name.
+// runDemoFunc plays the example's functions: a Go process runs handlers by name.
 func runDemoFunc(t *engine.Task) (any, error) {
 	switch t.Func {
 	case "my_simple_func":

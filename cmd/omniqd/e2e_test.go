@@ -239,7 +239,7 @@ func (c *child) client(t *testing.T, opts ...client.Option) *client.Client {
 
 func pebbleStore(t *testing.T) string { return "pebble://" + t.TempDir() }
 
-// The seed's usage example, through the client against the real daemon.
+// The core queue API's usage example, through the client against the real daemon.
 func TestE2ESeedExample(t *testing.T) {
 	srv := startOmniqd(t, nil, "--store", pebbleStore(t))
 	q := srv.client(t)

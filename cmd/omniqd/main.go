@@ -6,7 +6,7 @@
 //	omniqd pause|resume ID            hold a schedule (or delayed task) back, let it go again
 //	omniqd list [--queue Q] [--state S]   task counts per queue and state, as a table
 //	omniqd stats                      task counts per queue and state, as JSON
-//	omniqd demo [--store URL]         run the seed's usage example against a store
+//	omniqd demo [--store URL]         run the core queue API's usage example against a store
 //	omniqd version                    print the version (also omniqd --version)
 //
 // The flags of serve and of the client commands have OMNIQ_* environment

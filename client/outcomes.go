@@ -1,0 +1,135 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/omniq/omniq/engine"
+)
+
+// CompleteBatch records many outcomes in one request (POST /v1/outcomes),
+// as engine.CompleteBatch: per outcome, nil or why it was not recorded
+// (engine.ErrStaleLease, …; nothing changed for that task); the error is
+// for the request as a whole, in which case none was recorded. A recorded
+// outcome's task gets its State from the server's answer.
+func (c *Client) CompleteBatch(ctx context.Context, outcomes []engine.Outcome) ([]error, error) {
+	errs, _, err := c.FinishBatch(ctx, outcomes, nil, 0, 0)
+	return errs, err
+}
+
+// FinishBatch is CompleteBatch that, in the same request and the same
+// append on the server, leases up to n ready tasks of queues (in order of
+// preference; n = 0 leases nothing). With wait > 0 and none ready, the
+// server waits up to wait (its own bound caps it) for one. Each leased
+// task's Attempt is its lease's fencing token.
+func (c *Client) FinishBatch(ctx context.Context, outcomes []engine.Outcome, queues []string, n int, wait time.Duration) ([]error, []*engine.Task, error) {
+	if n < 0 {
+		return nil, nil, fmt.Errorf("%w: lease count %d is negative", engine.ErrInvalidArgument, n)
+	}
+	errs := make([]error, len(outcomes))
+	req := OutcomesRequest{Outcomes: make([]OutcomeSpec, 0, len(outcomes))}
+	sent := make([]int, 0, len(outcomes)) // index in outcomes of each sent one
+	for i, o := range outcomes {
+		if o.Task == nil {
+			errs[i] = fmt.Errorf("%w: nil task", engine.ErrInvalidArgument)
+			continue
+		}
+		spec := OutcomeSpec{ID: o.Task.ID, Attempt: o.Task.Attempt}
+		if o.Err != nil {
+			msg := o.Err.Error()
+			spec.Error = &msg
+		} else {
+			res, err := normalizeValue("result", o.Result)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			spec.Result = res
+		}
+		req.Outcomes = append(req.Outcomes, spec)
+		sent = append(sent, i)
+	}
+	if n > 0 {
+		req.Lease = &LeaseSpec{Queues: queues, N: n, Wait: Duration(wait)}
+	}
+	if len(req.Outcomes) == 0 && n == 0 {
+		return errs, nil, nil
+	}
+	var got OutcomesAnswer
+	if err := c.post(ctx, "/v1/outcomes", &req, &got); err != nil {
+		return nil, nil, err
+	}
+	if len(got.Outcomes) != len(req.Outcomes) {
+		return nil, nil, fmt.Errorf("%w: sent %d outcomes, server answered %d", ErrProtocol, len(req.Outcomes), len(got.Outcomes))
+	}
+	for j, i := range sent {
+		a := got.Outcomes[j]
+		if a.Error != nil {
+			errs[i] = &Error{Status: StatusOf(a.Error.Code), Code: a.Error.Code, Reason: a.Error.Reason, Message: a.Error.Message}
+			continue
+		}
+		outcomes[i].Task.State = engine.State(a.State)
+	}
+	var tasks []*engine.Task
+	if len(got.Tasks) > 0 {
+		tasks = make([]*engine.Task, len(got.Tasks))
+		for i := range got.Tasks {
+			tasks[i] = got.Tasks[i].Engine()
+		}
+	}
+	return errs, tasks, nil
+}
+
+// bufPool holds request body buffers for the hot paths.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// post sends body as JSON with a pooled buffer and decodes a 2xx answer
+// into out.
+func (c *Client) post(ctx context.Context, path string, body, out any) error {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			bufPool.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		return fmt.Errorf("%w: %w", engine.ErrInvalidArgs, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		return fmt.Errorf("omniq client: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("omniq client: POST %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return errorFrom(resp)
+	}
+	if err := decode(resp.Body, out, false); err != nil {
+		return fmt.Errorf("%w: POST %s: %v", ErrProtocol, path, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return nil
+}
+
+// isFatal reports whether a whole-request error is one retrying cannot fix.
+func isFatal(err error) bool {
+	return errors.Is(err, ErrUnauthorized) || errors.Is(err, engine.ErrInvalidArgument)
+}
