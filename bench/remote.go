@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,7 +43,7 @@ func runRemote(ctx context.Context, cfg Config) (*Report, error) {
 	cpu0 := markCPU()
 	began := time.Now()
 	var next, enqueued atomic.Int64
-	err = fanOut(ctx, cfg.Producers, func(ctx context.Context) error {
+	err = fanOut(ctx, cfg.Producers, func(ctx context.Context, _ int) error {
 		for {
 			i := next.Add(int64(size)) - int64(size)
 			if i >= int64(cfg.Jobs) {
@@ -149,7 +148,7 @@ func remoteWorkers(ctx context.Context, cfg Config, c *client.Client, queue stri
 	if cfg.API == APIBatch {
 		n = min(cfg.Batch, 100)
 	}
-	return fanOut(ctx, cfg.Workers, func(ctx context.Context) error {
+	return fanOut(ctx, cfg.Workers, func(ctx context.Context, _ int) error {
 		for {
 			tasks, err := c.DequeueWait(ctx, queue, n, time.Second)
 			if ctx.Err() != nil {
@@ -185,36 +184,4 @@ func remoteWorkers(ctx context.Context, cfg Config, c *client.Client, queue stri
 			}
 		}
 	})
-}
-
-// fanOut runs f in n goroutines and returns the first error; it cancels
-// the others' context when one fails.
-func fanOut(ctx context.Context, n int, f func(ctx context.Context) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var once sync.Once
-	var first error
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			if err := f(ctx); err != nil {
-				once.Do(func() { first = err; cancel() })
-			}
-		})
-	}
-	wg.Wait()
-	return first
-}
-
-// runFor waits d, or until ctx ends.
-func runFor(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }

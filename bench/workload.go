@@ -20,57 +20,44 @@ func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) err
 	if r.cfg.API.batchEnqueue() {
 		size = r.cfg.Batch
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		next  atomic.Int64
-		wg    sync.WaitGroup
-		once  sync.Once
-		first error
-	)
-	fail := func(err error) {
-		once.Do(func() { first = err; cancel() })
-	}
-	for p := range r.cfg.Producers {
+	var next atomic.Int64
+	err := fanOut(ctx, r.cfg.Producers, func(ctx context.Context, p int) error {
 		e := r.nodes[p%len(r.nodes)].e
-		wg.Go(func() {
-			for {
-				k := size
-				if n >= 0 {
-					i := next.Add(int64(size)) - int64(size)
-					if i >= n {
-						return
-					}
-					k = int(min(int64(size), n-i))
+		for {
+			k := size
+			if n >= 0 {
+				i := next.Add(int64(size)) - int64(size)
+				if i >= n {
+					return nil
 				}
-				if r.gate != nil {
-					for j := range k {
-						select {
-						case r.gate <- struct{}{}:
-						case <-stop:
-							r.release(j)
-							return
-						case <-ctx.Done():
-							r.release(j)
-							return
-						}
-					}
-				}
-				if err := r.enqueue(ctx, e, k); err != nil {
-					if ctx.Err() == nil {
-						fail(fmt.Errorf("bench: enqueue: %w", err))
-					}
-					return
-				}
-				r.enqueued.Add(int64(k))
+				k = int(min(int64(size), n-i))
 			}
-		})
-	}
-	wg.Wait()
-	if first == nil && n >= 0 && ctx.Err() != nil {
+			if r.gate != nil {
+				for j := range k {
+					select {
+					case r.gate <- struct{}{}:
+					case <-stop:
+						r.release(j)
+						return nil
+					case <-ctx.Done():
+						r.release(j)
+						return nil
+					}
+				}
+			}
+			if err := r.enqueue(ctx, e, k); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("bench: enqueue: %w", err)
+			}
+			r.enqueued.Add(int64(k))
+		}
+	})
+	if err == nil && n >= 0 && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return first
+	return err
 }
 
 func (r *runner) release(k int) {
@@ -100,7 +87,7 @@ func (r *runner) runWorkers(ctx context.Context) error {
 		h := func(ctx context.Context, t *engine.Task) (any, error) {
 			now := r.clk.Now()
 			r.sink(t).add1(r.since(t, now))
-			r.runTask(ctx)
+			runFor(ctx, r.cfg.TaskTime)
 			r.done(t)
 			return nil, nil
 		}
@@ -111,45 +98,30 @@ func (r *runner) runWorkers(ctx context.Context) error {
 				}
 			}
 		}
-		// A pool that fails stops the others, so that the error is returned.
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		errs := make(chan error, len(r.nodes))
-		var wg sync.WaitGroup
+		var working []*node
 		for _, nd := range r.nodes {
-			if nd.workers == 0 {
-				continue
+			if nd.workers > 0 {
+				working = append(working, nd)
 			}
-			wg.Go(func() {
-				err := nd.e.Work(ctx, engine.WorkOptions{Queues: []string{Queue}, Concurrency: nd.workers})
-				if err != nil && ctx.Err() == nil {
-					errs <- fmt.Errorf("bench: work (node %s): %w", nd.name, err)
-					cancel()
-				}
-			})
 		}
-		wg.Wait()
-		close(errs)
-		return <-errs
+		// A pool that fails stops the others, so that the error is returned.
+		return fanOut(ctx, len(working), func(ctx context.Context, i int) error {
+			nd := working[i]
+			err := nd.e.Work(ctx, engine.WorkOptions{Queues: []string{Queue}, Concurrency: nd.workers})
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("bench: work (node %s): %w", nd.name, err)
+			}
+			return nil
+		})
 	}
 	n := 1
 	if r.cfg.API == APIBatch {
 		n = r.cfg.Batch
 	}
-	errs := make(chan error, r.cfg.Workers)
-	var wg sync.WaitGroup
-	for w := range r.cfg.Workers {
-		e := r.nodes[w%len(r.nodes)].e
-		wg.Go(func() { errs <- r.worker(ctx, e, n) })
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	// A worker that fails stops the others, so that the error is returned.
+	return fanOut(ctx, r.cfg.Workers, func(ctx context.Context, w int) error {
+		return r.worker(ctx, r.nodes[w%len(r.nodes)].e, n)
+	})
 }
 
 // worker leases up to n tasks at a time through e, runs the no-op handler
@@ -183,7 +155,7 @@ func (r *runner) worker(ctx context.Context, e *engine.Engine, n int) error {
 		r.load.add(load)
 		r.idle.add(idle)
 		r.late.add(late)
-		r.runTask(ctx)
+		runFor(ctx, r.cfg.TaskTime)
 		// Outcomes are recorded even when ctx ends meanwhile.
 		if n == 1 {
 			for _, t := range tasks {
@@ -208,19 +180,6 @@ func (r *runner) worker(ctx context.Context, e *engine.Engine, n int) error {
 			}
 			r.done(t)
 		}
-	}
-}
-
-// runTask is a handler's work: waiting TaskTime, or until ctx ends.
-func (r *runner) runTask(ctx context.Context) {
-	if r.cfg.TaskTime <= 0 {
-		return
-	}
-	t := time.NewTimer(r.cfg.TaskTime)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }
 
@@ -310,4 +269,36 @@ func (r *runner) probe(ctx context.Context, werr <-chan error) error {
 		}
 	}
 	return nil
+}
+
+// fanOut runs f in n goroutines, the i-th as f(ctx, i), and returns the
+// first error; it cancels the others' context when one fails.
+func fanOut(ctx context.Context, n int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := f(ctx, i); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// runFor waits d, or until ctx ends.
+func runFor(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

@@ -134,7 +134,7 @@ func (c *Client) Enqueue(ctx context.Context, task *engine.Task) error {
 		return err
 	}
 	var got Task
-	if err := c.post(ctx, "/v1/tasks", spec, &got); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/tasks", nil, spec, &got); err != nil {
 		return err
 	}
 	copyEngineFields(task, &got)
@@ -158,7 +158,7 @@ func (c *Client) EnqueueBatch(ctx context.Context, tasks []*engine.Task) error {
 		b.Tasks[i] = spec
 	}
 	var got TaskList
-	if err := c.post(ctx, "/v1/tasks", b, &got); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/tasks", nil, b, &got); err != nil {
 		return err
 	}
 	if len(got.Tasks) != len(tasks) {
@@ -368,11 +368,21 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 func (c *Client) doFound(ctx context.Context, method, path string, query url.Values, body, out any, found *bool) error {
 	var rd io.Reader
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		// Request bodies are encoded into pooled buffers: enqueue and the
+		// worker pool's outcomes are hot paths.
+		buf := bufPool.Get().(*bytes.Buffer)
+		buf.Reset()
+		defer func() {
+			if buf.Cap() <= 1<<20 {
+				bufPool.Put(buf)
+			}
+		}()
+		enc := json.NewEncoder(buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(body); err != nil {
 			return fmt.Errorf("%w: %w", engine.ErrInvalidArgs, err)
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(buf.Bytes())
 	}
 	u := c.base + path
 	if len(query) > 0 {
@@ -414,8 +424,12 @@ func (c *Client) doFound(ctx context.Context, method, path string, query url.Val
 	if err := decode(resp.Body, out, false); err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrProtocol, method, path, err)
 	}
+	_, _ = io.Copy(io.Discard, resp.Body) // the connection is reused
 	return nil
 }
+
+// bufPool holds request body buffers.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // errorFrom turns an error answer into *Error.
 func errorFrom(resp *http.Response) error {

@@ -61,7 +61,7 @@ func fixAnswer(v any) error {
 	case *OutcomesAnswer:
 		return fixTasks(x.Tasks)
 	case *Task:
-		return fixTasks(nil, x)
+		return fixTask(x)
 	case *OutcomesRequest:
 		for i := range x.Outcomes {
 			n, err := normalizeNumbers(x.Outcomes[i].Result)
@@ -75,41 +75,37 @@ func fixAnswer(v any) error {
 	return fixNumbers(reflect.ValueOf(v))
 }
 
-// fixTasks normalizes the numbers in the args, kwargs and results of tasks
-// and of more.
-func fixTasks(tasks []Task, more ...*Task) error {
-	fix := func(t *Task) error {
-		for i, a := range t.Args {
-			n, err := normalizeNumbers(a)
-			if err != nil {
-				return err
-			}
-			t.Args[i] = n
+func fixTasks(tasks []Task) error {
+	for i := range tasks {
+		if err := fixTask(&tasks[i]); err != nil {
+			return err
 		}
-		for k, a := range t.Kwargs {
-			n, err := normalizeNumbers(a)
-			if err != nil {
-				return err
-			}
-			t.Kwargs[k] = n
-		}
-		n, err := normalizeNumbers(t.Result)
+	}
+	return nil
+}
+
+// fixTask normalizes the numbers in t's args, kwargs and result, its only
+// free-form fields.
+func fixTask(t *Task) error {
+	for i, a := range t.Args {
+		n, err := normalizeNumbers(a)
 		if err != nil {
 			return err
 		}
-		t.Result = n
-		return nil
+		t.Args[i] = n
 	}
-	for i := range tasks {
-		if err := fix(&tasks[i]); err != nil {
+	for k, a := range t.Kwargs {
+		n, err := normalizeNumbers(a)
+		if err != nil {
 			return err
 		}
+		t.Kwargs[k] = n
 	}
-	for _, t := range more {
-		if err := fix(t); err != nil {
-			return err
-		}
+	n, err := normalizeNumbers(t.Result)
+	if err != nil {
+		return err
 	}
+	t.Result = n
 	return nil
 }
 

@@ -1,14 +1,10 @@
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/omniq/omniq/engine"
@@ -63,7 +59,7 @@ func (c *Client) FinishBatch(ctx context.Context, outcomes []engine.Outcome, que
 		return errs, nil, nil
 	}
 	var got OutcomesAnswer
-	if err := c.post(ctx, "/v1/outcomes", &req, &got); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/outcomes", nil, &req, &got); err != nil {
 		return nil, nil, err
 	}
 	if len(got.Outcomes) != len(req.Outcomes) {
@@ -85,48 +81,6 @@ func (c *Client) FinishBatch(ctx context.Context, outcomes []engine.Outcome, que
 		}
 	}
 	return errs, tasks, nil
-}
-
-// bufPool holds request body buffers for the hot paths.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// post sends body as JSON with a pooled buffer and decodes a 2xx answer
-// into out.
-func (c *Client) post(ctx context.Context, path string, body, out any) error {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			bufPool.Put(buf)
-		}
-	}()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		return fmt.Errorf("%w: %w", engine.ErrInvalidArgs, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		return fmt.Errorf("omniq client: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("omniq client: POST %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return errorFrom(resp)
-	}
-	if err := decode(resp.Body, out, false); err != nil {
-		return fmt.Errorf("%w: POST %s: %v", ErrProtocol, path, err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return nil
 }
 
 // isFatal reports whether a whole-request error is one retrying cannot fix.

@@ -40,10 +40,6 @@ func newFlagSet(name string) *flag.FlagSet {
 // arguments. For -h or --help it prints the command's help on stdout and
 // returns flag.ErrHelp; every other error is a usageError.
 func parseArgs(fs *flag.FlagSet, args []string, spec argSpec) ([]string, error) {
-	// The flag package prints its errors and calls Usage on each; run
-	// prints the one message instead.
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
 	var bad *flagValueError
 	restore := checkValues(fs, &bad)
 	defer restore()

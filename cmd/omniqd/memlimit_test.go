@@ -2,9 +2,7 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"os"
@@ -90,7 +88,7 @@ func TestMemoryLimitFlagErrorNamesTheFlag(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv("OMNIQ_MEMORY_LIMIT", tc.env)
 			var f memLimitFlag
-			fs := newFlagSetForTest()
+			fs := newFlagSet("serve")
 			fs.Var(&f, "memory-limit", "")
 			_, err := parseArgs(fs, tc.args, argSpec{env: true})
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "512MiB") {
@@ -101,12 +99,6 @@ func TestMemoryLimitFlagErrorNamesTheFlag(t *testing.T) {
 }
 
 // newFlagSetForTest is a flag set that prints nothing.
-func newFlagSetForTest() *flag.FlagSet {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	return fs
-}
-
 func TestChooseMemoryLimit(t *testing.T) {
 	const gib = 1 << 30
 	given := func(s string) memLimitFlag {

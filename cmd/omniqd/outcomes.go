@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,13 +70,7 @@ func (a *api) outcomes(w http.ResponseWriter, r *http.Request, q *engine.Engine)
 		return err
 	}
 	if len(tasks) == 0 && n > 0 && wait > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		stop := context.AfterFunc(a.stopping, cancel)
-		a.waiting.Add(1)
-		tasks, err = q.DequeueWaitAny(ctx, queues, n)
-		a.waiting.Add(-1)
-		stop()
-		cancel()
+		tasks, err = a.waitForTasks(r, q, queues, n, wait)
 		if err != nil && len(outcomes) == 0 {
 			return err
 		}

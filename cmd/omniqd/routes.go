@@ -157,15 +157,21 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	// A batch is an object with the key "tasks"; anything else is one task.
 	// A body without the word (even \u-escaped) is one task: no peek.
 	if bytes.Contains(body, []byte("tasks")) || bytes.Contains(body, []byte(`\u`)) {
-		// Most such bodies are batches: decode once, as one.
+		// Most such bodies are batches: decode once, as one. A body that
+		// does not decode as a batch is one only if it has the key, and
+		// then the batch's error is the answer.
 		var b client.Batch
-		if client.DecodeStrict(bytes.NewReader(body), &b) == nil && b.Tasks != nil {
+		err := client.DecodeStrict(bytes.NewReader(body), &b)
+		if err == nil && b.Tasks != nil {
 			return a.enqueueTasks(w, r, q, b)
 		}
 		var peek map[string]json.RawMessage
 		if json.Unmarshal(body, &peek) == nil {
 			if _, ok := peek["tasks"]; ok {
-				return a.enqueueBatch(w, r, q, body)
+				if err != nil {
+					return err
+				}
+				return a.enqueueTasks(w, r, q, b) // "tasks": null is refused as empty
 			}
 		}
 	}
@@ -179,14 +185,6 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	}
 	w.Header().Set("Location", "/v1/tasks/"+url.PathEscape(t.ID))
 	return a.writeTasks(w, http.StatusCreated, "", []*engine.Task{t})
-}
-
-func (a *api) enqueueBatch(w http.ResponseWriter, r *http.Request, q *engine.Engine, body []byte) error {
-	var b client.Batch
-	if err := client.DecodeStrict(bytes.NewReader(body), &b); err != nil {
-		return err
-	}
-	return a.enqueueTasks(w, r, q, b)
 }
 
 // enqueueTasks enqueues a decoded batch, all or none.
@@ -293,13 +291,7 @@ func (a *api) dequeue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	// request's own context.
 	tasks, err := q.DequeueN(r.Context(), queue, n)
 	if err == nil && len(tasks) == 0 && wait > 0 {
-		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		stop := context.AfterFunc(a.stopping, cancel)
-		a.waiting.Add(1)
-		tasks, err = q.DequeueWait(ctx, queue, n)
-		a.waiting.Add(-1)
-		stop()
-		cancel()
+		tasks, err = a.waitForTasks(r, q, []string{queue}, n, wait)
 	}
 	if err != nil {
 		return err
@@ -309,13 +301,22 @@ func (a *api) dequeue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 		return nil
 	}
 	if !r.URL.Query().Has("n") {
-		return a.writeJSON(w, http.StatusOK, client.TaskOf(tasks[0]))
+		return a.writeTasks(w, http.StatusOK, "", tasks[:1])
 	}
-	out := client.TaskList{Tasks: make([]client.Task, len(tasks))}
-	for i, t := range tasks {
-		out.Tasks[i] = client.TaskOf(t)
-	}
-	return a.writeJSON(w, http.StatusOK, out)
+	return a.writeTasks(w, http.StatusOK, "tasks", tasks)
+}
+
+// waitForTasks long-polls queues for up to n tasks, for at most wait, and
+// no longer than the daemon runs: shutdown ends the wait (counted in
+// a.waiting) with nothing leased.
+func (a *api) waitForTasks(r *http.Request, q *engine.Engine, queues []string, n int, wait time.Duration) ([]*engine.Task, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	stop := context.AfterFunc(a.stopping, cancel)
+	defer stop()
+	a.waiting.Add(1)
+	defer a.waiting.Add(-1)
+	return q.DequeueWaitAny(ctx, queues, n)
 }
 
 func (a *api) dequeueParams(query url.Values) (wait time.Duration, n int, err error) {
