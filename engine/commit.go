@@ -331,7 +331,7 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 	var unsure []answer // answers without an event, on a shared log
 	e.mu.Lock()
 	if e.needSync || e.behind() {
-		if e.inflight {
+		if e.inflight > 0 {
 			e.mu.Unlock()
 			return b, cmds // after the batch in flight is applied
 		}
@@ -454,8 +454,7 @@ func (e *Engine) appendBatch(b *pending) {
 	// validated against: b's own earlier batches are applied, and a fold
 	// of anyone else's events would have moved the epoch.
 	after := e.state.Position()
-	e.inflight = true // see prepare: no resync while a written batch may be unapplied
-	e.inflightN = uint64(len(b.events))
+	e.inflight = uint64(len(b.events)) // see prepare: no resync while a written batch may be unapplied
 	e.mu.Unlock()
 	// Appends use their own context: the batch belongs to many callers.
 	began := time.Now()
@@ -469,7 +468,7 @@ func (e *Engine) appendBatch(b *pending) {
 	e.cfg.observer.Appended(len(b.events), time.Since(began), appendErr)
 
 	e.mu.Lock()
-	e.inflight, e.inflightN = false, 0
+	e.inflight = 0
 	if errors.Is(appendErr, stores.ErrConflict) {
 		// Another writer appended first: nothing of b was written.
 		e.cluster.conflicts.Add(1)

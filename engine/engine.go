@@ -53,7 +53,7 @@ type Engine struct {
 	snapshotAt uint64          // position of the last snapshot written
 	snapBusy   atomic.Bool     // a snapshot is being written in the background
 	snapWrites sync.WaitGroup  // the background snapshot write
-	inflight   bool            // a batch is being appended
+	inflight   uint64          // events in the batch being appended (0: none)
 	// drainFor is a command (a compaction) that needs nothing in flight:
 	// while it is set, the preparer defers every other command, so that
 	// the reservations drain instead of being renewed by a steady load.
@@ -72,7 +72,6 @@ type Engine struct {
 	epoch      uint64        // moves whenever the state folds in events this engine did not write, or a batch is undone
 	redo       []*command    // commands of batches not written, prepared again first
 	remoteHead uint64        // the log's head as last learned from the store
-	inflightN  uint64        // events in the batch being appended
 	moved      chan struct{} // closed when the state advances; made by a waiting read
 	tailKick   chan struct{} // the tail loop or a read asks the committer to catch up
 	cluster    clusterCounters

@@ -124,7 +124,7 @@ func (e *Engine) Cluster(ctx context.Context) ClusterStatus {
 // state has not folded in (beyond what the batch in flight explains).
 // REQUIRES: e.mu held.
 func (e *Engine) behind() bool {
-	return e.cond != nil && e.remoteHead > e.state.Position()+e.inflightN
+	return e.cond != nil && e.remoteHead > e.state.Position()+e.inflight
 }
 
 // discard undoes a batch that was prepared but not appended and returns
@@ -359,7 +359,7 @@ func (e *Engine) confirm(unsure []answer, noop []*command) ([]*command, []*comma
 				noop = append(noop, a.cmd)
 			}
 		}
-	case e.inflight && head <= pos+e.inflightN:
+	case e.inflight > 0 && head <= pos+e.inflight:
 		// The batch in flight, or another writer's in its place: which
 		// is known once it is applied.
 		for _, a := range unsure {
