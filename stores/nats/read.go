@@ -31,6 +31,13 @@ type rawMsg struct {
 // then learns the first message held from the server: if the missing one is
 // below it, Read starts again from there (or, when it has events already,
 // returns them, a gap-free run); otherwise the log is corrupt.
+//
+// Read retries for as long as truncations explain what it finds missing,
+// however many run meanwhile: an attempt reads only messages above the floor
+// it starts from, and a retry needs the floor to have passed the missing one,
+// so every retry starts strictly higher, and the newest message is never
+// purged. A fixed number of attempts failed a reader that trailed a
+// truncation at the head with a false ErrCorrupt.
 func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
 	if l.closed.Load() {
 		return nil, stores.ErrClosed
@@ -38,26 +45,40 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	if max <= 0 {
 		return nil, nil
 	}
-	for attempt := 0; ; attempt++ {
+	for {
 		out, err := l.read(ctx, from, max)
 		if err == nil {
 			return out, nil
 		}
-		var gone *missingError
-		if !errors.As(err, &gone) || attempt == 3 {
-			return nil, err
-		}
-		floor, _, ferr := l.refreshFloor(ctx)
-		if ferr != nil {
-			return nil, ferr
-		}
-		if gone.seq > floor.seq {
-			return nil, err
+		if perr := l.purgedSince(ctx, err); perr != nil {
+			return nil, perr
 		}
 		if len(out) > 0 {
 			return out, nil
 		}
 	}
+}
+
+// purgedSince tells whether err, from reading the log, is explained by a
+// truncation: it returns nil when err is a *missingError for a message the
+// floor, asked of the server now, has passed, and otherwise an error to
+// return (err itself, or the failure to ask, or ctx's).
+func (l *Log) purgedSince(ctx context.Context, err error) error {
+	var gone *missingError
+	if !errors.As(err, &gone) {
+		return err
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return interpretError(ctx, "read", cerr)
+	}
+	floor, _, ferr := l.refreshFloor(ctx)
+	if ferr != nil {
+		return ferr
+	}
+	if gone.seq > floor.seq {
+		return err
+	}
+	return nil
 }
 
 // read is one attempt of Read. With a *missingError it may return the events

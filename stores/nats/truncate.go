@@ -39,19 +39,15 @@ func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
 	if l.closed.Load() {
 		return stores.ErrClosed
 	}
-	for attempt := 0; ; attempt++ {
+	for {
+		// A missing message another truncation explains: look again, from
+		// a floor strictly higher (see Read).
 		err := l.truncate(ctx, pos)
-		var gone *missingError
-		if !errors.As(err, &gone) || attempt == 3 {
-			return err
+		if err == nil {
+			return nil
 		}
-		// Another truncation ran meanwhile; look again.
-		floor, _, ferr := l.refreshFloor(ctx)
-		if ferr != nil {
-			return ferr
-		}
-		if gone.seq > floor.seq {
-			return err
+		if perr := l.purgedSince(ctx, err); perr != nil {
+			return perr
 		}
 	}
 }
@@ -119,9 +115,11 @@ func (l *Log) First(ctx context.Context) (uint64, error) {
 }
 
 // refreshFloor asks the server for the first message held, learns it and
-// returns the floor afterwards, with the stream info it read.
+// returns the floor afterwards, with the stream info it read. When that
+// message is purged between the two requests it asks again: the stream's
+// first sequence only grows, and the newest message is never purged.
 func (l *Log) refreshFloor(ctx context.Context) (span, *jetstream.StreamInfo, error) {
-	for attempt := 0; ; attempt++ {
+	for {
 		info, err := l.stream.Info(ctx)
 		if err != nil {
 			return span{}, nil, interpretError(ctx, "read first message", err)
@@ -136,7 +134,7 @@ func (l *Log) refreshFloor(ctx context.Context) (span, *jetstream.StreamInfo, er
 		}
 		m, err := l.getMsg(ctx, st.FirstSeq)
 		var gone *missingError
-		if errors.As(err, &gone) && attempt < 3 {
+		if errors.As(err, &gone) && ctx.Err() == nil {
 			continue // purged since Info
 		}
 		if err != nil {
