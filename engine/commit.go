@@ -550,7 +550,7 @@ func (e *Engine) appendBatch(b *pending) {
 		}
 	}
 	e.advanced()
-	dueSnapshot := e.cfg.snapshotEvery > 0 && e.state.Position()-e.snapshotAt >= e.cfg.snapshotEvery
+	dueSnapshot := e.snapshotDue()
 	kick := e.timerLate()
 	e.mu.Unlock()
 	for i, cmd := range b.cmds {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	archivepkg "github.com/omniq/omniq/engine/archive"
@@ -117,7 +118,9 @@ func (e *Engine) compact(ctx context.Context, before time.Time, archive Archive,
 		// The checkpoint is a snapshot in the log: a restart replays from
 		// it, so the next periodic snapshot is due an interval after it,
 		// not at once (each would encode the whole state again).
-		e.snapshotAt = max(e.snapshotAt, res.Checkpoint)
+		if res.Checkpoint > e.snapshotAt {
+			e.snapshotAt, e.snapshotN = res.Checkpoint, e.state.Len()
+		}
 		for i := range cp {
 			cp[i].Position = res.Checkpoint - uint64(len(cp)-1-i)
 		}
@@ -129,6 +132,12 @@ func (e *Engine) compact(ctx context.Context, before time.Time, archive Archive,
 	if skipped {
 		return res, nil
 	}
+	// The state before the checkpoint is garbage now, and it was live
+	// beside the new one and the checkpoint's bytes: a collection that ran
+	// during the checkpoint set the heap's goal at twice all of that.
+	// Collect now, so that the goal follows the state that is left, not
+	// the checkpoint's peak, while archiving goes on under full load.
+	runtime.GC()
 	first, err := tr.First(ctx)
 	if err != nil {
 		return res, fmt.Errorf("engine: compact: %w", err)

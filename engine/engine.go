@@ -51,6 +51,7 @@ type Engine struct {
 	reserved   map[string]bool // task ids touched by commands in the batch being written
 	parked     []*command      // waiting dequeues, oldest first (waiters.go); guarded by mu
 	snapshotAt uint64          // position of the last snapshot written
+	snapshotN  int             // tasks the state held then (see snapshotDue)
 	snapBusy   atomic.Bool     // a snapshot is being written in the background
 	snapWrites sync.WaitGroup  // the background snapshot write
 	inflight   uint64          // events in the batch being appended (0: none)
@@ -118,6 +119,7 @@ func Open(ctx context.Context, log stores.Log, opts ...Option) (*Engine, error) 
 		// Close or periodic pass writes a fresh one instead of leaving every
 		// restart to replay the whole log.
 		snapshotAt: snapAt,
+		snapshotN:  st.Len(),
 		cmds:       make(chan *command, cfg.maxBatch),
 		timerKick:  make(chan struct{}, 1),
 		spare:      make(chan *pending, spareBatches),

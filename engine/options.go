@@ -102,8 +102,10 @@ func WithMaxPayload(n int) Option {
 const DefaultSnapshotEvery = 1_000_000
 
 // WithSnapshotEvery writes a projection snapshot beside the log, when the
-// log implements stores.SnapshotStore, after every n appended events and on
-// Close (default DefaultSnapshotEvery); 0 writes none. A snapshot is a cache
+// log implements stores.SnapshotStore, after every n appended events (and
+// no sooner than after as many events as the last one held tasks, so that a
+// large state is not encoded whole over and over) and on Close (default
+// DefaultSnapshotEvery); 0 writes none. A snapshot is a cache
 // (docs/design.md, invariant 5): Open falls back to replaying the whole log when
 // it is missing or unreadable. The committer only encodes a periodic
 // snapshot (under the state's read lock); a background goroutine writes it,

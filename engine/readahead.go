@@ -11,6 +11,14 @@ import (
 // pageSize is how many events one log Read asks for.
 const pageSize = 4096
 
+// pageLen is how many events to ask for from position from when the read
+// stops at to: a page, or fewer near the end, so that the log does not
+// decode events past to only for them to be cut off (a compaction reads up
+// to the checkpoint it just wrote, whose parts hold the whole state).
+func pageLen(from, to uint64) int {
+	return int(min(pageSize, to-from+1))
+}
+
 // readAhead is how many decoded pages may wait for the caller of readPages.
 // Two keep the reader busy while the caller folds one page; more only hold
 // memory (a page's Event values alone take about 360 KB).
@@ -79,9 +87,9 @@ func readPages(ctx context.Context, log stores.Log, from, to uint64, recycle boo
 				case buf = <-free:
 				default:
 				}
-				evs, err = pr.ReadInto(ctx, buf, from, pageSize)
+				evs, err = pr.ReadInto(ctx, buf, from, pageLen(from, to))
 			} else {
-				evs, err = log.Read(ctx, from, pageSize)
+				evs, err = log.Read(ctx, from, pageLen(from, to))
 			}
 			switch {
 			case err != nil:

@@ -15,12 +15,13 @@ import (
 	"github.com/omniq/omniq/stores/memory"
 )
 
-// countingLog is a stores.PageReader that counts reads and fails the one
-// numbered failAt (from 1).
+// countingLog is a stores.PageReader that counts reads, notes the furthest
+// position a read asked for, and fails the read numbered failAt (from 1).
 type countingLog struct {
 	stores.Log
-	reads  atomic.Int32
-	failAt int32
+	reads    atomic.Int32
+	furthest atomic.Uint64
+	failAt   int32
 }
 
 var errReadFailed = errors.New("injected read failure")
@@ -28,6 +29,11 @@ var errReadFailed = errors.New("injected read failure")
 func (l *countingLog) Read(ctx context.Context, from uint64, max int) ([]events.Event, error) {
 	if l.reads.Add(1) == l.failAt {
 		return nil, errReadFailed
+	}
+	for end := from + uint64(max) - 1; ; {
+		if f := l.furthest.Load(); f >= end || l.furthest.CompareAndSwap(f, end) {
+			break
+		}
 	}
 	return l.Log.Read(ctx, from, max)
 }
@@ -59,7 +65,9 @@ func logOf(t *testing.T, n int) *countingLog {
 }
 
 // TestReadPagesDeliversTheRange: pages run from from in order, through to
-// and not past it, and no page is read after the one that reaches to.
+// and not past it, no page is read after the one that reaches to, and no
+// read asks for events past to (a compaction's read stops right before the
+// checkpoint it wrote, whose parts are the whole state).
 func TestReadPagesDeliversTheRange(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	const n = 3*pageSize + 10
@@ -96,6 +104,9 @@ func TestReadPagesDeliversTheRange(t *testing.T) {
 		}
 		if want > 0 && got[len(got)-1] != c.to {
 			t.Fatalf("%d..%d: ends at %d (events past to are cut off)", c.from, c.to, got[len(got)-1])
+		}
+		if f := log.furthest.Load(); f > c.to && c.to >= c.from {
+			t.Fatalf("%d..%d: a read asked for events up to %d", c.from, c.to, f)
 		}
 	}
 }

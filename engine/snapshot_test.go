@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,5 +176,41 @@ func TestFailedSnapshotWaitsAnInterval(t *testing.T) {
 	// One try per 10 events at most, plus the one at Close.
 	if n := log.saves.Load(); n > enqueues/10+1 {
 		t.Fatalf("%d snapshot tries for %d events at an interval of 10", n, enqueues)
+	}
+}
+
+// TestSnapshotsSpreadOutAsTheStateGrows: a periodic snapshot waits for at
+// least as many events as the last one held tasks, so that a state of
+// millions of ended tasks is not encoded whole every snapshotEvery events.
+// Each enqueue adds an event and a task: with an interval of 5, snapshots
+// fall at 5, 10, 20, 40 and 80 events, not every 5.
+func TestSnapshotsSpreadOutAsTheStateGrows(t *testing.T) {
+	ctx := context.Background()
+	log := &heldSnapshots{Log: memory.New(), release: make(chan struct{}), started: make(chan uint64, 100)}
+	close(log.release)
+	defer log.Log.Close()
+	e, err := engine.Open(ctx, log, engine.WithSnapshotEvery(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []uint64
+	for range 100 {
+		if err := e.Enqueue(ctx, &engine.Task{Func: "f"}); err != nil {
+			t.Fatal(err)
+		}
+		// Writes are in the background, one at a time: wait for each, so
+		// that none is skipped for being in flight.
+		select {
+		case pos := <-log.started:
+			at = append(at, pos)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := []uint64{5, 10, 20, 40, 80}
+	if !slices.Equal(at, want) {
+		t.Fatalf("periodic snapshots at positions %v, want %v", at, want)
 	}
 }

@@ -83,6 +83,9 @@ func Marshal(dst []byte, e Event) ([]byte, error) {
 	dst = binary.AppendVarint(dst, e.Time.UnixNano())
 	dst = binary.AppendUvarint(dst, uint64(len(e.TaskID)))
 	dst = append(dst, e.TaskID...)
+	if out, ok := encodeFast(dst, e.Payload); ok {
+		return out, nil
+	}
 	dst, err := encode(dst, e.Payload)
 	if err != nil {
 		return dst, fmt.Errorf("events: marshal %s %s: %w", e.Payload.Type(), e.TaskID, err)

@@ -75,12 +75,19 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	// Encoding happens before taking the append slot, so concurrent
-	// appenders encode while another one waits for its fsync.
-	enc := getEncoded()
-	defer putEncoded(enc)
-	if err := enc.encode(batch); err != nil {
-		return 0, fmt.Errorf("pebble: append: %w", err)
+	// A batch of ordinary events is encoded before taking the append slot,
+	// so concurrent appenders encode while another one waits for its
+	// fsync. A checkpoint (hundreds of megabytes of state, while every other
+	// command waits for it anyway) is encoded an event at a time straight
+	// into the Pebble batch: encoding it whole first held a second copy.
+	var enc *encoded
+	hint := events.EncodedSizeHint(batch)
+	if hint <= maxPooledBuf {
+		enc = getEncoded()
+		defer putEncoded(enc)
+		if err := enc.encode(batch); err != nil {
+			return 0, fmt.Errorf("pebble: append: %w", err)
+		}
 	}
 
 	l.life.RLock()
@@ -96,20 +103,57 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	defer func() { <-l.appendSem }()
 
 	first := l.head.Load() + 1
-	b := l.db.NewBatchWithSize(enc.batchSize())
-	defer b.Close()
-	var key [eventKeyLen]byte
-	for i := range batch {
-		// Set copies key and value into the batch, so one key buffer serves all.
-		if err := b.Set(putEventKey(key[:], first+uint64(i)), enc.record(i), nil); err != nil {
-			return 0, interpretError("append", err)
-		}
+	var b *pdb.Batch
+	var err error
+	if enc != nil {
+		b, err = l.batchOf(enc, first)
+	} else {
+		b, err = l.encodeInto(batch, hint, first)
 	}
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
 	if err := b.Commit(pdb.Sync); err != nil {
 		return 0, interpretError("append", err)
 	}
 	l.publish(first + uint64(len(batch)) - 1)
 	return first, nil
+}
+
+// batchOf returns a Pebble batch holding enc's records from position first.
+func (l *Log) batchOf(enc *encoded, first uint64) (*pdb.Batch, error) {
+	b := l.db.NewBatchWithSize(enc.batchSize())
+	var key [eventKeyLen]byte
+	for i := range enc.ends {
+		// Set copies key and value into the batch, so one key buffer serves all.
+		if err := b.Set(putEventKey(key[:], first+uint64(i)), enc.record(i), nil); err != nil {
+			b.Close()
+			return nil, interpretError("append", err)
+		}
+	}
+	return b, nil
+}
+
+// encodeInto returns a Pebble batch holding batch from position first,
+// encoding one event at a time into a scratch buffer that Set copies from;
+// hint is a lower bound on the encoded size (events.EncodedSizeHint).
+func (l *Log) encodeInto(batch []events.Event, hint int, first uint64) (*pdb.Batch, error) {
+	b := l.db.NewBatchWithSize(hint + len(batch)*(1+2*5+eventKeyLen+64))
+	var key [eventKeyLen]byte
+	var rec []byte
+	for i, ev := range batch {
+		var err error
+		if rec, err = events.Marshal(rec[:0], ev); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("pebble: append: %w", err)
+		}
+		if err := b.Set(putEventKey(key[:], first+uint64(i)), rec, nil); err != nil {
+			b.Close()
+			return nil, interpretError("append", err)
+		}
+	}
+	return b, nil
 }
 
 // publish makes head visible to readers and wakes waiters.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,6 +209,42 @@ func Run(t *testing.T, h Harness) {
 		got := readAll(t, l)
 		if len(got) != 2 || !sameEvent(got[0], e) {
 			t.Fatal("1 MiB event did not round-trip")
+		}
+	})
+
+	t.Run("Checkpoint", func(t *testing.T) {
+		// A checkpoint's batch: its state in parts, megabytes in all, after
+		// ordinary events. A store may take a path of its own for it (see
+		// events.EncodedSizeHint); it must keep the batch whole and exact,
+		// and refuse it whole.
+		l, _ := h.open(t)
+		mustAppend(t, l, batch("before", 2))
+		const parts = 9
+		var cp []events.Event
+		for i := range parts {
+			data := make([]byte, 512<<10)
+			for j := range data {
+				data[j] = byte(i + j)
+			}
+			cp = append(cp, events.New("", t0, &events.LogCheckpointPart{Index: i, Data: data}))
+		}
+		cp = append(cp, events.New("", t0, &events.LogCheckpoint{State: []byte("last"), Before: events.At(t0), Parts: parts}))
+		bad := append(slices.Clone(cp), events.New("bad", t0, &events.TaskCompleted{Attempt: 1, Result: func() {}}))
+		if _, err := l.Append(ctx, bad); err == nil {
+			t.Fatal("append of an unencodable checkpoint batch succeeded")
+		}
+		if first := mustAppend(t, l, cp); first != 3 {
+			t.Fatalf("checkpoint appended at %d, want 3", first)
+		}
+		mustAppend(t, l, batch("after", 1))
+		got := readAll(t, l)
+		if len(got) != 2+len(cp)+1 {
+			t.Fatalf("%d events read, want %d", len(got), 2+len(cp)+1)
+		}
+		for i, ev := range cp {
+			if !sameEvent(got[2+i], ev) {
+				t.Fatalf("checkpoint event %d did not round-trip", i)
+			}
 		}
 	})
 
