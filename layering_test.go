@@ -7,10 +7,11 @@ import (
 	"testing"
 )
 
-// TestLayering enforces the import arrows of docs/design.md: events imports
-// no project package, projections only events, stores (and storetest) only
-// events, the engine no concrete store, and no store another store (storeurl,
-// the one package that wires every backend, excepted).
+// TestLayering enforces the import arrows of docs/design.md: queue (the
+// task vocabulary) and events import no project package, projections only
+// events, stores (and storetest) only events and queue, the engine no
+// concrete store, the client only queue and events, and no store another
+// store (storeurl, the one package that wires every backend, excepted).
 func TestLayering(t *testing.T) {
 	const mod = "github.com/omniq/omniq"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").CombinedOutput()
@@ -18,13 +19,15 @@ func TestLayering(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	allowed := map[string]func(dep string) bool{
+		mod + "/queue":            func(string) bool { return false },
 		mod + "/events":           func(string) bool { return false },
 		mod + "/projections":      func(d string) bool { return d == mod+"/events" },
-		mod + "/stores":           func(d string) bool { return d == mod+"/events" },
+		mod + "/stores":           func(d string) bool { return d == mod+"/events" || d == mod+"/queue" },
 		mod + "/stores/storetest": func(d string) bool { return d == mod+"/events" || d == mod+"/stores" },
 		mod + "/engine": func(d string) bool {
-			return d == mod+"/events" || d == mod+"/projections" || d == mod+"/stores" || d == mod+"/engine/archive"
+			return d == mod+"/events" || d == mod+"/projections" || d == mod+"/stores" || d == mod+"/engine/archive" || d == mod+"/queue"
 		},
+		mod + "/client": func(d string) bool { return d == mod+"/queue" || d == mod+"/events" },
 		mod + "/engine/archive": func(d string) bool {
 			return d == mod+"/events" || d == mod+"/events/eventjson" || d == mod+"/stores"
 		},
@@ -50,5 +53,41 @@ func TestLayering(t *testing.T) {
 	}
 	if checked < 5 {
 		t.Fatalf("checked only %d packages: is go list seeing the module?", checked)
+	}
+}
+
+// TestClientDoesNotLinkTheEngine: a program that talks to omniqd links none
+// of the engine's machinery, not even through another package: not the
+// engine, its projections or its stores, nor the store drivers and the cron
+// parser they bring. The client speaks the vocabulary of package queue,
+// which the engine re-exports. (It still links events, and with it the
+// msgpack codec, to normalize free-form values as the engine's log does.)
+func TestClientDoesNotLinkTheEngine(t *testing.T) {
+	const client = "github.com/omniq/omniq/client"
+	out, err := exec.Command("go", "list", "-deps", client).Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) == 0 || deps[len(deps)-1] != client {
+		t.Fatalf("go list -deps listed %d packages, not ending with the client", len(deps))
+	}
+	forbidden := []string{
+		"github.com/omniq/omniq/engine",
+		"github.com/omniq/omniq/projections",
+		"github.com/omniq/omniq/stores",
+		"github.com/robfig/cron",
+		"github.com/cockroachdb/pebble",
+		"github.com/jackc/pgx",
+		"github.com/redis/go-redis",
+		"github.com/nats-io/nats.go",
+		"modernc.org/sqlite",
+	}
+	for _, dep := range deps {
+		for _, f := range forbidden {
+			if dep == f || strings.HasPrefix(dep, f+"/") {
+				t.Errorf("the client links %s", dep)
+			}
+		}
 	}
 }

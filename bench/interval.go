@@ -81,7 +81,7 @@ func peakRSS() uint64 {
 func (iv *intervals) sample(ctx context.Context, now time.Time) (worked, enqueued int64) {
 	worked, enqueued = iv.r.worked.Load(), iv.r.enqueued.Load()
 	took := now.Sub(iv.last)
-	st := iv.r.e.Stats(ctx)
+	st, _ := iv.r.e.Stats(ctx) // an engine's Stats do not fail
 	s := Interval{
 		At: seconds(now.Sub(iv.began)), Seconds: seconds(took),
 		Completed: worked - iv.worked, PerSec: rate(worked-iv.worked, took), Total: worked,

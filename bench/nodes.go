@@ -232,7 +232,7 @@ func (r *runner) settle(ctx context.Context) error {
 func (r *runner) conflicts(ctx context.Context) uint64 {
 	var n uint64
 	for _, nd := range r.nodes {
-		n += nd.e.Cluster(ctx).Conflicts
+		n += nd.e.ClusterCounters().Conflicts
 	}
 	return n
 }
@@ -261,7 +261,7 @@ type NodeStats struct {
 // nodeStats reads every node's counters (call after settle).
 func (r *runner) nodeStats(ctx context.Context) (shared bool, out []NodeStats) {
 	for _, n := range r.nodes {
-		cs := n.e.Cluster(ctx)
+		cs, _ := n.e.Cluster(ctx) // does not fail: NodesErr says why nodes are missing
 		shared = shared || cs.Shared
 		out = append(out, NodeStats{
 			Node: n.name, Producers: n.producers, Workers: n.workers, Position: cs.Position,

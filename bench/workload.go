@@ -130,7 +130,7 @@ func (r *runner) worker(ctx context.Context, e *engine.Engine, n int) error {
 	var outcomes []engine.Outcome
 	var load, idle, late []time.Duration
 	for {
-		tasks, err := e.DequeueWait(ctx, Queue, n)
+		tasks, err := e.DequeueWait(ctx, Queue, n, 0)
 		if ctx.Err() != nil {
 			// Leases taken as ctx ended are left to expire: the run is over.
 			return nil

@@ -14,13 +14,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/queue"
 )
 
-// Client talks to an omniqd server. It implements engine.TaskQueue and the
-// rest of the embedded engine's task API with the same semantics and the
-// same errors, so a program moves from embedded to remote by changing the
-// line that builds its queue. It is safe for concurrent use.
+// Client talks to an omniqd server. It implements queue.Queue, as the
+// embedded engine does, with the same semantics and the same errors, so a
+// program moves from embedded to remote by changing the line that builds
+// its queue. It is safe for concurrent use.
 type Client struct {
 	base      string // scheme://host[:port][/prefix], no trailing slash
 	token     string
@@ -29,11 +29,11 @@ type Client struct {
 	logger    *slog.Logger
 	pollWait  time.Duration
 
-	handlers sync.Map // func name -> engine.Handler
+	handlers queue.Handlers
 	leases   sync.Map // leaseKey -> *lease, for the tasks Work is running
 }
 
-var _ engine.TaskQueue = (*Client)(nil)
+var _ queue.Queue = (*Client)(nil)
 
 // Option configures a Client.
 type Option func(*Client)
@@ -88,7 +88,7 @@ func WithPollWait(d time.Duration) Option {
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("%w: server URL %q must look like http://host:port", engine.ErrInvalidArgument, baseURL)
+		return nil, fmt.Errorf("%w: server URL %q must look like http://host:port", queue.ErrInvalidArgument, baseURL)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64 // workers hold one connection each while polling
@@ -123,11 +123,11 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Enqueue implements engine.TaskQueue: POST /v1/tasks. On success task.ID
+// Enqueue implements queue.TaskQueue: POST /v1/tasks. On success task.ID
 // and the engine-filled fields are set from the server's answer.
-func (c *Client) Enqueue(ctx context.Context, task *engine.Task) error {
+func (c *Client) Enqueue(ctx context.Context, task *queue.Task) error {
 	if task == nil {
-		return fmt.Errorf("%w: nil task", engine.ErrInvalidArgument)
+		return fmt.Errorf("%w: nil task", queue.ErrInvalidArgument)
 	}
 	spec, err := specFor(task)
 	if err != nil {
@@ -142,14 +142,14 @@ func (c *Client) Enqueue(ctx context.Context, task *engine.Task) error {
 }
 
 // EnqueueBatch adds tasks atomically, all or none, as engine.EnqueueBatch.
-func (c *Client) EnqueueBatch(ctx context.Context, tasks []*engine.Task) error {
+func (c *Client) EnqueueBatch(ctx context.Context, tasks []*queue.Task) error {
 	if len(tasks) == 0 {
 		return nil
 	}
 	b := Batch{Tasks: make([]TaskSpec, len(tasks))}
 	for i, t := range tasks {
 		if t == nil {
-			return fmt.Errorf("task %d: %w: nil task", i, engine.ErrInvalidArgument)
+			return fmt.Errorf("task %d: %w: nil task", i, queue.ErrInvalidArgument)
 		}
 		spec, err := specFor(t)
 		if err != nil {
@@ -170,9 +170,9 @@ func (c *Client) EnqueueBatch(ctx context.Context, tasks []*engine.Task) error {
 	return nil
 }
 
-// Dequeue implements engine.TaskQueue: it leases the next ready task of
+// Dequeue implements queue.TaskQueue: it leases the next ready task of
 // queueName without waiting, or returns nil, nil.
-func (c *Client) Dequeue(ctx context.Context, queueName string) (*engine.Task, error) {
+func (c *Client) Dequeue(ctx context.Context, queueName string) (*queue.Task, error) {
 	tasks, err := c.DequeueWait(ctx, queueName, 1, 0)
 	if len(tasks) == 0 {
 		return nil, err
@@ -181,7 +181,7 @@ func (c *Client) Dequeue(ctx context.Context, queueName string) (*engine.Task, e
 }
 
 // DequeueN leases up to n ready tasks of queueName without waiting.
-func (c *Client) DequeueN(ctx context.Context, queueName string, n int) ([]*engine.Task, error) {
+func (c *Client) DequeueN(ctx context.Context, queueName string, n int) ([]*queue.Task, error) {
 	return c.DequeueWait(ctx, queueName, n, 0)
 }
 
@@ -189,12 +189,12 @@ func (c *Client) DequeueN(ctx context.Context, queueName string, n int) ([]*engi
 // first to become ready (long-poll; the server bounds wait). It returns an
 // empty slice, and no error, when none came in time. Each task's Attempt is
 // its lease's fencing token.
-func (c *Client) DequeueWait(ctx context.Context, queueName string, n int, wait time.Duration) ([]*engine.Task, error) {
+func (c *Client) DequeueWait(ctx context.Context, queueName string, n int, wait time.Duration) ([]*queue.Task, error) {
 	if n <= 0 {
-		return nil, fmt.Errorf("%w: dequeue count %d must be positive", engine.ErrInvalidArgument, n)
+		return nil, fmt.Errorf("%w: dequeue count %d must be positive", queue.ErrInvalidArgument, n)
 	}
 	if queueName == "" {
-		queueName = engine.DefaultQueue
+		queueName = queue.DefaultQueue
 	}
 	q := url.Values{}
 	if wait > 0 {
@@ -210,23 +210,23 @@ func (c *Client) DequeueWait(ctx context.Context, queueName string, n int, wait 
 		if err := c.doFound(ctx, http.MethodPost, path, q, nil, &got, &found); err != nil || !found {
 			return nil, err
 		}
-		return []*engine.Task{got.Engine()}, nil
+		return []*queue.Task{got.Engine()}, nil
 	}
 	var got TaskList
 	found := false
 	if err := c.doFound(ctx, http.MethodPost, path, q, nil, &got, &found); err != nil || !found {
 		return nil, err
 	}
-	out := make([]*engine.Task, len(got.Tasks))
+	out := make([]*queue.Task, len(got.Tasks))
 	for i := range got.Tasks {
 		out[i] = got.Tasks[i].Engine()
 	}
 	return out, nil
 }
 
-// GetTask implements engine.TaskQueue; engine.ErrNotFound when unknown or
+// GetTask implements queue.TaskQueue; queue.ErrNotFound when unknown or
 // deleted.
-func (c *Client) GetTask(ctx context.Context, taskID string) (*engine.Task, error) {
+func (c *Client) GetTask(ctx context.Context, taskID string) (*queue.Task, error) {
 	var got Task
 	if err := c.do(ctx, http.MethodGet, taskPath(taskID, ""), nil, nil, &got); err != nil {
 		return nil, err
@@ -234,18 +234,18 @@ func (c *Client) GetTask(ctx context.Context, taskID string) (*engine.Task, erro
 	return got.Engine(), nil
 }
 
-// DeleteTask implements engine.TaskQueue; engine.ErrNotFound when unknown or
+// DeleteTask implements queue.TaskQueue; queue.ErrNotFound when unknown or
 // already deleted.
 func (c *Client) DeleteTask(ctx context.Context, taskID string) error {
 	return c.do(ctx, http.MethodDelete, taskPath(taskID, ""), nil, nil, nil)
 }
 
 // Complete records that lease task.Attempt of task finished with result (a
-// JSON-encodable value). engine.ErrStaleLease when that lease is no longer
+// JSON-encodable value). queue.ErrStaleLease when that lease is no longer
 // current; nothing changes then. On success task's engine fields are updated.
-func (c *Client) Complete(ctx context.Context, task *engine.Task, result any) error {
+func (c *Client) Complete(ctx context.Context, task *queue.Task, result any) error {
 	if task == nil {
-		return fmt.Errorf("%w: nil task", engine.ErrInvalidArgument)
+		return fmt.Errorf("%w: nil task", queue.ErrInvalidArgument)
 	}
 	res, err := normalizeValue("result", result)
 	if err != nil {
@@ -256,7 +256,7 @@ func (c *Client) Complete(ctx context.Context, task *engine.Task, result any) er
 
 // specFor is SpecOf with args and kwargs checked and normalized as the
 // embedded engine does.
-func specFor(t *engine.Task) (TaskSpec, error) {
+func specFor(t *queue.Task) (TaskSpec, error) {
 	s := SpecOf(t)
 	args, err := normalizeValue("args", s.Args)
 	if err != nil {
@@ -272,11 +272,11 @@ func specFor(t *engine.Task) (TaskSpec, error) {
 }
 
 // Fail records that lease task.Attempt of task failed with cause; the task
-// is retried while it has retries left. engine.ErrStaleLease when that lease
+// is retried while it has retries left. queue.ErrStaleLease when that lease
 // is no longer current.
-func (c *Client) Fail(ctx context.Context, task *engine.Task, cause error) error {
+func (c *Client) Fail(ctx context.Context, task *queue.Task, cause error) error {
 	if task == nil {
-		return fmt.Errorf("%w: nil task", engine.ErrInvalidArgument)
+		return fmt.Errorf("%w: nil task", queue.ErrInvalidArgument)
 	}
 	msg := "failed"
 	if cause != nil {
@@ -287,10 +287,10 @@ func (c *Client) Fail(ctx context.Context, task *engine.Task, cause error) error
 
 // Heartbeat extends lease task.Attempt of task by the server's lease
 // timeout; a handler run by Work gets its context's deadline moved too.
-// engine.ErrStaleLease when that lease is no longer current.
-func (c *Client) Heartbeat(ctx context.Context, task *engine.Task) error {
+// queue.ErrStaleLease when that lease is no longer current.
+func (c *Client) Heartbeat(ctx context.Context, task *queue.Task) error {
 	if task == nil {
-		return fmt.Errorf("%w: nil task", engine.ErrInvalidArgument)
+		return fmt.Errorf("%w: nil task", queue.ErrInvalidArgument)
 	}
 	sent := time.Now()
 	if err := c.answer(ctx, task, "heartbeat", HeartbeatRequest{Attempt: task.Attempt}); err != nil {
@@ -302,7 +302,7 @@ func (c *Client) Heartbeat(ctx context.Context, task *engine.Task) error {
 	return nil
 }
 
-func (c *Client) answer(ctx context.Context, task *engine.Task, verb string, body any) error {
+func (c *Client) answer(ctx context.Context, task *queue.Task, verb string, body any) error {
 	var got Task
 	if err := c.do(ctx, http.MethodPost, taskPath(task.ID, verb), nil, body, &got); err != nil {
 		return err
@@ -323,28 +323,32 @@ func (c *Client) ResumeSchedule(ctx context.Context, taskID string) error {
 }
 
 // History returns every event about taskID in log order, even after the
-// task was deleted; engine.ErrNotFound when there is none.
-func (c *Client) History(ctx context.Context, taskID string) ([]Event, error) {
+// task was deleted; queue.ErrNotFound when there is none.
+func (c *Client) History(ctx context.Context, taskID string) ([]queue.Event, error) {
 	var got History
 	if err := c.do(ctx, http.MethodGet, taskPath(taskID, "history"), nil, nil, &got); err != nil {
 		return nil, err
 	}
-	return got.Events, nil
+	out := make([]queue.Event, len(got.Events))
+	for i, ev := range got.Events {
+		out[i] = queue.Event(ev)
+	}
+	return out, nil
 }
 
 // Stats returns task counts per queue and state.
-func (c *Client) Stats(ctx context.Context) (engine.Stats, error) {
+func (c *Client) Stats(ctx context.Context) (queue.Stats, error) {
 	var got Stats
 	if err := c.do(ctx, http.MethodGet, "/v1/stats", nil, nil, &got); err != nil {
-		return engine.Stats{}, err
+		return queue.Stats{}, err
 	}
 	return got.Engine(), nil
 }
 
 // Cluster returns how the daemon's node shares its log and the nodes that
 // share it (GET /v1/cluster).
-func (c *Client) Cluster(ctx context.Context) (engine.ClusterStatus, error) {
-	var got engine.ClusterStatus
+func (c *Client) Cluster(ctx context.Context) (queue.ClusterStatus, error) {
+	var got queue.ClusterStatus
 	err := c.do(ctx, http.MethodGet, "/v1/cluster", nil, nil, &got)
 	return got, err
 }
@@ -380,7 +384,7 @@ func (c *Client) doFound(ctx context.Context, method, path string, query url.Val
 		enc := json.NewEncoder(buf)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(body); err != nil {
-			return fmt.Errorf("%w: %w", engine.ErrInvalidArgs, err)
+			return fmt.Errorf("%w: %w", queue.ErrInvalidArgs, err)
 		}
 		rd = bytes.NewReader(buf.Bytes())
 	}

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"reflect"
 
-	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/queue"
 )
 
 // DecodeStrict reads exactly one JSON value from r into v, for the server:
 // unknown fields, a wrong type, trailing data or an empty body are errors
-// wrapping engine.ErrInvalidArgument; a body cut short by http.MaxBytesReader
-// wraps engine.ErrPayloadTooLarge. Free-form values (args, kwargs, results)
+// wrapping queue.ErrInvalidArgument; a body cut short by http.MaxBytesReader
+// wraps queue.ErrPayloadTooLarge. Free-form values (args, kwargs, results)
 // come out as the embedded engine gives them back: integers as int64, other
 // numbers as float64, objects as map[string]any, arrays as []any.
 func DecodeStrict(r io.Reader, v any) error {
@@ -44,7 +44,7 @@ func decode(r io.Reader, v any, strict bool) error {
 	if strict {
 		if _, err := dec.Token(); err != io.EOF {
 			if err == nil || errors.Is(err, io.ErrUnexpectedEOF) || isSyntax(err) {
-				return fmt.Errorf("%w: request body holds more than one JSON value", engine.ErrInvalidArgument)
+				return fmt.Errorf("%w: request body holds more than one JSON value", queue.ErrInvalidArgument)
 			}
 			return bodyError(err)
 		}
@@ -113,13 +113,13 @@ func bodyError(err error) error {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return fmt.Errorf("%w: request body is larger than %d bytes", engine.ErrPayloadTooLarge, tooBig.Limit)
-	case errors.Is(err, engine.ErrInvalidArgument):
+		return fmt.Errorf("%w: request body is larger than %d bytes", queue.ErrPayloadTooLarge, tooBig.Limit)
+	case errors.Is(err, queue.ErrInvalidArgument):
 		return err
 	case errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: request body is empty (want JSON)", engine.ErrInvalidArgument)
+		return fmt.Errorf("%w: request body is empty (want JSON)", queue.ErrInvalidArgument)
 	}
-	return fmt.Errorf("%w: request body: %v", engine.ErrInvalidArgument, err)
+	return fmt.Errorf("%w: request body: %v", queue.ErrInvalidArgument, err)
 }
 
 func isSyntax(err error) bool {
@@ -196,7 +196,7 @@ func normalizeNumbers(x any) (any, error) {
 		}
 		f, err := x.Float64()
 		if err != nil {
-			return nil, fmt.Errorf("%w: number %s is out of range", engine.ErrInvalidArgument, trunc(x.String()))
+			return nil, fmt.Errorf("%w: number %s is out of range", queue.ErrInvalidArgument, trunc(x.String()))
 		}
 		return f, nil
 	case []any:

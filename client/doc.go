@@ -1,18 +1,22 @@
 // Package client is the Go client of the omniqd daemon, and the wire format
 // of its HTTP/JSON API, which the server shares.
 //
-// A Client implements engine.TaskQueue and the rest of the embedded engine's
-// task API (EnqueueBatch, Complete, Fail, Heartbeat, PauseSchedule, History,
-// Register, Work, …) with the same handler shape and the same errors, so a
-// program moves from an embedded engine to a remote one by changing the line
-// that builds its queue:
+// A Client implements queue.Queue, the whole task API the embedded engine
+// implements too (EnqueueBatch, Complete, Fail, Heartbeat, PauseSchedule,
+// History, Stats, Register, Work, …), with the same signatures, handler
+// shape and errors, so a program moves from an embedded engine to a remote
+// one by changing the line that builds its queue:
 //
-//	q, err := engine.Open(ctx, log)                   // embedded
-//	q, err := client.New("http://127.0.0.1:7070")    // remote
+//	var q queue.Queue
+//	q, err = engine.Open(ctx, log)                   // embedded
+//	q, err = client.New("http://127.0.0.1:7070")     // remote
 //
-// Errors the server answers with come back as the engine's sentinels:
-// errors.Is(err, engine.ErrNotFound), engine.ErrStaleLease,
-// engine.ErrInvalidCron, … The table that maps sentinels to the wire's error
+// The client links none of the engine's machinery: it speaks the task
+// vocabulary of package queue, which the engine re-exports.
+//
+// Errors the server answers with come back as the queue package's sentinels:
+// errors.Is(err, queue.ErrNotFound), queue.ErrStaleLease,
+// queue.ErrInvalidCron, … The table that maps sentinels to the wire's error
 // codes and HTTP statuses (ErrorFor, Error.Unwrap) is the one the server
 // uses.
 //

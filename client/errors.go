@@ -7,12 +7,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/omniq/omniq/engine"
-	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/queue"
 )
 
 // Errors the client returns for answers that have no engine sentinel. Engine
-// errors come back as their engine sentinel (errors.Is(err, engine.ErrNotFound)).
+// errors come back as their engine sentinel (errors.Is(err, queue.ErrNotFound)).
 var (
 	// ErrUnauthorized: the server wants a bearer token (WithToken) and got
 	// none, or a wrong one.
@@ -64,31 +63,31 @@ type errorKind struct {
 // INVARIANT: a more specific sentinel comes before any sentinel it wraps, so
 // that the first match is the most precise one.
 var errorTable = []errorKind{
-	{CodeArchived, "", engine.ErrArchived, http.StatusGone},
-	{CodeNotFound, "", engine.ErrNotFound, http.StatusNotFound},
-	{CodeStaleLease, "", engine.ErrStaleLease, http.StatusConflict},
-	{CodePayloadTooLarge, "", engine.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge},
-	{CodeInvalidArgument, "invalid_id", engine.ErrInvalidID, http.StatusBadRequest},
-	{CodeInvalidArgument, "duplicate_id", engine.ErrDuplicateID, http.StatusBadRequest},
-	{CodeInvalidArgument, "invalid_func", engine.ErrInvalidFunc, http.StatusBadRequest},
-	{CodeInvalidArgument, "invalid_queue_name", engine.ErrInvalidQueueName, http.StatusBadRequest},
-	{CodeInvalidArgument, "invalid_priority", engine.ErrInvalidPriority, http.StatusBadRequest},
-	{CodeInvalidArgument, "invalid_retries", engine.ErrInvalidRetries, http.StatusBadRequest},
-	{CodeInvalidArgument, "invalid_ttl", engine.ErrInvalidTTL, http.StatusBadRequest},
-	{CodeInvalidArgument, "invalid_args", engine.ErrInvalidArgs, http.StatusBadRequest},
-	{CodeInvalidArgument, "unknown_dependency", engine.ErrUnknownDependency, http.StatusBadRequest},
-	{CodeInvalidArgument, "dependency_cycle", engine.ErrDependencyCycle, http.StatusBadRequest},
-	{CodeInvalidArgument, "invalid_cron", engine.ErrInvalidCron, http.StatusBadRequest},
-	{CodeInvalidArgument, "invalid_schedule", engine.ErrInvalidSchedule, http.StatusBadRequest},
-	{CodeInvalidArgument, "not_schedule", engine.ErrNotSchedule, http.StatusBadRequest},
-	{CodeInvalidArgument, "", engine.ErrInvalidArgument, http.StatusBadRequest},
+	{CodeArchived, "", queue.ErrArchived, http.StatusGone},
+	{CodeNotFound, "", queue.ErrNotFound, http.StatusNotFound},
+	{CodeStaleLease, "", queue.ErrStaleLease, http.StatusConflict},
+	{CodePayloadTooLarge, "", queue.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge},
+	{CodeInvalidArgument, "invalid_id", queue.ErrInvalidID, http.StatusBadRequest},
+	{CodeInvalidArgument, "duplicate_id", queue.ErrDuplicateID, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_func", queue.ErrInvalidFunc, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_queue_name", queue.ErrInvalidQueueName, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_priority", queue.ErrInvalidPriority, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_retries", queue.ErrInvalidRetries, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_ttl", queue.ErrInvalidTTL, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_args", queue.ErrInvalidArgs, http.StatusBadRequest},
+	{CodeInvalidArgument, "unknown_dependency", queue.ErrUnknownDependency, http.StatusBadRequest},
+	{CodeInvalidArgument, "dependency_cycle", queue.ErrDependencyCycle, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_cron", queue.ErrInvalidCron, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_schedule", queue.ErrInvalidSchedule, http.StatusBadRequest},
+	{CodeInvalidArgument, "not_schedule", queue.ErrNotSchedule, http.StatusBadRequest},
+	{CodeInvalidArgument, "", queue.ErrInvalidArgument, http.StatusBadRequest},
 	{CodeUnauthorized, "", ErrUnauthorized, http.StatusUnauthorized},
 	{CodeMethodNotAllowed, "", ErrProtocol, http.StatusMethodNotAllowed},
 	{CodeRateLimited, "", ErrRateLimited, http.StatusTooManyRequests},
-	{CodeClosed, "", engine.ErrClosed, http.StatusServiceUnavailable},
+	{CodeClosed, "", queue.ErrClosed, http.StatusServiceUnavailable},
 	// The store cannot be reached now (a server restart, a cut
 	// connection): the request may succeed when retried.
-	{CodeUnavailable, "store", stores.ErrUnavailable, http.StatusServiceUnavailable},
+	{CodeUnavailable, "store", queue.ErrUnavailable, http.StatusServiceUnavailable},
 	{CodeUnavailable, "", ErrUnavailable, http.StatusServiceUnavailable},
 	{CodeInternal, "", ErrServer, http.StatusInternalServerError},
 }
@@ -131,8 +130,8 @@ func StatusOf(code string) int {
 }
 
 // Error is an error answer from the server. It unwraps to the sentinel its
-// code stands for, so errors.Is(err, engine.ErrNotFound) and
-// errors.Is(err, engine.ErrInvalidCron) work as with the embedded engine.
+// code stands for, so errors.Is(err, queue.ErrNotFound) and
+// errors.Is(err, queue.ErrInvalidCron) work as with the embedded engine.
 type Error struct {
 	Status  int    // HTTP status
 	Code    string // the error code (CodeNotFound, …)
@@ -152,7 +151,7 @@ func (e *Error) Error() string {
 
 // Unwrap returns the sentinels of e's code and reason: the most specific
 // one the table has, with the code's general sentinel beside it (a store
-// that is unreachable is both stores.ErrUnavailable and ErrUnavailable);
+// that is unreachable is both queue.ErrUnavailable and ErrUnavailable);
 // the general one alone when the reason is unknown to this client; and,
 // for an unknown code, one chosen by the HTTP status.
 func (e *Error) Unwrap() []error {
@@ -180,7 +179,7 @@ func (e *Error) Unwrap() []error {
 	case e.Status >= 500:
 		return []error{ErrServer}
 	case e.Status == http.StatusNotFound:
-		return []error{engine.ErrNotFound}
+		return []error{queue.ErrNotFound}
 	case e.Status == http.StatusTooManyRequests:
 		return []error{ErrRateLimited}
 	}

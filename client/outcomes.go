@@ -7,15 +7,15 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/queue"
 )
 
 // CompleteBatch records many outcomes in one request (POST /v1/outcomes),
 // as engine.CompleteBatch: per outcome, nil or why it was not recorded
-// (engine.ErrStaleLease, …; nothing changed for that task); the error is
+// (queue.ErrStaleLease, …; nothing changed for that task); the error is
 // for the request as a whole, in which case none was recorded. A recorded
 // outcome's task gets its State from the server's answer.
-func (c *Client) CompleteBatch(ctx context.Context, outcomes []engine.Outcome) ([]error, error) {
+func (c *Client) CompleteBatch(ctx context.Context, outcomes []queue.Outcome) ([]error, error) {
 	errs, _, err := c.FinishBatch(ctx, outcomes, nil, 0, 0)
 	return errs, err
 }
@@ -25,16 +25,16 @@ func (c *Client) CompleteBatch(ctx context.Context, outcomes []engine.Outcome) (
 // preference; n = 0 leases nothing). With wait > 0 and none ready, the
 // server waits up to wait (its own bound caps it) for one. Each leased
 // task's Attempt is its lease's fencing token.
-func (c *Client) FinishBatch(ctx context.Context, outcomes []engine.Outcome, queues []string, n int, wait time.Duration) ([]error, []*engine.Task, error) {
+func (c *Client) FinishBatch(ctx context.Context, outcomes []queue.Outcome, queues []string, n int, wait time.Duration) ([]error, []*queue.Task, error) {
 	if n < 0 {
-		return nil, nil, fmt.Errorf("%w: lease count %d is negative", engine.ErrInvalidArgument, n)
+		return nil, nil, fmt.Errorf("%w: lease count %d is negative", queue.ErrInvalidArgument, n)
 	}
 	errs := make([]error, len(outcomes))
 	req := OutcomesRequest{Outcomes: make([]OutcomeSpec, 0, len(outcomes))}
 	sent := make([]int, 0, len(outcomes)) // index in outcomes of each sent one
 	for i, o := range outcomes {
 		if o.Task == nil {
-			errs[i] = fmt.Errorf("%w: nil task", engine.ErrInvalidArgument)
+			errs[i] = fmt.Errorf("%w: nil task", queue.ErrInvalidArgument)
 			continue
 		}
 		spec := OutcomeSpec{ID: o.Task.ID, Attempt: o.Task.Attempt}
@@ -71,11 +71,11 @@ func (c *Client) FinishBatch(ctx context.Context, outcomes []engine.Outcome, que
 			errs[i] = &Error{Status: StatusOf(a.Error.Code), Code: a.Error.Code, Reason: a.Error.Reason, Message: a.Error.Message}
 			continue
 		}
-		outcomes[i].Task.State = engine.State(a.State)
+		outcomes[i].Task.State = queue.State(a.State)
 	}
-	var tasks []*engine.Task
+	var tasks []*queue.Task
 	if len(got.Tasks) > 0 {
-		tasks = make([]*engine.Task, len(got.Tasks))
+		tasks = make([]*queue.Task, len(got.Tasks))
 		for i := range got.Tasks {
 			tasks[i] = got.Tasks[i].Engine()
 		}
@@ -85,5 +85,5 @@ func (c *Client) FinishBatch(ctx context.Context, outcomes []engine.Outcome, que
 
 // isFatal reports whether a whole-request error is one retrying cannot fix.
 func isFatal(err error) bool {
-	return errors.Is(err, ErrUnauthorized) || errors.Is(err, engine.ErrInvalidArgument)
+	return errors.Is(err, ErrUnauthorized) || errors.Is(err, queue.ErrInvalidArgument)
 }

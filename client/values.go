@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/queue"
 )
 
 // Free-form values (args, kwargs, results, event payloads) keep their Go
@@ -111,11 +111,11 @@ func (e Event) MarshalJSON() ([]byte, error) {
 
 // normalizeValue checks and normalizes a free-form value as the embedded
 // engine does (events.Normalize), so that bad input fails the same way
-// before it is sent. Errors wrap engine.ErrInvalidArgs.
+// before it is sent. Errors wrap queue.ErrInvalidArgs.
 func normalizeValue(what string, v any) (any, error) {
 	n, err := events.Normalize(v)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", engine.ErrInvalidArgs, what, err)
+		return nil, fmt.Errorf("%w: %s: %w", queue.ErrInvalidArgs, what, err)
 	}
 	return n, nil
 }

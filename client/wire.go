@@ -3,7 +3,7 @@ package client
 import (
 	"time"
 
-	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/queue"
 )
 
 // TaskSpec is what a caller says about a new task: the body of
@@ -92,7 +92,7 @@ type Stats struct {
 }
 
 // SpecOf returns the caller's fields of t.
-func SpecOf(t *engine.Task) TaskSpec {
+func SpecOf(t *queue.Task) TaskSpec {
 	s := TaskSpec{
 		ID: t.ID, Func: t.Func, Args: t.Args, Kwargs: t.Kwargs, QueueName: t.QueueName,
 		Priority: t.Priority, TTL: Duration(t.TTL), Retries: t.Retries, MaxRetries: t.MaxRetries,
@@ -105,7 +105,7 @@ func SpecOf(t *engine.Task) TaskSpec {
 }
 
 // TaskOf returns t as the server reports it.
-func TaskOf(t *engine.Task) Task {
+func TaskOf(t *queue.Task) Task {
 	return Task{TaskSpec: SpecOf(t), TaskInfo: TaskInfo{
 		State: string(t.State), Attempt: t.Attempt, Result: t.Result, Error: t.Error,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, FinishedAt: t.FinishedAt,
@@ -115,20 +115,20 @@ func TaskOf(t *engine.Task) Task {
 }
 
 // Engine returns the engine task s describes.
-func (s *TaskSpec) Engine() *engine.Task {
-	t := &engine.Task{
+func (s *TaskSpec) Engine() *queue.Task {
+	t := &queue.Task{
 		ID: s.ID, Func: s.Func, Args: s.Args, Kwargs: s.Kwargs, QueueName: s.QueueName,
 		Priority: s.Priority, TTL: time.Duration(s.TTL), Retries: s.Retries, MaxRetries: s.MaxRetries,
 		DependsOn: s.DependsOn,
 	}
 	if sc := s.Schedule; sc != nil {
-		t.Schedule = &engine.Schedule{RunAt: sc.RunAt, Cron: sc.Cron, Interval: time.Duration(sc.Interval), Paused: sc.Paused}
+		t.Schedule = &queue.Schedule{RunAt: sc.RunAt, Cron: sc.Cron, Interval: time.Duration(sc.Interval), Paused: sc.Paused}
 	}
 	return t
 }
 
 // Engine returns t as an engine task, with the engine-filled fields set.
-func (t *Task) Engine() *engine.Task {
+func (t *Task) Engine() *queue.Task {
 	out := t.TaskSpec.Engine()
 	copyEngineFields(out, t)
 	return out
@@ -136,8 +136,8 @@ func (t *Task) Engine() *engine.Task {
 
 // copyEngineFields sets the engine-filled fields of dst from src, leaving the
 // caller's fields alone (as the embedded engine does after a command).
-func copyEngineFields(dst *engine.Task, src *Task) {
-	dst.ID, dst.State, dst.Attempt = src.ID, engine.State(src.State), src.Attempt
+func copyEngineFields(dst *queue.Task, src *Task) {
+	dst.ID, dst.State, dst.Attempt = src.ID, queue.State(src.State), src.Attempt
 	if src.QueueName != "" {
 		dst.QueueName = src.QueueName
 	}
@@ -148,7 +148,7 @@ func copyEngineFields(dst *engine.Task, src *Task) {
 }
 
 // StatsOf returns s in its wire form.
-func StatsOf(s engine.Stats) Stats {
+func StatsOf(s queue.Stats) Stats {
 	out := Stats{Position: s.Position, Queues: make(map[string]map[string]int, len(s.Queues)), Schedules: s.Schedules}
 	for q, counts := range s.Queues {
 		m := make(map[string]int, len(counts))
@@ -160,13 +160,13 @@ func StatsOf(s engine.Stats) Stats {
 	return out
 }
 
-// Engine returns s as engine.Stats.
-func (s Stats) Engine() engine.Stats {
-	out := engine.Stats{Position: s.Position, Queues: make(map[string]map[engine.State]int, len(s.Queues)), Schedules: s.Schedules}
+// Engine returns s as queue.Stats.
+func (s Stats) Engine() queue.Stats {
+	out := queue.Stats{Position: s.Position, Queues: make(map[string]map[queue.State]int, len(s.Queues)), Schedules: s.Schedules}
 	for q, counts := range s.Queues {
-		m := make(map[engine.State]int, len(counts))
+		m := make(map[queue.State]int, len(counts))
 		for st, n := range counts {
-			m[engine.State(st)] = n
+			m[queue.State(st)] = n
 		}
 		out.Queues[q] = m
 	}

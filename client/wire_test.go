@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/engine"
-	"github.com/omniq/omniq/events"
 )
 
 func TestDurationUnmarshal(t *testing.T) {
@@ -181,41 +180,6 @@ func TestErrorTable(t *testing.T) {
 	}
 	if got := StatusOf(CodeStaleLease); got != http.StatusConflict {
 		t.Errorf("StatusOf(stale_lease) = %d", got)
-	}
-}
-
-func TestEventOf(t *testing.T) {
-	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	ev := events.New("t1", at, &events.TaskEnqueued{Spec: events.TaskSpec{
-		Func: "f", Args: []any{int64(1), 2.5}, Queue: "default", TTL: 90 * time.Second, MaxRetries: 3, RunAt: events.At(at),
-	}})
-	ev.Position = 7
-	got := EventOf(ev)
-	if got.Type != "task.enqueued" || got.Position != 7 || got.TaskID != "t1" || !got.Time.Equal(at) || got.ID != ev.ID.String() {
-		t.Errorf("envelope: %+v", got)
-	}
-	spec, _ := got.Payload["spec"].(map[string]any)
-	want := map[string]any{"func": "f", "args": []any{int64(1), 2.5}, "queue": "default", "ttl": 90.0, "max_retries": 3, "run_at": at}
-	if !reflect.DeepEqual(spec, want) {
-		t.Errorf("payload spec = %#v, want %#v", spec, want)
-	}
-	cancelled := EventOf(events.New("t1", at, &events.TaskCancelled{Reason: events.CancelDependencyFailed, Dependency: "a"}))
-	if cancelled.Payload["reason"] != "dependency_failed" || cancelled.Payload["dependency"] != "a" {
-		t.Errorf("cancelled payload = %#v", cancelled.Payload)
-	}
-	if p := EventOf(events.New("t1", at, &events.TaskDeleted{})).Payload; p != nil {
-		t.Errorf("empty payload = %#v, want nil", p)
-	}
-}
-
-func TestSnakeCase(t *testing.T) {
-	for in, want := range map[string]string{
-		"Attempt": "attempt", "MaxRetries": "max_retries", "TTL": "ttl", "ScheduleID": "schedule_id",
-		"DependsOn": "depends_on", "RunAt": "run_at", "NextFire": "next_fire", "ID": "id",
-	} {
-		if got := snakeCase(in); got != want {
-			t.Errorf("snakeCase(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

@@ -5,24 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"time"
 
-	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/queue"
 )
 
 // Register names the handler that Work runs for tasks whose Func is
-// funcName. engine.ErrInvalidHandler for an empty name, a nil handler, or a
+// funcName. queue.ErrInvalidHandler for an empty name, a nil handler, or a
 // name already taken.
-func (c *Client) Register(funcName string, h engine.Handler) error {
-	if funcName == "" || h == nil {
-		return fmt.Errorf("%w: need a func name and a handler", engine.ErrInvalidHandler)
-	}
-	if _, loaded := c.handlers.LoadOrStore(funcName, h); loaded {
-		return fmt.Errorf("%w: %q is already registered", engine.ErrInvalidHandler, funcName)
-	}
-	return nil
+func (c *Client) Register(funcName string, h queue.Handler) error {
+	return c.handlers.Register(funcName, h)
 }
 
 // Work runs registered handlers on tasks leased from the server until ctx
@@ -44,17 +37,17 @@ func (c *Client) Register(funcName string, h engine.Handler) error {
 // fix: an invalid queue name or a refused token (ErrUnauthorized).
 //
 // Queues are tried in order of preference.
-func (c *Client) Work(ctx context.Context, opts engine.WorkOptions) error {
+func (c *Client) Work(ctx context.Context, opts queue.WorkOptions) error {
 	queues := append([]string(nil), opts.Queues...)
 	if len(queues) == 0 {
-		queues = []string{engine.DefaultQueue}
+		queues = []string{queue.DefaultQueue}
 	}
 	for i, q := range queues {
-		if err := engine.ValidateQueueName(q); err != nil {
+		if err := queue.ValidateQueueName(q); err != nil {
 			return err
 		}
 		if q == "" {
-			queues[i] = engine.DefaultQueue
+			queues[i] = queue.DefaultQueue
 		}
 	}
 	p := &pool{c: c, queues: queues, n: max(opts.Concurrency, 1), wait: c.pollWait}
@@ -72,7 +65,7 @@ const (
 
 // finished is a handler's outcome waiting to be sent.
 type finished struct {
-	o     engine.Outcome
+	o     queue.Outcome
 	first time.Time // when it was first ready to send
 }
 
@@ -83,7 +76,7 @@ type reply struct {
 	poll  bool
 	sentT time.Time
 	errs  []error
-	tasks []*engine.Task
+	tasks []*queue.Task
 	err   error
 }
 
@@ -243,7 +236,7 @@ func (p *pool) send(ctx context.Context, sent []finished, ask int, wait time.Dur
 	} else {
 		p.sending++
 	}
-	outcomes := make([]engine.Outcome, len(sent))
+	outcomes := make([]queue.Outcome, len(sent))
 	for i, f := range sent {
 		outcomes[i] = f.o
 	}
@@ -261,7 +254,7 @@ func (p *pool) send(ctx context.Context, sent []finished, ask int, wait time.Dur
 
 // start runs a leased task's handler in its own goroutine; its outcome
 // comes back on p.done.
-func (p *pool) start(task *engine.Task, sent time.Time) {
+func (p *pool) start(task *queue.Task, sent time.Time) {
 	p.running++
 	go func() {
 		f := finished{o: p.c.runLeased(task, sent)}
@@ -294,7 +287,7 @@ func (p *pool) answered(r reply) {
 			continue
 		}
 		f := r.sent[i]
-		if f.o.Err == nil && errors.Is(err, engine.ErrInvalidArgument) {
+		if f.o.Err == nil && errors.Is(err, queue.ErrInvalidArgument) {
 			f.o.Err = fmt.Errorf("handler returned an unstorable result: %w", err)
 			f.o.Result = nil
 			p.pending = append(p.pending, f)
@@ -307,13 +300,13 @@ func (p *pool) answered(r reply) {
 // runLeased runs one attempt of task, leased by a request sent at sent,
 // and returns its outcome. The handler's context ends when the lease runs
 // out on the local clock, unless a heartbeat extends it.
-func (c *Client) runLeased(task *engine.Task, sent time.Time) engine.Outcome {
+func (c *Client) runLeased(task *queue.Task, sent time.Time) queue.Outcome {
 	hctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	key := leaseKey{task.ID, task.Attempt}
 	l := watchLease(localDeadline(sent, task), cancel)
 	c.leases.Store(key, l)
-	result, err := c.callHandler(hctx, task)
+	result, err := c.handlers.Call(hctx, task)
 	l.stop()
 	c.leases.Delete(key)
 	if err == nil {
@@ -323,7 +316,7 @@ func (c *Client) runLeased(task *engine.Task, sent time.Time) engine.Outcome {
 	}
 	// The outcome is recorded even if the lease just expired: the log
 	// decides (a stale answer is refused and changes nothing).
-	return engine.Outcome{Task: task, Result: result, Err: err}
+	return queue.Outcome{Task: task, Result: result, Err: err}
 }
 
 // retry runs answer until it succeeds, fails for a reason retrying cannot
@@ -351,19 +344,6 @@ func (c *Client) retry(ctx context.Context, answer func() error) error {
 		}
 		delay = min(2*delay, 5*time.Second)
 	}
-}
-
-func (c *Client) callHandler(ctx context.Context, task *engine.Task) (result any, err error) {
-	v, ok := c.handlers.Load(task.Func)
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", engine.ErrNoHandler, task.Func)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("handler panic: %v\n%s", p, debug.Stack())
-		}
-	}()
-	return v.(engine.Handler)(ctx, task)
 }
 
 type leaseKey struct {
@@ -412,7 +392,7 @@ func (l *lease) stop() {
 // without trusting the two clocks to agree: the lease lasts LeaseDeadline −
 // UpdatedAt (both server times of the lease or heartbeat event), counted from
 // sent, the local time the request left, which is no later than the event.
-func localDeadline(sent time.Time, t *engine.Task) time.Time {
+func localDeadline(sent time.Time, t *queue.Task) time.Time {
 	if t.LeaseDeadline.IsZero() || t.UpdatedAt.IsZero() {
 		return time.Time{}
 	}

@@ -61,13 +61,13 @@ func TestDequeueWait(t *testing.T) {
 	f := newFixture(t, storeCases[0])
 	ctx, cancel := context.WithTimeout(f.ctx, 20*time.Millisecond)
 	defer cancel()
-	got, err := f.e.DequeueWait(ctx, "", 1)
+	got, err := f.e.DequeueWait(ctx, "", 1, 0)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("wait on an empty queue: %v, %v", got, err)
 	}
 	res := make(chan []*engine.Task, 1)
 	go func() {
-		tasks, err := f.e.DequeueWait(f.ctx, "lp", 5)
+		tasks, err := f.e.DequeueWait(f.ctx, "lp", 5, 0)
 		if err != nil {
 			t.Error(err)
 		}
@@ -83,12 +83,12 @@ func TestStatsCountDelayedAsWaiting(t *testing.T) {
 	f := newFixture(t, storeCases[0])
 	f.enqueue(&engine.Task{Func: "f"})
 	f.enqueue(&engine.Task{Func: "f", Schedule: &engine.Schedule{RunAt: start.Add(time.Minute)}})
-	got := f.e.Stats(f.ctx).Queues[engine.DefaultQueue]
+	got := stats(f.e.Stats(f.ctx)).Queues[engine.DefaultQueue]
 	if got[engine.StatePending] != 1 || got[engine.StateWaiting] != 1 {
 		t.Fatalf("stats %v, want 1 pending and 1 waiting", got)
 	}
 	f.clock.Advance(time.Minute)
-	got = f.e.Stats(f.ctx).Queues[engine.DefaultQueue]
+	got = stats(f.e.Stats(f.ctx)).Queues[engine.DefaultQueue]
 	if got[engine.StatePending] != 2 || got[engine.StateWaiting] != 0 {
 		t.Fatalf("stats at run_at %v, want 2 pending", got)
 	}
@@ -128,17 +128,17 @@ func TestFinishBatch(t *testing.T) {
 		}
 		stale := *leased[1]
 		stale.Attempt = 7
-		if _, _, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0]}}, []string{"a"}, -1); !errors.Is(err, engine.ErrInvalidArgument) {
+		if _, _, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0]}}, []string{"a"}, -1, 0); !errors.Is(err, engine.ErrInvalidArgument) {
 			t.Fatalf("negative n: %v", err)
 		}
-		if _, _, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0]}}, []string{"bad queue/"}, 1); !errors.Is(err, engine.ErrInvalidArgument) {
+		if _, _, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0]}}, []string{"bad queue/"}, 1, 0); !errors.Is(err, engine.ErrInvalidArgument) {
 			t.Fatalf("bad queue: %v", err)
 		}
 		if f.state("a0") != engine.StateRunning {
 			t.Fatalf("a refused call changed a0: %s", f.state("a0"))
 		}
 		appends := f.appends.n.Load()
-		errs, next, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0], Result: "ok"}, {Task: &stale}}, []string{"a", "b"}, 3)
+		errs, next, err := f.e.FinishBatch(f.ctx, []engine.Outcome{{Task: leased[0], Result: "ok"}, {Task: &stale}}, []string{"a", "b"}, 3, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

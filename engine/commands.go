@@ -406,19 +406,11 @@ func (e *Engine) setPaused(ctx context.Context, taskID string, pause bool) error
 	}, nil)
 }
 
-// Outcome is the answer to one lease, for CompleteBatch: Err nil completes
-// the task with Result; otherwise the attempt fails with Err.
-type Outcome struct {
-	Task   *Task
-	Result any
-	Err    error
-}
-
 // CompleteBatch records many outcomes in one append. The returned slice
 // holds, per outcome, nil or why it was not recorded (ErrStaleLease,
 // ErrInvalidArgs, …); the error is for the batch as a whole (ErrClosed, a
 // failed append), in which case none was recorded.
 func (e *Engine) CompleteBatch(ctx context.Context, outcomes []Outcome) ([]error, error) {
-	errs, _, err := e.FinishBatch(ctx, outcomes, nil, 0)
+	errs, _, err := e.finishBatch(ctx, outcomes, nil, 0)
 	return errs, err
 }

@@ -67,7 +67,8 @@ func TestGroupCommit(t *testing.T) {
 	if n := log.appends.Load(); n > 2 {
 		t.Fatalf("%d concurrent enqueues took %d appends, want at most 2", callers, n)
 	}
-	if got := e.Stats(context.Background()).Queues[DefaultQueue][StatePending]; got != callers {
+	if st, _ := e.Stats(context.Background()); st.Queues[DefaultQueue][StatePending] != callers {
+		got := st.Queues[DefaultQueue][StatePending]
 		t.Fatalf("%d pending, want %d", got, callers)
 	}
 }

@@ -11,32 +11,9 @@ import (
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/queue"
 	"github.com/omniq/omniq/stores"
 )
-
-// TaskQueue is the core queue interface (enqueue, dequeue from a named queue,
-// get, delete: the calls of the task-queue API whose Task and Schedule this
-// project keeps). *Engine implements it, and so does
-// the omniqd client, so a program moves from embedded to remote by changing
-// the line that builds it.
-type TaskQueue interface {
-	// Enqueue adds task (setting task.ID when empty, and the engine-filled
-	// fields). Errors wrap ErrInvalidArgument for bad input; nothing is
-	// appended then.
-	Enqueue(ctx context.Context, task *Task) error
-	// Dequeue leases the next ready task of queueName ("" is DefaultQueue):
-	// highest priority first, first-in first-out within a priority. It returns
-	// nil, nil when nothing is ready.
-	Dequeue(ctx context.Context, queueName string) (*Task, error)
-	// GetTask returns a task or recurring schedule by id; ErrNotFound when
-	// unknown or deleted.
-	GetTask(ctx context.Context, taskID string) (*Task, error)
-	// DeleteTask deletes a task or recurring schedule; tasks that depend on it
-	// are cancelled. ErrNotFound when unknown or already deleted.
-	DeleteTask(ctx context.Context, taskID string) error
-}
-
-var _ TaskQueue = (*Engine)(nil)
 
 // Engine is an event-sourced task queue over a stores.Log. It is safe for
 // concurrent use.
@@ -87,7 +64,7 @@ type Engine struct {
 	done       sync.WaitGroup
 	closeMu    sync.Mutex
 	closed     bool
-	handlers   sync.Map  // func name -> Handler
+	handlers   queue.Handlers
 	retain     *retainer // nil: retention is off
 }
 
@@ -249,64 +226,12 @@ func (e *Engine) GetTask(ctx context.Context, taskID string) (*Task, error) {
 	return nil, e.archived(ctx, taskID)
 }
 
-// History returns every event about taskID (a task or a schedule), in log
-// order, those retention archived first. It still answers after the task
-// was deleted. ErrNotFound when neither the log nor the archive holds an
-// event for it.
-func (e *Engine) History(ctx context.Context, taskID string) ([]events.Event, error) {
-	if err := e.syncRead(ctx); err != nil {
-		return nil, err
-	}
-	from := uint64(1)
-	e.mu.RLock()
-	if r := e.state.Task(taskID); r != nil {
-		from = r.EnqueuedPos
-	}
-	e.mu.RUnlock()
-	var out []events.Event
-	if l := e.archiveLookup(); l != nil {
-		// History reads only the archive files whose id index holds taskID.
-		var err error
-		if out, err = l.History(ctx, taskID); err != nil {
-			return nil, fmt.Errorf("engine: history of %q: %w", taskID, err)
-		}
-	}
-	archived := len(out)
-	err := stores.ReadAll(ctx, e.log, from, 4096, func(ev events.Event) error {
-		if ev.TaskID == taskID && (archived == 0 || ev.Position > out[archived-1].Position) {
-			out = append(out, ev)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("engine: history of %q: %w", taskID, err)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: no history for %q", ErrNotFound, taskID)
-	}
-	return out, nil
-}
-
-// Stats is a point-in-time count of tasks per queue and state.
-type Stats struct {
-	Position  uint64                   // log position the counts reflect
-	Queues    map[string]map[State]int // queue -> state -> tasks (deleted tasks are not counted)
-	Schedules int                      // active recurring schedules
-	Waiting   int                      // DequeueWait calls waiting for a ready task (idle workers)
-	// HotTasks and ColdTasks say how the state holds the tasks it knows:
-	// as full records (every task that has not ended) or as compact
-	// records of ended tasks, decoded on lookup. Tasks removed by retention
-	// are in neither.
-	HotTasks, ColdTasks int
-	// Compacted counts the ended tasks (and deleted schedules) that
-	// compaction, retention's or Compact's, dropped from the state since
-	// the engine opened; they are in no count above.
-	Compacted int
-}
-
 // Stats returns task counts per queue and state. As in GetTask, a pending
 // task whose run-at time or retry backoff has not passed counts as waiting.
-func (e *Engine) Stats(ctx context.Context) Stats {
+// It does not fail: on a shared log whose head cannot be read it answers
+// from the state as it is (Stats.Position says which); the error is there
+// for the Queue interface, which a remote client implements too.
+func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	// On a shared log, counts as of the head (a read that cannot reach it
 	// answers from the state as it is: Stats.Position says which).
 	_ = e.syncRead(ctx)
@@ -340,7 +265,7 @@ func (e *Engine) Stats(ctx context.Context) Stats {
 		}
 		return true
 	})
-	return s
+	return s, nil
 }
 
 // Position returns the log position the engine's state reflects.

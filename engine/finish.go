@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/projections"
@@ -16,8 +17,24 @@ import (
 // The returned slice holds, per outcome, nil or why it was not recorded
 // (ErrStaleLease, ErrInvalidArgs, …); the error is for the call as a whole
 // (ErrClosed, a failed append, invalid queues), in which case nothing was
-// recorded or leased. It does not wait for a task to become ready.
-func (e *Engine) FinishBatch(ctx context.Context, outcomes []Outcome, queues []string, n int) ([]error, []*Task, error) {
+// recorded or leased. When n > 0 and no task was ready, it waits up to wait
+// for one (DequeueWait over queues); wait <= 0 does not wait.
+func (e *Engine) FinishBatch(ctx context.Context, outcomes []Outcome, queues []string, n int, wait time.Duration) ([]error, []*Task, error) {
+	errs, out, err := e.finishBatch(ctx, outcomes, queues, n)
+	if err != nil || len(out) > 0 || n == 0 || wait <= 0 {
+		return errs, out, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	names, _ := queueList(queues) // checked by finishBatch
+	// The outcomes are recorded: a wait cut short (the engine closing)
+	// leases nothing, and the next call says why.
+	out, _ = e.dequeueWait(wctx, names, n)
+	return errs, out, nil
+}
+
+// finishBatch is FinishBatch without the wait.
+func (e *Engine) finishBatch(ctx context.Context, outcomes []Outcome, queues []string, n int) ([]error, []*Task, error) {
 	if n < 0 {
 		return nil, nil, fmt.Errorf("%w: lease count %d is negative", ErrInvalidArgument, n)
 	}

@@ -18,18 +18,6 @@ const (
 	presenceTTL   = 5 * time.Second
 )
 
-// NodeInfo is one node's presence record.
-type NodeInfo struct {
-	Node      string    `json:"node"`
-	Addr      string    `json:"addr,omitempty"` // where the node serves (WithNodeAddr)
-	Position  uint64    `json:"position"`       // the log position its state reflected
-	Lag       uint64    `json:"lag"`            // how far that is behind the newest head known
-	Conflicts uint64    `json:"conflicts"`      // its batches another writer beat to the log
-	Started   time.Time `json:"started"`        // when it opened the log
-	Seen      time.Time `json:"seen"`           // when it wrote the record (its clock)
-	Self      bool      `json:"self,omitempty"` // this engine
-}
-
 // WithNodeAddr sets the address this engine's node serves at (omniqd's
 // listen URL), shown to the other nodes in its presence record.
 func WithNodeAddr(addr string) Option {

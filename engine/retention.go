@@ -25,12 +25,6 @@ const KeepEverything time.Duration = -1
 // place (PostgreSQL, Redis, NATS, memory), relative to the working directory.
 const DefaultArchiveDir = "omniq-archive"
 
-// ErrArchived: the task is no longer in the live state because retention
-// archived it; its history is in the archive (GetTask, History on the
-// archive's events). It wraps ErrNotFound, so errors.Is(err, ErrNotFound)
-// holds too.
-var ErrArchived = fmt.Errorf("%w: archived by retention", ErrNotFound)
-
 // Retention says how long ended tasks are kept before they are compacted
 // out of the live state and the log into an archive (see Engine.Compact).
 // The zero value is the default: DefaultRetention, into the default archive.

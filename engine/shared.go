@@ -45,34 +45,6 @@ type clusterCounters struct {
 	synced    atomic.Uint64 // reads that waited for the state to reach the log's head
 }
 
-// ClusterStatus says how this engine shares its log, and which other
-// processes share it.
-type ClusterStatus struct {
-	// Node names this engine (WithWorkerID; by default host-pid).
-	Node string `json:"node"`
-	// Shared: the log takes conditional appends, so other engines may
-	// append to it; the counters below move only then.
-	Shared bool `json:"shared"`
-	// Position is the log position the state reflects; Head the log's
-	// head as this engine last learned it (Lag = Head - Position).
-	Position uint64 `json:"position"`
-	Head     uint64 `json:"head"`
-	Lag      uint64 `json:"lag"`
-	// Conflicts counts batches another writer beat to the log (their
-	// commands were prepared again); CaughtUp the events folded in that
-	// other writers appended; SyncedReads the reads that waited to reach
-	// the head.
-	Conflicts   uint64 `json:"conflicts"`
-	CaughtUp    uint64 `json:"caught_up"`
-	SyncedReads uint64 `json:"synced_reads"`
-	// Nodes lists the engines whose presence record is live (this one
-	// included), when the log keeps them (stores.Presence), ordered by
-	// name. Every node writes; none leads.
-	Nodes []NodeInfo `json:"nodes"`
-	// NodesErr says why Nodes could not be read (empty: it was).
-	NodesErr string `json:"nodes_error,omitempty"`
-}
-
 // ClusterCounters reports how this engine shares its log from what it
 // holds in memory, without reading the store: Nodes is nil and Head is the
 // head as last learned. Metrics scrapes use it.
@@ -89,8 +61,9 @@ func (e *Engine) ClusterCounters() ClusterStatus {
 }
 
 // Cluster reports how this engine shares its log and, when the log keeps
-// presence records, the nodes sharing it (read from the store).
-func (e *Engine) Cluster(ctx context.Context) ClusterStatus {
+// presence records, the nodes sharing it (read from the store). It does
+// not fail: when the records cannot be read, NodesErr says why.
+func (e *Engine) Cluster(ctx context.Context) (ClusterStatus, error) {
 	s := e.ClusterCounters()
 	s.Nodes = []NodeInfo{}
 	if p, ok := e.log.(stores.Presence); ok && e.cond != nil {
@@ -117,7 +90,7 @@ func (e *Engine) Cluster(ctx context.Context) ClusterStatus {
 		s.Nodes[i].Lag = s.Head - min(s.Head, s.Nodes[i].Position)
 	}
 	s.Lag = s.Head - s.Position
-	return s
+	return s, nil
 }
 
 // behind reports whether the log holds events of another writer that the

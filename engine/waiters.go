@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/projections"
@@ -99,12 +100,18 @@ func (e *Engine) answerParked(err error) {
 	e.parked = nil
 }
 
-// DequeueWait is DequeueN that waits up to ctx's deadline for a task to
-// become ready (long-poll). It returns an empty slice, and no error, when
-// ctx ends with nothing ready; ErrClosed when the engine closes. ctx bounds
-// the wait, not the lease: a lease already being written when ctx ends is
-// returned, so no task is leased to a caller that is gone.
-func (e *Engine) DequeueWait(ctx context.Context, queueName string, n int) ([]*Task, error) {
+// DequeueWait is DequeueN that waits for a task to become ready
+// (long-poll): up to wait, or, when wait <= 0, until ctx ends. It returns an
+// empty slice, and no error, when the wait ends with nothing ready;
+// ErrClosed when the engine closes. The wait bounds the waiting, not the
+// lease: a lease already being written when it ends is returned, so no task
+// is leased to a caller that is gone.
+func (e *Engine) DequeueWait(ctx context.Context, queueName string, n int, wait time.Duration) ([]*Task, error) {
+	if wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
 	return e.DequeueWaitAny(ctx, []string{queueName}, n)
 }
 

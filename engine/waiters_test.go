@@ -13,14 +13,14 @@ import (
 // engine counts it as waiting.
 func (f *fixture) parkWaiter(ctx context.Context, queues []string, n int) <-chan waitResult {
 	f.t.Helper()
-	before := f.e.Stats(f.ctx).Waiting
+	before := stats(f.e.Stats(f.ctx)).Waiting
 	res := make(chan waitResult, 1)
 	go func() {
 		tasks, err := f.e.DequeueWaitAny(ctx, queues, n)
 		res <- waitResult{tasks, err}
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for f.e.Stats(f.ctx).Waiting == before {
+	for stats(f.e.Stats(f.ctx)).Waiting == before {
 		if time.Now().After(deadline) {
 			f.t.Fatal("the dequeue never parked")
 		}
@@ -138,7 +138,7 @@ func TestWithdrawnWaiterLeasesNothing(t *testing.T) {
 	if r.err != nil || len(r.tasks) != 0 {
 		t.Fatalf("cancelled wait: %v, %v", ids(r.tasks), r.err)
 	}
-	if n := f.e.Stats(f.ctx).Waiting; n != 0 {
+	if n := stats(f.e.Stats(f.ctx)).Waiting; n != 0 {
 		t.Fatalf("%d waiting after the cancel", n)
 	}
 	f.enqueue(&engine.Task{ID: "t", Func: "f", QueueName: "q"})

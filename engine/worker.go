@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -12,30 +11,10 @@ import (
 	"github.com/omniq/omniq/projections"
 )
 
-// Handler runs one attempt of a task. Its context is cancelled when the
-// task's lease expires (a heartbeat moves that deadline). The returned value
-// is stored as the task's result; an error fails the attempt (it is retried
-// while retries are left). A panic is a failed attempt, not a crash.
-type Handler func(ctx context.Context, t *Task) (any, error)
-
 // Register names the handler that runs tasks whose Func is funcName.
 // ErrInvalidHandler for an empty name, a nil handler, or a name already taken.
 func (e *Engine) Register(funcName string, h Handler) error {
-	if funcName == "" || h == nil {
-		return fmt.Errorf("%w: need a func name and a handler", ErrInvalidHandler)
-	}
-	if _, loaded := e.handlers.LoadOrStore(funcName, h); loaded {
-		return fmt.Errorf("%w: %q is already registered", ErrInvalidHandler, funcName)
-	}
-	return nil
-}
-
-// WorkOptions configures Work.
-type WorkOptions struct {
-	// Queues to take tasks from, in order of preference (default: DefaultQueue).
-	Queues []string
-	// Concurrency is how many tasks run at once (default 1).
-	Concurrency int
+	return e.handlers.Register(funcName, h)
 }
 
 // Work runs registered handlers on tasks from opts.Queues until ctx is done
@@ -114,7 +93,7 @@ func (e *Engine) runTask(task *Task, queues []string) (next *Task) {
 	defer cancel()
 	stop := e.watchLease(task, cancel)
 	defer stop()
-	result, cause := e.callHandler(hctx, task)
+	result, cause := e.handlers.Call(hctx, task)
 	if cause == nil {
 		var err error
 		if result, err = e.normalizeResult(result); err != nil {
@@ -161,19 +140,6 @@ func (e *Engine) finish(ctx context.Context, task *Task, result any, cause error
 		return nil, err
 	}
 	return next, nil
-}
-
-func (e *Engine) callHandler(ctx context.Context, task *Task) (result any, err error) {
-	v, ok := e.handlers.Load(task.Func)
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrNoHandler, task.Func)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("handler panic: %v\n%s", p, debug.Stack())
-		}
-	}()
-	return v.(Handler)(ctx, task)
 }
 
 // watchLease cancels the handler's context when the task's lease runs out,

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/queue"
 )
 
 // Sentinel errors of the log contract. Backends map their library's errors onto
@@ -37,7 +38,8 @@ var (
 	// ErrUnavailable: the backing server or disk cannot be reached now; the
 	// call may succeed later. Whether the failed append was written is unknown
 	// unless the backend says otherwise.
-	ErrUnavailable = errors.New("stores: unavailable")
+	// It is queue.ErrUnavailable, which a remote client returns too.
+	ErrUnavailable = queue.ErrUnavailable
 	// ErrNoSnapshot: the store holds no snapshot.
 	ErrNoSnapshot = errors.New("stores: no snapshot")
 	// ErrReadOnly: the store refuses writes until reopened (after a failed fsync).

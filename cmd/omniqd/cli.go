@@ -297,7 +297,7 @@ func runHistory(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return cliPrint(client.History{Events: evs})
+		return cliPrint(client.HistoryOf(evs))
 	})(ctx)
 }
 

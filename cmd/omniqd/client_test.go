@@ -16,27 +16,8 @@ import (
 
 	"github.com/omniq/omniq/client"
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/queue"
 	"github.com/omniq/omniq/stores/memory"
-)
-
-// queueAPI is the task API the embedded engine and the client share; both
-// satisfying it is what lets a program switch by changing one line.
-type queueAPI interface {
-	engine.TaskQueue
-	EnqueueBatch(ctx context.Context, tasks []*engine.Task) error
-	Complete(ctx context.Context, task *engine.Task, result any) error
-	Fail(ctx context.Context, task *engine.Task, cause error) error
-	Heartbeat(ctx context.Context, task *engine.Task) error
-	PauseSchedule(ctx context.Context, taskID string) error
-	ResumeSchedule(ctx context.Context, taskID string) error
-	Register(funcName string, h engine.Handler) error
-	Work(ctx context.Context, opts engine.WorkOptions) error
-	Close() error
-}
-
-var (
-	_ queueAPI = (*engine.Engine)(nil)
-	_ queueAPI = (*client.Client)(nil)
 )
 
 // startTestServer runs a daemon in process on a free loopback port, and
@@ -107,7 +88,7 @@ func errName(err error) string {
 
 // transcript drives q through the task API and writes down what it
 // answers, leaving out what differs between runs (ids, times).
-func transcript(t *testing.T, q queueAPI) []string {
+func transcript(t *testing.T, q queue.Queue) []string {
 	ctx := context.Background()
 	var out []string
 	say := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }

@@ -179,7 +179,7 @@ func (c *taskCollector) Collect(ch chan<- prometheus.Metric) {
 	if q == nil {
 		return
 	}
-	st := q.Stats(context.Background())
+	st, _ := q.Stats(context.Background()) // an engine's Stats do not fail
 	for queue, counts := range st.Queues {
 		for _, s := range taskStates {
 			ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(counts[s]), queue, string(s))

@@ -65,7 +65,7 @@ func (a *api) outcomes(w http.ResponseWriter, r *http.Request, q *engine.Engine)
 		}
 		queues, n, wait = l.Queues, l.N, min(time.Duration(l.Wait), a.maxWait)
 	}
-	errs, tasks, err := q.FinishBatch(r.Context(), outcomes, queues, n)
+	errs, tasks, err := q.FinishBatch(r.Context(), outcomes, queues, n, 0)
 	if err != nil {
 		return err
 	}

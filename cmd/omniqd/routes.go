@@ -261,20 +261,24 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	if err != nil {
 		return err
 	}
-	out := client.History{Events: make([]client.Event, len(evs))}
-	for i, ev := range evs {
-		out.Events[i] = client.EventOf(ev)
-	}
-	return a.writeJSON(w, http.StatusOK, out)
+	return a.writeJSON(w, http.StatusOK, client.HistoryOf(evs))
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
-	return a.writeJSON(w, http.StatusOK, client.StatsOf(q.Stats(r.Context())))
+	st, err := q.Stats(r.Context())
+	if err != nil {
+		return err
+	}
+	return a.writeJSON(w, http.StatusOK, client.StatsOf(st))
 }
 
 // cluster answers how this node shares its log and which nodes share it.
 func (a *api) cluster(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
-	return a.writeJSON(w, http.StatusOK, q.Cluster(r.Context()))
+	st, err := q.Cluster(r.Context())
+	if err != nil {
+		return err
+	}
+	return a.writeJSON(w, http.StatusOK, st)
 }
 
 // --- leases ---

@@ -41,7 +41,9 @@ func (l *Log) SaveSnapshot(ctx context.Context, position uint64, data []byte) er
 		return err
 	}
 	chunks := (len(data) + snapshotChunk - 1) / snapshotChunk
-	b := l.db.NewBatch()
+	// Sized once: a batch that grows by doubling to hold a snapshot of
+	// hundreds of megabytes leaves twice that in garbage.
+	b := l.db.NewBatchWithSize(len(data) + (chunks+2)*64 + manifestLen)
 	defer b.Close()
 	if err := b.DeleteRange(snapshotChunkKey(0), snapshotChunksEnd, nil); err != nil {
 		return interpretError("save snapshot", err)

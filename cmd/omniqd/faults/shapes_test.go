@@ -11,6 +11,7 @@ import (
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/queue"
 )
 
 // The funcs and queues of the workload. Workers lease from the default
@@ -149,7 +150,7 @@ func (l *load) delete(cn *conn, id string) bool {
 // /v1/tasks/{id}/history: the archive's events, then the log's) holds a
 // task.deleted; false also when it cannot be read.
 func (l *load) deletedInHistory(cn *conn, id string) bool {
-	var evs []client.Event
+	var evs []queue.Event
 	err, _, _ := l.call(context.Background(), cn, answerBudget, func(ctx context.Context, c *client.Client) (err error) {
 		evs, err = c.History(ctx, id)
 		return err

@@ -1,0 +1,50 @@
+package queue
+
+import (
+	"fmt"
+	"time"
+)
+
+// Limits on names and lists, so that a hostile request cannot bloat the log.
+const (
+	MaxIDLen        = 128
+	MaxFuncLen      = 256
+	MaxQueueNameLen = 128
+	MaxDependencies = 1000
+	MinInterval     = time.Second
+	// MaxDuration bounds TTL and Interval, and MaxRunAt run_at, so that every
+	// deadline the engine computes fits the log's nanosecond timestamps.
+	MaxDuration = 100 * 365 * 24 * time.Hour
+)
+
+// Bounds of Schedule.RunAt. The log holds times as int64 nanoseconds since
+// 1970 (up to 2262-04-11): MaxRunAt plus MaxDuration (a first fire and one
+// interval after it) stays inside that range, so no computed time wraps.
+var (
+	MinRunAt = time.Date(1970, 1, 2, 0, 0, 0, 0, time.UTC)
+	MaxRunAt = time.Date(2150, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ValidateQueueName checks a queue name: 1 to 128 characters of letters,
+// digits and "-_.:". The empty name means DefaultQueue and is accepted.
+func ValidateQueueName(name string) error {
+	if len(name) > MaxQueueNameLen {
+		return fmt.Errorf("%w: %d bytes is longer than %d", ErrInvalidQueueName, len(name), MaxQueueNameLen)
+	}
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == ':':
+		default:
+			return fmt.Errorf("%w: %q may hold only letters, digits and -_.:", ErrInvalidQueueName, trunc(name))
+		}
+	}
+	return nil
+}
+
+// trunc shortens a name quoted in an error message.
+func trunc(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
