@@ -56,7 +56,7 @@ func parseServeArgs(args []string) (*serveOptions, error) {
 	cfg.Retention = retentionFlag(engine.DefaultRetention)
 	fs.Var(&cfg.Retention, "retention", "archive tasks that ended this long ago out of the live state and the log (a duration such as 168h or 30m, or keep: keep everything; env OMNIQ_RETENTION)")
 	fs.StringVar(&cfg.Archive, "archive", "", "directory of the retention archive, compressed JSON Lines (default: beside the data, e.g. ./omniq-data.archive, or ./omniq-archive for a server store; env OMNIQ_ARCHIVE)")
-	fs.Int64Var(&cfg.SnapshotEvery, "snapshot-every", engine.DefaultSnapshotEvery, "write a state snapshot every N events and at shutdown, so a restart replays only what follows it (0: never, as is -1; env OMNIQ_SNAPSHOT_EVERY)")
+	fs.Int64Var(&cfg.SnapshotEvery, "snapshot-every", engine.DefaultSnapshotEvery, "write a state snapshot every N events (and no sooner than after as many events as the last one held tasks) and at shutdown, so a restart replays only what follows it (0: never, as is -1; env OMNIQ_SNAPSHOT_EVERY)")
 	fs.Var(&o.memLimit, "memory-limit", "Go soft memory limit: a size (512MiB, 2GiB), a percentage of the cgroup memory limit (90%), or off (default: GOMEMLIMIT when set, else 90% of the cgroup limit when there is one, else none; env OMNIQ_MEMORY_LIMIT)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (env OMNIQ_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json (env OMNIQ_LOG_FORMAT)")
