@@ -10,7 +10,8 @@ import (
 // TestLayering enforces the import arrows of docs/design.md: queue (the
 // task vocabulary) and events import no project package, projections only
 // events, stores (and storetest) only events and queue, the engine no
-// concrete store, the client only queue and events, and no store another
+// concrete store, the worker pool only queue, the client only queue,
+// worker and events, and no store another
 // store (storeurl, the one package that wires every backend, excepted).
 func TestLayering(t *testing.T) {
 	const mod = "github.com/omniq/omniq"
@@ -25,9 +26,10 @@ func TestLayering(t *testing.T) {
 		mod + "/stores":           func(d string) bool { return d == mod+"/events" || d == mod+"/queue" },
 		mod + "/stores/storetest": func(d string) bool { return d == mod+"/events" || d == mod+"/stores" },
 		mod + "/engine": func(d string) bool {
-			return d == mod+"/events" || d == mod+"/projections" || d == mod+"/stores" || d == mod+"/engine/archive" || d == mod+"/queue"
+			return d == mod+"/events" || d == mod+"/projections" || d == mod+"/stores" || d == mod+"/engine/archive" || d == mod+"/queue" || d == mod+"/worker"
 		},
-		mod + "/client": func(d string) bool { return d == mod+"/queue" || d == mod+"/events" },
+		mod + "/worker": func(d string) bool { return d == mod+"/queue" },
+		mod + "/client": func(d string) bool { return d == mod+"/queue" || d == mod+"/events" || d == mod+"/worker" },
 		mod + "/engine/archive": func(d string) bool {
 			return d == mod+"/events" || d == mod+"/events/eventjson" || d == mod+"/stores"
 		},

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/queue"
 )
 
 // validateID checks a caller-chosen task id.
@@ -22,22 +23,9 @@ func validateID(id string) error {
 	return nil
 }
 
-// queueList validates queue names for a call that takes several, in order
-// of preference, and returns them normalized in a new slice (none means
-// DefaultQueue; "" is DefaultQueue).
-func queueList(queues []string) ([]string, error) {
-	if len(queues) == 0 {
-		return []string{DefaultQueue}, nil
-	}
-	names := make([]string, len(queues))
-	for i, q := range queues {
-		if err := ValidateQueueName(q); err != nil {
-			return nil, err
-		}
-		names[i] = queueOrDefault(q)
-	}
-	return names, nil
-}
+// queueList is queue.QueueList: the queue names of a call that takes
+// several, checked and normalized.
+func queueList(queues []string) ([]string, error) { return queue.QueueList(queues) }
 
 func queueOrDefault(q string) string {
 	if q == "" {

@@ -7,8 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/omniq/omniq/events"
-	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/worker"
 )
 
 // Register names the handler that runs tasks whose Func is funcName.
@@ -18,128 +17,53 @@ func (e *Engine) Register(funcName string, h Handler) error {
 }
 
 // Work runs registered handlers on tasks from opts.Queues until ctx is done
-// or the engine is closed. Idle workers wake as soon as a task becomes ready
-// (no polling). When ctx ends, Work stops taking tasks, waits for running
-// handlers to return, and returns nil; when the engine closes, it returns
-// ErrClosed after the same wait. A handler's context is not cancelled by ctx,
-// only by its lease expiring, so a shutdown never fails an attempt.
+// or the engine is closed, on the worker pool the omniqd client's Work runs
+// too (package worker): up to opts.Concurrency handlers at once; their
+// outcomes are recorded in batches, each batch leasing the next tasks in the
+// same command (FinishBatch), and an idle pool waits for a task to become
+// ready (no polling). When ctx ends, Work stops taking tasks, waits for
+// running handlers to return, records their outcomes and returns nil; when
+// the engine closes, it returns ErrClosed after the same wait. A handler's
+// context is not cancelled by ctx, only by its lease expiring, so a
+// shutdown never fails an attempt. A failing log is retried with backoff.
 func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
 	queues, err := queueList(opts.Queues)
 	if err != nil {
 		return err
 	}
-	n := max(opts.Concurrency, 1)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for i := 0; i < n; i++ {
-		wg.Go(func() { errs <- e.workLoop(ctx, queues) })
+	if e.isClosed() {
+		return ErrClosed
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return worker.Run(ctx, worker.Config{
+		Source: e, Queues: queues, Concurrency: opts.Concurrency, Wait: idleWait,
+		Run:    e.runLeased,
+		Fatal:  func(err error) bool { return errors.Is(err, ErrClosed) || errors.Is(err, ErrInvalidArgument) },
+		Logger: e.cfg.logger,
+	})
 }
 
-func (e *Engine) workLoop(ctx context.Context, queues []string) error {
-	var next *Task // leased with the last outcome, in the same command
-	for {
-		if next == nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if e.isClosed() {
-				return ErrClosed
-			}
-			tasks, err := e.dequeueWait(ctx, queues, 1)
-			if err != nil {
-				if errors.Is(err, ErrClosed) {
-					return ErrClosed
-				}
-				if ctx.Err() != nil {
-					return nil
-				}
-				e.cfg.logger.Warn("dequeue failed", "err", err)
-				select { // the log is failing: do not spin
-				case <-time.After(100 * time.Millisecond):
-				case <-ctx.Done():
-				}
-				continue
-			}
-			if len(tasks) == 0 {
-				continue // ctx ended
-			}
-			next = tasks[0]
-		}
-		task := next
-		// Lease the next task with this one's outcome only while working:
-		// after ctx ends, a leased task would wait out its lease unrun.
-		var more []string
-		if ctx.Err() == nil && !e.isClosed() {
-			more = queues
-		}
-		next = e.runTask(task, more)
-	}
-}
+// idleWait bounds one wait of an idle Work pool for a task; the pool waits
+// again at once, so it only bounds how long a wait holds its context.
+const idleWait = time.Minute
 
-// runTask runs one attempt and records its outcome; with queues, the same
-// command leases the next ready task of queues (nil when none was ready), so
-// a busy worker makes one round trip per task, not two.
-func (e *Engine) runTask(task *Task, queues []string) (next *Task) {
+// runLeased runs one attempt of a task Work leased and returns its outcome:
+// the handler's result, normalized as the log stores it, or why it failed.
+// The handler's context ends when the task's lease runs out (watchLease).
+func (e *Engine) runLeased(task *Task, _ time.Time) Outcome {
 	hctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := e.watchLease(task, cancel)
-	defer stop()
 	result, cause := e.handlers.Call(hctx, task)
+	stop()
 	if cause == nil {
 		var err error
 		if result, err = e.normalizeResult(result); err != nil {
 			cause = fmt.Errorf("handler returned an unstorable result: %w", err)
 		}
 	}
-	// Record the outcome even if the lease just expired: the log decides
-	// (a stale answer gets ErrStaleLease and changes nothing).
-	rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
-	defer rcancel()
-	next, err := e.finish(rctx, task, result, cause, queues)
-	if err != nil {
-		e.cfg.logger.Warn("could not record task outcome", "task", task.ID, "attempt", task.Attempt, "err", err)
-	}
-	return next
-}
-
-// finish records an attempt's outcome (result when cause is nil, else the
-// failure) and, in the same append, leases the next ready task of queues
-// when there is one. result must be normalized. An outcome that is refused
-// (ErrStaleLease) leases nothing.
-func (e *Engine) finish(ctx context.Context, task *Task, result any, cause error, queues []string) (*Task, error) {
-	msg := failureMessage(cause)
-	var leased []*projections.Task
-	var next *Task
-	err := e.submit(ctx, func(tx *txn) error {
-		if err := e.stageOutcome(tx, task, result, cause != nil, msg); err != nil {
-			return err
-		}
-		leased = leased[:0]
-		for _, q := range queues {
-			if leased = e.stageLeases(tx, q, 1, leased); len(leased) > 0 {
-				break
-			}
-		}
-		return nil
-	}, func() {
-		e.refresh(task)
-		if len(leased) > 0 {
-			next = taskFromRecord(leased[0], events.At(e.now()))
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return next, nil
+	// The outcome is recorded even if the lease just expired: the log
+	// decides (a stale answer gets ErrStaleLease and changes nothing).
+	return Outcome{Task: task, Result: result, Err: cause}
 }
 
 // watchLease cancels the handler's context when the task's lease runs out,

@@ -41,6 +41,26 @@ func ValidateQueueName(name string) error {
 	return nil
 }
 
+// QueueList checks the queue names of a call that takes several, in order
+// of preference, and returns them normalized in a new slice: none means
+// DefaultQueue, and so does "".
+func QueueList(queues []string) ([]string, error) {
+	if len(queues) == 0 {
+		return []string{DefaultQueue}, nil
+	}
+	names := make([]string, len(queues))
+	for i, q := range queues {
+		if err := ValidateQueueName(q); err != nil {
+			return nil, err
+		}
+		names[i] = q
+		if q == "" {
+			names[i] = DefaultQueue
+		}
+	}
+	return names, nil
+}
+
 // trunc shortens a name quoted in an error message.
 func trunc(s string) string {
 	if len(s) > 64 {
