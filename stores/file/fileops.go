@@ -1,8 +1,13 @@
 package file
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // segmentFile is what the log needs from an open segment file. *os.File
@@ -41,4 +46,61 @@ func syncOSDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// seal returns the content of a small file of the log's own (FIRST, the
+// snapshot): magic, the CRC-32C checksum of the rest, position and payload.
+func seal(magic string, position uint64, payload []byte) []byte {
+	buf := make([]byte, len(magic)+4+8, len(magic)+4+8+len(payload))
+	copy(buf, magic)
+	binary.LittleEndian.PutUint64(buf[len(magic)+4:], position)
+	buf = append(buf, payload...)
+	binary.LittleEndian.PutUint32(buf[len(magic):], crc32.Checksum(buf[len(magic)+4:], castagnoli))
+	return buf
+}
+
+// replaceFile makes data the content of the file name in the log's
+// directory, atomically: data is written and fsynced under the name tmp,
+// renamed over name, and the directory fsynced. A crash leaves the old file
+// (or none) or the new one, whole, and at worst a tmp that Open removes
+// (removeStale).
+func (l *Log) replaceFile(name, tmp string, data []byte) error {
+	path := filepath.Join(l.dir, tmp)
+	if err := writeSynced(path, data); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err := os.Rename(path, filepath.Join(l.dir, name)); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	if err := l.opts.syncDir(l.dir); err != nil {
+		return fmt.Errorf("fsync %s after writing %s: %w", l.dir, name, err)
+	}
+	return nil
+}
+
+// writeSynced writes a new file at path holding data and fsyncs it.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// removeStale deletes the file tmp in dir, which a crashed replaceFile
+// left half written; it never replaced its file, so nothing is lost.
+func removeStale(dir, tmp string) error {
+	if err := os.Remove(filepath.Join(dir, tmp)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("file: remove stale %s: %w", tmp, err)
+	}
+	return nil
 }

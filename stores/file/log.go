@@ -92,13 +92,13 @@ func Open(dir string, opts ...Option) (*Log, error) {
 		_ = l.closeFiles()
 		return nil, err
 	}
-	if err := removeSnapshotTemp(dir); err != nil {
-		_ = l.closeFiles()
-		return nil, err
-	}
-	if err := removeFirstTemp(dir); err != nil {
-		_ = l.closeFiles()
-		return nil, err
+	// A snapshot.tmp was never the snapshot; a FIRST.tmp never became FIRST,
+	// and nothing was removed on its account.
+	for _, tmp := range []string{snapshotTemp, firstTemp} {
+		if err := removeStale(dir, tmp); err != nil {
+			_ = l.closeFiles()
+			return nil, err
+		}
 	}
 	return l, nil
 }

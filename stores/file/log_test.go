@@ -69,22 +69,33 @@ func appendBatches(t *testing.T, l *Log, prefix string, n, size int) []events.Ev
 // checkHolds fails the test unless l holds exactly want, at positions 1….
 func checkHolds(t *testing.T, l *Log, want []events.Event) {
 	t.Helper()
+	checkFrom(t, l, want, 1)
+}
+
+// checkFrom fails the test unless l holds exactly want[first-1:] at
+// positions first…len(want), starts at first and reads from first when asked
+// for position 1.
+func checkFrom(t *testing.T, l *Log, want []events.Event, first uint64) {
+	t.Helper()
 	ctx := context.Background()
 	if head, err := l.Head(ctx); err != nil || head != uint64(len(want)) {
 		t.Fatalf("head = %d, %v; want %d", head, err, len(want))
+	}
+	if got, err := l.First(ctx); err != nil || got != first {
+		t.Fatalf("first = %d, %v; want %d", got, err, first)
 	}
 	got, err := l.Read(ctx, 1, len(want)+10)
 	if err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("read %d events, want %d", len(got), len(want))
+	if len(got) != len(want)-int(first)+1 {
+		t.Fatalf("read %d events, want %d", len(got), len(want)-int(first)+1)
 	}
-	for i := range want {
-		w := want[i]
-		w.Position = uint64(i + 1)
-		if !reflect.DeepEqual(got[i], w) {
-			t.Fatalf("event at position %d = %v, want %v", i+1, got[i], w)
+	for i, e := range got {
+		w := want[int(first)-1+i]
+		w.Position = first + uint64(i)
+		if !reflect.DeepEqual(e, w) {
+			t.Fatalf("event at position %d = %v, want %v", w.Position, e, w)
 		}
 	}
 }

@@ -53,6 +53,36 @@ func writeLog(t *testing.T, n int, opts ...Option) written {
 	return w
 }
 
+// writeSegments is writeLog with tiny segments, which must come to at least
+// segs of them. It returns the options to open the log with too.
+func writeSegments(t *testing.T, n, segs int) (written, []Option) {
+	t.Helper()
+	opts := []Option{WithSegmentSize(tinySegment)}
+	w := writeLog(t, n, opts...)
+	if len(w.segs) < segs {
+		t.Fatalf("%d segments; the test needs %d", len(w.segs), segs)
+	}
+	return w, opts
+}
+
+// openCorrupt fails the test unless Open refuses the log in dir with
+// ErrCorrupt and an error that names file (where the damage is) and an
+// offset.
+func openCorrupt(t *testing.T, dir, file string, opts ...Option) {
+	t.Helper()
+	l, err := Open(dir, opts...)
+	if err == nil {
+		l.Close()
+		t.Fatal("open of a corrupt log succeeded")
+	}
+	if !errors.Is(err, stores.ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, filepath.Base(file)) || !strings.Contains(msg, "offset") {
+		t.Fatalf("error %q does not name %s and an offset", msg, filepath.Base(file))
+	}
+}
+
 func (w written) last() segInfo { return w.segs[len(w.segs)-1] }
 
 func truncateFile(t *testing.T, path string, size int64) {
@@ -259,18 +289,7 @@ func TestCorruption(t *testing.T) {
 			if tc.opts != nil && len(w.segs) < 3 {
 				t.Fatalf("only %d segments; the case needs several", len(w.segs))
 			}
-			file := tc.damage(t, w)
-			l, err := Open(w.dir, tc.opts...)
-			if err == nil {
-				l.Close()
-				t.Fatal("open of a corrupt log succeeded")
-			}
-			if !errors.Is(err, stores.ErrCorrupt) {
-				t.Fatalf("err = %v, want ErrCorrupt", err)
-			}
-			if msg := err.Error(); !strings.Contains(msg, filepath.Base(file)) || !strings.Contains(msg, "offset") {
-				t.Fatalf("error %q does not name %s and an offset", msg, filepath.Base(file))
-			}
+			openCorrupt(t, w.dir, tc.damage(t, w), tc.opts...)
 			// A failed Open releases the lock: trying again meets the same
 			// corruption, not ErrLocked.
 			if _, err := Open(w.dir, tc.opts...); !errors.Is(err, stores.ErrCorrupt) {

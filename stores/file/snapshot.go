@@ -41,41 +41,10 @@ func (l *Log) SaveSnapshot(ctx context.Context, position uint64, data []byte) er
 		return fmt.Errorf("file: save snapshot at position %d: beyond the head %d", position, head)
 	}
 
-	buf := make([]byte, snapshotHeadLen, snapshotHeadLen+len(data))
-	copy(buf, snapshotMagic)
-	binary.LittleEndian.PutUint64(buf[len(snapshotMagic)+4:], position)
-	buf = append(buf, data...)
-	binary.LittleEndian.PutUint32(buf[len(snapshotMagic):], crc32.Checksum(buf[len(snapshotMagic)+4:], castagnoli))
-
-	tmp := filepath.Join(l.dir, snapshotTemp)
-	if err := writeSynced(tmp, buf); err != nil {
-		_ = os.Remove(tmp)
+	if err := l.replaceFile(snapshotName, snapshotTemp, seal(snapshotMagic, position, data)); err != nil {
 		return fmt.Errorf("file: save snapshot: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(l.dir, snapshotName)); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("file: save snapshot: %w", err)
-	}
-	if err := l.opts.syncDir(l.dir); err != nil {
-		return fmt.Errorf("file: save snapshot: fsync %s: %w", l.dir, err)
 	}
 	return nil
-}
-
-// writeSynced writes a new file at path holding data and fsyncs it.
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // LoadSnapshot implements stores.SnapshotStore. Errors: stores.ErrClosed;
@@ -118,13 +87,4 @@ func (l *Log) LoadSnapshot(ctx context.Context) (uint64, []byte, error) {
 		return 0, nil, damaged("covers position %d, beyond the log's head %d", position, head)
 	}
 	return position, b[snapshotHeadLen:], nil
-}
-
-// removeSnapshotTemp deletes a snapshot a crashed SaveSnapshot left half
-// written; it was never the snapshot, so nothing is lost.
-func removeSnapshotTemp(dir string) error {
-	if err := os.Remove(filepath.Join(dir, snapshotTemp)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("file: remove stale %s: %w", snapshotTemp, err)
-	}
-	return nil
 }

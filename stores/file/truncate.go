@@ -94,23 +94,7 @@ func (l *Log) First(ctx context.Context) (uint64, error) {
 // is written and fsynced, renamed over FIRST, and the directory fsynced. A
 // crash leaves the old FIRST (or none) or the new one, whole.
 func (l *Log) writeFirst(first uint64) error {
-	buf := make([]byte, firstFileLen)
-	copy(buf, firstMagic)
-	binary.LittleEndian.PutUint64(buf[len(firstMagic)+4:], first)
-	binary.LittleEndian.PutUint32(buf[len(firstMagic):], crc32.Checksum(buf[len(firstMagic)+4:], castagnoli))
-	tmp := filepath.Join(l.dir, firstTemp)
-	if err := writeSynced(tmp, buf); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", firstTemp, err)
-	}
-	if err := os.Rename(tmp, filepath.Join(l.dir, firstName)); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("rename %s: %w", firstTemp, err)
-	}
-	if err := l.opts.syncDir(l.dir); err != nil {
-		return fmt.Errorf("fsync %s after writing %s: %w", l.dir, firstName, err)
-	}
-	return nil
+	return l.replaceFile(firstName, firstTemp, seal(firstMagic, first, nil))
 }
 
 // readFirst returns the first position recorded in dir's FIRST file, and
@@ -137,13 +121,4 @@ func readFirst(dir string) (uint64, bool, error) {
 		return 0, false, corruptAt(path, int64(len(firstMagic)+4), errors.New("first position 0"))
 	}
 	return first, true, nil
-}
-
-// removeFirstTemp deletes a FIRST.tmp a crashed TruncateBefore left; it never
-// became FIRST and nothing was removed on its account.
-func removeFirstTemp(dir string) error {
-	if err := os.Remove(filepath.Join(dir, firstTemp)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("file: remove stale %s: %w", firstTemp, err)
-	}
-	return nil
 }

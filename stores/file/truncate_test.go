@@ -5,41 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
-	"strings"
 	"testing"
 
-	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
 )
-
-// checkFrom fails the test unless l holds exactly want[first-1:] at
-// positions first…len(want), starts at first and reads from first when asked
-// for position 1.
-func checkFrom(t *testing.T, l *Log, want []events.Event, first uint64) {
-	t.Helper()
-	ctx := context.Background()
-	if head, err := l.Head(ctx); err != nil || head != uint64(len(want)) {
-		t.Fatalf("head = %d, %v; want %d", head, err, len(want))
-	}
-	if got, err := l.First(ctx); err != nil || got != first {
-		t.Fatalf("first = %d, %v; want %d", got, err, first)
-	}
-	got, err := l.Read(ctx, 1, len(want)+10)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	if len(got) != len(want)-int(first)+1 {
-		t.Fatalf("read %d events, want %d", len(got), len(want)-int(first)+1)
-	}
-	for i, e := range got {
-		w := want[int(first)-1+i]
-		w.Position = first + uint64(i)
-		if !reflect.DeepEqual(e, w) {
-			t.Fatalf("event at position %d = %v, want %v", w.Position, e, w)
-		}
-	}
-}
 
 // segmentFiles returns the first positions of the segment files in dir.
 func segmentFiles(t *testing.T, dir string) []uint64 {
@@ -160,11 +129,7 @@ func TestTruncateCrash(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := []Option{WithSegmentSize(tinySegment)}
-			w := writeLog(t, 40, opts...)
-			if len(w.segs) < 4 {
-				t.Fatalf("%d segments; the test needs several", len(w.segs))
-			}
+			w, opts := writeSegments(t, 40, 4)
 			l := mustOpen(t, w.dir, opts...)
 			first := l.segs[3].first
 			if err := l.writeFirst(first); err != nil {
@@ -239,11 +204,7 @@ func TestTruncatedCorruption(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := []Option{WithSegmentSize(tinySegment)}
-			w := writeLog(t, 60, opts...)
-			if len(w.segs) < 5 {
-				t.Fatalf("%d segments; the test needs several", len(w.segs))
-			}
+			w, opts := writeSegments(t, 60, 5)
 			l, err := Open(w.dir, opts...)
 			if err != nil {
 				t.Fatal(err)
@@ -255,18 +216,7 @@ func TestTruncatedCorruption(t *testing.T) {
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
-			file := tc.damage(t, w)
-			l, err = Open(w.dir, opts...)
-			if err == nil {
-				l.Close()
-				t.Fatal("open of a corrupt log succeeded")
-			}
-			if !errors.Is(err, stores.ErrCorrupt) {
-				t.Fatalf("err = %v, want ErrCorrupt", err)
-			}
-			if msg := err.Error(); !strings.Contains(msg, filepath.Base(file)) || !strings.Contains(msg, "offset") {
-				t.Fatalf("error %q does not name %s and an offset", err, filepath.Base(file))
-			}
+			openCorrupt(t, w.dir, tc.damage(t, w), opts...)
 		})
 	}
 }

@@ -154,22 +154,9 @@ func (l *Log) First(ctx context.Context) (uint64, error) {
 
 // Wait implements stores.Tailer.
 func (l *Log) Wait(ctx context.Context, after uint64) (uint64, error) {
-	for {
-		l.mu.RLock()
-		head, grew, closed := l.base+uint64(len(l.records)), l.grew, l.closed
-		l.mu.RUnlock()
-		if closed {
-			return 0, stores.ErrClosed
-		}
-		if head > after {
-			return head, nil
-		}
-		select {
-		case <-grew:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
+	return stores.WaitGrowth(ctx, after, l.mu.RLocker(), stores.ErrClosed, func() (uint64, <-chan struct{}, bool) {
+		return l.base + uint64(len(l.records)), l.grew, l.closed
+	})
 }
 
 // SaveSnapshot implements stores.SnapshotStore.

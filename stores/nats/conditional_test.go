@@ -3,53 +3,23 @@ package nats_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
-	"github.com/omniq/omniq/stores/nats"
 	"github.com/omniq/omniq/stores/storetest"
 )
-
-// largeBatches lists the objects of large batches in the log's bucket.
-func largeBatches(t *testing.T, js jetstream.JetStream, name string) []string {
-	t.Helper()
-	ctx := context.Background()
-	obs, err := js.ObjectStore(ctx, nats.BucketName(sanitize(name)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := obs.List(ctx)
-	if errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, o := range objs {
-		if strings.HasPrefix(o.Name, "batch-") {
-			out = append(out, o.Name)
-		}
-	}
-	return out
-}
 
 // TestAppendAtLargeBatch: a large batch (its data in an object) refused by
 // AppendAt leaves no object behind, whether the conflict is seen before the
 // upload or only by the server, and one accepted reads back.
 func TestAppendAtLargeBatch(t *testing.T) {
-	name := fmt.Sprintf("condlarge_%d", time.Now().UnixNano())
+	name := storetest.UniqueName("condlarge")
 	ctx := context.Background()
 	a, b := open(t, name), open(t, name)
 	js := jetStream(t)
 	large := []events.Event{
-		events.New("large", time.Now(), &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", Args: []any{strings.Repeat("x", 3<<19)}}}),
+		largeEvent("large", 3<<19),
 		storetest.Event("after-large", 1),
 	}
 	if first, err := a.AppendAt(ctx, 0, []events.Event{storetest.Event("a", 1)}); err != nil || first != 1 {

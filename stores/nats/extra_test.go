@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 
@@ -80,7 +79,7 @@ func checkWindow(t *testing.T, l stores.Log, all []events.Event, from uint64, n 
 // TestLocateColdHandle makes each read come from a handle that knows nothing
 // of the log, so the message holding the position is found by search alone.
 func TestLocateColdHandle(t *testing.T) {
-	name := fmt.Sprintf("cold_%d", time.Now().UnixNano())
+	name := storetest.UniqueName("cold")
 	w := open(t, name)
 	all := appendUneven(t, w, 120, 7)
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -93,7 +92,7 @@ func TestLocateColdHandle(t *testing.T) {
 }
 
 func TestCorruptMessage(t *testing.T) {
-	name := fmt.Sprintf("bad_%d", time.Now().UnixNano())
+	name := storetest.UniqueName("bad")
 	l := open(t, name)
 	ctx := context.Background()
 	if _, err := l.Append(ctx, []events.Event{storetest.Event("ok", 1)}); err != nil {
@@ -124,17 +123,5 @@ func TestCorruptMessage(t *testing.T) {
 }
 
 func TestWaitCancel(t *testing.T) {
-	l := open(t, fmt.Sprintf("cancel_%d", time.Now().UnixNano()))
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { _, err := l.Wait(ctx, 0); errc <- err }()
-	cancel()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("wait after cancel = %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("wait did not return after cancel")
-	}
+	storetest.WaitCancel(t, open(t, storetest.UniqueName("cancel")))
 }

@@ -7,10 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/nats"
 	"github.com/omniq/omniq/stores/storetest"
@@ -51,8 +53,8 @@ func jetStream(t testing.TB) jetstream.JetStream {
 	return js
 }
 
-// open opens the log name on the test servers and deletes its streams when
-// the test ends.
+// open opens the log name on the test servers and deletes its streams, its
+// bucket and its members bucket when the test ends.
 func open(t testing.TB, name string) *nats.Log {
 	t.Helper()
 	name = sanitize(name)
@@ -70,6 +72,9 @@ func open(t testing.TB, name string) *nats.Log {
 		}
 		if err := js.DeleteObjectStore(ctx, nats.BucketName(name)); err != nil && !isNotFound(err) {
 			t.Errorf("delete bucket of %s: %v", name, err)
+		}
+		if err := js.DeleteKeyValue(ctx, nats.MembersBucket(name)); err != nil && !isNotFound(err) {
+			t.Errorf("delete members bucket of %s: %v", name, err)
 		}
 	})
 	return l
@@ -90,3 +95,34 @@ func harness() storetest.Harness {
 func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
 
 func BenchmarkLog(b *testing.B) { storetest.Bench(b, harness()) }
+
+// largeEvent returns an event for task id whose argument is size bytes. From
+// 1 MiB on (the server's default limit), a batch holding it is too large for
+// a message, and its data goes into an object.
+func largeEvent(id string, size int) events.Event {
+	return events.New(id, time.Now(), &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", Args: []any{strings.Repeat("x", size)}}})
+}
+
+// largeBatches lists the objects of large batches in the log's bucket.
+func largeBatches(t *testing.T, js jetstream.JetStream, name string) []string {
+	t.Helper()
+	ctx := context.Background()
+	obs, err := js.ObjectStore(ctx, nats.BucketName(sanitize(name)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := obs.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, o := range objs {
+		if strings.HasPrefix(o.Name, "batch-") {
+			out = append(out, o.Name)
+		}
+	}
+	return out
+}

@@ -3,13 +3,10 @@ package nats_test
 import (
 	"context"
 	"errors"
-	"net"
-	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/nats"
 	"github.com/omniq/omniq/stores/storetest"
@@ -19,38 +16,7 @@ import (
 // for tests that kill and restart it. It returns a function that kills it.
 func privateServer(t *testing.T, port int, dir string) (kill func()) {
 	t.Helper()
-	cmd := exec.Command("nats-server", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	kill = func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	t.Cleanup(kill)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return kill
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nats-server on %s did not start", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return storetest.PrivateServer(t, port, "nats-server", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir)
 }
 
 // TestServerCrashAndReconnect kills a private nats-server (SIGKILL, no clean
@@ -59,10 +25,7 @@ func freePort(t *testing.T) int {
 // same Log works again once the server is back.
 func TestServerCrashAndReconnect(t *testing.T) {
 	testServers(t) // same gate as the other server tests
-	if _, err := exec.LookPath("nats-server"); err != nil {
-		t.Skip("nats-server not in PATH")
-	}
-	port, dir := freePort(t), t.TempDir()
+	port, dir := storetest.FreePort(t), t.TempDir()
 	kill := privateServer(t, port, dir)
 	ctx := context.Background()
 	l, err := nats.Open(ctx, []string{"nats://127.0.0.1:" + strconv.Itoa(port)}, nats.WithName("crash"))
@@ -70,46 +33,20 @@ func TestServerCrashAndReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	before := []events.Event{storetest.Event("a", 1), storetest.Event("b", 2)}
-	if _, err := l.Append(ctx, before); err != nil {
-		t.Fatal(err)
-	}
-
-	kill()
 	// A request sent before the client notices the dead connection waits for
 	// its timeout; read-only calls find out when the client knows.
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
-		_, err := l.Head(short)
-		cancel()
-		if errors.Is(err, stores.ErrUnavailable) {
-			break
+	down := func() {
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			_, err := l.Head(short)
+			cancel()
+			if errors.Is(err, stores.ErrUnavailable) {
+				return
+			}
+			if err == nil || time.Now().After(deadline) {
+				t.Fatalf("head with the server down: %v, want ErrUnavailable", err)
+			}
 		}
-		if err == nil || time.Now().After(deadline) {
-			t.Fatalf("head with the server down: %v, want ErrUnavailable", err)
-		}
 	}
-	if _, err := l.Append(ctx, []events.Event{storetest.Event("lost", 1)}); !errors.Is(err, stores.ErrUnavailable) {
-		t.Fatalf("append with the server down: %v, want ErrUnavailable", err)
-	}
-
-	privateServer(t, port, dir)
-	var first uint64
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		first, err = l.Append(ctx, []events.Event{storetest.Event("c", 3)})
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, stores.ErrUnavailable) || time.Now().After(deadline) {
-			t.Fatalf("append after restart: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if first != 3 {
-		t.Fatalf("append after restart at %d, want 3", first)
-	}
-	got, err := l.Read(ctx, 1, 10)
-	if err != nil || len(got) != 3 || got[0].TaskID != "a" || got[2].TaskID != "c" {
-		t.Fatalf("read after restart = %v, %v", got, err)
-	}
+	storetest.ServerCrash(t, l, kill, down, func() { privateServer(t, port, dir) })
 }

@@ -3,12 +3,7 @@ package nats_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -19,45 +14,16 @@ import (
 )
 
 func TestTruncateByMessage(t *testing.T) {
-	ctx := context.Background()
-	name := fmt.Sprintf("trunc_%d", time.Now().UnixNano())
+	name := storetest.UniqueName("trunc")
 	l := open(t, name)
-	if first, err := l.First(ctx); err != nil || first != 1 {
-		t.Fatalf("first of a new log = %d, %v; want 1", first, err)
-	}
-	head := storetest.AppendSizes(t, l, 3, 1, 4, 2, 5) // messages at 1, 4, 5, 9, 11; head 15
-	for _, c := range []struct {
-		pos, first uint64
-	}{
-		{0, 1},
-		{3, 1}, // inside the first message: it stays whole
-		{5, 5}, // a message boundary: exactly the events before it go
-		{4, 5}, // smaller than before: nothing happens
-		{10, 9},
-	} {
-		if err := l.TruncateBefore(ctx, c.pos); err != nil {
-			t.Fatal(err)
-		}
-		storetest.CheckSpan(t, l, c.first, head)
-	}
-	got, err := l.Read(ctx, 2, 2)
-	if err != nil || len(got) != 2 || got[0].Position != 9 || got[1].Position != 10 {
-		t.Fatalf("read(2, 2) = %v, %v; want positions 9 and 10", got, err)
-	}
+	head := storetest.TruncateBatches(t, l)
 
 	// A new handle (a restart, or another process) sees the same log, and a
 	// truncation past the head keeps the newest message.
 	l.Close()
 	l2 := open(t, name)
 	storetest.CheckSpan(t, l2, 9, head)
-	if err := l2.TruncateBefore(ctx, math.MaxUint64); err != nil {
-		t.Fatal(err)
-	}
-	storetest.CheckSpan(t, l2, 11, head)
-	if first, err := l2.Append(ctx, []events.Event{storetest.Event("after", 1)}); err != nil || first != head+1 {
-		t.Fatalf("append after truncation = %d, %v; want %d", first, err, head+1)
-	}
-	storetest.CheckSpan(t, l2, 11, head+1)
+	storetest.TruncatePastHead(t, l2, l2, head, 11)
 }
 
 // TestTruncateStaleHandles: handles that last looked before another
@@ -65,7 +31,7 @@ func TestTruncateByMessage(t *testing.T) {
 // running during truncations never fail.
 func TestTruncateStaleHandles(t *testing.T) {
 	ctx := context.Background()
-	name := fmt.Sprintf("trstale_%d", time.Now().UnixNano())
+	name := storetest.UniqueName("trstale")
 	a, b := open(t, name), open(t, name)
 	all := appendUneven(t, a, 80, 5)
 	// b learns anchors all over the log, then a purges most of them.
@@ -86,67 +52,24 @@ func TestTruncateStaleHandles(t *testing.T) {
 	if err := b.TruncateBefore(ctx, uint64(len(all))-5); err != nil {
 		t.Fatal(err)
 	}
-
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := stores.ReadAll(ctx, b, 1, 4, func(events.Event) error { return nil }); err != nil {
-				t.Errorf("read during truncation: %v", err)
-				return
-			}
-		}
-	})
-	for i := range 30 {
-		head := storetest.AppendSizes(t, b, 1+i%3)
-		if err := a.TruncateBefore(ctx, head-uint64(i%4)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	close(stop)
-	wg.Wait()
+	storetest.TruncateWhileReading(t, b, a, b, 1)
 }
 
 // TestTruncateLargeBatches: the objects holding purged large batches are
 // deleted; those of kept batches stay and still read.
 func TestTruncateLargeBatches(t *testing.T) {
 	ctx := context.Background()
-	name := fmt.Sprintf("trbig_%d", time.Now().UnixNano())
+	name := storetest.UniqueName("trbig")
 	l := open(t, name)
-	big := func(id string) []events.Event {
-		arg := strings.Repeat("x", 1<<20)
-		return []events.Event{events.New(id, time.Now(), &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", Args: []any{arg}}})}
-	}
 	for _, id := range []string{"big1", "big2"} {
-		if _, err := l.Append(ctx, big(id)); err != nil {
+		if _, err := l.Append(ctx, []events.Event{largeEvent(id, 1<<20)}); err != nil {
 			t.Fatal(err)
 		}
 		storetest.AppendSizes(t, l, 2)
 	}
-	objects := func() []string {
-		t.Helper()
-		obs, err := jetStream(t).ObjectStore(ctx, nats.BucketName(sanitize(name)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		infos, err := obs.List(ctx)
-		if errors.Is(err, jetstream.ErrNoObjectsFound) {
-			return nil
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, o := range infos {
-			names = append(names, o.Name)
-		}
-		return names
-	}
+	// The log keeps no snapshot: its objects are all large batches.
+	js := jetStream(t)
+	objects := func() []string { return largeBatches(t, js, name) }
 	if n := len(objects()); n != 2 {
 		t.Fatalf("%d objects before truncation, want 2", n)
 	}
@@ -166,7 +89,7 @@ func TestTruncateLargeBatches(t *testing.T) {
 // earlier version of the package) cannot be truncated, and says so.
 func TestTruncateDeniedOnOldStream(t *testing.T) {
 	ctx := context.Background()
-	name := sanitize(fmt.Sprintf("trdeny_%d", time.Now().UnixNano()))
+	name := sanitize(storetest.UniqueName("trdeny"))
 	js := jetStream(t)
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        nats.StreamName(name),
@@ -190,7 +113,7 @@ func TestTruncateDeniedOnOldStream(t *testing.T) {
 // positions; the log says so instead of appending at 1 again.
 func TestPurgedEntirely(t *testing.T) {
 	ctx := context.Background()
-	name := sanitize(fmt.Sprintf("trall_%d", time.Now().UnixNano()))
+	name := sanitize(storetest.UniqueName("trall"))
 	l := open(t, name)
 	storetest.AppendSizes(t, l, 2, 2)
 	s, err := jetStream(t).Stream(ctx, nats.StreamName(name))

@@ -2,11 +2,8 @@ package pebble
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,35 +12,6 @@ import (
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores/storetest"
 )
-
-// dirSize returns the bytes of the files in dir, as the file system counts
-// them for the user: live tables, WAL, manifest and the obsolete files not
-// yet deleted.
-func dirSize(t testing.TB, dir string) int64 {
-	t.Helper()
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // Pebble deleted an obsolete file meanwhile.
-		}
-		if err != nil || d.IsDir() {
-			return err
-		}
-		info, err := d.Info()
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		n += info.Size()
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // shrinksTo waits until the files in dir take at most bound bytes and
 // returns their size; after a minute it gives up and returns the size then.
@@ -55,7 +23,7 @@ func shrinksTo(t *testing.T, l *Log, dir string, bound int64) int64 {
 	for {
 		l.reclaim.wait()
 		l.db.TestOnlyWaitForCleaning()
-		size := dirSize(t, dir)
+		size := storetest.DiskSize(t, dir)
 		if size <= bound || time.Now().After(deadline) {
 			return size
 		}
@@ -87,7 +55,6 @@ func TestTruncationSpacePlateaus(t *testing.T) {
 		batchLen = 12
 		window   = 500 // live events after each truncation
 		rounds   = 1000
-		warmup   = 200
 	)
 	dir := t.TempDir()
 	l, err := Open(dir, quiet(), WithPebbleOptions(smallLSM))
@@ -95,21 +62,13 @@ func TestTruncationSpacePlateaus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	batch, recLen := storetest.PaddedBatch(t, batchLen, 2048)
-	live := int64(window * recLen)
-	// Live data, what the reclaimer leaves to Pebble, and the WAL and
-	// memtables beside them, each counted generously.
-	bound := 4*live + 2*reclaimAfter + 8*smallMemTable
-	if written := int64(rounds * batchLen * recLen); written < 2*bound {
-		t.Fatalf("the run writes %d bytes, too few to tell a plateau under %d from growth", written, bound)
-	}
-	var peak int64
-	storetest.Retain(t, l, batch, window, rounds, warmup, func() { peak = max(peak, dirSize(t, dir)) })
-	t.Logf("live %d KiB, peak %d KiB after warm-up, bound %d KiB, written %d KiB",
-		live>>10, peak>>10, bound>>10, rounds*batchLen*recLen>>10)
-	if peak > bound {
-		t.Fatalf("the directory grew to %d bytes at steady load; live data is %d, the bound %d", peak, live, bound)
-	}
+	storetest.SpacePlateaus(t, l, dir, storetest.Plateau{
+		BatchLen: batchLen, Pad: 2048, Window: window, Rounds: rounds, Warmup: 200,
+		// Live data, what the reclaimer leaves to Pebble, and the WAL and
+		// memtables beside them, each counted generously.
+		Bound:  func(live int64) int64 { return 4*live + 2*reclaimAfter + 8*smallMemTable },
+		Margin: 2,
+	})
 	storetest.CheckSpan(t, l, uint64(rounds*batchLen-window+1), uint64(rounds*batchLen))
 }
 
@@ -136,7 +95,7 @@ func TestTruncationReclaimsWithoutWrites(t *testing.T) {
 			}
 		}
 		head, _ := l.Head(ctx)
-		full := dirSize(t, dir)
+		full := storetest.DiskSize(t, dir)
 		if full < 2*bound {
 			t.Fatalf("the log takes %d bytes, too few to tell", full)
 		}

@@ -271,9 +271,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		return nil, l.interpretError("read", err)
 	}
 	defer rows.Close()
-	out := make([]events.Event, 0, min(max, 1024))
-	next := from // the position the next row must hold, once a row is seen
-	seen := false
+	run := stores.NewBatchRun(from, max)
 	for rows.Next() {
 		var first int64
 		var n int32
@@ -281,37 +279,14 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		if err := rows.Scan(&first, &n, &data); err != nil {
 			return nil, l.interpretError("read", err)
 		}
-		f := uint64(first)
-		switch {
-		case !seen && f > from:
-			// No batch starts at or before from: the positions before f
-			// were truncated, and the read starts at First.
-			from = f
-		case seen && f != next:
-			return nil, fmt.Errorf("postgres: read: %w: batch at %d, want %d", stores.ErrCorrupt, f, next)
-		}
-		seen = true
-		next = f + uint64(n)
-		if next <= from {
-			continue // the batch before from; from is past the head
-		}
-		evs, err := events.UnmarshalBatch(data, f)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: read batch at %d: %w: %w", f, stores.ErrCorrupt, err)
-		}
-		if len(evs) != int(n) {
-			return nil, fmt.Errorf("postgres: read batch at %d: %w: %d events, row says %d", f, stores.ErrCorrupt, len(evs), n)
-		}
-		for _, e := range evs {
-			if e.Position >= from && len(out) < max {
-				out = append(out, e)
-			}
+		if err := run.Add(uint64(first), int64(n), data); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, l.interpretError("read", err)
 	}
-	return out, nil
+	return run.Events(), nil
 }
 
 // Head implements stores.Log. Errors: ErrClosed, ErrUnavailable.

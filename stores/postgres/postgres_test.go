@@ -64,6 +64,7 @@ func openTest(t testing.TB, dsn, name string, opts ...Option) *Log {
 	return l
 }
 
+// dropLog drops the tables of the log name, its presence table included.
 func dropLog(t testing.TB, dsn, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -73,7 +74,8 @@ func dropLog(t testing.TB, dsn, name string) {
 		return
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `DROP TABLE IF EXISTS `+strings.Join(tablesFor(name).all(), ", ")); err != nil {
+	tables := append(tablesFor(name).all(), membersTable(name))
+	if _, err := conn.Exec(ctx, `DROP TABLE IF EXISTS `+strings.Join(tables, ", ")); err != nil {
 		t.Errorf("drop %s: %v", name, err)
 	}
 }
@@ -95,30 +97,13 @@ func BenchmarkLog(b *testing.B) { storetest.Bench(b, harness(testDSN(b))) }
 func TestInvalidName(t *testing.T) {
 	// Open must refuse before dialling: this DSN leads nowhere.
 	const dsn = "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"
-	for _, name := range []string{
-		"",
-		"Omniq",
-		"1omniq",
-		"a-b",
-		"a b",
-		"a;drop table x",
-		`a"b`,
-		"ünïcode",
-		strings.Repeat("a", MaxNameLen+1),
-	} {
+	storetest.CheckLogNames(t, MaxNameLen, ErrInvalidName, func(name string) error {
 		l, err := Open(context.Background(), dsn, WithName(name))
-		if !errors.Is(err, ErrInvalidName) {
-			if l != nil {
-				l.Close()
-			}
-			t.Errorf("open with name %q: %v, want ErrInvalidName", name, err)
+		if l != nil {
+			l.Close()
 		}
-	}
-	for _, name := range []string{"omniq", "_x", "a1_b2", strings.Repeat("z", MaxNameLen)} {
-		if err := validateName(name); err != nil {
-			t.Errorf("validateName(%q) = %v, want nil", name, err)
-		}
-	}
+		return err
+	}, validateName)
 }
 
 func TestOpenUnreachable(t *testing.T) {
@@ -133,7 +118,7 @@ func TestOpenUnreachable(t *testing.T) {
 
 func TestMigrateConcurrentOpen(t *testing.T) {
 	dsn := testDSN(t)
-	name := logName(fmt.Sprintf("mig_%d", time.Now().UnixNano()))
+	name := logName(storetest.UniqueName("mig"))
 	const n = 4
 	logs := make([]*Log, n)
 	errs := make([]error, n)
@@ -181,7 +166,7 @@ func TestMigrateConcurrentOpen(t *testing.T) {
 
 func TestNewerSchemaRefused(t *testing.T) {
 	dsn := testDSN(t)
-	name := logName(fmt.Sprintf("newer_%d", time.Now().UnixNano()))
+	name := logName(storetest.UniqueName("newer"))
 	l := openTest(t, dsn, name)
 	defer l.Close()
 	if _, err := l.pool.Exec(context.Background(), `INSERT INTO `+l.t.migrations+` (version) VALUES (1000000)`); err != nil {
@@ -195,7 +180,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 
 func TestCorruptBatch(t *testing.T) {
 	dsn := testDSN(t)
-	l := openTest(t, dsn, logName(fmt.Sprintf("corrupt_%d", time.Now().UnixNano())))
+	l := openTest(t, dsn, logName(storetest.UniqueName("corrupt")))
 	defer l.Close()
 	ctx := context.Background()
 	if _, err := l.Append(ctx, []events.Event{storetest.Event("c", 1), storetest.Event("c", 2)}); err != nil {
@@ -240,7 +225,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestSurvivesTerminatedConnections(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := context.Background()
-	app := fmt.Sprintf("omniq_kill_%d", time.Now().UnixNano())
+	app := storetest.UniqueName("omniq_kill")
 	name := logName(app)
 	l := openTest(t, withApp(dsn, app), name, WithPollInterval(time.Hour))
 	defer l.Close()
@@ -316,7 +301,7 @@ func TestSurvivesTerminatedConnections(t *testing.T) {
 func TestTailWakesOnNotify(t *testing.T) {
 	dsn := testDSN(t)
 	ctx := context.Background()
-	name := logName(fmt.Sprintf("notify_%d", time.Now().UnixNano()))
+	name := logName(storetest.UniqueName("notify"))
 	a := openTest(t, dsn, name)
 	defer a.Close()
 	b := openTest(t, dsn, name, WithPollInterval(time.Hour))

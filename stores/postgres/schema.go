@@ -7,6 +7,8 @@ import (
 	"hash/fnv"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/omniq/omniq/stores"
 )
 
 // ErrInvalidName: the log name given to WithName is not usable as a table
@@ -21,17 +23,8 @@ const MaxNameLen = 63 - len("_migrations")
 // ([a-z_][a-z0-9_]*, at most MaxNameLen bytes), safe to splice into
 // statements and never folded or truncated by the server.
 func validateName(name string) error {
-	if name == "" || len(name) > MaxNameLen {
-		return fmt.Errorf("%w: %q: want 1 to %d characters", ErrInvalidName, name, MaxNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z', c == '_':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return fmt.Errorf("%w: %q: use lowercase letters, digits and underscores, not starting with a digit", ErrInvalidName, name)
-		}
+	if err := stores.CheckLogName(name, MaxNameLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidName, err)
 	}
 	return nil
 }

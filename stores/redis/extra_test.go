@@ -3,10 +3,8 @@ package redis_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"testing"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -94,7 +92,7 @@ func TestOpenUnreachable(t *testing.T) {
 }
 
 func TestDurability(t *testing.T) {
-	l := open(t, fmt.Sprintf("dur_%d", time.Now().UnixNano()))
+	l := open(t, storetest.UniqueName("dur"))
 	ctx := context.Background()
 	d, err := l.Durability(ctx)
 	if err != nil {
@@ -120,7 +118,7 @@ func TestDurability(t *testing.T) {
 }
 
 func TestCorruptEntry(t *testing.T) {
-	l := open(t, fmt.Sprintf("bad_%d", time.Now().UnixNano()))
+	l := open(t, storetest.UniqueName("bad"))
 	ctx := context.Background()
 	if _, err := l.Append(ctx, []events.Event{storetest.Event("ok", 1)}); err != nil {
 		t.Fatal(err)
@@ -146,17 +144,5 @@ func TestCorruptEntry(t *testing.T) {
 }
 
 func TestWaitCancel(t *testing.T) {
-	l := open(t, fmt.Sprintf("cancel_%d", time.Now().UnixNano()))
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { _, err := l.Wait(ctx, 0); errc <- err }()
-	cancel()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("wait after cancel = %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("wait did not return after cancel")
-	}
+	storetest.WaitCancel(t, open(t, storetest.UniqueName("cancel")))
 }

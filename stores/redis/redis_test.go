@@ -47,8 +47,8 @@ func rawClient(t testing.TB, o redis.Options) *goredis.Client {
 	return c
 }
 
-// open opens the log name on the test server and deletes its keys when the
-// test ends.
+// open opens the log name on the test server and deletes its keys, its
+// presence keys included, when the test ends.
 func open(t testing.TB, name string) *redis.Log {
 	t.Helper()
 	o := serverOptions(t)
@@ -60,7 +60,7 @@ func open(t testing.TB, name string) *redis.Log {
 	c := rawClient(t, o)
 	t.Cleanup(func() {
 		_ = l.Close()
-		if err := c.Del(context.Background(), l.Keys()...).Err(); err != nil {
+		if err := c.Del(context.Background(), append(l.Keys(), l.PresenceKeys()...)...).Err(); err != nil {
 			t.Errorf("delete keys of %s: %v", name, err)
 		}
 	})

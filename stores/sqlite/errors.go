@@ -39,6 +39,30 @@ func (l *Log) interpretError(op string, write bool, err error) error {
 	return fmt.Errorf("sqlite: %s: %w", op, err)
 }
 
+// writable returns the error of a write op refused before it starts: ErrClosed
+// after Close, ErrReadOnly once a write has failed (until reopened); nil
+// when the write may go ahead.
+func (l *Log) writable(op string) error {
+	if l.closed.Load() {
+		return fmt.Errorf("sqlite: %s: %w", op, stores.ErrClosed)
+	}
+	if l.readOnly.Load() {
+		return fmt.Errorf("sqlite: %s: %w", op, stores.ErrReadOnly)
+	}
+	return nil
+}
+
+// writeError is interpretError for a write op. When the write failed in a
+// way that makes the log read-only, it latches: every later write is
+// refused with ErrReadOnly until the log is reopened.
+func (l *Log) writeError(op string, err error) error {
+	err = l.interpretError(op, true, err)
+	if errors.Is(err, stores.ErrReadOnly) {
+		l.readOnly.Store(true)
+	}
+	return err
+}
+
 // sentinelFor maps err's SQLite result code onto a stores sentinel, or nil.
 func sentinelFor(err error, write bool) error {
 	e, ok := errors.AsType[*msqlite.Error](err)

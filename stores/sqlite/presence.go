@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,11 +25,8 @@ func (l *Log) Announce(ctx context.Context, node string, info []byte, ttl time.D
 	if err := stores.CheckAnnounce(node, info, ttl); err != nil {
 		return err
 	}
-	if l.closed.Load() {
-		return fmt.Errorf("sqlite: announce: %w", stores.ErrClosed)
-	}
-	if l.readOnly.Load() {
-		return fmt.Errorf("sqlite: announce: %w", stores.ErrReadOnly)
+	if err := l.writable("announce"); err != nil {
+		return err
 	}
 	if info == nil {
 		info = []byte{} // the column is NOT NULL
@@ -40,11 +36,7 @@ func (l *Log) Announce(ctx context.Context, node string, info []byte, ttl time.D
 	err := l.announceTx(ctx, node, info, now.UnixMilli(), now.Add(ttl).UnixMilli())
 	l.wmu.Unlock()
 	if err != nil {
-		err = l.interpretError("announce", true, err)
-		if errors.Is(err, stores.ErrReadOnly) {
-			l.readOnly.Store(true)
-		}
-		return err
+		return l.writeError("announce", err)
 	}
 	return nil
 }
@@ -120,11 +112,8 @@ func (l *Log) Leave(ctx context.Context, node string) error {
 	if err := stores.CheckNode(node); err != nil {
 		return err
 	}
-	if l.closed.Load() {
-		return fmt.Errorf("sqlite: leave: %w", stores.ErrClosed)
-	}
-	if l.readOnly.Load() {
-		return fmt.Errorf("sqlite: leave: %w", stores.ErrReadOnly)
+	if err := l.writable("leave"); err != nil {
+		return err
 	}
 	l.wmu.Lock()
 	_, err := l.db.ExecContext(ctx, `DELETE FROM `+l.membersTable()+` WHERE node = ?`, node)
@@ -133,11 +122,7 @@ func (l *Log) Leave(ctx context.Context, node string) error {
 		if missing, err2 := l.noMembersTable(ctx); err2 == nil && missing {
 			return nil // nobody announced yet
 		}
-		err = l.interpretError("leave", true, err)
-		if errors.Is(err, stores.ErrReadOnly) {
-			l.readOnly.Store(true)
-		}
-		return err
+		return l.writeError("leave", err)
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,18 +95,10 @@ func racerMain(arg string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	l, err := Open(parts[0])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer l.Close()
-	enc := json.NewEncoder(os.Stdout)
-	if err := race(context.Background(), l, w, time.Unix(0, start), func(s landed) { _ = enc.Encode(s) }); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return runChild(parts[0], func(l *Log) error {
+		enc := json.NewEncoder(os.Stdout)
+		return race(context.Background(), l, w, time.Unix(0, start), func(s landed) { _ = enc.Encode(s) })
+	})
 }
 
 // TestProcessesRace: two other processes (this test binary, re-run) and a
@@ -115,9 +106,7 @@ func racerMain(arg string) int {
 // AppendAt. Every AppendAt must land right after the head it was given,
 // and all the batches together must tile the log.
 func TestProcessesRace(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "race.db")
-	l := openTest(t, path)
-	defer l.Close()
+	l, path := openTemp(t, "race.db")
 	ctx := context.Background()
 	start := time.Now().Add(500 * time.Millisecond) // past the children's start-up
 	const children = 2

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/omniq/omniq/stores"
 )
 
 // ErrInvalidName: the log name given to WithName is not usable as a table
@@ -17,17 +19,8 @@ const MaxNameLen = 64
 // ([a-z_][a-z0-9_]*, at most MaxNameLen bytes), safe to splice into
 // statements.
 func validateName(name string) error {
-	if name == "" || len(name) > MaxNameLen {
-		return fmt.Errorf("%w: %q: want 1 to %d characters", ErrInvalidName, name, MaxNameLen)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z', c == '_':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return fmt.Errorf("%w: %q: use lowercase letters, digits and underscores, not starting with a digit", ErrInvalidName, name)
-		}
+	if err := stores.CheckLogName(name, MaxNameLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidName, err)
 	}
 	return nil
 }

@@ -15,11 +15,8 @@ import (
 // mix. It is as durable as an append. Errors: ErrClosed, ErrReadOnly,
 // ErrUnavailable.
 func (l *Log) SaveSnapshot(ctx context.Context, position uint64, data []byte) error {
-	if l.closed.Load() {
-		return fmt.Errorf("sqlite: save snapshot: %w", stores.ErrClosed)
-	}
-	if l.readOnly.Load() {
-		return fmt.Errorf("sqlite: save snapshot: %w", stores.ErrReadOnly)
+	if err := l.writable("save snapshot"); err != nil {
+		return err
 	}
 	if position > math.MaxInt64 {
 		return fmt.Errorf("sqlite: save snapshot: position %d out of range", position)
@@ -31,11 +28,7 @@ func (l *Log) SaveSnapshot(ctx context.Context, position uint64, data []byte) er
 	_, err := l.db.ExecContext(ctx, l.q.saveSnapshot, int64(position), data)
 	l.wmu.Unlock()
 	if err != nil {
-		err = l.interpretError("save snapshot", true, err)
-		if errors.Is(err, stores.ErrReadOnly) {
-			l.readOnly.Store(true)
-		}
-		return err
+		return l.writeError("save snapshot", err)
 	}
 	return nil
 }

@@ -2,29 +2,12 @@ package sqlite
 
 import (
 	"context"
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/omniq/omniq/stores/storetest"
 )
-
-// fileSize returns the size of the file at path, 0 when there is none.
-func fileSize(t *testing.T, path string) int64 {
-	t.Helper()
-	info, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.Size()
-}
 
 // TestTruncationSpacePlateaus runs retention at steady load
 // (storetest.Retain) while readers keep read transactions open, so that
@@ -40,9 +23,7 @@ func TestTruncationSpacePlateaus(t *testing.T) {
 		rounds   = 330
 		warmup   = 60
 	)
-	path := filepath.Join(t.TempDir(), "space.db")
-	l := openTest(t, path)
-	defer l.Close()
+	l, path := openTemp(t, "space.db")
 
 	batch, recLen := storetest.PaddedBatch(t, batchLen, 512)
 	live := int64(window * recLen)
@@ -82,8 +63,8 @@ func TestTruncationSpacePlateaus(t *testing.T) {
 
 	var dbPeak, walPeak int64
 	storetest.Retain(t, l, batch, window, rounds, warmup, func() {
-		dbPeak = max(dbPeak, fileSize(t, path))
-		walPeak = max(walPeak, fileSize(t, path+"-wal"))
+		dbPeak = max(dbPeak, storetest.DiskSize(t, path))
+		walPeak = max(walPeak, storetest.DiskSize(t, path+"-wal"))
 	})
 	t.Logf("live %d KiB; after warm-up the database peaked at %d KiB, the WAL at %d KiB; written %d KiB",
 		live>>10, dbPeak>>10, walPeak>>10, written>>10)
@@ -100,9 +81,7 @@ func TestTruncationSpacePlateaus(t *testing.T) {
 // next one after the reader is gone empties it.
 func TestTruncateRestartsWAL(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "wal.db")
-	l := openTest(t, path)
-	defer l.Close()
+	l, path := openTemp(t, "wal.db")
 	storetest.AppendSizes(t, l, 1)
 	reader, err := l.db.QueryContext(ctx, l.q.head) // open, it holds a read transaction
 	if err != nil {
@@ -110,7 +89,7 @@ func TestTruncateRestartsWAL(t *testing.T) {
 	}
 	defer reader.Close()
 	reader.Next()
-	for fileSize(t, path+"-wal") <= walKeep {
+	for storetest.DiskSize(t, path+"-wal") <= walKeep {
 		storetest.AppendSizes(t, l, 1000)
 	}
 	head, err := l.Head(ctx)
@@ -120,7 +99,7 @@ func TestTruncateRestartsWAL(t *testing.T) {
 	if err := l.TruncateBefore(ctx, head); err != nil {
 		t.Fatalf("truncate while a reader holds the WAL: %v", err)
 	}
-	if size := fileSize(t, path+"-wal"); size <= walKeep {
+	if size := storetest.DiskSize(t, path+"-wal"); size <= walKeep {
 		t.Fatalf("the WAL shrank to %d bytes under a reader", size)
 	}
 	if err := reader.Close(); err != nil {
@@ -130,7 +109,7 @@ func TestTruncateRestartsWAL(t *testing.T) {
 	if err := l.TruncateBefore(ctx, head); err != nil {
 		t.Fatal(err)
 	}
-	if size := fileSize(t, path+"-wal"); size > walKeep {
+	if size := storetest.DiskSize(t, path+"-wal"); size > walKeep {
 		t.Fatalf("the WAL still takes %d bytes once its reader is gone", size)
 	}
 	storetest.CheckSpan(t, l, head, head)

@@ -271,11 +271,8 @@ func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after
 	if len(batch) == 0 {
 		return 0, stores.ErrEmptyBatch
 	}
-	if l.closed.Load() {
-		return 0, fmt.Errorf("sqlite: %s: %w", op, stores.ErrClosed)
-	}
-	if l.readOnly.Load() {
-		return 0, fmt.Errorf("sqlite: %s: %w", op, stores.ErrReadOnly)
+	if err := l.writable(op); err != nil {
+		return 0, err
 	}
 	data, err := events.MarshalBatch(nil, batch)
 	if err != nil {
@@ -285,11 +282,7 @@ func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after
 	first, err := l.appendTx(ctx, len(batch), data, cond, after)
 	l.wmu.Unlock()
 	if err != nil {
-		err = l.interpretError(op, true, err)
-		if errors.Is(err, stores.ErrReadOnly) {
-			l.readOnly.Store(true)
-		}
-		return 0, err
+		return 0, l.writeError(op, err)
 	}
 	l.noteHead(first + uint64(len(batch)) - 1)
 	return first, nil
@@ -338,46 +331,21 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 		return nil, l.interpretError("read", false, err)
 	}
 	defer rows.Close()
-	out := make([]events.Event, 0, min(max, 1024))
-	next := from // the position the next row must hold, once a row is seen
-	seen := false
+	run := stores.NewBatchRun(from, max)
 	for rows.Next() {
 		var first, n int64
 		var data []byte
 		if err := rows.Scan(&first, &n, &data); err != nil {
 			return nil, l.interpretError("read", false, err)
 		}
-		f := uint64(first)
-		switch {
-		case !seen && f > from:
-			// No batch starts at or before from: the positions before f
-			// were truncated, and the read starts at First.
-			from = f
-		case seen && f != next:
-			return nil, fmt.Errorf("sqlite: read: %w: batch at %d, want %d", stores.ErrCorrupt, f, next)
-		}
-		seen = true
-		next = f + uint64(n)
-		if next <= from {
-			continue // the batch before from; from is past the head
-		}
-		evs, err := events.UnmarshalBatch(data, f)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read batch at %d: %w: %w", f, stores.ErrCorrupt, err)
-		}
-		if int64(len(evs)) != n {
-			return nil, fmt.Errorf("sqlite: read batch at %d: %w: %d events, row says %d", f, stores.ErrCorrupt, len(evs), n)
-		}
-		for _, e := range evs {
-			if e.Position >= from && len(out) < max {
-				out = append(out, e)
-			}
+		if err := run.Add(uint64(first), n, data); err != nil {
+			return nil, fmt.Errorf("sqlite: %w", err)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, l.interpretError("read", false, err)
 	}
-	return out, nil
+	return run.Events(), nil
 }
 
 // Head implements stores.Log. Errors: ErrClosed, ErrUnavailable.

@@ -50,6 +50,16 @@ func openTest(t testing.TB, path string, opts ...Option) *Log {
 	return l
 }
 
+// openTemp opens a new database file called file in a temp dir and closes
+// the log when the test ends. It returns the log and the file's path.
+func openTemp(t testing.TB, file string, opts ...Option) (*Log, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), file)
+	l := openTest(t, path, opts...)
+	t.Cleanup(func() { _ = l.Close() })
+	return l, path
+}
+
 func TestConformance(t *testing.T) { storetest.Run(t, harness(t.TempDir())) }
 
 func BenchmarkLog(b *testing.B) { storetest.Bench(b, harness(b.TempDir())) }
@@ -58,20 +68,13 @@ func event(id string, n int) []events.Event { return []events.Event{storetest.Ev
 
 func TestInvalidNameAndPath(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"", "Omniq", "1omniq", "a-b", "a b", `a"b`, "a;drop table x", "ünïcode", strings.Repeat("a", MaxNameLen+1)} {
+	storetest.CheckLogNames(t, MaxNameLen, ErrInvalidName, func(name string) error {
 		l, err := Open(filepath.Join(dir, "names.db"), WithName(name))
-		if !errors.Is(err, ErrInvalidName) {
-			if l != nil {
-				l.Close()
-			}
-			t.Errorf("open with name %q: %v, want ErrInvalidName", name, err)
+		if l != nil {
+			l.Close()
 		}
-	}
-	for _, name := range []string{"omniq", "_x", "a1_b2", strings.Repeat("z", MaxNameLen)} {
-		if err := validateName(name); err != nil {
-			t.Errorf("validateName(%q) = %v, want nil", name, err)
-		}
-	}
+		return err
+	}, validateName)
 	for _, path := range []string{"", ":memory:", "file:" + filepath.Join(dir, "x.db"), filepath.Join(dir, "a?b.db")} {
 		if l, err := Open(path); err == nil {
 			l.Close()
@@ -236,9 +239,7 @@ func TestNotADatabase(t *testing.T) {
 // TestBusyIsUnavailable holds the write lock from another connection past
 // the busy timeout.
 func TestBusyIsUnavailable(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "busy.db")
-	l := openTest(t, path, WithBusyTimeout(20*time.Millisecond))
-	defer l.Close()
+	l, path := openTemp(t, "busy.db", WithBusyTimeout(20*time.Millisecond))
 	ctx := context.Background()
 	other, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -268,9 +269,7 @@ func TestBusyIsUnavailable(t *testing.T) {
 // writes (PRAGMA query_only gives SQLITE_READONLY) and checks that the Log
 // then refuses appends until reopened, while reads go on.
 func TestWriteFailureLatchesReadOnly(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "ro.db")
-	l := openTest(t, path)
-	defer l.Close()
+	l, path := openTemp(t, "ro.db")
 	ctx := context.Background()
 	if _, err := l.Append(ctx, event("ro", 1)); err != nil {
 		t.Fatal(err)
@@ -301,27 +300,35 @@ func TestWriteFailureLatchesReadOnly(t *testing.T) {
 
 const childEnv = "OMNIQ_SQLITE_TEST_CHILD"
 
-// childAppend is the other process of TestWaitSeesOtherProcess.
-func childAppend(path string) int {
+// runChild is the body of a child process (this test binary, re-run): it
+// opens the log at path and runs fn on it. It returns the exit code: 0, or 1
+// after printing the error.
+func runChild(path string, fn func(l *Log) error) int {
 	l, err := Open(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer l.Close()
-	if _, err := l.Append(context.Background(), event("child", 1)); err != nil {
+	if err := fn(l); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0
 }
 
+// childAppend is the other process of TestWaitSeesOtherProcess.
+func childAppend(path string) int {
+	return runChild(path, func(l *Log) error {
+		_, err := l.Append(context.Background(), event("child", 1))
+		return err
+	})
+}
+
 // TestWaitSeesOtherProcess: a Wait wakes on an append made by another
 // process (this test binary, re-run as a child).
 func TestWaitSeesOtherProcess(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "procs.db")
-	l := openTest(t, path)
-	defer l.Close()
+	l, path := openTemp(t, "procs.db")
 	ctx := context.Background()
 	if _, err := l.Append(ctx, event("parent", 1)); err != nil {
 		t.Fatal(err)

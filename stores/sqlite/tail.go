@@ -9,6 +9,9 @@ import (
 	"github.com/omniq/omniq/stores"
 )
 
+// errWaitClosed is Wait's error once the log is closed.
+var errWaitClosed = fmt.Errorf("sqlite: wait: %w", stores.ErrClosed)
+
 // Wait implements stores.Tailer. Appends through this Log wake it at once;
 // appends by other connections or processes are noticed by the head poller,
 // which runs while any Wait is blocked (see the package doc). A transient
@@ -17,7 +20,7 @@ import (
 // is closed (ErrClosed).
 func (l *Log) Wait(ctx context.Context, after uint64) (uint64, error) {
 	if !l.addWaiter() {
-		return 0, fmt.Errorf("sqlite: wait: %w", stores.ErrClosed)
+		return 0, errWaitClosed
 	}
 	defer l.removeWaiter()
 	// Read the head once now: the poller's first read is an interval away,
@@ -34,22 +37,9 @@ func (l *Log) Wait(ctx context.Context, after uint64) (uint64, error) {
 	} else if head > after {
 		return head, nil
 	}
-	for {
-		l.mu.Lock()
-		closed, wake, known := l.closed.Load(), l.wake, l.known
-		l.mu.Unlock()
-		if closed {
-			return 0, fmt.Errorf("sqlite: wait: %w", stores.ErrClosed)
-		}
-		if known > after {
-			return known, nil
-		}
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
+	return stores.WaitGrowth(ctx, after, &l.mu, errWaitClosed, func() (uint64, <-chan struct{}, bool) {
+		return l.known, l.wake, l.closed.Load()
+	})
 }
 
 // noteHead records that head is committed and wakes waiters if it is news.

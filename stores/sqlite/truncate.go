@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 
@@ -24,11 +23,8 @@ import (
 // checkpoint") comes after the rows are deleted. Errors: ErrClosed,
 // ErrReadOnly, ErrUnavailable.
 func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
-	if l.closed.Load() {
-		return fmt.Errorf("sqlite: truncate: %w", stores.ErrClosed)
-	}
-	if l.readOnly.Load() {
-		return fmt.Errorf("sqlite: truncate: %w", stores.ErrReadOnly)
+	if err := l.writable("truncate"); err != nil {
+		return err
 	}
 	pos = min(pos, math.MaxInt64)
 	l.wmu.Lock()
@@ -40,11 +36,7 @@ func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
 		err = l.restartWAL(ctx)
 	}
 	if err != nil {
-		err = l.interpretError(op, true, err)
-		if errors.Is(err, stores.ErrReadOnly) {
-			l.readOnly.Store(true)
-		}
-		return err
+		return l.writeError(op, err)
 	}
 	return nil
 }

@@ -67,10 +67,7 @@ func runTailingPrefix(t *testing.T, h Harness) {
 	reader := h.Open(t, name)
 	defer writers[1].Close()
 	defer reader.Close()
-	tl, ok := reader.(stores.Tailer)
-	if !ok {
-		t.Skip("backend does not implement stores.Tailer")
-	}
+	tl := ability[stores.Tailer](t, reader)
 	const appends = 40
 	var total uint64
 	for range writers {
@@ -119,12 +116,8 @@ func runTailingPrefix(t *testing.T, h Harness) {
 // reader may skip what a truncation removed under it: Read(from < First)
 // starts at First).
 func runReadDuringTruncate(t *testing.T, h Harness) {
-	ctx := context.Background()
 	l, name := h.open(t)
-	tr, ok := l.(stores.Truncater)
-	if !ok {
-		t.Skip("backend does not implement stores.Truncater")
-	}
+	tr := ability[stores.Truncater](t, l)
 	reader := l
 	if h.Shared {
 		reader = h.Open(t, name)
@@ -133,9 +126,21 @@ func runReadDuringTruncate(t *testing.T, h Harness) {
 	for i := 0; i < 10; i++ {
 		mustAppend(t, l, batch(fmt.Sprintf("rt%d", i), 1+i%3))
 	}
+	TruncateWhileReading(t, l, tr, reader, 2)
+}
+
+// TruncateWhileReading appends 30 batches of 1 to 3 events through w and
+// after each truncates through tr to a few events short of the head, while
+// readers goroutines read all of r again and again, in pages of 4. Every
+// read must succeed and give strictly increasing positions (a reader may
+// skip what a truncation removed under it: Read(from < First) starts at
+// First). w, tr and r may be one log or handles on it.
+func TruncateWhileReading(t testing.TB, w stores.Log, tr stores.Truncater, r stores.Log, readers int) {
+	t.Helper()
+	ctx := context.Background()
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	for range 2 {
+	for range readers {
 		wg.Go(func() {
 			for {
 				select {
@@ -144,7 +149,7 @@ func runReadDuringTruncate(t *testing.T, h Harness) {
 				default:
 				}
 				last := uint64(0)
-				err := stores.ReadAll(ctx, reader, 1, 4, func(e events.Event) error {
+				err := stores.ReadAll(ctx, r, 1, 4, func(e events.Event) error {
 					if e.Position <= last {
 						return fmt.Errorf("position %d after %d", e.Position, last)
 					}
@@ -159,7 +164,7 @@ func runReadDuringTruncate(t *testing.T, h Harness) {
 		})
 	}
 	for i := 0; i < 30; i++ {
-		head := mustAppend(t, l, batch(fmt.Sprintf("ra%d", i), 1+i%3)) + uint64(i%3)
+		head := mustAppend(t, w, batch(fmt.Sprintf("ra%d", i), 1+i%3)) + uint64(i%3)
 		if err := tr.TruncateBefore(ctx, head-uint64(i%4)); err != nil {
 			t.Fatal(err)
 		}

@@ -20,11 +20,7 @@ import (
 func (h Harness) conditional(t *testing.T) (stores.Log, stores.Conditional, string) {
 	t.Helper()
 	l, name := h.open(t)
-	c, ok := l.(stores.Conditional)
-	if !ok {
-		t.Skipf("%T does not implement stores.Conditional", l)
-	}
-	return l, c, name
+	return l, ability[stores.Conditional](t, l), name
 }
 
 // mustAppendAt appends evs at after and fails unless it lands at after+1.
@@ -123,10 +119,7 @@ func runConditional(t *testing.T, h Harness) {
 
 	t.Run("AfterTruncate", func(t *testing.T) {
 		l, c, _ := h.conditional(t)
-		tr, ok := l.(stores.Truncater)
-		if !ok {
-			t.Skip("backend does not implement stores.Truncater")
-		}
+		tr := ability[stores.Truncater](t, l)
 		for i := 0; i < 10; i++ {
 			mustAppendAt(t, c, uint64(5*i), batch(fmt.Sprintf("t%d", i), 5))
 		}

@@ -14,10 +14,7 @@ import (
 func runReadInto(t *testing.T, h Harness) {
 	ctx := context.Background()
 	l, _ := h.open(t)
-	pr, ok := l.(stores.PageReader)
-	if !ok {
-		t.Skip("the log is not a stores.PageReader")
-	}
+	pr := ability[stores.PageReader](t, l)
 	const total = 12
 	mustAppend(t, l, batch("p", total))
 	stale := Event("stale", 99)

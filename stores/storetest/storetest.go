@@ -62,6 +62,17 @@ func freshName(t testing.TB) string {
 	return fmt.Sprintf("st%d_%d_%s", time.Now().UnixNano()%1e9, nameSeq.Add(1), n)
 }
 
+// ability returns l as an A, the interface of an optional ability, and
+// skips the test when the backend does not implement A.
+func ability[A any](t testing.TB, l stores.Log) A {
+	t.Helper()
+	a, ok := l.(A)
+	if !ok {
+		t.Skipf("%T does not implement %v", l, reflect.TypeFor[A]())
+	}
+	return a
+}
+
 func (h Harness) open(t testing.TB) (stores.Log, string) {
 	name := freshName(t)
 	l := h.Open(t, name)
@@ -366,10 +377,7 @@ func Run(t *testing.T, h Harness) {
 func runTail(t *testing.T, h Harness) {
 	ctx := context.Background()
 	l, _ := h.open(t)
-	tl, ok := l.(stores.Tailer)
-	if !ok {
-		t.Skip("backend does not implement stores.Tailer")
-	}
+	tl := ability[stores.Tailer](t, l)
 	mustAppend(t, l, batch("t", 2))
 	// Already past: returns at once.
 	if head, err := tl.Wait(ctx, 1); err != nil || head != 2 {
@@ -414,14 +422,7 @@ func runTail(t *testing.T, h Harness) {
 	}()
 	time.Sleep(20 * time.Millisecond)
 	l.Close()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, stores.ErrClosed) {
-			t.Fatalf("wait across close = %v, want ErrClosed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("wait did not return when the log closed")
-	}
+	awaitErr(t, errc, stores.ErrClosed, "wait across close", "wait did not return when the log closed")
 }
 
 func runShared(t *testing.T, h Harness) {
@@ -469,10 +470,7 @@ func runShared(t *testing.T, h Harness) {
 func runSnapshot(t *testing.T, h Harness) {
 	ctx := context.Background()
 	l, name := h.open(t)
-	ss, ok := l.(stores.SnapshotStore)
-	if !ok {
-		t.Skip("backend does not implement stores.SnapshotStore")
-	}
+	ss := ability[stores.SnapshotStore](t, l)
 	if _, _, err := ss.LoadSnapshot(ctx); !errors.Is(err, stores.ErrNoSnapshot) {
 		t.Fatalf("load from new log = %v, want ErrNoSnapshot", err)
 	}
@@ -538,10 +536,7 @@ func Bench(b *testing.B, h Harness) {
 func runTruncate(t *testing.T, h Harness) {
 	ctx := context.Background()
 	l, name := h.open(t)
-	tr, ok := l.(stores.Truncater)
-	if !ok {
-		t.Skip("backend does not implement stores.Truncater")
-	}
+	tr := ability[stores.Truncater](t, l)
 	if first, err := tr.First(ctx); err != nil || first != 1 {
 		t.Fatalf("first of an empty log = %d, %v; want 1", first, err)
 	}

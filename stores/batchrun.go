@@ -1,0 +1,64 @@
+package stores
+
+import (
+	"fmt"
+
+	"github.com/omniq/omniq/events"
+)
+
+// BatchRun assembles what Read returns from batches kept whole, each stored
+// at its first position with its count of events and its encoding
+// (events.MarshalBatch), as the SQL backends keep them. Fed the batches from
+// the one holding from onward, in position order, it checks that each
+// starts where the one before ended, decodes them and keeps the events at
+// from or later, up to max. When the first batch starts after from, the
+// positions before it were truncated: the run starts there, as a Read from
+// before First starts at First.
+type BatchRun struct {
+	from uint64 // the first position to keep
+	next uint64 // the position the next batch must start at, once seen
+	seen bool   // a batch was added
+	max  int
+	out  []events.Event
+}
+
+// NewBatchRun starts the run of a Read from position from (at least 1) of at
+// most max (at least 1) events.
+func NewBatchRun(from uint64, max int) *BatchRun {
+	return &BatchRun{from: from, next: from, max: max, out: make([]events.Event, 0, min(max, 1024))}
+}
+
+// Add takes the batch of n events stored at first, encoded in data. Its
+// errors wrap ErrCorrupt; their text ("read: …", "read batch at N: …") is
+// meant to follow the backend's name.
+func (r *BatchRun) Add(first uint64, n int64, data []byte) error {
+	switch {
+	case !r.seen && first > r.from:
+		// No batch starts at or before from: the positions before first
+		// were truncated, and the read starts at First.
+		r.from = first
+	case r.seen && first != r.next:
+		return fmt.Errorf("read: %w: batch at %d, want %d", ErrCorrupt, first, r.next)
+	}
+	r.seen = true
+	r.next = first + uint64(n)
+	if r.next <= r.from {
+		return nil // the batch before from; from is past the head
+	}
+	evs, err := events.UnmarshalBatch(data, first)
+	if err != nil {
+		return fmt.Errorf("read batch at %d: %w: %w", first, ErrCorrupt, err)
+	}
+	if int64(len(evs)) != n {
+		return fmt.Errorf("read batch at %d: %w: %d events, row says %d", first, ErrCorrupt, len(evs), n)
+	}
+	for _, e := range evs {
+		if e.Position >= r.from && len(r.out) < r.max {
+			r.out = append(r.out, e)
+		}
+	}
+	return nil
+}
+
+// Events returns the events the run kept.
+func (r *BatchRun) Events() []events.Event { return r.out }
