@@ -159,7 +159,7 @@ func open(path string) (*Dir, error) {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
 	d := &Dir{path: abs}
-	if err := d.scan(); err != nil {
+	if err := d.scan(false); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -190,15 +190,19 @@ func removeStale(dir string, now time.Time) {
 }
 
 // scan reads the committed file pairs. Files may overlap (see the package
-// comment); d.last is the highest position any holds. REQUIRES: d.mu held
-// or d unshared.
-func (d *Dir) scan() error {
+// comment); d.last is the highest position any holds. With ifChanged it
+// reads them only when the directory changed since the last scan (another
+// process committed a file pair). REQUIRES: d.mu held or d unshared.
+func (d *Dir) scan(ifChanged bool) error {
 	fi, err := os.Stat(d.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
+	}
+	if ifChanged && d.settled && fi.ModTime().Equal(d.scanned) {
+		return nil
 	}
 	ents, err := os.ReadDir(d.path)
 	if err != nil {
@@ -219,29 +223,13 @@ func (d *Dir) scan() error {
 	slices.SortFunc(files, cmpSpan)
 	// A change within the file system's timestamp granularity of the scan
 	// may leave the modification time as it was: until the time is older
-	// than that, refresh scans again.
+	// than that, a scan ifChanged reads the names again.
 	d.files, d.last, d.scanned = files, 0, fi.ModTime()
 	d.settled = time.Since(d.scanned) > 2*time.Second
 	for _, s := range files {
 		d.last = max(d.last, s.last)
 	}
 	return nil
-}
-
-// refresh scans the directory again when it changed since the last scan
-// (another process committed a file pair). REQUIRES: d.mu held.
-func (d *Dir) refresh() error {
-	fi, err := os.Stat(d.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	if d.settled && fi.ModTime().Equal(d.scanned) {
-		return nil
-	}
-	return d.scan()
 }
 
 // cmpSpan orders spans by first position, the longer of two that start
@@ -281,7 +269,7 @@ func (d *Dir) String() string { return d.path }
 func (d *Dir) Last() uint64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	_ = d.refresh() // on an error, what the last scan saw
+	_ = d.scan(true) // on an error, what the last scan saw
 	return d.last
 }
 
@@ -389,7 +377,7 @@ func (d *Dir) acquire(ctx context.Context) error {
 	d.idle = time.AfterFunc(idleLimit, func() { d.checkIdle(gen) })
 	removeStale(d.path, time.Now())
 	d.mu.Lock()
-	err = d.scan()
+	err = d.scan(false)
 	d.mu.Unlock()
 	if err != nil {
 		d.release()
@@ -615,7 +603,7 @@ func (d *Dir) Contains(ctx context.Context, id string) (bool, error) {
 func (d *Dir) spans() ([]span, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.refresh(); err != nil {
+	if err := d.scan(true); err != nil {
 		return nil, err
 	}
 	return slices.Clone(d.files), nil
@@ -792,38 +780,71 @@ func overlaps(s span, later []span) []span {
 // readFile calls fn for each event of the file pair s in dir, checking that
 // it holds the positions its name says, each once, in order.
 func readFile(ctx context.Context, dir string, s span, fn func(events.Event) error) error {
-	path := filepath.Join(dir, s.name(dataSuffix))
-	f, err := os.Open(path)
+	c, err := openCursor(dir, s)
 	if err != nil {
-		return fmt.Errorf("archive: %w", err)
+		return err
 	}
-	defer f.Close()
-	gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
-	}
-	dec := eventjson.NewDecoder(gz)
-	next := s.first
+	defer c.close()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ev, err := dec.Decode()
+		ev, err := c.read()
 		if err == io.EOF {
-			if next != s.last+1 {
-				return fmt.Errorf("%w: %s: ends before #%d", ErrCorrupt, path, next)
-			}
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+			return err
 		}
-		if ev.Position != next || next > s.last {
-			return fmt.Errorf("%w: %s: event #%d where #%d is due", ErrCorrupt, path, ev.Position, next)
-		}
-		next++
 		if err := fn(ev); err != nil {
 			return err
 		}
 	}
 }
+
+// cursor reads the events of one file pair in order. INVARIANT: the events
+// it returned are s.first..next-1, consecutive, as the file's name says.
+type cursor struct {
+	f    *os.File
+	dec  *eventjson.Decoder
+	s    span
+	next uint64 // position of the next event read returns
+}
+
+// openCursor opens the data file of the file pair s in dir at its first
+// event.
+func openCursor(dir string, s span) (*cursor, error) {
+	f, err := os.Open(filepath.Join(dir, s.name(dataSuffix)))
+	if err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name(), err)
+	}
+	return &cursor{f: f, dec: eventjson.NewDecoder(gz), s: s, next: s.first}, nil
+}
+
+// read returns the file's next event, or io.EOF after its last. Errors wrap
+// ErrCorrupt: a record that does not decode, an event at another position
+// than the next, a file that ends before the last position its name says.
+func (c *cursor) read() (events.Event, error) {
+	ev, err := c.dec.Decode()
+	if err == io.EOF {
+		if c.next != c.s.last+1 {
+			return events.Event{}, fmt.Errorf("%w: %s: ends before #%d", ErrCorrupt, c.f.Name(), c.next)
+		}
+		return events.Event{}, io.EOF
+	}
+	if err != nil {
+		return events.Event{}, fmt.Errorf("%w: %s: %v", ErrCorrupt, c.f.Name(), err)
+	}
+	if ev.Position != c.next || c.next > c.s.last {
+		return events.Event{}, fmt.Errorf("%w: %s: event #%d where #%d is due", ErrCorrupt, c.f.Name(), ev.Position, c.next)
+	}
+	c.next++
+	return ev, nil
+}
+
+func (c *cursor) close() { c.f.Close() }

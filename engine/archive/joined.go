@@ -1,18 +1,12 @@
 package archive
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/omniq/omniq/events"
-	"github.com/omniq/omniq/events/eventjson"
 	"github.com/omniq/omniq/stores"
 )
 
@@ -33,8 +27,7 @@ type Joined struct {
 	dir  *Dir
 	segs []segment
 
-	cur    *cursor // the open archive file
-	curSeg int
+	cur *cursor // the open archive file
 }
 
 var _ stores.Log = (*Joined)(nil)
@@ -44,13 +37,6 @@ var _ stores.Log = (*Joined)(nil)
 type segment struct {
 	s    span
 	from uint64
-}
-
-// cursor reads one archive file in order.
-type cursor struct {
-	f    *os.File
-	dec  *eventjson.Decoder
-	next uint64 // position of the next event the decoder returns
 }
 
 // Join returns the history of log preceded by the archive in directory dir.
@@ -107,16 +93,12 @@ func (j *Joined) Read(ctx context.Context, from uint64, n int) ([]events.Event, 
 		if err := j.seek(from); err != nil {
 			return nil, err
 		}
-		ev, err := j.cur.dec.Decode()
-		if err == io.EOF {
-			err = errors.New("file ends early")
-		}
-		if err != nil || ev.Position != from {
+		ev, err := j.cur.read() // never io.EOF: seek keeps pos within the file
+		if err != nil {
 			name := j.cur.f.Name()
 			j.closeCursor()
-			return nil, fmt.Errorf("%w: archive %s at #%d: %v (event #%d)", stores.ErrCorrupt, name, from, err, ev.Position)
+			return nil, fmt.Errorf("%w: archive %s at #%d: %v", stores.ErrCorrupt, name, from, err)
 		}
-		j.cur.next++
 		out = append(out, ev)
 		from++
 	}
@@ -125,7 +107,7 @@ func (j *Joined) Read(ctx context.Context, from uint64, n int) ([]events.Event, 
 
 // seek makes the cursor's next event the one at pos.
 func (j *Joined) seek(pos uint64) error {
-	if j.cur != nil && j.cur.next == pos && pos <= j.segs[j.curSeg].s.last {
+	if j.cur != nil && j.cur.next == pos && pos <= j.cur.s.last {
 		return nil
 	}
 	j.closeCursor()
@@ -133,34 +115,23 @@ func (j *Joined) seek(pos uint64) error {
 	if i == len(j.segs) || pos < j.segs[i].from {
 		return fmt.Errorf("%w: no archive file holds #%d", ErrCorrupt, pos)
 	}
-	s := j.segs[i].s
-	f, err := os.Open(filepath.Join(j.dir.path, s.name(dataSuffix)))
+	c, err := openCursor(j.dir.path, j.segs[i].s)
 	if err != nil {
-		return fmt.Errorf("archive: %w", err)
+		return err
 	}
-	gz, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<16))
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name(), err)
-	}
-	j.cur, j.curSeg = &cursor{f: f, dec: eventjson.NewDecoder(gz), next: s.first}, i
+	j.cur = c
 	for j.cur.next < pos { // skip to pos
-		ev, err := j.cur.dec.Decode()
-		if err == nil && ev.Position != j.cur.next {
-			err = fmt.Errorf("event #%d where #%d is due", ev.Position, j.cur.next)
-		}
-		if err != nil {
+		if _, err := j.cur.read(); err != nil {
 			j.closeCursor()
-			return fmt.Errorf("%w: %s: %v", ErrCorrupt, f.Name(), err)
+			return err
 		}
-		j.cur.next++
 	}
 	return nil
 }
 
 func (j *Joined) closeCursor() {
 	if j.cur != nil {
-		j.cur.f.Close()
+		j.cur.close()
 		j.cur = nil
 	}
 }

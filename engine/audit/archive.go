@@ -317,12 +317,10 @@ func syncDir(dir string) error {
 // table), so Sync has nothing left to do. The archive store must have no
 // other writer. Not safe for concurrent use.
 type LogArchive struct {
-	log     stores.Log
+	out     appender // to the archive store
 	name    string
-	head    uint64
-	checked bool // the event at head was compared with the log's
-	written int
-	batch   []events.Event
+	start   uint64 // the archive store's head when opened
+	checked bool   // the event at out.head was compared with the log's
 }
 
 // NewLogArchive returns an archive appending to log, which String names as
@@ -333,7 +331,9 @@ func NewLogArchive(ctx context.Context, log stores.Log, name string) (*LogArchiv
 	if err != nil {
 		return nil, fmt.Errorf("audit: archive store %s: head: %w", name, err)
 	}
-	return &LogArchive{log: log, name: name, head: head, checked: head == 0}, nil
+	a := &LogArchive{name: name, start: head, checked: head == 0}
+	a.out = appender{log: log, size: logArchiveBatch, head: head, misplaced: ErrArchiveMismatch, appended: func() { a.checked = true }}
+	return a, nil
 }
 
 // logArchiveBatch is how many events one Append to the archive store
@@ -344,9 +344,9 @@ const logArchiveBatch = 1000
 // ErrArchiveMismatch, the archive store's.
 func (a *LogArchive) Write(ctx context.Context, evs []events.Event) error {
 	for _, ev := range evs {
-		next := a.head + uint64(len(a.batch)) + 1
+		next := a.out.next()
 		if ev.Position < next {
-			if ev.Position == a.head && !a.checked {
+			if ev.Position == a.out.head && !a.checked {
 				if err := a.checkHead(ctx, ev); err != nil {
 					return err
 				}
@@ -354,54 +354,35 @@ func (a *LogArchive) Write(ctx context.Context, evs []events.Event) error {
 			continue
 		}
 		if ev.Position != next {
-			if a.head == 0 {
+			if a.out.head == 0 {
 				return fmt.Errorf("%w: the archive store %s is empty, but the log starts at #%d: a store archive holds the log "+
 					"from #1 (import the earlier archive into it first, or archive to a .jsonl file)", ErrArchiveMismatch, a.name, ev.Position)
 			}
 			return fmt.Errorf("%w: the archive store %s ends at #%d, but the next event to archive is #%d", ErrArchiveMismatch,
-				a.name, a.head, ev.Position)
+				a.name, a.out.head, ev.Position)
 		}
-		a.batch = append(a.batch, ev)
-		if len(a.batch) >= logArchiveBatch && !needsFollowUp(ev) {
-			if err := a.flush(ctx); err != nil {
-				return err
-			}
+		if err := a.out.add(ctx, ev); err != nil {
+			return fmt.Errorf("audit: archive store %s: %w", a.name, err)
 		}
 	}
-	return a.flush(ctx)
+	if err := a.out.flush(ctx); err != nil {
+		return fmt.Errorf("audit: archive store %s: %w", a.name, err)
+	}
+	return nil
 }
 
 // checkHead compares the archive store's event at its head with ev, the
 // log's event at that position.
 func (a *LogArchive) checkHead(ctx context.Context, ev events.Event) error {
-	got, err := a.log.Read(ctx, a.head, 1)
+	got, err := a.out.log.Read(ctx, a.out.head, 1)
 	if err != nil {
-		return fmt.Errorf("audit: archive store %s: read #%d: %w", a.name, a.head, err)
+		return fmt.Errorf("audit: archive store %s: read #%d: %w", a.name, a.out.head, err)
 	}
-	if len(got) != 1 || got[0].Position != a.head || got[0].ID != ev.ID {
+	if len(got) != 1 || got[0].Position != a.out.head || got[0].ID != ev.ID {
 		return fmt.Errorf("%w: the archive store %s holds another event at #%d than this log (is it another log's archive?)",
-			ErrArchiveMismatch, a.name, a.head)
+			ErrArchiveMismatch, a.name, a.out.head)
 	}
 	a.checked = true
-	return nil
-}
-
-func (a *LogArchive) flush(ctx context.Context) error {
-	if len(a.batch) == 0 {
-		return nil
-	}
-	first, err := a.log.Append(ctx, a.batch)
-	if err != nil {
-		return fmt.Errorf("audit: archive store %s: append #%d..#%d: %w", a.name, a.batch[0].Position, a.batch[len(a.batch)-1].Position, err)
-	}
-	if first != a.batch[0].Position {
-		return fmt.Errorf("%w: the archive store %s put #%d..#%d at #%d (has it another writer?)", ErrArchiveMismatch, a.name,
-			a.batch[0].Position, a.batch[len(a.batch)-1].Position, first)
-	}
-	a.head += uint64(len(a.batch))
-	a.written += len(a.batch)
-	a.checked = true
-	a.batch = a.batch[:0]
 	return nil
 }
 
@@ -413,4 +394,4 @@ func (a *LogArchive) Sync(ctx context.Context) error { return ctx.Err() }
 func (a *LogArchive) String() string { return a.name }
 
 // Written returns how many events this LogArchive appended.
-func (a *LogArchive) Written() int { return a.written }
+func (a *LogArchive) Written() int { return int(a.out.head - a.start) }

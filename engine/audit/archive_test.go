@@ -17,7 +17,6 @@ import (
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/events/eventjson"
 	"github.com/omniq/omniq/stores"
-	"github.com/omniq/omniq/stores/file"
 	"github.com/omniq/omniq/stores/memory"
 )
 
@@ -46,6 +45,22 @@ func archivedWork(t *testing.T, e *engine.Engine, clock *engine.ManualClock, rou
 		}
 	}
 	clock.Advance(time.Hour)
+}
+
+// compactToFile compacts e, leaving out what ended before before, into the
+// file archive at path opened with opts, and closes the archive.
+func compactToFile(t *testing.T, e *engine.Engine, before time.Time, path string, opts audit.FileArchiveOptions) engine.CompactResult {
+	t.Helper()
+	arch, err := audit.OpenFileArchive(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arch.Close()
+	res, err := e.Compact(context.Background(), before, arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 // archivePositions decodes a JSON Lines archive and returns its positions.
@@ -88,21 +103,12 @@ func TestFileArchiveAcrossCompactions(t *testing.T) {
 		open func(t *testing.T) stores.Log
 	}{
 		{"memory", func(t *testing.T) stores.Log { return memory.New() }},
-		{"file-small-segments", func(t *testing.T) stores.Log {
-			l, err := file.Open(t.TempDir(), file.WithSegmentSize(8<<10))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return l
-		}},
+		{"file-small-segments", func(t *testing.T) stores.Log { return smallSegments(t) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			log := tc.open(t)
-			defer log.Close()
-			clock := engine.NewManualClock(start)
-			e := openEngine(t, log, clock, engine.WithSnapshotEvery(0))
-			defer e.Close()
+			e, clock := engineOn(t, log, engine.WithSnapshotEvery(0))
 			path := filepath.Join(t.TempDir(), "archive.jsonl")
 			var last engine.CompactResult
 			keptOld := false
@@ -160,32 +166,19 @@ func TestFileArchiveAcrossCompactions(t *testing.T) {
 // after the last one's end, holds every event once across the files.
 func TestFileArchiveSeries(t *testing.T) {
 	ctx := context.Background()
-	log, err := file.Open(t.TempDir(), file.WithSegmentSize(8<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	clock := engine.NewManualClock(start)
-	e := openEngine(t, log, clock, engine.WithSnapshotEvery(0))
-	defer e.Close()
+	log := smallSegments(t)
+	e, clock := engineOn(t, log, engine.WithSnapshotEvery(0))
 	dir := t.TempDir()
 	var after uint64
 	var all []byte
 	for round := 0; round < 3; round++ {
 		archivedWork(t, e, clock, round, 30)
 		path := filepath.Join(dir, fmt.Sprintf("%d.jsonl", round))
-		arch, err := audit.OpenFileArchive(path, audit.FileArchiveOptions{After: after})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := e.Compact(ctx, clock.Now(), arch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = arch.Close()
+		res := compactToFile(t, e, clock.Now(), path, audit.FileArchiveOptions{After: after})
 		b, _ := os.ReadFile(path)
 		wantRun(t, path, archivePositions(t, b), after+1, res.Checkpoint-1)
 		all = append(all, b...)
+		var err error
 		if after, err = audit.ArchiveLast(path); err != nil {
 			t.Fatal(err)
 		}
@@ -201,23 +194,11 @@ func TestFileArchiveSeries(t *testing.T) {
 // the archive goes on from its last whole record.
 func TestFileArchiveTornTail(t *testing.T) {
 	ctx := context.Background()
-	log := memory.New()
-	defer log.Close()
-	clock := engine.NewManualClock(start)
-	e := openEngine(t, log, clock, engine.WithSnapshotEvery(0))
-	defer e.Close()
+	e, clock := engineOn(t, memory.New(), engine.WithSnapshotEvery(0))
 	path := filepath.Join(t.TempDir(), "a.jsonl")
 
 	archivedWork(t, e, clock, 0, 5)
-	arch, err := audit.OpenFileArchive(path, audit.FileArchiveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res1, err := e.Compact(ctx, clock.Now(), arch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = arch.Close()
+	res1 := compactToFile(t, e, clock.Now(), path, audit.FileArchiveOptions{})
 	good, _ := os.ReadFile(path)
 
 	// A record without its newline is whole: it is kept.
@@ -233,7 +214,7 @@ func TestFileArchiveTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	archivedWork(t, e, clock, 1, 5)
-	arch, err = audit.OpenFileArchive(path, audit.FileArchiveOptions{})
+	arch, err := audit.OpenFileArchive(path, audit.FileArchiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,10 +242,7 @@ func TestArchivesRefuseAnotherLog(t *testing.T) {
 	ctx := context.Background()
 	newLog := func() (*memory.Log, *engine.Engine, *engine.ManualClock) {
 		log := memory.New()
-		t.Cleanup(func() { log.Close() })
-		clock := engine.NewManualClock(start)
-		e := openEngine(t, log, clock, engine.WithSnapshotEvery(0))
-		t.Cleanup(func() { e.Close() })
+		e, clock := engineOn(t, log, engine.WithSnapshotEvery(0))
 		archivedWork(t, e, clock, 0, 5)
 		return log, e, clock
 	}
@@ -272,11 +250,7 @@ func TestArchivesRefuseAnotherLog(t *testing.T) {
 	_, b, clockB := newLog()
 
 	path := filepath.Join(t.TempDir(), "a.jsonl")
-	fa, _ := audit.OpenFileArchive(path, audit.FileArchiveOptions{})
-	if _, err := a.Compact(ctx, clockA.Now(), fa); err != nil {
-		t.Fatal(err)
-	}
-	_ = fa.Close()
+	compactToFile(t, a, clockA.Now(), path, audit.FileArchiveOptions{})
 	fb, _ := audit.OpenFileArchive(path, audit.FileArchiveOptions{})
 	if _, err := b.Compact(ctx, clockB.Now(), fb); !errors.Is(err, audit.ErrArchiveMismatch) {
 		t.Fatalf("file archive of another log: err = %v, want ErrArchiveMismatch", err)
@@ -304,14 +278,8 @@ func TestArchivesRefuseAnotherLog(t *testing.T) {
 // compactions, also when the log keeps whole segments.
 func TestLogArchiveKeepsPositions(t *testing.T) {
 	ctx := context.Background()
-	log, err := file.Open(t.TempDir(), file.WithSegmentSize(8<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	clock := engine.NewManualClock(start)
-	e := openEngine(t, log, clock, engine.WithSnapshotEvery(0))
-	defer e.Close()
+	log := smallSegments(t)
+	e, clock := engineOn(t, log, engine.WithSnapshotEvery(0))
 	store := memory.New()
 	defer store.Close()
 	var res engine.CompactResult
@@ -365,9 +333,7 @@ func TestLogArchiveKeepsPositions(t *testing.T) {
 func TestImportRepeats(t *testing.T) {
 	ctx := context.Background()
 	src := memory.New()
-	defer src.Close()
-	clock := engine.NewManualClock(start)
-	e := openEngine(t, src, clock, engine.WithSnapshotEvery(0))
+	e, clock := engineOn(t, src, engine.WithSnapshotEvery(0))
 	archivedWork(t, e, clock, 0, 10)
 	_ = e.Close()
 	lines := bytes.SplitAfter(export(t, src), []byte("\n"))

@@ -21,9 +21,7 @@ func TestVerifyPassesOnEngineLogs(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := context.Background()
 		log := memory.New()
-		defer log.Close()
-		clock := engine.NewManualClock(start)
-		e := openEngine(rt, log, clock, engine.WithSnapshotEvery(uint64(rapid.IntRange(5, 60).Draw(rt, "snapshotEvery"))))
+		e, clock := engineOn(rt, log, engine.WithSnapshotEvery(uint64(rapid.IntRange(5, 60).Draw(rt, "snapshotEvery"))))
 		workload(rt, e, clock, 120)
 
 		rep, err := audit.Verify(ctx, log, audit.Options{Strict: true, PageSize: rapid.IntRange(1, 50).Draw(rt, "page")})
@@ -64,10 +62,7 @@ func TestVerifyPassesOnCompactedEngineLogs(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ctx := context.Background()
 		log := memory.New()
-		defer log.Close()
-		clock := engine.NewManualClock(start)
-		e := openEngine(rt, log, clock, engine.WithSnapshotEvery(0))
-		defer e.Close()
+		e, clock := engineOn(rt, log, engine.WithSnapshotEvery(0))
 		workload(rt, e, clock, 60)
 		arch := &jsonlArchive{}
 		before := clock.Now().Add(-time.Duration(rapid.IntRange(0, 120).Draw(rt, "keep")) * time.Second)

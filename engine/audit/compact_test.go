@@ -12,7 +12,6 @@ import (
 	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/events/eventjson"
-	"github.com/omniq/omniq/projections"
 	"github.com/omniq/omniq/stores/memory"
 )
 
@@ -39,10 +38,7 @@ func compacted(t *testing.T) (*memory.Log, *engine.Engine, *jsonlArchive, engine
 	t.Helper()
 	ctx := context.Background()
 	log := memory.New()
-	t.Cleanup(func() { log.Close() })
-	clock := engine.NewManualClock(start)
-	e := openEngine(t, log, clock, engine.WithSnapshotEvery(0))
-	t.Cleanup(func() { e.Close() })
+	e, clock := engineOn(t, log, engine.WithSnapshotEvery(0))
 	for i := 0; i < 6; i++ {
 		if err := e.Enqueue(ctx, &engine.Task{Func: "f"}); err != nil {
 			t.Fatal(err)
@@ -124,16 +120,7 @@ func TestVerifyCheckpointBreaches(t *testing.T) {
 	t.Run("state differs from the events", func(t *testing.T) {
 		r := newRawLog(t)
 		r.add("a", enq(events.TaskSpec{}), "b", enq(events.TaskSpec{}))
-		other := projections.New()
-		for i, id := range []string{"a", "c"} {
-			ev := events.New(id, start, enq(events.TaskSpec{}))
-			ev.Position = uint64(i + 1)
-			if err := other.Apply(ev); err != nil {
-				t.Fatal(err)
-			}
-		}
-		state, _ := other.Snapshot()
-		r.add("", &events.LogCheckpoint{State: state}) // #3
+		r.add("", &events.LogCheckpoint{State: stateOf(t, enqueued("a", "c"))}) // #3
 		rep := verify(t, r.log, audit.Options{})
 		if len(rep.Breaches) != 1 || rep.Breaches[0].Rule != audit.RuleCheckpointMismatch || rep.Breaches[0].Position != 3 || rep.Breaches[0].TaskID != "b" {
 			t.Fatalf("want a checkpoint mismatch at 3 naming b:\n%s", describe(rep))

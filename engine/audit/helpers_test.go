@@ -9,6 +9,7 @@ import (
 
 	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/projections"
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/memory"
 )
@@ -57,6 +58,33 @@ func enq(spec events.TaskSpec) *events.TaskEnqueued {
 
 func lease(a int) *events.TaskLeased {
 	return &events.TaskLeased{Attempt: a, Deadline: events.At(start.Add(time.Hour)), Worker: "w"}
+}
+
+// stateOf returns the snapshot of the state evs fold into.
+func stateOf(t *testing.T, evs []events.Event) []byte {
+	t.Helper()
+	st := projections.New()
+	for _, ev := range evs {
+		if err := st.Apply(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := st.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// enqueued returns the events that enqueue the tasks ids at positions 1,
+// 2, …
+func enqueued(ids ...string) []events.Event {
+	evs := make([]events.Event, len(ids))
+	for i, id := range ids {
+		evs[i] = events.New(id, start, enq(events.TaskSpec{}))
+		evs[i].Position = uint64(i + 1)
+	}
+	return evs
 }
 
 func verify(t *testing.T, log stores.Log, opts audit.Options) *audit.Report {

@@ -11,7 +11,6 @@ import (
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/events"
-	"github.com/omniq/omniq/projections"
 	"github.com/omniq/omniq/stores/memory"
 )
 
@@ -212,16 +211,7 @@ func TestReplayTrustsEventsNotTheSnapshot(t *testing.T) {
 	ctx := context.Background()
 	r := newRawLog(t)
 	r.add("a", enq(events.TaskSpec{}), "b", enq(events.TaskSpec{}), "c", enq(events.TaskSpec{}))
-	lie := projections.New()
-	for i, id := range []string{"x", "y"} {
-		ev := events.New(id, start, enq(events.TaskSpec{}))
-		ev.Position = uint64(i + 1)
-		if err := lie.Apply(ev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, _ := lie.Snapshot()
-	if err := r.log.SaveSnapshot(ctx, 2, b); err != nil {
+	if err := r.log.SaveSnapshot(ctx, 2, stateOf(t, enqueued("x", "y"))); err != nil {
 		t.Fatal(err)
 	}
 	for _, use := range []bool{false, true} {

@@ -94,7 +94,7 @@ func Summarize(p *Point, taskID string) (*Summary, error) {
 	}
 	p.State.Schedules(func(sc *projections.Schedule) bool {
 		s.Schedules = append(s.Schedules, ScheduleSummary{
-			ID: sc.ID, Func: sc.Template.Func, Queue: sc.Template.Queue, Cron: sc.Cron, Interval: interval(sc.Interval),
+			ID: sc.ID, Func: sc.Template.Func, Queue: sc.Template.Queue, Cron: sc.Cron, Interval: durationText(time.Duration(sc.Interval)),
 			NextFire: stampText(sc.NextFire), Paused: sc.Paused, Deleted: sc.Deleted, Fires: sc.Fires, LastInstance: sc.LastInstance,
 		})
 		return true
@@ -147,7 +147,7 @@ func summarizeSchedule(sc *projections.Schedule) (*TaskSummary, error) {
 		state = "paused"
 	}
 	ts := &TaskSummary{
-		ID: sc.ID, Kind: "schedule", State: state, Paused: sc.Paused, Cron: sc.Cron, Interval: interval(sc.Interval),
+		ID: sc.ID, Kind: "schedule", State: state, Paused: sc.Paused, Cron: sc.Cron, Interval: durationText(time.Duration(sc.Interval)),
 		NextFire: stampText(sc.NextFire), Fires: sc.Fires, LastInstance: sc.LastInstance,
 		CreatedAt: stampText(sc.CreatedAt), UpdatedAt: stampText(sc.UpdatedAt),
 	}
@@ -160,9 +160,7 @@ func summarizeSchedule(sc *projections.Schedule) (*TaskSummary, error) {
 func fillSpec(ts *TaskSummary, spec *events.TaskSpec) error {
 	ts.Func, ts.Queue, ts.Priority = spec.Func, spec.Queue, spec.Priority
 	ts.Retries, ts.MaxRetries, ts.DependsOn, ts.ScheduleID = spec.Retries, spec.MaxRetries, spec.DependsOn, spec.ScheduleID
-	if spec.TTL != 0 {
-		ts.TTL = spec.TTL.String()
-	}
+	ts.TTL = durationText(spec.TTL)
 	var err error
 	if spec.Args != nil {
 		if ts.Args, err = eventjson.MarshalValue(spec.Args); err != nil {
@@ -177,16 +175,13 @@ func fillSpec(ts *TaskSummary, spec *events.TaskSpec) error {
 	return nil
 }
 
-func stampText(ts events.Timestamp) string {
-	if ts == 0 {
-		return ""
-	}
-	return ts.Time().Format(timeFormat)
-}
+func stampText(ts events.Timestamp) string { return describeStamp(ts, "") }
 
-func interval(ns int64) string {
-	if ns == 0 {
+// durationText renders d as a Go duration ("1m30s"), the form of
+// events/eventjson, and 0 (unset) as "".
+func durationText(d time.Duration) string {
+	if d == 0 {
 		return ""
 	}
-	return time.Duration(ns).String()
+	return d.String()
 }

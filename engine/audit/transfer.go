@@ -136,26 +136,9 @@ func Import(ctx context.Context, log stores.Log, r io.Reader, opts ImportOptions
 	}
 	dec := eventjson.NewDecoder(r)
 	seen := &imported{log: log}
-	var n uint64 // events appended
-	batch := make([]events.Event, 0, opts.BatchSize+1)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		first, err := log.Append(ctx, batch)
-		if err != nil {
-			return fmt.Errorf("append events %d..%d: %w", batch[0].Position, batch[len(batch)-1].Position, err)
-		}
-		if first != batch[0].Position {
-			return fmt.Errorf("%w: the target put events %d..%d at %d (another writer?)", ErrPositions,
-				batch[0].Position, batch[len(batch)-1].Position, first)
-		}
-		n += uint64(len(batch))
-		batch = batch[:0]
-		if opts.Progress != nil {
-			opts.Progress(n)
-		}
-		return nil
+	out := &appender{log: log, size: opts.BatchSize, batch: make([]events.Event, 0, opts.BatchSize+1), misplaced: ErrPositions}
+	if opts.Progress != nil {
+		out.appended = func() { opts.Progress(out.head) }
 	}
 	for {
 		ev, err := dec.Decode()
@@ -163,38 +146,85 @@ func Import(ctx context.Context, log stores.Log, r io.Reader, opts ImportOptions
 			break
 		}
 		if err != nil {
-			return n, fmt.Errorf("audit: import: %w", err)
+			return out.head, fmt.Errorf("audit: import: %w", err)
 		}
-		want := n + uint64(len(batch)) + 1
+		want := out.next()
 		if ev.Position != 0 && ev.Position < want {
-			if err := seen.check(ctx, ev, n, batch); err != nil {
-				return n, fmt.Errorf("audit: import: line %d: %w", dec.Line(), err)
+			if err := seen.check(ctx, ev, out.head, out.batch); err != nil {
+				return out.head, fmt.Errorf("audit: import: line %d: %w", dec.Line(), err)
 			}
 			continue
 		}
 		if ev.Position != want {
-			return n, fmt.Errorf("audit: import: line %d: %w: position %d, want %d (the input must be a whole log, from position 1, "+
+			return out.head, fmt.Errorf("audit: import: line %d: %w: position %d, want %d (the input must be a whole log, from position 1, "+
 				"without gaps; for a compacted log, put its archive first)", dec.Line(), ErrPositions, ev.Position, want)
 		}
-		batch = append(batch, ev)
-		if len(batch) >= opts.BatchSize && !needsFollowUp(ev) {
-			if err := flush(); err != nil {
-				return n, fmt.Errorf("audit: import: %w", err)
-			}
+		if err := out.add(ctx, ev); err != nil {
+			return out.head, fmt.Errorf("audit: import: %w", err)
 		}
 		if err := ctx.Err(); err != nil {
-			return n, err
+			return out.head, err
 		}
 	}
-	if err := flush(); err != nil {
-		return n, fmt.Errorf("audit: import: %w", err)
+	if err := out.flush(ctx); err != nil {
+		return out.head, fmt.Errorf("audit: import: %w", err)
 	}
+	n := out.head
 	if head, err := log.Head(ctx); err != nil {
 		return n, fmt.Errorf("audit: import: head: %w", err)
 	} else if head != n {
 		return n, fmt.Errorf("audit: import: %w: the target's head is %d after appending %d events", ErrPositions, head, n)
 	}
 	return n, nil
+}
+
+// appender appends events to a log at the positions they carry, in batches
+// of size events or more that never end between an event and its
+// same-batch follow-up (needsFollowUp). INVARIANT: head is the log's head,
+// and batch holds the events head+1, head+2, … not appended yet.
+type appender struct {
+	log   stores.Log
+	size  int
+	head  uint64
+	batch []events.Event
+	// misplaced is the error for a log that puts a batch at other positions
+	// (it has another writer); appended, when set, is called after each
+	// append.
+	misplaced error
+	appended  func()
+}
+
+// next returns the position the next event added must carry.
+func (a *appender) next() uint64 { return a.head + uint64(len(a.batch)) + 1 }
+
+// add adds ev, at position next(), and appends the batch once it is full.
+func (a *appender) add(ctx context.Context, ev events.Event) error {
+	a.batch = append(a.batch, ev)
+	if len(a.batch) >= a.size && !needsFollowUp(ev) {
+		return a.flush(ctx)
+	}
+	return nil
+}
+
+// flush appends the batch, if any.
+func (a *appender) flush(ctx context.Context) error {
+	if len(a.batch) == 0 {
+		return nil
+	}
+	from, to := a.batch[0].Position, a.batch[len(a.batch)-1].Position
+	first, err := a.log.Append(ctx, a.batch)
+	if err != nil {
+		return fmt.Errorf("append #%d..#%d: %w", from, to, err)
+	}
+	if first != from {
+		return fmt.Errorf("%w: #%d..#%d were put at #%d (has the log another writer?)", a.misplaced, from, to, first)
+	}
+	a.head += uint64(len(a.batch))
+	a.batch = a.batch[:0]
+	if a.appended != nil {
+		a.appended()
+	}
+	return nil
 }
 
 // needsFollowUp reports whether the engine always writes another event in

@@ -59,12 +59,9 @@ func Verify(ctx context.Context, log stores.Log, opts Options) (*Report, error) 
 		doneAt:  map[string]int{},
 		dropped: map[string]bool{},
 	}
-	first := uint64(1)
-	if tr, ok := log.(stores.Truncater); ok {
-		if first, err = tr.First(ctx); err != nil {
-			return nil, fmt.Errorf("audit: verify: first position: %w", err)
-		}
-		first = max(first, 1)
+	first, err := firstPosition(ctx, log)
+	if err != nil {
+		return nil, err
 	}
 	v.report.First = first
 	// A compacted log is folded from its first log.checkpoint, which holds

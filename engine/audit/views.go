@@ -96,16 +96,17 @@ func sameRecord(a, b *projections.Task) bool {
 	return errA == nil && errB == nil && bytes.Equal(ea, eb)
 }
 
-func describeTime(ts events.Timestamp) string {
-	if ts == 0 {
-		return "never"
-	}
-	return ts.Time().Format(timeFormat)
-}
+func describeTime(ts events.Timestamp) string { return describeStamp(ts, "never") }
 
 func describeDeadline(ts events.Timestamp) string {
+	return describeStamp(ts, "unset (no TTL, or the task had started)")
+}
+
+// describeStamp renders ts as the audit renders every time (timeFormat, in
+// UTC), or unset when ts is 0 (unset).
+func describeStamp(ts events.Timestamp, unset string) string {
 	if ts == 0 {
-		return "unset (no TTL, or the task had started)"
+		return unset
 	}
 	return ts.Time().Format(timeFormat)
 }

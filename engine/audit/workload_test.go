@@ -3,12 +3,14 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"testing"
 	"time"
 
 	"pgregory.net/rapid"
 
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/file"
 )
 
 // workload drives e with random commands, as a busy queue would see them:
@@ -126,4 +128,29 @@ func openEngine(t interface{ Fatal(...any) }, log stores.Log, clock *engine.Manu
 		t.Fatal(err)
 	}
 	return e
+}
+
+// engineOn opens an engine on log with a manual clock at start; the engine,
+// then the log, are closed when the test (or the property run) ends.
+func engineOn(t interface {
+	Fatal(...any)
+	Cleanup(func())
+}, log stores.Log, opts ...engine.Option) (*engine.Engine, *engine.ManualClock) {
+	t.Cleanup(func() { log.Close() })
+	clock := engine.NewManualClock(start)
+	e := openEngine(t, log, clock, opts...)
+	t.Cleanup(func() { e.Close() })
+	return e, clock
+}
+
+// smallSegments opens a file store with small segments: compaction removes
+// whole segments only, so it hands archived events to the next compaction
+// again.
+func smallSegments(t *testing.T) *file.Log {
+	t.Helper()
+	l, err := file.Open(t.TempDir(), file.WithSegmentSize(8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }

@@ -38,25 +38,30 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// texts converts a list of fixed strings; nil stays nil.
-func texts(in []string) []text {
+// texts converts a list of fixed strings; strs converts it back.
+func texts(in []string) []text { return convert(in, func(s string) text { return text(s) }) }
+func strs(in []text) []string  { return convert(in, func(t text) string { return string(t) }) }
+
+// convert maps a list element by element; nil stays nil.
+func convert[T, U any](in []T, f func(T) U) []U {
 	if in == nil {
 		return nil
 	}
-	out := make([]text, len(in))
-	for i, s := range in {
-		out[i] = text(s)
+	out := make([]U, len(in))
+	for i, x := range in {
+		out[i] = f(x)
 	}
 	return out
 }
 
-func strs(in []text) []string {
+// convertMap is convert for a map.
+func convertMap[T, U any](in map[string]T, f func(T) U) map[string]U {
 	if in == nil {
 		return nil
 	}
-	out := make([]string, len(in))
-	for i, s := range in {
-		out[i] = string(s)
+	out := make(map[string]U, len(in))
+	for k, x := range in {
+		out[k] = f(x)
 	}
 	return out
 }
@@ -67,9 +72,13 @@ type stamp events.Timestamp
 
 func (s stamp) MarshalJSON() ([]byte, error) {
 	b := append(make([]byte, 0, 40), '"')
-	b = events.Timestamp(s).Time().AppendFormat(b, time.RFC3339Nano)
+	b = appendTime(b, events.Timestamp(s).Time())
 	return append(b, '"'), nil
 }
+
+// appendTime writes t as every time of the format is written: RFC 3339 with
+// nanoseconds, in UTC, without quotes.
+func appendTime(dst []byte, t time.Time) []byte { return t.UTC().AppendFormat(dst, time.RFC3339Nano) }
 
 func (s *stamp) UnmarshalJSON(b []byte) error {
 	var str string
@@ -144,49 +153,15 @@ func (v *value) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func values(in []any) []value {
-	if in == nil {
-		return nil
-	}
-	out := make([]value, len(in))
-	for i, x := range in {
-		out[i] = value{x}
-	}
-	return out
-}
+// values, anys, valueMap and anyMap convert free-form values to their JSON
+// form and back; nil stays nil.
+func values(in []any) []value                     { return convert(in, wrapValue) }
+func anys(in []value) []any                       { return convert(in, unwrapValue) }
+func valueMap(in map[string]any) map[string]value { return convertMap(in, wrapValue) }
+func anyMap(in map[string]value) map[string]any   { return convertMap(in, unwrapValue) }
 
-func anys(in []value) []any {
-	if in == nil {
-		return nil
-	}
-	out := make([]any, len(in))
-	for i, x := range in {
-		out[i] = x.v
-	}
-	return out
-}
-
-func valueMap(in map[string]any) map[string]value {
-	if in == nil {
-		return nil
-	}
-	out := make(map[string]value, len(in))
-	for k, x := range in {
-		out[k] = value{x}
-	}
-	return out
-}
-
-func anyMap(in map[string]value) map[string]any {
-	if in == nil {
-		return nil
-	}
-	out := make(map[string]any, len(in))
-	for k, x := range in {
-		out[k] = x.v
-	}
-	return out
-}
+func wrapValue(x any) value   { return value{x} }
+func unwrapValue(v value) any { return v.v }
 
 // optValue is a result: omitted when nil.
 func optValue(v any) *value {

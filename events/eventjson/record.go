@@ -61,7 +61,7 @@ func Marshal(dst []byte, ev events.Event) ([]byte, error) {
 	if t.IsZero() {
 		t = time.Unix(0, 0)
 	}
-	out = t.UTC().AppendFormat(out, time.RFC3339Nano)
+	out = appendTime(out, t)
 	out = append(out, `","payload":`...)
 	out = append(out, payload...)
 	return append(out, '}', '\n'), nil
@@ -102,21 +102,16 @@ func Unmarshal(line []byte) (ev events.Event, err error) {
 	if err := strictDecode(line, &env); err != nil {
 		return events.Event{}, err
 	}
-	switch {
-	case env.Position == nil:
-		return events.Event{}, fmt.Errorf("%w: no position", ErrSyntax)
-	case env.ID == nil:
-		return events.Event{}, fmt.Errorf("%w: no id", ErrSyntax)
-	case env.Type == nil:
-		return events.Event{}, fmt.Errorf("%w: no type", ErrSyntax)
-	case env.Version == nil:
-		return events.Event{}, fmt.Errorf("%w: no version", ErrSyntax)
-	case env.TaskID == nil:
-		return events.Event{}, fmt.Errorf("%w: no task_id", ErrSyntax)
-	case env.Time == nil:
-		return events.Event{}, fmt.Errorf("%w: no time", ErrSyntax)
-	case env.Payload == nil || string(env.Payload) == "null":
-		return events.Event{}, fmt.Errorf("%w: no payload", ErrSyntax)
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"position", env.Position != nil}, {"id", env.ID != nil}, {"type", env.Type != nil}, {"version", env.Version != nil},
+		{"task_id", env.TaskID != nil}, {"time", env.Time != nil}, {"payload", env.Payload != nil && string(env.Payload) != "null"},
+	} {
+		if !f.set {
+			return events.Event{}, fmt.Errorf("%w: no %s", ErrSyntax, f.name)
+		}
 	}
 	ev.Position, ev.Version, ev.TaskID = *env.Position, *env.Version, string(*env.TaskID)
 	if ev.ID, err = events.ParseID(*env.ID); err != nil {

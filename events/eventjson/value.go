@@ -5,7 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"iter"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,7 +57,7 @@ func appendValue(dst []byte, v any, depth int) ([]byte, error) {
 		return appendText(dst, string(v)), nil
 	case time.Time:
 		dst = append(dst, `{"`+tagTime+`":"`...)
-		dst = v.UTC().AppendFormat(dst, time.RFC3339Nano)
+		dst = appendTime(dst, v)
 		return append(dst, `"}`...), nil
 	case []any:
 		dst = append(dst, '[')
@@ -191,15 +194,10 @@ func fromJSON(v any, depth int) (any, error) {
 	case json.Number:
 		return fromNumber(string(v))
 	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			y, err := fromJSON(x, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = y
+		if err := fromEach(slices.All(v), func(i int, y any) { v[i] = y }, depth); err != nil {
+			return nil, err
 		}
-		return out, nil
+		return v, nil
 	case map[string]any:
 		if len(v) == 1 {
 			for k, x := range v {
@@ -216,15 +214,23 @@ func fromJSON(v any, depth int) (any, error) {
 }
 
 func fromObject(m map[string]any, depth int) (map[string]any, error) {
-	out := make(map[string]any, len(m))
-	for k, x := range m {
+	if err := fromEach(maps.All(m), func(k string, y any) { m[k] = y }, depth); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// fromEach converts each element of a list or an object with fromJSON and
+// stores it back with set: what encoding/json decoded is converted in place.
+func fromEach[K any](elems iter.Seq2[K, any], set func(K, any), depth int) error {
+	for k, x := range elems {
 		y, err := fromJSON(x, depth+1)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out[k] = y
+		set(k, y)
 	}
-	return out, nil
+	return nil
 }
 
 // fromTag undoes a tag. ok is false for a key that is no tag of ours: the
