@@ -35,7 +35,10 @@ func (r *reader) byte() byte {
 }
 
 func (r *reader) uvarint() uint64 {
-	if r.err != nil {
+	if r.err != nil || r.off > len(r.b) {
+		if r.err == nil {
+			r.err = errTruncated // a reader started past the end (a record cut short)
+		}
 		return 0
 	}
 	v, n := binary.Uvarint(r.b[r.off:])
@@ -48,7 +51,10 @@ func (r *reader) uvarint() uint64 {
 }
 
 func (r *reader) varint() int64 {
-	if r.err != nil {
+	if r.err != nil || r.off > len(r.b) {
+		if r.err == nil {
+			r.err = errTruncated // a reader started past the end (a record cut short)
+		}
 		return 0
 	}
 	v, n := binary.Varint(r.b[r.off:])
