@@ -8,6 +8,7 @@ import (
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/queue"
 )
 
 // FinishBatch is CompleteBatch that, in the same append, leases up to n
@@ -20,31 +21,31 @@ import (
 // recorded or leased. When n > 0 and no task was ready, it waits up to wait
 // for one (DequeueWait over queues); wait <= 0 does not wait.
 func (e *Engine) FinishBatch(ctx context.Context, outcomes []Outcome, queues []string, n int, wait time.Duration) ([]error, []*Task, error) {
-	errs, out, err := e.finishBatch(ctx, outcomes, queues, n)
-	if err != nil || len(out) > 0 || n == 0 || wait <= 0 {
-		return errs, out, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	names, _ := queueList(queues) // checked by finishBatch
-	// The outcomes are recorded: a wait cut short (the engine closing)
-	// leases nothing, and the next call says why.
-	out, _ = e.dequeueWait(wctx, names, n)
-	return errs, out, nil
-}
-
-// finishBatch is FinishBatch without the wait.
-func (e *Engine) finishBatch(ctx context.Context, outcomes []Outcome, queues []string, n int) ([]error, []*Task, error) {
 	if n < 0 {
 		return nil, nil, fmt.Errorf("%w: lease count %d is negative", ErrInvalidArgument, n)
 	}
 	var names []string
 	if n > 0 {
 		var err error
-		if names, err = queueList(queues); err != nil {
+		if names, err = queue.QueueList(queues); err != nil {
 			return nil, nil, err
 		}
 	}
+	errs, out, err := e.finishBatch(ctx, outcomes, names, n)
+	if err != nil || len(out) > 0 || n == 0 || wait <= 0 {
+		return errs, out, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	// The outcomes are recorded: a wait cut short (the engine closing)
+	// leases nothing, and the next call says why.
+	out, _ = e.dequeueWait(wctx, names, n)
+	return errs, out, nil
+}
+
+// finishBatch is FinishBatch without the wait, on queue names already
+// checked and normalized (none when n is 0).
+func (e *Engine) finishBatch(ctx context.Context, outcomes []Outcome, names []string, n int) ([]error, []*Task, error) {
 	if e.isClosed() {
 		return nil, nil, ErrClosed
 	}

@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/omniq/omniq/events"
-	"github.com/omniq/omniq/queue"
 )
 
 // validateID checks a caller-chosen task id.
@@ -22,10 +21,6 @@ func validateID(id string) error {
 	}
 	return nil
 }
-
-// queueList is queue.QueueList: the queue names of a call that takes
-// several, checked and normalized.
-func queueList(queues []string) ([]string, error) { return queue.QueueList(queues) }
 
 func queueOrDefault(q string) string {
 	if q == "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/queue"
 )
 
 // Idle workers wait inside the committer, not beside it. A DequeueWait that
@@ -118,7 +119,7 @@ func (e *Engine) DequeueWait(ctx context.Context, queueName string, n int, wait 
 // DequeueWaitAny is DequeueWait over several queues in order of preference:
 // it leases from the first queue that has ready tasks, waiting until one has.
 func (e *Engine) DequeueWaitAny(ctx context.Context, queues []string, n int) ([]*Task, error) {
-	names, err := queueList(queues)
+	names, err := queue.QueueList(queues)
 	if err != nil {
 		return nil, err
 	}

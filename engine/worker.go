@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/omniq/omniq/queue"
 	"github.com/omniq/omniq/worker"
 )
 
@@ -27,12 +28,9 @@ func (e *Engine) Register(funcName string, h Handler) error {
 // context is not cancelled by ctx, only by its lease expiring, so a
 // shutdown never fails an attempt. A failing log is retried with backoff.
 func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
-	queues, err := queueList(opts.Queues)
+	queues, err := queue.QueueList(opts.Queues)
 	if err != nil {
 		return err
-	}
-	if e.isClosed() {
-		return ErrClosed
 	}
 	return worker.Run(ctx, worker.Config{
 		Source: e, Queues: queues, Concurrency: opts.Concurrency, Wait: idleWait,
