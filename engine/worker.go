@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -45,20 +44,16 @@ func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
 const idleWait = time.Minute
 
 // runLeased runs one attempt of a task Work leased and returns its outcome:
-// the handler's result, normalized as the log stores it, or why it failed.
-// The handler's context ends when the task's lease runs out (watchLease).
+// the handler's result or why it failed. The handler's context ends when the
+// task's lease runs out (watchLease). The result is not normalized here:
+// FinishBatch normalizes every outcome's result, and refuses one it cannot
+// store with ErrInvalidArgs, which the pool sends again as a failed attempt.
 func (e *Engine) runLeased(task *Task, _ time.Time) Outcome {
 	hctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := e.watchLease(task, cancel)
 	result, cause := e.handlers.Call(hctx, task)
 	stop()
-	if cause == nil {
-		var err error
-		if result, err = e.normalizeResult(result); err != nil {
-			cause = fmt.Errorf("handler returned an unstorable result: %w", err)
-		}
-	}
 	// The outcome is recorded even if the lease just expired: the log
 	// decides (a stale answer gets ErrStaleLease and changes nothing).
 	return Outcome{Task: task, Result: result, Err: cause}

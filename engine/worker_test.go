@@ -201,3 +201,31 @@ func TestWorkLeavesItsOptionsAlone(t *testing.T) {
 		t.Fatalf("Work rewrote its caller's queues to %q", queues)
 	}
 }
+
+// TestWorkFailsAnUnstorableResult: a handler whose result the log cannot
+// store fails its attempt, saying why; the task does not stay running.
+func TestWorkFailsAnUnstorableResult(t *testing.T) {
+	f := newFixture(t, storeCases[0])
+	f.e.Register("f", func(context.Context, *engine.Task) (any, error) { return func() {}, nil })
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer cancel()
+	go f.e.Work(ctx, engine.WorkOptions{})
+	f.enqueue(&engine.Task{ID: "bad", Func: "f"})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		task, err := f.e.GetTask(f.ctx, "bad")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.State == engine.StateFailed {
+			if !strings.Contains(task.Error, "unstorable result") {
+				t.Fatalf("failed with %q, want it to say the result could not be stored", task.Error)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task is %s, want failed", task.State)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
