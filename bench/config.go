@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -141,57 +142,31 @@ type Config struct {
 
 // Defaults returns c with every zero field set to its default.
 func (c Config) Defaults() Config {
-	if c.Nodes == 0 {
-		c.Nodes = 1
-	}
-	if c.Mode == "" {
-		c.Mode = ModeBurndown
-	}
-	if c.API == "" {
-		c.API = APIBatch
-	}
-	if c.Jobs == 0 {
-		c.Jobs = 100_000
-	}
-	if c.Duration == 0 {
-		c.Duration = 10 * time.Second
-	}
+	c.Nodes = cmp.Or(c.Nodes, 1)
+	c.Mode = cmp.Or(c.Mode, ModeBurndown)
+	c.API = cmp.Or(c.API, APIBatch)
+	c.Jobs = cmp.Or(c.Jobs, 100_000)
+	c.Duration = cmp.Or(c.Duration, 10*time.Second)
 	if c.Workers == 0 {
 		c.Workers = 64
 		if c.API == APIBatch {
 			c.Workers = 4
 		}
 	}
-	if c.Batch == 0 {
-		c.Batch = 1000
-	}
+	c.Batch = cmp.Or(c.Batch, 1000)
 	if c.Producers == 0 {
 		c.Producers = c.Workers
 		if c.API.batchEnqueue() {
 			c.Producers = 4
 		}
 	}
-	if c.Backlog == 0 {
-		c.Backlog = 20_000
-	}
-	if c.Interval == 0 {
-		c.Interval = 10 * time.Second
-	}
-	if c.ProbeTasks == 0 {
-		c.ProbeTasks = 1000
-	}
-	if c.ProbeRate == 0 {
-		c.ProbeRate = 200
-	}
-	if c.ScheduledFraction == 0 {
-		c.ScheduledFraction = 0.25
-	}
-	if c.ScheduleAhead == 0 {
-		c.ScheduleAhead = 50 * time.Millisecond
-	}
-	if c.Events == 0 {
-		c.Events = 1_000_000
-	}
+	c.Backlog = cmp.Or(c.Backlog, 20_000)
+	c.Interval = cmp.Or(c.Interval, 10*time.Second)
+	c.ProbeTasks = cmp.Or(c.ProbeTasks, 1000)
+	c.ProbeRate = cmp.Or(c.ProbeRate, 200)
+	c.ScheduledFraction = cmp.Or(c.ScheduledFraction, 0.25)
+	c.ScheduleAhead = cmp.Or(c.ScheduleAhead, 50*time.Millisecond)
+	c.Events = cmp.Or(c.Events, 1_000_000)
 	return c
 }
 

@@ -218,10 +218,8 @@ func (r *runner) settle(ctx context.Context) error {
 			if time.Now().After(deadline) {
 				return fmt.Errorf("bench: node %s stayed at position %d for a minute; the log's head is %d", n.name, n.e.Position(), head)
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Millisecond):
+			if err := pause(ctx, nil); err != nil {
+				return err
 			}
 		}
 	}

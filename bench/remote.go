@@ -107,10 +107,8 @@ func runRemote(ctx context.Context, cfg Config) (*Report, error) {
 		return st.Queues[queue][engine.StateCompleted]
 	}
 	for completed() < cfg.Jobs { // the pool's handler ran: its outcome follows
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Millisecond):
+		if err := pause(ctx, nil); err != nil {
+			return nil, err
 		}
 	}
 	drain := time.Since(began)

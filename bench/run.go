@@ -381,15 +381,25 @@ func (r *runner) wait(ctx context.Context, done <-chan struct{}, werr <-chan err
 // awaitWorked polls until the main phase has worked n tasks.
 func (r *runner) awaitWorked(ctx context.Context, n int64, werr <-chan error) error {
 	for r.worked.Load() < n {
-		select {
-		case err := <-werr:
+		if err := pause(ctx, werr); err != nil {
 			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
 		}
 	}
 	return nil
+}
+
+// pause waits a millisecond between two polls. It returns sooner with the
+// error of the workers, from werr (which carries only errors; nil watches
+// none), or ctx's when ctx is done.
+func pause(ctx context.Context, werr <-chan error) error {
+	select {
+	case err := <-werr:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Millisecond):
+		return nil
+	}
 }
 
 // awaitCompleted polls until the engine counts n completed tasks in Queue:
@@ -400,10 +410,8 @@ func (r *runner) awaitCompleted(ctx context.Context, n int) error {
 		return nil
 	}
 	for r.completed(ctx) < n {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
+		if err := pause(ctx, nil); err != nil {
+			return err
 		}
 	}
 	return nil

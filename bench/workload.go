@@ -260,12 +260,8 @@ func (r *runner) probe(ctx context.Context, werr <-chan error) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("bench: probe: only %d of %d tasks worked within 30s", r.probeDone.Load(), cfg.ProbeTasks)
 		}
-		select {
-		case err := <-werr:
+		if err := pause(ctx, werr); err != nil {
 			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Millisecond):
 		}
 	}
 	return nil

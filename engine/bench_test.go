@@ -40,31 +40,37 @@ func BenchmarkEngine(b *testing.B) {
 		})
 		b.Run(sc.name+"/batch1000", func(b *testing.B) {
 			e := benchEngine(b, sc)
-			ctx := context.Background()
 			const size = 1000
 			b.ResetTimer()
 			for b.Loop() {
-				tasks := make([]*engine.Task, size)
-				for i := range tasks {
-					tasks[i] = &engine.Task{Func: "noop"}
-				}
-				if err := e.EnqueueBatch(ctx, tasks); err != nil {
-					b.Fatal(err)
-				}
-				leased, err := e.DequeueN(ctx, "", size)
-				if err != nil || len(leased) != size {
-					b.Fatalf("dequeue: %d %v", len(leased), err)
-				}
-				outcomes := make([]engine.Outcome, size)
-				for i, t := range leased {
-					outcomes[i] = engine.Outcome{Task: t}
-				}
-				if _, err := e.CompleteBatch(ctx, outcomes); err != nil {
-					b.Fatal(err)
-				}
+				runBatch(b, e, size)
 			}
 			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "tasks/s")
 		})
+	}
+}
+
+// runBatch enqueues size no-op tasks in one call, leases them in one and
+// completes them in one.
+func runBatch(b *testing.B, e *engine.Engine, size int) {
+	ctx := context.Background()
+	tasks := make([]*engine.Task, size)
+	for i := range tasks {
+		tasks[i] = &engine.Task{Func: "noop"}
+	}
+	if err := e.EnqueueBatch(ctx, tasks); err != nil {
+		b.Fatal(err)
+	}
+	leased, err := e.DequeueN(ctx, "", size)
+	if err != nil || len(leased) != size {
+		b.Fatalf("dequeue: %d %v", len(leased), err)
+	}
+	outcomes := make([]engine.Outcome, size)
+	for i, t := range leased {
+		outcomes[i] = engine.Outcome{Task: t}
+	}
+	if _, err := e.CompleteBatch(ctx, outcomes); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -460,15 +460,28 @@ func (e *Engine) appendBatch(b *pending) {
 	began := time.Now()
 	var first uint64
 	var appendErr error
-	if e.cond != nil {
+	runs := checkpointRuns(b.events, e.cfg.runs)
+	switch {
+	case runs != nil:
+		first, appendErr = e.appendRuns(after, runs)
+	case e.cond != nil:
 		first, appendErr = e.cond.AppendAt(context.Background(), after, b.events)
-	} else {
+	default:
 		first, appendErr = e.log.Append(context.Background(), b.events)
 	}
 	e.cfg.observer.Appended(len(b.events), time.Since(began), appendErr)
 
 	e.mu.Lock()
 	e.inflight = 0
+	if appendErr != nil && runs != nil {
+		// Some runs may be in the log (inert parts), and the last one's
+		// outcome may be unknown: fold the log before anything else. The
+		// compaction that wrote them reports the error; the next one
+		// starts afresh.
+		e.needSync = true
+		e.fail(b, fmt.Errorf("engine: append %d events in %d runs: %w", len(b.events), len(runs), appendErr))
+		return
+	}
 	if errors.Is(appendErr, stores.ErrConflict) {
 		// Another writer appended first: nothing of b was written.
 		e.cluster.conflicts.Add(1)

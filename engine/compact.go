@@ -59,10 +59,12 @@ type CompactResult struct {
 // GetTask answers ErrNotFound (ErrArchived when archive implements
 // ArchiveLookup) and a new task cannot depend on them; their history is in
 // the archive. A state over 512 KiB goes in log.checkpoint_part events
-// before the checkpoint, in the same batch. The checkpoint needs nothing in
-// flight: while the batches in flight finish, Compact holds new commands
-// back. A crash part-way leaves the log whole (the checkpoint only makes
-// older events unnecessary); compacting again is safe.
+// right before the checkpoint, in the same batch, or, over 256 MiB, in
+// consecutive appends of at most 64 MiB (runs.go). The checkpoint needs
+// nothing in flight: while the batches in flight finish, Compact holds new
+// commands back. A crash part-way leaves the log whole (the checkpoint only
+// makes older events unnecessary, and parts without their checkpoint
+// change nothing); compacting again is safe.
 func (e *Engine) Compact(ctx context.Context, before time.Time, archive Archive) (CompactResult, error) {
 	return e.compact(ctx, before, archive, nil)
 }
@@ -79,6 +81,12 @@ func (e *Engine) compact(ctx context.Context, before time.Time, archive Archive,
 		return res, ErrCompactionUnsupported
 	}
 	skipped := false
+	// A checkpoint allocates about twice the kept state (its bytes, and
+	// the store's copy of them) while the old state is live. Collect
+	// first, so that the garbage of the last cycle does not add to that
+	// peak and the heap's goal starts from the state alone: the peak then
+	// depends on the state, not on where the collector's cycle was.
+	runtime.GC()
 	err := e.submit(ctx, func(tx *txn) error {
 		if skipped = due != nil && !due(); skipped {
 			return nil

@@ -21,6 +21,7 @@ type config struct {
 	nodeAddr      string // shown in the presence record (WithNodeAddr)
 	observer      Observer
 	retention     Retention
+	runs          runSizes // checkpoint runs (runs.go)
 }
 
 func defaultConfig() config {
@@ -33,6 +34,7 @@ func defaultConfig() config {
 		snapshotEvery: DefaultSnapshotEvery,
 		logger:        slog.New(slog.DiscardHandler),
 		observer:      nopObserver{},
+		runs:          defaultRuns,
 	}
 }
 

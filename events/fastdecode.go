@@ -150,41 +150,29 @@ func (d *fastDecoder) check(n, minSize int) int {
 	return n
 }
 
-// mapLen reads a map header.
-func (d *fastDecoder) mapLen() int {
-	c := d.peek()
-	switch {
-	case d.bad:
-		return 0
-	case c >= 0x80 && c <= 0x8f:
-		d.off++
-		return d.check(int(c&0x0f), 2)
-	case c == mpMap16:
-		d.off++
-		return d.length(2, 2)
-	case c == mpMap32:
-		d.off++
-		return d.length(4, 2)
-	}
-	d.decline()
-	return 0
-}
+// mapLen reads a map header. An entry, key and value, takes 2 bytes or more.
+func (d *fastDecoder) mapLen() int { return d.header(0x80, mpMap16, mpMap32, 2) }
 
 // arrayLen reads an array header.
-func (d *fastDecoder) arrayLen() int {
+func (d *fastDecoder) arrayLen() int { return d.header(0x90, mpArray16, mpArray32, 1) }
+
+// header reads the length of a map or an array: the fix form, fix to
+// fix+15 with the length in the low nibble, or the 16- or 32-bit form
+// marked m16 or m32. Each entry takes at least minSize bytes.
+func (d *fastDecoder) header(fix, m16, m32 byte, minSize int) int {
 	c := d.peek()
 	switch {
 	case d.bad:
 		return 0
-	case c >= 0x90 && c <= 0x9f:
+	case c >= fix && c <= fix+0x0f:
 		d.off++
-		return d.check(int(c&0x0f), 1)
-	case c == mpArray16:
+		return d.check(int(c&0x0f), minSize)
+	case c == m16:
 		d.off++
-		return d.length(2, 1)
-	case c == mpArray32:
+		return d.length(2, minSize)
+	case c == m32:
 		d.off++
-		return d.length(4, 1)
+		return d.length(4, minSize)
 	}
 	d.decline()
 	return 0

@@ -273,8 +273,12 @@ type ScheduleDeleted struct{}
 // at Archive. Its TaskID is empty.
 //
 // A state larger than one log record allows is split: the Parts events
-// right before the checkpoint, in the same batch, are log.checkpoint_part
-// events holding its first bytes, and State holds the rest.
+// right before the checkpoint, with nothing between them, are
+// log.checkpoint_part events holding its first bytes, and State holds the
+// rest. They are appended in the checkpoint's batch, or, for a state of
+// hundreds of megabytes, in consecutive appends; parts that another event
+// follows instead of their checkpoint (a compaction that failed part-way)
+// change nothing.
 type LogCheckpoint struct {
 	State   []byte    `codec:"st"` // a projections snapshot, or its last part
 	Before  Timestamp `codec:"b"`

@@ -223,25 +223,55 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 		}
 	}
 	recent := s.recent.sorted(before)
-	if c != nil {
-		size += len(c.body) + len(c.offs)
-	}
-	for _, ref := range recent {
-		size += len(s.recent.record(ref)) + 4
-	}
-	nterm := 0
+	// The cold section is sized exactly: its records are copied (a cold
+	// record with its kind renumbered) or, for the few ended tasks still
+	// hot, encoded here once. Growing the buffer by append near its end
+	// would copy the whole state once more, at the peak.
+	nterm, coldSize := 0, 0
+	var doneRecs []byte
+	var doneEnds []int
+	var encErr error
 	err := s.walkTerminal(done, recent, before, func(t *Task, rec []byte, kinds []*taskKind) {
 		nterm++
 		if t != nil {
-			kindOf(t.kind)
-			size += 64
+			if encErr == nil {
+				doneRecs, encErr = appendFields(appendString(doneRecs, t.ID), t, kindOf(t.kind), 0, 0)
+				if encErr != nil {
+					encErr = fmt.Errorf("task %s: %w", t.ID, encErr)
+				}
+			}
+			doneEnds = append(doneEnds, len(doneRecs))
 			return
 		}
-		_, k, _, _, _ := recordHead(rec)
-		kindOf(kinds[k])
+		_, k, ko, so, _ := recordHead(rec)
+		coldSize += len(rec) - (so - ko) + uvarintLen(kindOf(kinds[k]))
 	})
+	if err == nil {
+		err = encErr
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("projections: snapshot: %w", err)
+	}
+	coldSize += len(doneRecs)
+	dropped := len(s.order) - s.frozen + c.live() + s.recent.live() - nhot - nterm
+	var scheds []*Schedule
+	s.Schedules(func(sc *Schedule) bool {
+		if sc.Deleted && sc.UpdatedAt < before {
+			dropped++
+		} else {
+			scheds = append(scheds, sc)
+		}
+		return true
+	})
+	var rawScheds []byte
+	if len(scheds) > 0 {
+		if rawScheds, err = events.MarshalValue(scheds); err != nil {
+			return nil, 0, fmt.Errorf("projections: snapshot: schedules: %w", err)
+		}
+	}
+	width := 4
+	if coldSize > math.MaxUint32 {
+		width = 8
 	}
 	b := make([]byte, 0, size+idBytes)
 	b = append(b, snapshotMagic...)
@@ -277,22 +307,26 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 		}
 		prevCreated, prevPos = t.CreatedAt, t.EnqueuedPos
 	}
-	// The cold section.
+	// The cold section: its count and byte length, the records, then the
+	// table of where each starts (written in place as the records go in).
 	b = binary.AppendUvarint(b, uint64(nterm))
-	lenAt := len(b)
-	b = binary.LittleEndian.AppendUint64(b, 0)
+	b = binary.LittleEndian.AppendUint64(b, uint64(coldSize))
+	tabLen := 1 + width*nterm
+	b = slices.Grow(b, coldSize+tabLen+binary.MaxVarintLen64+len(rawScheds))
 	body := len(b)
-	offs := make([]uint64, 0, nterm)
-	var encErr error
+	tab := b[body+coldSize : body+coldSize+tabLen]
+	tab[0] = byte(width)
+	i, doneStart := 0, 0
 	err = s.walkTerminal(done, recent, before, func(t *Task, rec []byte, kinds []*taskKind) {
-		offs = append(offs, uint64(len(b)-body))
+		if off := len(b) - body; width == 4 {
+			binary.LittleEndian.PutUint32(tab[1+4*i:], uint32(off))
+		} else {
+			binary.LittleEndian.PutUint64(tab[1+8*i:], uint64(off))
+		}
+		i++
 		if t != nil {
-			if encErr == nil {
-				b, encErr = appendFields(appendString(b, t.ID), t, kindOf(t.kind), 0, 0)
-				if encErr != nil {
-					encErr = fmt.Errorf("task %s: %w", t.ID, encErr)
-				}
-			}
+			b = append(b, doneRecs[doneStart:doneEnds[0]]...)
+			doneStart, doneEnds = doneEnds[0], doneEnds[1:]
 			return
 		}
 		_, k, ko, so, _ := recordHead(rec)
@@ -300,44 +334,15 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 		b = binary.AppendUvarint(b, kindOf(kinds[k]))
 		b = append(b, rec[so:]...)
 	})
-	if err == nil {
-		err = encErr
-	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("projections: snapshot: %w", err)
 	}
-	bodyLen := uint64(len(b) - body)
-	binary.LittleEndian.PutUint64(b[lenAt:], bodyLen)
-	if bodyLen <= math.MaxUint32 {
-		b = append(b, 4)
-		for _, o := range offs {
-			b = binary.LittleEndian.AppendUint32(b, uint32(o))
-		}
-	} else {
-		b = append(b, 8)
-		for _, o := range offs {
-			b = binary.LittleEndian.AppendUint64(b, o)
-		}
+	if len(b)-body != coldSize || i != nterm {
+		return nil, 0, fmt.Errorf("projections: snapshot: cold section of %d bytes and %d records, sized for %d and %d", len(b)-body, i, coldSize, nterm)
 	}
-	dropped := len(s.order) - s.frozen + c.live() + s.recent.live() - nhot - nterm
-	var scheds []*Schedule
-	s.Schedules(func(sc *Schedule) bool {
-		if sc.Deleted && sc.UpdatedAt < before {
-			dropped++
-		} else {
-			scheds = append(scheds, sc)
-		}
-		return true
-	})
-	if len(scheds) == 0 {
-		b = binary.AppendUvarint(b, 0)
-	} else {
-		raw, err := events.MarshalValue(scheds)
-		if err != nil {
-			return nil, 0, fmt.Errorf("projections: snapshot: schedules: %w", err)
-		}
-		b = append(binary.AppendUvarint(b, uint64(len(raw))), raw...)
-	}
+	b = b[:len(b)+tabLen]
+	b = binary.AppendUvarint(b, uint64(len(rawScheds)))
+	b = append(b, rawScheds...)
 	return b, dropped, nil
 }
 
@@ -688,4 +693,13 @@ func (s *State) rebuild() {
 			}
 		}
 	}
+}
+
+// uvarintLen is the length of binary.AppendUvarint's encoding of v.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
 }

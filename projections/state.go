@@ -192,8 +192,10 @@ func (s *State) apply(ev events.Event) error {
 		return s.applyCheckpointPart(ev, p)
 	}
 	if len(s.parts) > 0 {
-		// INVARIANT: a checkpoint's parts and the checkpoint are one batch,
-		// so nothing comes between them in a log.
+		// INVARIANT: nothing comes between a checkpoint's parts and the
+		// checkpoint in a log (one batch, or consecutive runs: see the
+		// engine's appendRuns). Parts that another event follows belong to
+		// a checkpoint that failed part-way: they change nothing.
 		s.parts, s.partsFrom = nil, 0
 	}
 	if ev.Position != s.position+1 {

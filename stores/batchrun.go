@@ -62,3 +62,30 @@ func (r *BatchRun) Add(first uint64, n int64, data []byte) error {
 
 // Events returns the events the run kept.
 func (r *BatchRun) Events() []events.Event { return r.out }
+
+// Rows is what AddRows needs of the result of a query: database/sql's
+// *sql.Rows and pgx's Rows both have it.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// AddRows adds the batches of rows, each row a batch's first position, its
+// count of events and its encoding, in that order. An error of rows (a
+// failed Scan, or Err) is returned as it is, for the backend to map onto
+// the sentinels; one of Add wraps ErrCorrupt, and its text is meant to
+// follow the backend's name.
+func (r *BatchRun) AddRows(rows Rows) error {
+	for rows.Next() {
+		var first, n int64
+		var data []byte
+		if err := rows.Scan(&first, &n, &data); err != nil {
+			return err
+		}
+		if err := r.Add(uint64(first), n, data); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -59,6 +59,28 @@ func seal(magic string, position uint64, payload []byte) []byte {
 	return buf
 }
 
+// unseal's errors: the bytes are not what seal made with that magic, or
+// their checksum does not match.
+var (
+	errNotSealed = errors.New("bad header")
+	errSealSum   = errors.New("checksum mismatch")
+)
+
+// unseal reads back what seal wrote with magic: the position and the
+// payload. Errors: errNotSealed when b is too short for the header or does
+// not start with magic; errSealSum when the checksum does not match the
+// rest (the damage shows at offset len(magic)).
+func unseal(b []byte, magic string) (uint64, []byte, error) {
+	if len(b) < len(magic)+4+8 || string(b[:len(magic)]) != magic {
+		return 0, nil, errNotSealed
+	}
+	covered := b[len(magic)+4:]
+	if crc32.Checksum(covered, castagnoli) != binary.LittleEndian.Uint32(b[len(magic):]) {
+		return 0, nil, errSealSum
+	}
+	return binary.LittleEndian.Uint64(covered), covered[8:], nil
+}
+
 // replaceFile makes data the content of the file name in the log's
 // directory, atomically: data is written and fsynced under the name tmp,
 // renamed over name, and the directory fsynced. A crash leaves the old file

@@ -2,10 +2,8 @@ package file
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 
@@ -74,17 +72,14 @@ func (l *Log) LoadSnapshot(ctx context.Context) (uint64, []byte, error) {
 	damaged := func(why string, args ...any) error {
 		return fmt.Errorf("file: snapshot %s: %s: %w: %w", path, fmt.Sprintf(why, args...), stores.ErrNoSnapshot, stores.ErrCorrupt)
 	}
-	if len(b) < snapshotHeadLen || string(b[:len(snapshotMagic)]) != snapshotMagic {
+	position, data, err := unseal(b, snapshotMagic)
+	switch {
+	case errors.Is(err, errNotSealed):
 		return 0, nil, damaged("not a snapshot file (bad header)")
-	}
-	sum := binary.LittleEndian.Uint32(b[len(snapshotMagic):])
-	covered := b[len(snapshotMagic)+4:]
-	if crc32.Checksum(covered, castagnoli) != sum {
+	case err != nil:
 		return 0, nil, damaged("checksum mismatch")
-	}
-	position := binary.LittleEndian.Uint64(covered)
-	if position > head {
+	case position > head:
 		return 0, nil, damaged("covers position %d, beyond the log's head %d", position, head)
 	}
-	return position, b[snapshotHeadLen:], nil
+	return position, data, nil
 }

@@ -2,10 +2,8 @@ package file
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 
@@ -110,14 +108,13 @@ func readFirst(dir string) (uint64, bool, error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("file: read %s: %w", path, err)
 	}
+	first, _, err := unseal(b, firstMagic)
 	switch {
-	case len(b) != firstFileLen || string(b[:len(firstMagic)]) != firstMagic:
+	case len(b) != firstFileLen || errors.Is(err, errNotSealed):
 		return 0, false, corruptAt(path, 0, errors.New("not a FIRST file (bad length or header)"))
-	case crc32.Checksum(b[len(firstMagic)+4:], castagnoli) != binary.LittleEndian.Uint32(b[len(firstMagic):]):
-		return 0, false, corruptAt(path, int64(len(firstMagic)), errors.New("checksum mismatch"))
-	}
-	first := binary.LittleEndian.Uint64(b[len(firstMagic)+4:])
-	if first == 0 {
+	case err != nil:
+		return 0, false, corruptAt(path, int64(len(firstMagic)), err)
+	case first == 0:
 		return 0, false, corruptAt(path, int64(len(firstMagic)+4), errors.New("first position 0"))
 	}
 	return first, true, nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +19,7 @@ func interpretError(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if ctxErr := contextDone(ctx); ctxErr != nil {
+	if ctxErr := stores.ContextDone(ctx); ctxErr != nil {
 		return fmt.Errorf("nats: %s: %w", op, ctxErr)
 	}
 	var netErr net.Error
@@ -54,17 +53,4 @@ func interpretError(ctx context.Context, op string, err error) error {
 func isWrongLastSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
-}
-
-// contextDone returns ctx's error, counting a deadline that has passed as
-// context.DeadlineExceeded even before ctx's own timer has fired: a socket
-// deadline set from it can expire first.
-func contextDone(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-		return context.DeadlineExceeded
-	}
-	return nil
 }

@@ -4,10 +4,14 @@
 // # Durability
 //
 // Every Append is one Pebble batch committed with pebble.Sync: the batch is in
-// the write-ahead log and fsynced before Append returns. A returned Append
-// therefore survives a process crash and a power loss; an Append that returned
-// an error wrote nothing. A batch is atomic: after a crash either all of its
-// events are in the log or none are.
+// the write-ahead log and fsynced before Append returns. A batch larger than
+// 4 MiB (a checkpoint) is instead written into one table, synced, and
+// ingested (Pebble links it into the database and syncs the manifest edit
+// that adds it before Ingest returns): it is written once, and never held
+// in memory whole. Either way a returned Append survives a process crash
+// and a power loss; an Append that returned an error wrote nothing. An
+// Append is atomic: after a crash either all of its events are in the log
+// or none are.
 //
 // Pebble treats a failed WAL write or fsync as fatal: it stops the process
 // (through the logger's Fatalf, which here logs and panics) rather than

@@ -50,6 +50,10 @@ type Log struct {
 	// reclaim gets the space of truncated events back in the background.
 	reclaim *reclaimer
 
+	// ingest appends a batch too large for the pooled buffers (a
+	// checkpoint) as a table instead of a batch.
+	ingest *ingester
+
 	tailMu     sync.Mutex
 	grew       chan struct{} // Closed and replaced after every append; closed on Close. Lock: tailMu.
 	tailClosed bool          // Lock: tailMu.
@@ -64,7 +68,8 @@ var (
 )
 
 // Append implements stores.Log. The batch is one Pebble batch committed with
-// pebble.Sync: when Append returns a position, all of the batch is on disk;
+// pebble.Sync, or one ingested table when it is large (see ingester): when
+// Append returns a position, all of the batch is on disk;
 // when it returns an error, none of it is. Errors: stores.ErrEmptyBatch,
 // stores.ErrClosed, ctx.Err() if ctx is done before the batch is written, an
 // encoding error (nothing written), or a Pebble error via interpretError.
@@ -77,12 +82,11 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	}
 	// A batch of ordinary events is encoded before taking the append slot,
 	// so concurrent appenders encode while another one waits for its
-	// fsync. A checkpoint (hundreds of megabytes of state, while every other
-	// command waits for it anyway) is encoded an event at a time straight
-	// into the Pebble batch: encoding it whole first held a second copy.
+	// fsync. A larger one (a checkpoint: hundreds of megabytes of state,
+	// while every other command waits for it anyway) is written as a table
+	// and ingested (see ingester), an event at a time.
 	var enc *encoded
-	hint := events.EncodedSizeHint(batch)
-	if hint <= maxPooledBuf {
+	if events.EncodedSizeHint(batch) <= maxPooledBuf {
 		enc = getEncoded()
 		defer putEncoded(enc)
 		if err := enc.encode(batch); err != nil {
@@ -103,19 +107,19 @@ func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) 
 	defer func() { <-l.appendSem }()
 
 	first := l.head.Load() + 1
-	var b *pdb.Batch
-	var err error
-	if enc != nil {
-		b, err = l.batchOf(enc, first)
+	if enc == nil {
+		if err := l.ingest.append(ctx, l.db, batch, first); err != nil {
+			return 0, err
+		}
 	} else {
-		b, err = l.encodeInto(batch, hint, first)
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer b.Close()
-	if err := b.Commit(pdb.Sync); err != nil {
-		return 0, interpretError("append", err)
+		b, err := l.batchOf(enc, first)
+		if err != nil {
+			return 0, err
+		}
+		defer b.Close()
+		if err := b.Commit(pdb.Sync); err != nil {
+			return 0, interpretError("append", err)
+		}
 	}
 	l.publish(first + uint64(len(batch)) - 1)
 	return first, nil
@@ -128,27 +132,6 @@ func (l *Log) batchOf(enc *encoded, first uint64) (*pdb.Batch, error) {
 	for i := range enc.ends {
 		// Set copies key and value into the batch, so one key buffer serves all.
 		if err := b.Set(putEventKey(key[:], first+uint64(i)), enc.record(i), nil); err != nil {
-			b.Close()
-			return nil, interpretError("append", err)
-		}
-	}
-	return b, nil
-}
-
-// encodeInto returns a Pebble batch holding batch from position first,
-// encoding one event at a time into a scratch buffer that Set copies from;
-// hint is a lower bound on the encoded size (events.EncodedSizeHint).
-func (l *Log) encodeInto(batch []events.Event, hint int, first uint64) (*pdb.Batch, error) {
-	b := l.db.NewBatchWithSize(hint + len(batch)*(1+2*5+eventKeyLen+64))
-	var key [eventKeyLen]byte
-	var rec []byte
-	for i, ev := range batch {
-		var err error
-		if rec, err = events.Marshal(rec[:0], ev); err != nil {
-			b.Close()
-			return nil, fmt.Errorf("pebble: append: %w", err)
-		}
-		if err := b.Set(putEventKey(key[:], first+uint64(i)), rec, nil); err != nil {
 			b.Close()
 			return nil, interpretError("append", err)
 		}

@@ -53,6 +53,10 @@ func Open(dir string, opts ...Option) (*Log, error) {
 	if err == nil {
 		first, err = recoverFirst(db)
 	}
+	var in *ingester
+	if err == nil {
+		in, err = newIngester(db, po, dir, fs)
+	}
 	if err != nil {
 		_ = db.Close()
 		_ = lock.Close()
@@ -65,6 +69,7 @@ func Open(dir string, opts ...Option) (*Log, error) {
 		appendSem: make(chan struct{}, 1),
 		grew:      make(chan struct{}),
 		reclaim:   newReclaimer(db, po.Logger, first),
+		ingest:    in,
 	}
 	// A log truncated up to its head holds no event key: the head is
 	// first-1, not 0.

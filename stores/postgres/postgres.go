@@ -272,18 +272,10 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	}
 	defer rows.Close()
 	run := stores.NewBatchRun(from, max)
-	for rows.Next() {
-		var first int64
-		var n int32
-		var data []byte
-		if err := rows.Scan(&first, &n, &data); err != nil {
-			return nil, l.interpretError("read", err)
-		}
-		if err := run.Add(uint64(first), int64(n), data); err != nil {
+	if err := run.AddRows(rows); err != nil {
+		if errors.Is(err, stores.ErrCorrupt) {
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, l.interpretError("read", err)
 	}
 	return run.Events(), nil

@@ -274,14 +274,7 @@ func TestSurvivesTerminatedConnections(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	select {
-	case err := <-woke:
-		if err != nil {
-			t.Fatalf("wait across terminated connections: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("wait did not wake on the append after the outage")
-	}
+	storetest.AwaitErr(t, woke, nil, 20*time.Second, "wait across terminated connections", "wait did not wake on the append after the outage")
 
 	eventually(t, "LISTEN again", func() bool { e, _, up := listenState(); return up && e > before })
 	if _, err := other.Append(ctx, []events.Event{storetest.Event("k", 3)}); err != nil {
@@ -318,14 +311,7 @@ func TestTailWakesOnNotify(t *testing.T) {
 		if _, err := a.Append(ctx, []events.Event{storetest.Event("n", int(after))}); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case err := <-woke:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("wait(%d) on one handle did not wake on the other's append", after)
-		}
+		storetest.AwaitErr(t, woke, nil, 20*time.Second, fmt.Sprintf("wait(%d)", after), fmt.Sprintf("wait(%d) on one handle did not wake on the other's append", after))
 	}
 	// With no Wait running, nothing in b reads the head: only a
 	// notification can tell it of a's next append.

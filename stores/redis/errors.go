@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -31,7 +30,7 @@ func interpretError(ctx context.Context, op string, err error) error {
 	}
 	// A deadline on ctx becomes a socket deadline inside go-redis and surfaces
 	// as an i/o timeout, so the caller's context decides first.
-	if ctxErr := contextDone(ctx); ctxErr != nil {
+	if ctxErr := stores.ContextDone(ctx); ctxErr != nil {
 		return fmt.Errorf("redis: %s: %w", op, ctxErr)
 	}
 	var netErr net.Error
@@ -58,17 +57,4 @@ func interpretError(ctx context.Context, op string, err error) error {
 	default:
 		return fmt.Errorf("redis: %s: %w", op, err)
 	}
-}
-
-// contextDone returns ctx's error, counting a deadline that has passed as
-// context.DeadlineExceeded even before ctx's own timer has fired: a socket
-// deadline set from it can expire first.
-func contextDone(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-		return context.DeadlineExceeded
-	}
-	return nil
 }

@@ -346,14 +346,7 @@ func TestWaitSeesOtherProcess(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	select {
-	case err := <-woke:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("wait did not wake on another process's append")
-	}
+	storetest.AwaitErr(t, woke, nil, 20*time.Second, "wait", "wait did not wake on another process's append")
 	got, err := l.Read(ctx, 1, 10)
 	if err != nil || len(got) != 2 || got[1].TaskID != "child" {
 		t.Fatalf("read = %v, %v; want the child's event at 2", got, err)

@@ -258,12 +258,8 @@ func runConditionalRace(t *testing.T, h Harness) {
 					t.Errorf("writer %d: append at %d: %v", w, head, err)
 					return
 				}
-				ids := make([]string, len(b))
-				for j := range b {
-					ids[j] = b[j].TaskID
-				}
 				mu.Lock()
-				all = append(all, landed{head, got, ids})
+				all = append(all, landed{head, got, taskIDs(b)})
 				mu.Unlock()
 				i++
 			}

@@ -238,19 +238,20 @@ func WaitCancel(t testing.TB, tl stores.Tailer) {
 	errc := make(chan error, 1)
 	go func() { _, err := tl.Wait(ctx, 0); errc <- err }()
 	cancel()
-	awaitErr(t, errc, context.Canceled, "wait after cancel", "wait did not return after cancel")
+	AwaitErr(t, errc, context.Canceled, 10*time.Second, "wait after cancel", "wait did not return after cancel")
 }
 
-// awaitErr fails the test unless errc gives an error wrapping want within
-// 10s; what names the call in the message, late is the message on timeout.
-func awaitErr(t testing.TB, errc <-chan error, want error, what, late string) {
+// AwaitErr fails the test unless errc gives, within timeout, an error
+// wrapping want (with want nil: no error, as of a Wait that must wake);
+// what names the call in the message, late is the message on timeout.
+func AwaitErr(t testing.TB, errc <-chan error, want error, timeout time.Duration, what, late string) {
 	t.Helper()
 	select {
 	case err := <-errc:
 		if !errors.Is(err, want) {
 			t.Fatalf("%s = %v, want %v", what, err, want)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(timeout):
 		t.Fatal(late)
 	}
 }

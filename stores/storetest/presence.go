@@ -62,11 +62,7 @@ func mustMembers(t testing.TB, p stores.Presence) []stores.Member {
 
 // nodesOf returns the node names of ms, in order.
 func nodesOf(ms []stores.Member) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Node
-	}
-	return out
+	return mapped(ms, func(m stores.Member) string { return m.Node })
 }
 
 // checkNodes fails unless p lists exactly nodes, in that order.

@@ -96,6 +96,20 @@ func batch(prefix string, n int) []events.Event {
 	return out
 }
 
+// taskIDs returns the task ids of b, in order.
+func taskIDs(b []events.Event) []string {
+	return mapped(b, func(e events.Event) string { return e.TaskID })
+}
+
+// mapped returns f of each element of s, in order.
+func mapped[T, U any](s []T, f func(T) U) []U {
+	out := make([]U, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
+}
+
 func readAll(t testing.TB, l stores.Log) []events.Event {
 	t.Helper()
 	var out []events.Event
@@ -277,11 +291,7 @@ func Run(t *testing.T, h Harness) {
 						t.Errorf("writer %d append %d: %v", w, i, err)
 						return
 					}
-					ids := make([]string, len(b))
-					for j := range b {
-						ids[j] = b[j].TaskID
-					}
-					spans <- span{first, ids}
+					spans <- span{first, taskIDs(b)}
 				}
 			})
 		}
@@ -422,7 +432,7 @@ func runTail(t *testing.T, h Harness) {
 	}()
 	time.Sleep(20 * time.Millisecond)
 	l.Close()
-	awaitErr(t, errc, stores.ErrClosed, "wait across close", "wait did not return when the log closed")
+	AwaitErr(t, errc, stores.ErrClosed, 10*time.Second, "wait across close", "wait did not return when the log closed")
 }
 
 func runShared(t *testing.T, h Harness) {
@@ -435,14 +445,7 @@ func runShared(t *testing.T, h Harness) {
 		go func() { _, err := tb.Wait(ctx, 0); woke <- err }()
 		time.Sleep(20 * time.Millisecond)
 		mustAppend(t, a, batch("from-a", 1))
-		select {
-		case err := <-woke:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("tail on one handle did not wake on the other's append")
-		}
+		AwaitErr(t, woke, nil, 10*time.Second, "wait", "tail on one handle did not wake on the other's append")
 	}
 	var wg sync.WaitGroup
 	for i, l := range []stores.Log{a, b} {

@@ -36,6 +36,19 @@ func summarize(t *testing.T, in string) (out string, status int) {
 	return stdout.String(), status
 }
 
+// expectSummary checks the summary of the stream in: its output and its
+// exit status.
+func expectSummary(t *testing.T, in, want string, wantStatus int) {
+	t.Helper()
+	out, status := summarize(t, in)
+	if out != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+	if status != wantStatus {
+		t.Errorf("status %d, want %d", status, wantStatus)
+	}
+}
+
 // TestSummaryOfAFailingRun feeds a run with a passing test, skips with and
 // without a message, a failed subtest, a package without tests and lines
 // that are not JSON, and checks go test's usual output, the summary lines
@@ -83,7 +96,6 @@ func TestSummaryOfAFailingRun(t *testing.T) {
 		[4]string{"output", c, "", "?   \texample.com/c\t[no test files]\n"},
 		[4]string{"skip", c, "", ""},
 	) + "a line that is not JSON\n"
-	out, status := summarize(t, in)
 	want := "--- FAIL: TestFail (0.00s)\n" +
 		"    --- FAIL: TestFail/sub (0.00s)\n" +
 		"        a_test.go:20: boom\n" +
@@ -94,18 +106,13 @@ func TestSummaryOfAFailingRun(t *testing.T) {
 		"a line that is not JSON\n" +
 		"make test: 1 test failed: example.com/a.TestFail/sub\n" +
 		"make test: 3 of 6 tests skipped: OMNIQ_TEST_POSTGRES not set (2); no message (1)\n"
-	if out != want {
-		t.Errorf("output:\n%s\nwant:\n%s", out, want)
-	}
-	if status != 1 {
-		t.Errorf("status %d, want 1", status)
-	}
+	expectSummary(t, in, want, 1)
 }
 
 // TestSummaryOfAPassingRun: nothing but the package lines and the count.
 func TestSummaryOfAPassingRun(t *testing.T) {
 	const a = "example.com/a"
-	out, status := summarize(t, stream(t,
+	in := stream(t,
 		[4]string{"run", a, "TestOK", ""},
 		[4]string{"output", a, "TestOK", "=== RUN   TestOK\n"},
 		[4]string{"output", a, "TestOK", "--- PASS: TestOK (0.00s)\n"},
@@ -113,13 +120,8 @@ func TestSummaryOfAPassingRun(t *testing.T) {
 		[4]string{"output", a, "", "PASS\n"},
 		[4]string{"output", a, "", "ok  \texample.com/a\t0.01s\n"},
 		[4]string{"pass", a, "", ""},
-	))
-	if want := "ok  \texample.com/a\t0.01s\nmake test: 1 test ran, none skipped\n"; out != want {
-		t.Errorf("output:\n%s\nwant:\n%s", out, want)
-	}
-	if status != 0 {
-		t.Errorf("status %d, want 0", status)
-	}
+	)
+	expectSummary(t, in, "ok  \texample.com/a\t0.01s\nmake test: 1 test ran, none skipped\n", 0)
 }
 
 // TestSummaryOfACrash: a test binary that dies while a test runs (a panic,
@@ -127,23 +129,18 @@ func TestSummaryOfAPassingRun(t *testing.T) {
 // test counts as failed.
 func TestSummaryOfACrash(t *testing.T) {
 	const d = "example.com/d"
-	out, status := summarize(t, stream(t,
+	in := stream(t,
 		[4]string{"run", d, "TestHang", ""},
 		[4]string{"output", d, "TestHang", "=== RUN   TestHang\n"},
 		[4]string{"output", d, "TestHang", "panic: test timed out after 1s\n"},
 		[4]string{"output", d, "", "FAIL\texample.com/d\t1.00s\n"},
 		[4]string{"fail", d, "", ""},
-	))
+	)
 	want := "panic: test timed out after 1s\n" +
 		"FAIL\texample.com/d\t1.00s\n" +
 		"make test: 1 test failed: example.com/d.TestHang\n" +
 		"make test: 1 test ran, none skipped\n"
-	if out != want {
-		t.Errorf("output:\n%s\nwant:\n%s", out, want)
-	}
-	if status != 1 {
-		t.Errorf("status %d, want 1", status)
-	}
+	expectSummary(t, in, want, 1)
 }
 
 // TestSummaryOfABuildFailure: the go command's build events are shown and
@@ -158,18 +155,12 @@ func TestSummaryOfABuildFailure(t *testing.T) {
 		[4]string{"output", e, "", "FAIL\texample.com/e [build failed]\n"},
 	) + `{"Action":"fail","Package":"example.com/e","FailedBuild":"example.com/e [example.com/e.test]"}
 `
-	out, status := summarize(t, in)
 	want := "# example.com/e\n" +
 		"./e.go:3:1: syntax error\n" +
 		"FAIL\texample.com/e [build failed]\n" +
 		"make test: 1 package failed: example.com/e (build failed)\n" +
 		"make test: no test ran\n"
-	if out != want {
-		t.Errorf("output:\n%s\nwant:\n%s", out, want)
-	}
-	if status != 1 {
-		t.Errorf("status %d, want 1", status)
-	}
+	expectSummary(t, in, want, 1)
 }
 
 // TestEmptyStreamFails: a pipe from a go test that did not start carries
@@ -271,16 +262,10 @@ func TestSummaryOfASetupFailure(t *testing.T) {
 {"Action":"output","Package":"./nonexistent","Output":"FAIL\t./nonexistent [setup failed]\n"}
 {"Action":"fail","Package":"./nonexistent","Elapsed":0,"FailedBuild":"./nonexistent"}
 `
-	out, status := summarize(t, in)
 	want := "# ./nonexistent\n" +
 		"stat /src/nonexistent: directory not found\n" +
 		"FAIL\t./nonexistent [setup failed]\n" +
 		"make test: 1 package failed: ./nonexistent (setup failed)\n" +
 		"make test: no test ran\n"
-	if out != want {
-		t.Errorf("output:\n%s\nwant:\n%s", out, want)
-	}
-	if status != 1 {
-		t.Errorf("status %d, want 1", status)
-	}
+	expectSummary(t, in, want, 1)
 }

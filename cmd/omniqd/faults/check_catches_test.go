@@ -173,6 +173,21 @@ func TestCheckerCatches(t *testing.T) {
 		t.Helper()
 		forgeAt(t, log, clock.Now(), id, p)
 	}
+	// completed returns the id of the task of the last completion in log,
+	// failing the test when there is none.
+	completed := func(t *testing.T, log *memory.Log) string {
+		t.Helper()
+		var done string
+		if err := stores.ReadAll(ctx, log, 1, 100, func(ev events.Event) error {
+			if _, ok := ev.Payload.(*events.TaskCompleted); ok {
+				done = ev.TaskID
+			}
+			return nil
+		}); err != nil || done == "" {
+			t.Fatalf("no completion in the compacted log: %v", err)
+		}
+		return done
+	}
 	cases := []struct {
 		name   string
 		checks []string // the checks that must fail
@@ -382,15 +397,7 @@ func TestCheckerCatches(t *testing.T) {
 		if rep, err := audit.Verify(ctx, log, audit.Options{}); err != nil || !rep.OK() {
 			t.Fatalf("clean fixture: %v %v", err, rep.Err())
 		}
-		var done string
-		if err := stores.ReadAll(ctx, log, 1, 100, func(ev events.Event) error {
-			if _, ok := ev.Payload.(*events.TaskCompleted); ok {
-				done = ev.TaskID
-			}
-			return nil
-		}); err != nil || done == "" {
-			t.Fatalf("no completion in the compacted log: %v", err)
-		}
+		done := completed(t, log)
 		forge(t, log, clock, done, &events.TaskCompleted{Attempt: 2})
 		rep, err := audit.Verify(ctx, log, audit.Options{})
 		if err != nil || rep.OK() || !rep.Has(audit.RuleCompletedTwoLeases) {
@@ -408,15 +415,7 @@ func TestCheckerCatches(t *testing.T) {
 		if rep, err := audit.Verify(ctx, log, audit.Options{Strict: true}); err != nil || !rep.OK() {
 			t.Fatalf("clean fixture, strict: %v %v", err, rep.Err())
 		}
-		var done string
-		if err := stores.ReadAll(ctx, log, 1, 100, func(ev events.Event) error {
-			if _, ok := ev.Payload.(*events.TaskCompleted); ok {
-				done = ev.TaskID
-			}
-			return nil
-		}); err != nil || done == "" {
-			t.Fatalf("no completion in the compacted log: %v", err)
-		}
+		done := completed(t, log)
 		forge(t, log, clock, done, &events.TaskHeartbeat{Attempt: 1, Deadline: events.At(clock.Now().Add(time.Minute))})
 		if rep, err := audit.Verify(ctx, log, audit.Options{}); err != nil || !rep.OK() || len(rep.Warnings) == 0 {
 			t.Fatalf("plain verify of a late heartbeat of %s: want a warning, no breach: %v %+v", done, err, rep)

@@ -596,33 +596,30 @@ func check(ctx context.Context, log stores.Log, archiveDir string, h *history) (
 		c.checked++
 		c.fail("task %s: attempt %d was held past its deadline but never stopped being the current lease", l.id, l.attempt)
 	}
-	for _, l := range h.stalled {
+	// reissued checks a lease that no answer ended: no outcome of it was
+	// applied, and the task was handed out again, unless it ended (but
+	// not completed) under that attempt. The messages call the attempt
+	// how ("the stalled attempt") and say what became of it.
+	reissued := func(c *checkResult, l lease, how, what string) {
 		c.checked++
 		for _, v := range []verb{verbComplete, verbFail} {
 			if applied[appliedKey{v, l}] {
-				c.fail("task %s: the stalled attempt %d has an applied %s", l.id, l.attempt, v)
+				c.fail("task %s: the %s attempt %d has an applied %s", l.id, how, l.attempt, v)
 			}
 		}
 		t := final(l.id)
 		endedThen := t != nil && t.Status.Terminal() && t.Status != projections.StatusCompleted && t.Attempt == l.attempt
 		if maxLease[l.id] <= l.attempt && !endedThen {
-			c.fail("task %s: attempt %d stalled and the task was not handed out again", l.id, l.attempt)
+			c.fail("task %s: attempt %d %s and the task was not handed out again", l.id, l.attempt, what)
 		}
+	}
+	for _, l := range h.stalled {
+		reissued(c, l, "stalled", "stalled")
 	}
 	// A lease its worker dropped when it died with its node is answered by
 	// no one: it runs out and the task is handed out again (or ends).
 	for _, l := range h.abandoned {
-		c.checked++
-		for _, v := range []verb{verbComplete, verbFail} {
-			if applied[appliedKey{v, l}] {
-				c.fail("task %s: the abandoned attempt %d has an applied %s", l.id, l.attempt, v)
-			}
-		}
-		t := final(l.id)
-		endedThen := t != nil && t.Status.Terminal() && t.Status != projections.StatusCompleted && t.Attempt == l.attempt
-		if maxLease[l.id] <= l.attempt && !endedThen {
-			c.fail("task %s: attempt %d was abandoned (its worker died with its node) and the task was not handed out again", l.id, l.attempt)
-		}
+		reissued(c, l, "abandoned", "was abandoned (its worker died with its node)")
 	}
 
 	// What the log shows pending or running when omniqd starts is handed

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/tabwriter"
@@ -134,27 +133,20 @@ func runCluster(t *testing.T, bin string, seed uint64, name string, kills, pause
 
 	l := newLoad(t, h, seed, name, urls, *flagLease)
 	l.cluster, l.timeout = true, clusterCallTimeout
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	workCtx, stopWork := context.WithCancel(ctx)
-	var producers, workers sync.WaitGroup
-	defer func() { // on a t.Fatal too: no client may outlive the test
-		stopLoad()
-		stopWork()
-		waitTimeout(&producers, answerBudget+*flagLease+3*time.Minute)
-		waitTimeout(&workers, answerBudget+time.Minute)
-	}()
+	run := startLoad(ctx)
+	defer run.stop() // on a t.Fatal too: no client may outlive the test
 	for p := range n {
-		producers.Go(func() { l.produce(loadCtx, p) })
+		run.producers.Go(func() { l.produce(run.loadCtx, p) })
 	}
-	producers.Go(func() { l.watchBacklog(loadCtx, 0) })
-	producers.Go(func() { l.stall(loadCtx, 1) })
-	producers.Go(func() { l.shape(loadCtx, 2) })
-	producers.Go(func() { l.schedule(loadCtx, 0, *flagDuration) })
+	run.producers.Go(func() { l.watchBacklog(run.loadCtx, 0) })
+	run.producers.Go(func() { l.stall(run.loadCtx, 1) })
+	run.producers.Go(func() { l.shape(run.loadCtx, 2) })
+	run.producers.Go(func() { l.schedule(run.loadCtx, 0, *flagDuration) })
 	for w := range 2 * n {
-		workers.Go(func() { l.work(workCtx, w) })
+		run.workers.Go(func() { l.work(run.workCtx, w) })
 	}
 	for k := range n {
-		workers.Go(func() { l.keep(workCtx, k) })
+		run.workers.Go(func() { l.keep(run.workCtx, k) })
 	}
 	prober := l.conn(0)
 	defer prober.Close()
@@ -222,20 +214,9 @@ func runCluster(t *testing.T, bin string, seed uint64, name string, kills, pause
 				err = nd.d.signal(syscall.SIGCONT)
 			} else {
 				if x.Kind == killDuringStartup {
-					var p *process
-					if p, err = nd.d.start(); err != nil {
+					if err = killStarting(ctx, nd.d, h, f, x.Delay); err != nil {
 						<-probed
 						break
-					}
-					sleep(ctx, x.Delay)
-					nd.d.kill9()
-					f.Kills++
-					f.StartupKills++
-					select {
-					case pos := <-p.ready: // it got as far as serving: clients may have used it
-						h.started(pos)
-						f.Starts++
-					default:
 					}
 				}
 				err = start(nd)
@@ -253,34 +234,12 @@ func runCluster(t *testing.T, bin string, seed uint64, name string, kills, pause
 			ok = false
 			break
 		}
-		// Recovered: an enqueue is acknowledged again after the fault.
-		recovered.checked++
-		outage, err := waitAck(ctx, h, faultBegan, time.Minute)
-		if err != nil {
-			recovered.fail("%s at %s: %v", x.Kind, x.At, err)
-		}
+		outage := recoveredAfter(ctx, h, recovered, x, faultBegan)
 		if x.Kind == serverFault {
 			maxServerOutage = max(maxServerOutage, outage)
 		}
 	}
-	sleep(ctx, time.Until(began.Add(*flagDuration)))
-	stopLoad()
-	if !waitTimeout(&producers, answerBudget+*flagLease+3*time.Minute) {
-		t.Error("producers and the stalling worker did not stop")
-	}
-
-	l.healthy.Store(true)
-	drainBegan := time.Now()
-	if ok {
-		if err := drain(ctx, urls[0], *flagDrain); err != nil {
-			t.Errorf("drain: %v", err)
-		}
-	}
-	f.Drain = time.Since(drainBegan).Round(100 * time.Millisecond).String()
-	stopWork()
-	if !waitTimeout(&workers, answerBudget+time.Minute) {
-		t.Error("workers did not stop")
-	}
+	run.finish(ctx, t, l, f, began, urls[0], ok)
 
 	// Every node reaches the log's head and holds the same state.
 	log, err := storeurl.Open(ctx, setup.url)
@@ -732,23 +691,7 @@ func failoverTable(all []*figures) string {
 func clusterReplay(seed uint64, storeList string, kills, pauses int) string {
 	s := fmt.Sprintf("make faults-cluster SEED=%d DURATION=%s CLUSTER_KILLS=%d CLUSTER_PAUSES=%d CLUSTER_STORES=%s CLUSTER_NODES=%d SERVER_FAULTS=%d",
 		seed, *flagDuration, kills, pauses, storeList, *flagNodes, *flagServerFaults)
-	var more []string
-	if *flagLease != 3*time.Second {
-		more = append(more, "-lease-timeout="+flagLease.String())
-	}
-	if *flagRestartPG {
-		more = append(more, "-restart-postgres")
-	}
-	if *flagCompact != 0 {
-		more = append(more, "-compact-every="+flagCompact.String())
-	}
-	if *flagRetention != time.Second {
-		more = append(more, "-retention="+flagRetention.String())
-	}
-	if len(more) > 0 {
-		s += " FAULTS_ARGS='" + strings.Join(more, " ") + "'"
-	}
-	return s
+	return s + faultsArgs()
 }
 
 // testCluster is TestFaults with -cluster: each store of names in turn,

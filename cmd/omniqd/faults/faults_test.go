@@ -124,23 +124,7 @@ func TestFaults(t *testing.T) {
 	}
 	replay := func(stores string, kills int) string {
 		s := fmt.Sprintf("make faults SEED=%d DURATION=%s KILLS=%d STORES=%s SERVER_FAULTS=%d", seed, *flagDuration, kills, stores, *flagServerFaults)
-		var more []string
-		if *flagLease != 3*time.Second {
-			more = append(more, "-lease-timeout="+flagLease.String())
-		}
-		if *flagRestartPG {
-			more = append(more, "-restart-postgres")
-		}
-		if *flagCompact != 0 {
-			more = append(more, "-compact-every="+flagCompact.String())
-		}
-		if *flagRetention != time.Second {
-			more = append(more, "-retention="+flagRetention.String())
-		}
-		if len(more) > 0 {
-			s += " FAULTS_ARGS='" + strings.Join(more, " ") + "'"
-		}
-		return s
+		return s + faultsArgs()
 	}
 	t.Logf("seed %d: %d kills over %s, %s of load per store; replay: %s", seed, *flagKills, *flagStores, *flagDuration, replay(*flagStores, *flagKills))
 	t.Cleanup(func() {
@@ -167,6 +151,29 @@ func TestFaults(t *testing.T) {
 	}
 	t.Log("\n" + summary(all))
 	writeReport(t, all)
+}
+
+// faultsArgs is the FAULTS_ARGS part of a replay command: the flags of this
+// run that differ from their defaults (" FAULTS_ARGS='…'"), or "" when none
+// does.
+func faultsArgs() string {
+	var more []string
+	if *flagLease != 3*time.Second {
+		more = append(more, "-lease-timeout="+flagLease.String())
+	}
+	if *flagRestartPG {
+		more = append(more, "-restart-postgres")
+	}
+	if *flagCompact != 0 {
+		more = append(more, "-compact-every="+flagCompact.String())
+	}
+	if *flagRetention != time.Second {
+		more = append(more, "-retention="+flagRetention.String())
+	}
+	if len(more) == 0 {
+		return ""
+	}
+	return " FAULTS_ARGS='" + strings.Join(more, " ") + "'"
 }
 
 // writeReport writes the figures to -report, when given.
@@ -304,23 +311,16 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	t.Logf("%s: %s; schedule: %s", name, setup.url, strings.Join(plan, ", "))
 
 	l := newLoad(t, h, seed, name, []string{d.url()}, *flagLease)
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	workCtx, stopWork := context.WithCancel(ctx)
-	var producers, workers sync.WaitGroup
-	defer func() { // on a t.Fatal too: no client may outlive the test
-		stopLoad()
-		stopWork()
-		waitTimeout(&producers, answerBudget+*flagLease+3*time.Minute)
-		waitTimeout(&workers, answerBudget+time.Minute)
-	}()
+	run := startLoad(ctx)
+	defer run.stop() // on a t.Fatal too: no client may outlive the test
 	for p := range 2 {
-		producers.Go(func() { l.produce(loadCtx, p) })
+		run.producers.Go(func() { l.produce(run.loadCtx, p) })
 	}
-	producers.Go(func() { l.stall(loadCtx, 0) })
-	producers.Go(func() { l.shape(loadCtx, 0) })
-	producers.Go(func() { l.schedule(loadCtx, 0, *flagDuration) })
+	run.producers.Go(func() { l.stall(run.loadCtx, 0) })
+	run.producers.Go(func() { l.shape(run.loadCtx, 0) })
+	run.producers.Go(func() { l.schedule(run.loadCtx, 0, *flagDuration) })
 	for w := range 4 {
-		workers.Go(func() { l.work(workCtx, w) })
+		run.workers.Go(func() { l.work(run.workCtx, w) })
 	}
 
 	began := time.Now()
@@ -341,21 +341,9 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 		case killDuringStartup:
 			d.kill9()
 			f.Kills++
-			var p *process
-			if p, err = d.start(); err != nil {
-				break
+			if err = killStarting(ctx, d, h, f, x.Delay); err == nil {
+				err = start()
 			}
-			sleep(ctx, x.Delay)
-			d.kill9()
-			f.Kills++
-			f.StartupKills++
-			select {
-			case pos := <-p.ready: // it got as far as serving: clients may have used it
-				h.started(pos)
-				f.Starts++
-			default:
-			}
-			err = start()
 		case serverFault:
 			if err = setup.fault(ctx, x.Down); err == nil {
 				f.ServerFaults++
@@ -370,37 +358,14 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 			ok = false
 			break
 		}
-		// Recovered: an enqueue is acknowledged again after the fault.
-		recovered.checked++
-		outage, err := waitAck(ctx, h, faultBegan, time.Minute)
-		if err != nil {
-			recovered.fail("%s at %s: %v", x.Kind, x.At, err)
-		}
+		outage := recoveredAfter(ctx, h, recovered, x, faultBegan)
 		if x.Kind == serverFault {
 			maxServerOutage = max(maxServerOutage, outage)
 		} else {
 			maxOutage = max(maxOutage, outage)
 		}
 	}
-	sleep(ctx, time.Until(began.Add(*flagDuration)))
-	stopLoad()
-	if !waitTimeout(&producers, answerBudget+*flagLease+3*time.Minute) {
-		t.Error("producers and the stalling worker did not stop")
-	}
-
-	// The drain: healthy workers until every task in the log has ended.
-	l.healthy.Store(true)
-	drainBegan := time.Now()
-	if ok {
-		if err := drain(ctx, d.url(), *flagDrain); err != nil {
-			t.Errorf("drain: %v", err)
-		}
-	}
-	f.Drain = time.Since(drainBegan).Round(100 * time.Millisecond).String()
-	stopWork()
-	if !waitTimeout(&workers, answerBudget+time.Minute) {
-		t.Error("workers did not stop")
-	}
+	run.finish(ctx, t, l, f, began, d.url(), ok)
 
 	// A clean stop, then the checks on the log at rest.
 	code, stopErr := d.stop(60 * time.Second)
@@ -552,6 +517,88 @@ func waitAck(ctx context.Context, h *history, since time.Time, bound time.Durati
 		}
 	}
 	return time.Since(since), nil
+}
+
+// loadRun is a run's load in two groups, each under its own context: the
+// producers (with the stalling worker and the other makers of load), which
+// stop at the end of the run's duration, and the workers, which stop after
+// the drain.
+type loadRun struct {
+	loadCtx, workCtx   context.Context
+	stopLoad, stopWork context.CancelFunc
+	producers, workers sync.WaitGroup
+}
+
+// startLoad returns a loadRun under ctx with no goroutine yet.
+func startLoad(ctx context.Context) *loadRun {
+	r := &loadRun{}
+	r.loadCtx, r.stopLoad = context.WithCancel(ctx)
+	r.workCtx, r.stopWork = context.WithCancel(ctx)
+	return r
+}
+
+// stop stops both groups and waits for them, a bounded time each.
+func (r *loadRun) stop() {
+	r.stopLoad()
+	r.stopWork()
+	waitTimeout(&r.producers, answerBudget+*flagLease+3*time.Minute)
+	waitTimeout(&r.workers, answerBudget+time.Minute)
+}
+
+// finish ends the load the run's duration after began; then, when the run
+// is ok, the drain: healthy workers until every task in the log has ended,
+// asking through url, its length recorded in f. Last the workers stop.
+func (r *loadRun) finish(ctx context.Context, t *testing.T, l *load, f *figures, began time.Time, url string, ok bool) {
+	sleep(ctx, time.Until(began.Add(*flagDuration)))
+	r.stopLoad()
+	if !waitTimeout(&r.producers, answerBudget+*flagLease+3*time.Minute) {
+		t.Error("producers and the stalling worker did not stop")
+	}
+	l.healthy.Store(true)
+	drainBegan := time.Now()
+	if ok {
+		if err := drain(ctx, url, *flagDrain); err != nil {
+			t.Errorf("drain: %v", err)
+		}
+	}
+	f.Drain = time.Since(drainBegan).Round(100 * time.Millisecond).String()
+	r.stopWork()
+	if !waitTimeout(&r.workers, answerBudget+time.Minute) {
+		t.Error("workers did not stop")
+	}
+}
+
+// killStarting is the second kill of a killDuringStartup fault: it starts
+// d and kills it delay later, while it starts. A start that got as far as
+// serving counts as a start, since clients may have used it.
+func killStarting(ctx context.Context, d *daemon, h *history, f *figures, delay time.Duration) error {
+	p, err := d.start()
+	if err != nil {
+		return err
+	}
+	sleep(ctx, delay)
+	d.kill9()
+	f.Kills++
+	f.StartupKills++
+	select {
+	case pos := <-p.ready:
+		h.started(pos)
+		f.Starts++
+	default:
+	}
+	return nil
+}
+
+// recoveredAfter is the check after each fault x, begun at faultBegan: an
+// enqueue is acknowledged again within a minute. It returns how long the
+// outage lasted.
+func recoveredAfter(ctx context.Context, h *history, recovered *checkResult, x fault, faultBegan time.Time) time.Duration {
+	recovered.checked++
+	outage, err := waitAck(ctx, h, faultBegan, time.Minute)
+	if err != nil {
+		recovered.fail("%s at %s: %v", x.Kind, x.At, err)
+	}
+	return outage
 }
 
 // waitTimeout waits for wg, at most d; it reports whether wg finished.

@@ -150,41 +150,30 @@ func (h *history) leased(tasks []*engine.Task) {
 	}
 }
 
-func (h *history) answered(a answer) {
+// record appends v to the list *to of h, under h's lock.
+func record[T any](h *history, to *[]T, v T) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.answers = append(h.answers, a)
+	*to = append(*to, v)
 }
 
-func (h *history) staleTried(s staleTry) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.stale = append(h.stale, s)
-}
+func (h *history) answered(a answer) { record(h, &h.answers, a) }
+
+func (h *history) staleTried(s staleTry) { record(h, &h.stale, s) }
 
 func (h *history) stalledLease(l lease, expired bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	if expired {
-		h.stalled = append(h.stalled, l)
+		record(h, &h.stalled, l)
 	} else {
-		h.neverUp = append(h.neverUp, l)
+		record(h, &h.neverUp, l)
 	}
 }
 
 // abandonedLease records a lease its worker dropped without an answer: it
 // must run out and its task be handed out again.
-func (h *history) abandonedLease(l lease) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.abandoned = append(h.abandoned, l)
-}
+func (h *history) abandonedLease(l lease) { record(h, &h.abandoned, l) }
 
-func (h *history) started(pos uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.starts = append(h.starts, pos)
-}
+func (h *history) started(pos uint64) { record(h, &h.starts, pos) }
 
 // noAnswer counts a call that got no definite answer.
 func (h *history) noAnswer(err error) {

@@ -272,21 +272,10 @@ func (l *load) work(ctx context.Context, w int) {
 	cn := l.conn(w)
 	defer cn.Close()
 	for ctx.Err() == nil {
-		var tasks []*engine.Task
-		err := cn.try(ctx, func(ctx context.Context, c *client.Client) (err error) {
-			tasks, err = c.DequeueWait(ctx, "", 1+rng.IntN(3), time.Second)
-			return err
-		})
-		if err != nil {
-			if !definite(err) {
-				l.h.noAnswer(err)
-			} else {
-				l.t.Errorf("dequeue: %v", err)
-			}
-			sleep(ctx, time.Duration(20+rng.IntN(80))*time.Millisecond)
+		tasks, ok := l.dequeue(ctx, cn, rng, 1+rng.IntN(3))
+		if !ok {
 			continue
 		}
-		l.h.leased(tasks)
 		node := cn.last
 		died := l.died[node].Load()
 		l.holding[node].Add(int64(len(tasks)))
@@ -311,21 +300,10 @@ func (l *load) keep(ctx context.Context, home int) {
 	cn := l.conn(home)
 	defer cn.Close()
 	for ctx.Err() == nil {
-		var tasks []*engine.Task
-		err := cn.try(ctx, func(ctx context.Context, c *client.Client) (err error) {
-			tasks, err = c.DequeueWait(ctx, "", 1, time.Second)
-			return err
-		})
-		if err != nil {
-			if !definite(err) {
-				l.h.noAnswer(err)
-			} else {
-				l.t.Errorf("dequeue: %v", err)
-			}
-			sleep(ctx, time.Duration(20+rng.IntN(80))*time.Millisecond)
+		tasks, ok := l.dequeue(ctx, cn, rng, 1)
+		if !ok {
 			continue
 		}
-		l.h.leased(tasks)
 		node := cn.last
 		died := l.died[node].Load()
 		for _, task := range tasks {
@@ -334,6 +312,28 @@ func (l *load) keep(ctx context.Context, home int) {
 			l.holding[node].Add(-1)
 		}
 	}
+}
+
+// dequeue leases up to n tasks through cn and records them in the history.
+// When the dequeue fails it records the missing answer (or reports a
+// definite error), pauses a moment and returns false.
+func (l *load) dequeue(ctx context.Context, cn *conn, rng *rand.Rand, n int) ([]*engine.Task, bool) {
+	var tasks []*engine.Task
+	err := cn.try(ctx, func(ctx context.Context, c *client.Client) (err error) {
+		tasks, err = c.DequeueWait(ctx, "", n, time.Second)
+		return err
+	})
+	if err != nil {
+		if !definite(err) {
+			l.h.noAnswer(err)
+		} else {
+			l.t.Errorf("dequeue: %v", err)
+		}
+		sleep(ctx, time.Duration(20+rng.IntN(80))*time.Millisecond)
+		return nil, false
+	}
+	l.h.leased(tasks)
+	return tasks, true
 }
 
 // diedWith reports whether the workers co-located with node died since

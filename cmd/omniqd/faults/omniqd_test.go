@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/engine/audit"
+	"github.com/omniq/omniq/stores/storetest"
 )
 
 // buildOmniqd builds the omniqd binary into dir.
@@ -40,17 +41,6 @@ func omniqdEnv() []string {
 		}
 	}
 	return out
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // daemon is "omniqd serve" on one store and one fixed loopback port, so
@@ -79,7 +69,7 @@ type process struct {
 func newDaemon(t *testing.T, bin, store string, leaseTimeout time.Duration) *daemon {
 	d := &daemon{
 		t: t, bin: bin, store: store,
-		addr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		addr:    fmt.Sprintf("127.0.0.1:%d", storetest.FreePort(t)),
 		args:    []string{"--lease-timeout", leaseTimeout.String(), "--max-wait", "5s", "--shutdown-timeout", "20s"},
 		logPath: filepath.Join(t.TempDir(), "omniqd.log"),
 	}
@@ -253,7 +243,7 @@ type server struct {
 
 func newServer(t *testing.T, name string, argv func(port int, dir string) []string) *server {
 	dir := t.TempDir()
-	s := &server{t: t, name: name, port: freePort(t), dir: dir, argv: argv, logPath: filepath.Join(dir, name+".log")}
+	s := &server{t: t, name: name, port: storetest.FreePort(t), dir: dir, argv: argv, logPath: filepath.Join(dir, name+".log")}
 	t.Cleanup(s.kill9)
 	return s
 }

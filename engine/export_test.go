@@ -1,0 +1,8 @@
+package engine
+
+// WithCheckpointRuns makes a checkpoint batch larger than above bytes go in
+// runs of at most run bytes of state (see runs.go), so that tests reach the
+// path with small states.
+func WithCheckpointRuns(above, run int) Option {
+	return func(c *config) { c.runs = runSizes{above: above, run: run} }
+}
