@@ -48,6 +48,9 @@ type Interval struct {
 	// (tasks held as full records, and ended tasks held compact).
 	HotTasks  int `json:"hot_tasks"`
 	ColdTasks int `json:"cold_tasks"`
+	// Compactions: the compactions retention has run since the run began,
+	// at the interval's end (engine.RetentionStatus).
+	Compactions int `json:"compactions"`
 }
 
 // intervals takes the samples of a continuous run.
@@ -87,7 +90,7 @@ func (iv *intervals) sample(ctx context.Context, now time.Time) (worked, enqueue
 		Completed: worked - iv.worked, PerSec: rate(worked-iv.worked, took), Total: worked,
 		Enqueued: enqueued - iv.enqueued,
 		RSS:      procStatus("VmRSS"), HeapInuse: memstat.HeapInuse(), GoHeld: memstat.GoHeld(), PeakRSS: peakRSS(), StoreBytes: dirBytes(iv.r.dir),
-		HotTasks: st.HotTasks, ColdTasks: st.ColdTasks,
+		HotTasks: st.HotTasks, ColdTasks: st.ColdTasks, Compactions: iv.r.e.RetentionStatus().Runs,
 	}
 	iv.out = append(iv.out, s)
 	iv.last, iv.worked, iv.enqueued = now, worked, enqueued

@@ -251,6 +251,25 @@ func TestCheckPlateauSettle(t *testing.T) {
 	if p := CheckPlateau(minutes, RetentionSettle(2*time.Minute)); !p.OK() || p.BaseRSS != 3600*mib || p.MaxRSS != 3600*mib {
 		t.Fatalf("first compaction inside warm-up: %+v, want the plateau held at 3600 MiB", p)
 	}
+	// Retention's first compaction ends late (in 4:00-5:00, say on a busy
+	// machine): warm-up lasts until the interval in which it ended, whose
+	// peak is not the level. Without the count, that peak is judged.
+	late := flat(30, 60, 30_000, 0)
+	for i := range late {
+		late[i].PeakRSS = 3400 * mib
+	}
+	late[4].PeakRSS = 5400 * mib
+	if p := CheckPlateau(late, RetentionSettle(2*time.Minute)); p.OK() || p.WarmUpSeconds != 162 {
+		t.Fatalf("a late first compaction, not counted: %+v, want the 5400 MiB peak judged", p)
+	}
+	for i := range late {
+		if late[i].At >= 300 {
+			late[i].Compactions = 1 + int(late[i].At-300)/30
+		}
+	}
+	if p := CheckPlateau(late, RetentionSettle(2*time.Minute)); !p.OK() || p.WarmUpSeconds != 300 || p.MaxRSS != 3400*mib {
+		t.Fatalf("a late first compaction: %+v, want warm-up to 5:00 and the plateau held at 3400 MiB", p)
+	}
 	if RetentionSettle(0) != 0 || RetentionSettle(-time.Second) != 0 {
 		t.Fatal("no retention needs no settling")
 	}

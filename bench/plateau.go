@@ -60,7 +60,10 @@ type Plateau struct {
 // after warm-up: the median over the window that follows warm-up. Warm-up
 // lasts at least settle, capped at half the run: with retention, ended tasks
 // are kept for its age before a pass removes them, so memory cannot level
-// off before the age plus a pass or two (see RetentionSettle). An
+// off before the age plus a pass or two (see RetentionSettle); and it lasts
+// until the interval in which retention's first compaction ended
+// (Interval.Compactions), which removes all that accumulated before it at
+// once and so costs more than any compaction after it. An
 // interval's resident set is its peak (Interval.PeakRSS) where the kernel
 // reports one, else the sample at its end. A curve of fewer than 8
 // intervals fails as too short to judge. See Plateau.Err.
@@ -83,6 +86,12 @@ func CheckPlateau(ivs []Interval, settle time.Duration) *Plateau {
 	}
 
 	p.WarmUpSeconds = math.Max(math.Min(120, end/4), math.Min(settle.Seconds(), end/2))
+	for _, s := range ivs {
+		if s.Compactions > 0 {
+			p.WarmUpSeconds = math.Max(p.WarmUpSeconds, math.Min(s.At, end/2))
+			break
+		}
+	}
 	base := len(ivs) - 1
 	for i, s := range ivs {
 		// The first interval that begins at the end of warm-up (ticks run

@@ -8,8 +8,16 @@
 // source (a lease-only FinishBatch that waits), so a new task starts without
 // polling delay. Each leased task's handler runs in its own goroutine
 // (Config.Run, which watches its lease); when ctx ends, the pool stops
-// taking tasks, waits for running handlers, records their outcomes, and
-// returns nil. A request that fails is retried with backoff, its outcomes
+// taking tasks, runs the ones it holds, waits for running handlers, records
+// their outcomes, and returns nil.
+//
+// While its handlers are quick (each of the last quickRun finished within
+// quickHandler), a pool leases up to Concurrency tasks ahead of its free
+// slots, so that a slot that frees starts the next task at once instead of
+// waiting a round trip for it, and each request carries more tasks. A task
+// held ahead waits for a slot about as long as a quick handler runs, far
+// inside its lease. One slow handler stops the leasing ahead until quick
+// ones come again; the tasks already held still run. A request that fails is retried with backoff, its outcomes
 // sent again (a repeated outcome that had been recorded is refused as a
 // stale lease and changes nothing), unless Config.Fatal says retrying
 // cannot help: then the pool drains and returns that error.
@@ -81,12 +89,23 @@ const (
 	// 51-55k tasks/s against 62-65k.
 	outcomeLinger = 300 * time.Microsecond
 	maxLinger     = time.Millisecond
+	// A pool leases ahead of its free slots once quickRun handlers in a
+	// row each finished within quickHandler.
+	quickHandler = 2 * time.Millisecond
+	quickRun     = 256
 )
 
 // finished is a handler's outcome waiting to be sent.
 type finished struct {
 	o     queue.Outcome
-	first time.Time // when it was first ready to send
+	first time.Time     // when it was first ready to send
+	took  time.Duration // how long the handler ran
+}
+
+// held is a task leased ahead of a free slot.
+type held struct {
+	task *queue.Task
+	sent time.Time // when the request that leased it left
 }
 
 // reply is the answer to one request of the Work loop.
@@ -107,6 +126,8 @@ type pool struct {
 	n      int
 
 	running int        // handlers running
+	held    []held     // tasks leased ahead, waiting for a slot (oldest first)
+	quick   int        // handlers in a row that finished within quickHandler
 	asked   int        // tasks asked for by requests in flight
 	pending []finished // outcomes not yet sent
 	sending int        // outcome requests in flight
@@ -129,7 +150,7 @@ func (p *pool) run(ctx context.Context) error {
 			pollCancel()
 			pollCancel = nil
 		}
-		if stopping && p.running == 0 && len(p.pending) == 0 && p.sending == 0 && !p.polling {
+		if stopping && p.running == 0 && len(p.held) == 0 && len(p.pending) == 0 && p.sending == 0 && !p.polling {
 			return fatal
 		}
 		if retry == nil && len(p.pending) > 0 && p.sending < maxSending {
@@ -140,14 +161,14 @@ func (p *pool) run(ctx context.Context) error {
 			ask := 0
 			if !stopping {
 				// The slots of the outcomes sent are free again.
-				ask = max(min(p.n-p.running-p.asked-(len(p.pending)-len(sent)), maxLeasePerReq), 0)
+				ask = max(min(p.free()-(len(p.pending)-len(sent)), maxLeasePerReq), 0)
 			}
 			p.pending = append([]finished(nil), p.pending[len(sent):]...)
 			p.send(context.WithoutCancel(ctx), sent, ask, 0, false)
 			continue
 		}
 		if retry == nil && !stopping && !p.polling && len(p.pending) == 0 {
-			if free := p.n - p.running - p.asked; free > 0 { // no outcome is pending
+			if free := p.free(); free > 0 { // no outcome is pending
 				var pctx context.Context
 				pctx, pollCancel = context.WithCancel(ctx)
 				p.send(pctx, nil, min(free, maxLeasePerReq), p.cfg.Wait, true)
@@ -156,8 +177,7 @@ func (p *pool) run(ctx context.Context) error {
 		}
 		select {
 		case f := <-p.done:
-			p.running--
-			p.pending = append(p.pending, f)
+			p.finish(f)
 			p.collect()
 		case r := <-p.replies:
 			p.asked -= r.ask
@@ -216,8 +236,7 @@ func (p *pool) collect() {
 	for {
 		select {
 		case f := <-p.done:
-			p.running--
-			p.pending = append(p.pending, f)
+			p.finish(f)
 			continue
 		default:
 		}
@@ -233,8 +252,7 @@ func (p *pool) collect() {
 		}
 		select {
 		case f := <-p.done:
-			p.running--
-			p.pending = append(p.pending, f)
+			p.finish(f)
 			timer.Stop()
 			continue
 		case <-timer.C:
@@ -271,15 +289,49 @@ func (p *pool) send(ctx context.Context, sent []finished, ask int, wait time.Dur
 	}()
 }
 
-// start runs a leased task's handler in its own goroutine; its outcome
-// comes back on p.done.
+// free is how many more tasks the pool may lease: its free slots, and
+// while its handlers are quick, as many again ahead of them.
+func (p *pool) free() int {
+	limit := p.n
+	if p.quick >= quickRun {
+		limit += p.n
+	}
+	return limit - p.running - len(p.held) - p.asked
+}
+
+// start runs a leased task's handler in its own goroutine when a slot is
+// free, and holds it for the next slot otherwise; its outcome comes back
+// on p.done.
 func (p *pool) start(task *queue.Task, sent time.Time) {
+	if p.running >= p.n {
+		p.held = append(p.held, held{task, sent})
+		return
+	}
 	p.running++
 	go func() {
+		began := time.Now()
 		f := finished{o: p.cfg.Run(task, sent)}
 		f.first = time.Now()
+		f.took = f.first.Sub(began)
 		p.done <- f
 	}()
+}
+
+// finish takes a handler's outcome, and gives its slot to the task held
+// longest.
+func (p *pool) finish(f finished) {
+	p.running--
+	p.pending = append(p.pending, f)
+	if f.took <= quickHandler {
+		p.quick++
+	} else {
+		p.quick = 0
+	}
+	if len(p.held) > 0 {
+		h := p.held[0]
+		p.held = p.held[1:]
+		p.start(h.task, h.sent)
+	}
 }
 
 // requeue puts back the outcomes of a request that failed as a whole, to

@@ -23,6 +23,8 @@ type source struct {
 	fail     func(request int, outcomes int) error // nil: none fails
 	all      chan struct{}                         // closed once every task has an outcome
 	want     int
+	out      int // tasks leased and not yet recorded
+	mostOut  int // the most out at once
 }
 
 func newSource(n int) *source {
@@ -45,6 +47,7 @@ func (s *source) FinishBatch(ctx context.Context, outcomes []queue.Outcome, queu
 	for _, o := range outcomes {
 		s.recorded[o.Task.ID]++
 	}
+	s.out -= len(outcomes)
 	if len(s.recorded) == s.want && len(outcomes) > 0 {
 		select {
 		case <-s.all:
@@ -55,6 +58,8 @@ func (s *source) FinishBatch(ctx context.Context, outcomes []queue.Outcome, queu
 	k := min(n, len(s.backlog))
 	leased := s.backlog[:k:k]
 	s.backlog = s.backlog[k:]
+	s.out += k
+	s.mostOut = max(s.mostOut, s.out)
 	s.mu.Unlock()
 	if k == 0 && wait > 0 {
 		select { // an idle long-poll: nothing comes
@@ -68,6 +73,11 @@ func (s *source) FinishBatch(ctx context.Context, outcomes []queue.Outcome, queu
 // run runs a pool of concurrency over s until every task has an outcome,
 // and returns Run's error and the most handlers that ran at once.
 func run(t *testing.T, s *source, concurrency int, fatal func(error) bool) (error, int32) {
+	return runFor(t, s, concurrency, fatal, 100*time.Microsecond)
+}
+
+// runFor is run with handlers that take took each.
+func runFor(t *testing.T, s *source, concurrency int, fatal func(error) bool, took time.Duration) (error, int32) {
 	t.Helper()
 	var running, most atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,7 +90,7 @@ func run(t *testing.T, s *source, concurrency int, fatal func(error) bool) (erro
 				n := running.Add(1)
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 				}
-				time.Sleep(100 * time.Microsecond)
+				time.Sleep(took)
 				running.Add(-1)
 				return queue.Outcome{Task: task, Result: task.ID}
 			},
@@ -154,5 +164,32 @@ func TestPoolEndsOnAFatalError(t *testing.T) {
 	err, _ := run(t, s, 4, func(err error) bool { return errors.Is(err, errGone) })
 	if !errors.Is(err, errGone) {
 		t.Fatalf("Run = %v, want the fatal error", err)
+	}
+}
+
+// TestPoolLeasesAheadWhileHandlersAreQuick: with quick handlers the pool
+// holds up to Concurrency tasks beyond its running ones, never running more
+// than Concurrency; with slow handlers it leases only for free slots.
+func TestPoolLeasesAheadWhileHandlersAreQuick(t *testing.T) {
+	s := newSource(3000)
+	err, most := runFor(t, s, 8, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if most > 8 || s.mostOut <= 8 || s.mostOut > 16 {
+		t.Fatalf("quick handlers: %d ran at once and %d tasks were out at once, want at most 8 and 9 to 16", most, s.mostOut)
+	}
+	for id, n := range s.recorded {
+		if n != 1 {
+			t.Fatalf("task %s: %d outcomes recorded", id, n)
+		}
+	}
+
+	s = newSource(200)
+	if err, _ := runFor(t, s, 8, nil, 5*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if s.mostOut > 8 {
+		t.Fatalf("slow handlers: %d tasks were out at once with a concurrency of 8", s.mostOut)
 	}
 }
