@@ -71,13 +71,14 @@ lint:
 # Each decoder's fuzz target for a short while (FUZZTIME each): event
 # records (msgpack, the fast payload decoder against the reflective one, JSON
 # Lines), snapshots, file-store segments, store URLs, cron specs and HTTP
-# request bodies (client decoding and the daemon's handler). go test -fuzz
+# request bodies (wire decoding and the server's handler), and the value
+# normalizer against the codec. go test -fuzz
 # takes one target per run, so each name is anchored.
 FUZZTIME ?= 15s
 FUZZ_TARGETS = ./events:FuzzUnmarshal ./events:FuzzFastDecode ./events/eventjson:FuzzUnmarshal \
 	./projections:FuzzRestore ./projections:FuzzRestoreRich ./stores/file:FuzzOpen \
-	./stores/redis:FuzzParseURL ./engine:FuzzEnqueueCron ./client:FuzzDecodeTask \
-	./cmd/omniqd:FuzzAPIRequestBodies
+	./stores/redis:FuzzParseURL ./engine:FuzzEnqueueCron ./wire:FuzzDecodeTask \
+	./server:FuzzAPIRequestBodies ./values:FuzzNormalize
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
@@ -88,7 +89,7 @@ fuzz:
 clean:
 	rm -rf bin omniq-data
 
-# Regenerate the test-only client of cmd/omniqd/openapi.json (oapi-codegen,
+# Regenerate the test-only client of server/openapi.json (oapi-codegen,
 # fetched through the module proxy); TestGeneratedClientIsCurrent fails until
 # it is regenerated after the document changes.
 .PHONY: genclient

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/queue"
+	"github.com/omniq/omniq/wire"
 )
 
 // Client talks to an omniqd server. It implements queue.Queue, as the
@@ -137,7 +138,7 @@ func (c *Client) Enqueue(ctx context.Context, task *queue.Task) error {
 	if err := c.do(ctx, http.MethodPost, "/v1/tasks", nil, spec, &got); err != nil {
 		return err
 	}
-	copyEngineFields(task, &got)
+	got.CopyEngineFields(task)
 	return nil
 }
 
@@ -165,7 +166,7 @@ func (c *Client) EnqueueBatch(ctx context.Context, tasks []*queue.Task) error {
 		return fmt.Errorf("%w: enqueued %d tasks, server answered with %d", ErrProtocol, len(tasks), len(got.Tasks))
 	}
 	for i, t := range tasks {
-		copyEngineFields(t, &got.Tasks[i])
+		got.Tasks[i].CopyEngineFields(t)
 	}
 	return nil
 }
@@ -307,7 +308,7 @@ func (c *Client) answer(ctx context.Context, task *queue.Task, verb string, body
 	if err := c.do(ctx, http.MethodPost, taskPath(task.ID, verb), nil, body, &got); err != nil {
 		return err
 	}
-	copyEngineFields(task, &got)
+	got.CopyEngineFields(task)
 	return nil
 }
 
@@ -425,7 +426,7 @@ func (c *Client) doFound(ctx context.Context, method, path string, query url.Val
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
-	if err := decode(resp.Body, out, false); err != nil {
+	if err := wire.DecodeAnswer(resp.Body, out); err != nil {
 		return fmt.Errorf("%w: %s %s: %v", ErrProtocol, method, path, err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body) // the connection is reused

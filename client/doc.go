@@ -1,5 +1,6 @@
-// Package client is the Go client of the omniqd daemon, and the wire format
-// of its HTTP/JSON API, which the server shares.
+// Package client is the Go client of the omniqd daemon's HTTP/JSON API
+// (package server), whether omniqd serves it or a program that embeds the
+// engine does.
 //
 // A Client implements queue.Queue, the whole task API the embedded engine
 // implements too (EnqueueBatch, Complete, Fail, Heartbeat, PauseSchedule,
@@ -18,7 +19,9 @@
 // errors.Is(err, queue.ErrNotFound), queue.ErrStaleLease,
 // queue.ErrInvalidCron, … The table that maps sentinels to the wire's error
 // codes and HTTP statuses (ErrorFor, Error.Unwrap) is the one the server
-// uses.
+// uses: both sides take it, and every body of the API, from package wire,
+// and this package keeps their names (TaskSpec, Task, Error, ErrorFor, the
+// Code constants, …) as aliases of wire's.
 //
 // On the wire, tasks use snake_case fields (TaskSpec, Task); ttl
 // and interval are seconds, or a Go duration string on input ("90s"); times

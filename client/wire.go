@@ -1,174 +1,110 @@
 package client
 
 import (
+	"io"
 	"time"
 
 	"github.com/omniq/omniq/queue"
+	"github.com/omniq/omniq/wire"
 )
 
-// TaskSpec is what a caller says about a new task: the body of
-// POST /v1/tasks, in snake_case. Only Func is required.
-type TaskSpec struct {
-	ID         string         `json:"id"`                    // "" lets the server choose (a ULID)
-	Func       string         `json:"func"`                  // the handler name a worker runs
-	Args       []any          `json:"args,omitempty"`        // positional arguments (JSON values)
-	Kwargs     map[string]any `json:"kwargs,omitempty"`      // keyword arguments (JSON values)
-	QueueName  string         `json:"queue_name"`            // "" is "default"
-	Priority   int            `json:"priority"`              // -1000..1000, higher first
-	TTL        Duration       `json:"ttl,omitzero"`          // expire if not started within it
-	Retries    int            `json:"retries"`               // retries after a failed attempt
-	MaxRetries int            `json:"max_retries,omitempty"` // when set, the ceiling for retries
-	DependsOn  []string       `json:"depends_on,omitempty"`  // ids that must complete first
-	Schedule   *Schedule      `json:"schedule,omitempty"`    // delayed or recurring execution
-}
+// The wire format of the API is package wire's, which the server shares.
+// This package keeps its names, so that a program that uses the client
+// needs no other import; each is wire's own (an alias, or the same value),
+// so errors.Is and type identity hold across both.
 
-// Schedule delays a task (run_at) or makes it recurring (cron or interval).
-type Schedule struct {
-	RunAt    time.Time `json:"run_at,omitzero"` // RFC 3339
-	Cron     string    `json:"cron,omitempty"`  // 5 fields, UTC unless CRON_TZ=Zone
-	Interval Duration  `json:"interval,omitzero"`
-	Paused   bool      `json:"paused,omitempty"`
-}
+// Bodies of requests and answers.
+type (
+	TaskSpec         = wire.TaskSpec
+	Schedule         = wire.Schedule
+	Task             = wire.Task
+	TaskInfo         = wire.TaskInfo
+	Batch            = wire.Batch
+	TaskList         = wire.TaskList
+	CompleteRequest  = wire.CompleteRequest
+	FailRequest      = wire.FailRequest
+	HeartbeatRequest = wire.HeartbeatRequest
+	Stats            = wire.Stats
+	Event            = wire.Event
+	History          = wire.History
+	OutcomesRequest  = wire.OutcomesRequest
+	OutcomeSpec      = wire.OutcomeSpec
+	LeaseSpec        = wire.LeaseSpec
+	OutcomesAnswer   = wire.OutcomesAnswer
+	OutcomeAnswer    = wire.OutcomeAnswer
+	Duration         = wire.Duration
+	ErrorBody        = wire.ErrorBody
+	ErrorDetail      = wire.ErrorDetail
+)
 
-// Task is a task as the server reports it: the caller's fields and the
-// engine's.
-type Task struct {
-	TaskSpec
-	TaskInfo
-}
+// Error is an error answer from the server (wire.Error). It unwraps to the
+// sentinel its code stands for, so errors.Is(err, queue.ErrNotFound) and
+// errors.Is(err, queue.ErrInvalidCron) work as with the embedded engine.
+type Error = wire.Error
 
-// TaskInfo is what the engine says about a task. Times are RFC 3339 in UTC;
-// a zero time is left out.
-type TaskInfo struct {
-	State         string    `json:"state"`
-	Attempt       int       `json:"attempt"` // the current lease's fencing token
-	Result        any       `json:"result,omitempty"`
-	Error         string    `json:"error,omitempty"`
-	CreatedAt     time.Time `json:"created_at,omitzero"`
-	UpdatedAt     time.Time `json:"updated_at,omitzero"`
-	FinishedAt    time.Time `json:"finished_at,omitzero"`
-	LeaseDeadline time.Time `json:"lease_deadline,omitzero"`
-	ReadyAt       time.Time `json:"ready_at,omitzero"`
-	ScheduleID    string    `json:"schedule_id,omitempty"`
-	NextRunAt     time.Time `json:"next_run_at,omitzero"`
-	Fires         int       `json:"fires,omitempty"`
-	CancelledBy   string    `json:"cancelled_by,omitempty"`
-}
+// Errors the client returns for answers that have no engine sentinel. Engine
+// errors come back as their engine sentinel (errors.Is(err, queue.ErrNotFound)).
+var (
+	// ErrUnauthorized: the server wants a bearer token (WithToken) and got
+	// none, or a wrong one.
+	ErrUnauthorized = wire.ErrUnauthorized
+	// ErrUnavailable: the server is up but not serving yet (its engine is
+	// still replaying the log) or is shutting down. Retrying later may work.
+	ErrUnavailable = wire.ErrUnavailable
+	// ErrServer: the server failed to carry out the request (an internal
+	// error, such as a failing store). The request may or may not have taken
+	// effect.
+	ErrServer = wire.ErrServer
+	// ErrRateLimited: the server refused the request because this client
+	// sent more than its rate limit allows; nothing changed. Retry after
+	// the delay the answer's Retry-After header gives (Error.RetryAfter).
+	ErrRateLimited = wire.ErrRateLimited
+	// ErrProtocol: the server's answer is not what this client understands
+	// (an unexpected status or a malformed body).
+	ErrProtocol = wire.ErrProtocol
+)
 
-// Batch is the body of POST /v1/tasks for several tasks at once; they are
-// enqueued atomically, all or none.
-type Batch struct {
-	Tasks []TaskSpec `json:"tasks"`
-}
+// Error codes of the JSON error body {"error":{"code":…,"message":…}}
+// (wire.Code*). They are part of the API: never change one, only add.
+const (
+	CodeNotFound         = wire.CodeNotFound
+	CodeArchived         = wire.CodeArchived
+	CodeStaleLease       = wire.CodeStaleLease
+	CodeInvalidArgument  = wire.CodeInvalidArgument
+	CodePayloadTooLarge  = wire.CodePayloadTooLarge
+	CodeUnauthorized     = wire.CodeUnauthorized
+	CodeMethodNotAllowed = wire.CodeMethodNotAllowed
+	CodeRateLimited      = wire.CodeRateLimited
+	CodeClosed           = wire.CodeClosed
+	CodeUnavailable      = wire.CodeUnavailable
+	CodeInternal         = wire.CodeInternal
+)
 
-// TaskList is the answer carrying several tasks (an enqueued batch, or a
-// dequeue with n > 1).
-type TaskList struct {
-	Tasks []Task `json:"tasks"`
-}
+// SpecOf returns the caller's fields of t (wire.SpecOf).
+func SpecOf(t *queue.Task) TaskSpec { return wire.SpecOf(t) }
 
-// CompleteRequest is the body of POST /v1/tasks/{id}/complete.
-type CompleteRequest struct {
-	Attempt int `json:"attempt"` // the lease being answered (required)
-	Result  any `json:"result,omitempty"`
-}
+// TaskOf returns t as the server reports it (wire.TaskOf).
+func TaskOf(t *queue.Task) Task { return wire.TaskOf(t) }
 
-// FailRequest is the body of POST /v1/tasks/{id}/fail.
-type FailRequest struct {
-	Attempt int    `json:"attempt"` // the lease being answered (required)
-	Error   string `json:"error,omitempty"`
-}
+// StatsOf returns s in its wire form (wire.StatsOf).
+func StatsOf(s queue.Stats) Stats { return wire.StatsOf(s) }
 
-// HeartbeatRequest is the body of POST /v1/tasks/{id}/heartbeat.
-type HeartbeatRequest struct {
-	Attempt int `json:"attempt"` // the lease to extend (required)
-}
+// HistoryOf returns the wire body of a task's history (wire.HistoryOf).
+func HistoryOf(evs []queue.Event) History { return wire.HistoryOf(evs) }
 
-// Stats is the body of GET /v1/stats: task counts per queue and state.
-type Stats struct {
-	Position  uint64                    `json:"position"`  // log position the counts reflect
-	Queues    map[string]map[string]int `json:"queues"`    // queue -> state -> tasks
-	Schedules int                       `json:"schedules"` // active recurring schedules
-}
+// ParseDuration reads a Go duration string ("90s", "1h30m") or a plain
+// number of seconds ("90", "1.5") (wire.ParseDuration).
+func ParseDuration(s string) (time.Duration, error) { return wire.ParseDuration(s) }
 
-// SpecOf returns the caller's fields of t.
-func SpecOf(t *queue.Task) TaskSpec {
-	s := TaskSpec{
-		ID: t.ID, Func: t.Func, Args: t.Args, Kwargs: t.Kwargs, QueueName: t.QueueName,
-		Priority: t.Priority, TTL: Duration(t.TTL), Retries: t.Retries, MaxRetries: t.MaxRetries,
-		DependsOn: t.DependsOn,
-	}
-	if sc := t.Schedule; sc != nil {
-		s.Schedule = &Schedule{RunAt: sc.RunAt.UTC(), Cron: sc.Cron, Interval: Duration(sc.Interval), Paused: sc.Paused}
-	}
-	return s
-}
+// DecodeStrict reads exactly one JSON value from r into v, as the server
+// does (wire.DecodeStrict).
+func DecodeStrict(r io.Reader, v any) error { return wire.DecodeStrict(r, v) }
 
-// TaskOf returns t as the server reports it.
-func TaskOf(t *queue.Task) Task {
-	return Task{TaskSpec: SpecOf(t), TaskInfo: TaskInfo{
-		State: string(t.State), Attempt: t.Attempt, Result: t.Result, Error: t.Error,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, FinishedAt: t.FinishedAt,
-		LeaseDeadline: t.LeaseDeadline, ReadyAt: t.ReadyAt, ScheduleID: t.ScheduleID,
-		NextRunAt: t.NextRunAt, Fires: t.Fires, CancelledBy: t.CancelledBy,
-	}}
-}
+// DecodeValue reads one free-form JSON value (wire.DecodeValue).
+func DecodeValue(data []byte) (any, error) { return wire.DecodeValue(data) }
 
-// Engine returns the engine task s describes.
-func (s *TaskSpec) Engine() *queue.Task {
-	t := &queue.Task{
-		ID: s.ID, Func: s.Func, Args: s.Args, Kwargs: s.Kwargs, QueueName: s.QueueName,
-		Priority: s.Priority, TTL: time.Duration(s.TTL), Retries: s.Retries, MaxRetries: s.MaxRetries,
-		DependsOn: s.DependsOn,
-	}
-	if sc := s.Schedule; sc != nil {
-		t.Schedule = &queue.Schedule{RunAt: sc.RunAt, Cron: sc.Cron, Interval: time.Duration(sc.Interval), Paused: sc.Paused}
-	}
-	return t
-}
+// ErrorFor maps err to its HTTP status and error body (wire.ErrorFor).
+func ErrorFor(err error) (status int, body ErrorBody) { return wire.ErrorFor(err) }
 
-// Engine returns t as an engine task, with the engine-filled fields set.
-func (t *Task) Engine() *queue.Task {
-	out := t.TaskSpec.Engine()
-	copyEngineFields(out, t)
-	return out
-}
-
-// copyEngineFields sets the engine-filled fields of dst from src, leaving the
-// caller's fields alone (as the embedded engine does after a command).
-func copyEngineFields(dst *queue.Task, src *Task) {
-	dst.ID, dst.State, dst.Attempt = src.ID, queue.State(src.State), src.Attempt
-	if src.QueueName != "" {
-		dst.QueueName = src.QueueName
-	}
-	dst.Result, dst.Error = src.Result, src.Error
-	dst.CreatedAt, dst.UpdatedAt, dst.FinishedAt = src.CreatedAt, src.UpdatedAt, src.FinishedAt
-	dst.LeaseDeadline, dst.ReadyAt, dst.NextRunAt = src.LeaseDeadline, src.ReadyAt, src.NextRunAt
-	dst.ScheduleID, dst.Fires, dst.CancelledBy = src.ScheduleID, src.Fires, src.CancelledBy
-}
-
-// StatsOf returns s in its wire form.
-func StatsOf(s queue.Stats) Stats {
-	out := Stats{Position: s.Position, Queues: make(map[string]map[string]int, len(s.Queues)), Schedules: s.Schedules}
-	for q, counts := range s.Queues {
-		m := make(map[string]int, len(counts))
-		for st, n := range counts {
-			m[string(st)] = n
-		}
-		out.Queues[q] = m
-	}
-	return out
-}
-
-// Engine returns s as queue.Stats.
-func (s Stats) Engine() queue.Stats {
-	out := queue.Stats{Position: s.Position, Queues: make(map[string]map[queue.State]int, len(s.Queues)), Schedules: s.Schedules}
-	for q, counts := range s.Queues {
-		m := make(map[queue.State]int, len(counts))
-		for st, n := range counts {
-			m[queue.State(st)] = n
-		}
-		out.Queues[q] = m
-	}
-	return out
-}
+// StatusOf returns the HTTP status of an error code (wire.StatusOf).
+func StatusOf(code string) int { return wire.StatusOf(code) }

@@ -1,7 +1,9 @@
 // Command peers runs the same burn-down (insert N no-op jobs, then drain
 // them) on River (PostgreSQL), asynq (Redis) and OmniQ on PostgreSQL, Redis
-// and embedded Pebble, one after another in one process, and prints each
-// result with its drain rate's ratio to each peer's.
+// and embedded Pebble, one after another in one process, then through the
+// Go client against an omniqd on Pebble in a process of its own (built from
+// this checkout), and prints each result with its drain rate's ratio to
+// each peer's.
 //
 // It is its own Go module so that the main module never depends on River or
 // asynq. Run it from this directory:
@@ -42,7 +44,9 @@ func run(ctx context.Context, args []string) error {
 	pg := fs.String("postgres", envOr("OMNIQ_TEST_POSTGRES", "postgres://root@127.0.0.1:5432/test"), "PostgreSQL DSN (River and OmniQ)")
 	redisAddr := fs.String("redis", "127.0.0.1:6379", "Redis address (asynq and OmniQ)")
 	redisDB := fs.Int("redis-db", 13, "Redis database for the run (asynq's keys in it are deleted before and after)")
-	only := fs.String("only", "", "comma-separated subset of: river, asynq, omniq-postgres, omniq-redis, omniq-pebble")
+	only := fs.String("only", "", "comma-separated subset of: river, asynq, omniq-postgres, omniq-redis, omniq-pebble, omniq-remote")
+	remoteAPIs := fs.String("remote-apis", "work,work-batch", "OmniQ APIs to run through the client against omniqd (omniq-remote)")
+	remoteWorkers := fs.Int("remote-workers", 64, "omniq-remote: the client's Work concurrency")
 	apis := fs.String("apis", "single,batch,work", "OmniQ APIs to run on each store")
 	snapshotEvery := fs.Int64("snapshot-every", 0, "OmniQ: engine snapshot interval in events (0: the engine's default; -1: none)")
 	asJSON := fs.Bool("json", false, "print the results as JSON (an array of bench.Result)")
@@ -105,6 +109,13 @@ func run(ctx context.Context, args []string) error {
 			results = append(results, r)
 		}
 	}
+	if want("omniq-remote") {
+		rs, err := runRemote(ctx, strings.Split(*remoteAPIs, ","), *jobs, *remoteWorkers, *batch, progress)
+		if err != nil {
+			return err
+		}
+		results = append(results, rs...)
+	}
 	bench.SetRatios(results)
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
@@ -112,6 +123,32 @@ func run(ctx context.Context, args []string) error {
 		return enc.Encode(results)
 	}
 	return bench.WriteComparison(os.Stdout, results)
+}
+
+// runRemote drains through the Go client against a daemon of its own, one
+// burn-down per API, each in a queue of its own on the same daemon.
+func runRemote(ctx context.Context, apis []string, jobs, workers, batch int, progress func(string, ...any)) ([]bench.Result, error) {
+	d, err := startDaemon(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("omniq remote: %w", err)
+	}
+	defer d.stop()
+	var results []bench.Result
+	for _, api := range apis {
+		cfg := bench.Config{
+			Remote: d.url, Mode: bench.ModeBurndown, API: bench.API(api),
+			Jobs: jobs, Workers: workers, Batch: batch, ProbeTasks: -1, SkipRecovery: true,
+		}
+		progress("omniq remote/%s: %d jobs, %d workers, omniqd at %s", api, jobs, workers, d.url)
+		rep, err := bench.Run(ctx, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("omniq remote/%s: %w", api, err)
+		}
+		r := bench.ResultFromReport("remote", rep)
+		r.Note = "client.New against omniqd (Pebble) in its own process"
+		results = append(results, r)
+	}
+	return results, nil
 }
 
 func envOr(name, def string) string {

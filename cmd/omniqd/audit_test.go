@@ -20,6 +20,7 @@ import (
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/events"
+	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/storeurl"
 )
 
@@ -50,10 +51,7 @@ func auditRun(t *testing.T, stdin []byte, args ...string) (int, string, string) 
 func auditHistory(t *testing.T, url string) uint64 {
 	t.Helper()
 	ctx := context.Background()
-	log, err := storeurl.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := openTestStore(t, url)
 	defer log.Close()
 	e, err := engine.Open(ctx, log, engine.WithWorkerID("w1"), engine.WithSnapshotEvery(1000))
 	if err != nil {
@@ -87,13 +85,21 @@ func auditHistory(t *testing.T, url string) uint64 {
 	return completedAt
 }
 
-// appendRaw appends events straight to the store at url, past the engine.
-func appendRaw(t *testing.T, url string, evs ...events.Event) uint64 {
+// openTestStore opens the store at url; the caller closes it (before
+// another opener needs it: an embedded store is locked while open).
+func openTestStore(t *testing.T, url string) stores.Log {
 	t.Helper()
 	log, err := storeurl.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return log
+}
+
+// appendRaw appends events straight to the store at url, past the engine.
+func appendRaw(t *testing.T, url string, evs ...events.Event) uint64 {
+	t.Helper()
+	log := openTestStore(t, url)
 	defer log.Close()
 	first, err := log.Append(context.Background(), evs)
 	if err != nil {
@@ -104,20 +110,7 @@ func appendRaw(t *testing.T, url string, evs ...events.Event) uint64 {
 
 func rebuiltAt(t *testing.T, url string) []byte {
 	t.Helper()
-	log, err := storeurl.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	st, err := engine.Replay(context.Background(), log, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := st.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return snapshotOf(t, stateAt(t, url, 0))
 }
 
 func TestAuditCommandsEndToEnd(t *testing.T) {

@@ -333,7 +333,7 @@ func printTaskAfter(ctx context.Context, c *client.Client, id string) error {
 func runList(ctx context.Context, args []string) error {
 	f := newCLIFlags("list")
 	queue := f.fs.String("queue", "", "only this queue")
-	// taskStates (metrics.go) are in the order of a task's life: a column each.
+	// taskStates are in the order of a task's life: a column each.
 	state := f.fs.String("state", "", "only this state: waiting, pending, running, completed, failed, expired or cancelled")
 	asJSON := f.fs.Bool("json", false, "print the counts as JSON (the form of omniqd stats)")
 	return cliRun(f, args, 0, func(ctx context.Context, c *client.Client, _ []string) error {
@@ -409,4 +409,11 @@ func cliPrint(v any) error {
 	enc := json.NewEncoder(cliOut)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// taskStates are the states a task (not a schedule) can be in, in the order
+// of its life: list shows a column for each, as /metrics reports each.
+var taskStates = []engine.State{
+	engine.StateWaiting, engine.StatePending, engine.StateRunning, engine.StateCompleted,
+	engine.StateFailed, engine.StateExpired, engine.StateCancelled,
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/server"
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/storeurl"
 )
@@ -22,8 +23,8 @@ type serveConfig struct {
 	Token           string        // bearer token; "" disables auth
 	Insecure        bool          // allow a non-loopback listen without a token
 	LeaseTimeout    time.Duration // engine.WithLeaseTimeout (0: the engine's default)
-	MaxBody         int64         // largest request body in bytes (0: defaultMaxBody)
-	MaxWait         time.Duration // longest dequeue long-poll (0: defaultMaxWait)
+	MaxBody         int64         // largest request body in bytes (0: server.DefaultMaxBody)
+	MaxWait         time.Duration // longest dequeue long-poll (0: server.DefaultMaxWait)
 	ShutdownTimeout time.Duration // how long in-flight requests get at shutdown
 	TLSCert         string        // PEM certificate (chain) file; with TLSKey, serve HTTPS
 	TLSKey          string        // PEM private key file
@@ -36,20 +37,17 @@ type serveConfig struct {
 	SnapshotEvery   int64         // snapshot every N events, as engine.WithSnapshotEvery (0, or <0: none)
 }
 
-// daemon is a running omniqd: an HTTP server over an engine over a store.
-// Start it with startDaemon, then openEngine; stop it with shutdown. Tests
-// run it in process this way (or drive newDaemon's handler directly), and as
-// a child process through "omniqd serve".
+// daemon is a running omniqd: the API (package server) over an engine over
+// a store, on a listener. Start it with startDaemon, then openEngine; stop
+// it with shutdown. Tests run it in process this way (or drive newDaemon's
+// API directly), and as a child process through "omniqd serve".
 type daemon struct {
-	cfg     serveConfig
-	logger  *slog.Logger
-	api     *api
-	metrics *serveMetrics
-	handler http.Handler // every route, behind auth and the request observer
-	ln      net.Listener
-	url     string // scheme://host:port the daemon serves at
-	srv     *http.Server
-	served  chan error // Serve's result
+	cfg    serveConfig
+	logger *slog.Logger
+	api    *server.Server // every route, behind auth and the rate limit
+	url    string         // scheme://host:port the daemon serves at
+	srv    *http.Server
+	served chan error // Serve's result
 
 	compaction *compactionMetrics
 	compactor  *compactor // nil unless CompactEvery > 0
@@ -58,19 +56,18 @@ type daemon struct {
 	q   *engine.Engine
 }
 
-// newDaemon builds the daemon's HTTP handler, API and metrics; it neither
-// listens nor opens the store.
+// newDaemon builds the daemon's API and metrics; it neither listens nor
+// opens the store.
 func newDaemon(cfg serveConfig, logger *slog.Logger) *daemon {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}
 	d := &daemon{cfg: cfg, logger: logger, served: make(chan error, 1)}
-	d.api = newAPI(logger, cfg.MaxBody, cfg.MaxWait)
-	d.metrics = newServeMetrics(d.api)
-	d.compaction = newCompactionMetrics(d.metrics.reg)
-	routes := d.api.mux(apiRoutes(d.api, d.metrics.handler()))
-	limited := newRateLimiter(cfg.RateLimit, d.metrics.reg)
-	d.handler = d.observe(limited.wrap(d.api, requireToken(cfg.Token, d.api, routes)))
+	d.api = server.New(nil, server.Config{
+		Token: cfg.Token, RateLimit: cfg.RateLimit, MaxBody: cfg.MaxBody, MaxWait: cfg.MaxWait,
+		Logger: logger, Version: version(),
+	})
+	d.compaction = newCompactionMetrics(d.api.Metrics())
 	return d
 }
 
@@ -113,15 +110,14 @@ func startDaemon(ctx context.Context, cfg serveConfig, logger *slog.Logger) (*da
 		_ = d.log.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	d.ln = ln
 	d.srv = &http.Server{
-		Handler:           d.handler,
+		Handler:           d.api,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	d.srv.RegisterOnShutdown(d.api.beginShutdown)
+	d.srv.RegisterOnShutdown(d.api.Drain)
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"
@@ -155,9 +151,6 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
 }
 
-// addr is the address the daemon listens on, with the port it got.
-func (d *daemon) addr() string { return d.ln.Addr().String() }
-
 // openStore opens the store the daemon serves, unless it is open already.
 func (d *daemon) openStore(ctx context.Context) error {
 	if d.log != nil {
@@ -181,7 +174,7 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	}
 	log := d.log
 	opts := []engine.Option{
-		engine.WithObserver(d.metrics),
+		engine.WithObserver(d.api.Observer()),
 		engine.WithLogger(d.logger.With("component", "engine")),
 		engine.WithNodeAddr(d.url),
 	}
@@ -207,7 +200,9 @@ func (d *daemon) openEngine(ctx context.Context) error {
 	if err := d.startCompactor(); err != nil {
 		return err // shutdown closes the engine and the store
 	}
-	d.api.q.Store(q)
+	if err := d.api.Attach(q); err != nil {
+		return err
+	}
 	d.logger.Info("ready", "position", q.Position(), "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
@@ -236,7 +231,7 @@ func (d *daemon) shutdown() error {
 			_ = d.srv.Close()
 		}
 	}
-	d.api.beginShutdown()
+	d.api.Drain()
 	if d.compactor != nil {
 		d.compactor.shutdown()
 	}
@@ -258,55 +253,3 @@ func (d *daemon) shutdown() error {
 	}
 	return err
 }
-
-// observe wraps h with what every request gets: panic recovery, a metrics
-// sample by route pattern, and a debug log line (no headers: they may carry
-// the token).
-func (d *daemon) observe(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		began := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				d.logger.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", p)
-				if sw.status == 0 {
-					d.api.writeError(sw, r, fmt.Errorf("panic: %v", p))
-				}
-			}
-			if sw.status == 0 {
-				sw.status = http.StatusOK
-			}
-			took := time.Since(began)
-			d.metrics.observeRequest(r.Pattern, sw.status, took)
-			d.logger.Debug("request", "method", r.Method, "path", r.URL.Path, "route", r.Pattern,
-				"status", sw.status, "took", took)
-		}()
-		h.ServeHTTP(sw, r)
-	})
-}
-
-// statusWriter remembers the status a handler answered with.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -7,6 +7,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,16 +112,29 @@ func omniqdEnv(env ...string) []string {
 	return append(out, env...)
 }
 
-// startOmniqd starts "omniqd serve" with args on 127.0.0.1:0, learns its
-// port from the "listening" log line, and waits until /readyz says ready.
+// startOmniqd starts "omniqd serve" with args on 127.0.0.1:0 over HTTP, as
+// startOmniqdOver does.
 func startOmniqd(t *testing.T, env []string, args ...string) *child {
 	t.Helper()
+	return startOmniqdOver(t, nil, env, args...)
+}
+
+// startOmniqdOver starts "omniqd serve" with args on 127.0.0.1:0, learns
+// its port from the "listening" log line, and waits until /readyz says
+// ready. With a pool it speaks HTTPS, trusting the pool's certificates (the
+// daemon's come from the environment: OMNIQ_TLS_CERT, OMNIQ_TLS_KEY).
+func startOmniqdOver(t *testing.T, pool *x509.CertPool, env []string, args ...string) *child {
+	t.Helper()
 	c := startOmniqdProcess(t, env, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	scheme, hc := "http://", http.DefaultClient
+	if pool != nil {
+		scheme, hc = "https://", &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
 	addr := make(chan string, 1)
 	go c.watchLog(addr)
 	select {
 	case a := <-addr:
-		c.url = "http://" + a
+		c.url = scheme + a
 	case <-c.exited:
 		t.Fatalf("omniqd exited before listening: %v\n%s", c.err, c.log())
 	case <-time.After(20 * time.Second):
@@ -132,7 +147,7 @@ func startOmniqd(t *testing.T, env []string, args ...string) *child {
 				req.Header.Set("Authorization", "Bearer "+tok)
 			}
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			return false
 		}

@@ -46,9 +46,10 @@ func (b *bodyRecorder) last() string {
 	return b.bodies[len(b.bodies)-1]
 }
 
-// A client generated from openapi.json by oapi-codegen runs a task's whole
+// A client generated from server/openapi.json by oapi-codegen runs a task's whole
 // life against a real daemon (every exchange checked against the document
-// too): its typed enqueue sends the task, not {}.
+// too, by startTestServer's listener): its typed enqueue sends the task,
+// not {}.
 func TestGeneratedClientAgainstDaemon(t *testing.T) {
 	_, url := startTestServer(t, serveConfig{})
 	rec := &bodyRecorder{}
@@ -178,7 +179,7 @@ func TestGeneratedClientAgainstDaemon(t *testing.T) {
 	}
 }
 
-// The committed client is what oapi-codegen makes of openapi.json now.
+// The committed client is what oapi-codegen makes of server/openapi.json now.
 func TestGeneratedClientIsCurrent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the generator")
@@ -191,7 +192,7 @@ func TestGeneratedClientIsCurrent(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "oapi-codegen.yaml"), config, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := filepath.Abs("openapi.json")
+	spec, err := filepath.Abs(filepath.Join("..", "..", "server", "openapi.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,14 +151,8 @@ func TestChooseMemoryLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := chooseMemoryLimit(tc.flag, tc.gomemlimit, tc.current, tc.cgroup)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
+			if wantedError(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.limit != tc.limit || c.source != tc.source || c.apply != tc.apply {
 				t.Errorf("got limit %d from %q (apply %v), want %d from %q (apply %v)", c.limit, c.source, c.apply, tc.limit, tc.source, tc.apply)
@@ -182,6 +176,23 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// wantedError fails t unless err is what a case wants: an error saying want,
+// or none when want is "". It reports whether the case wanted an error (and
+// so ends there).
+func wantedError(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	return true
 }
 
 func TestCgroupMemoryLimit(t *testing.T) {
@@ -245,14 +256,8 @@ func TestCgroupMemoryLimit(t *testing.T) {
 			writeFiles(t, dir, tc.files)
 			c := cgroupFiles{procSelf: filepath.Join(dir, "proc/self/cgroup"), root: filepath.Join(dir, "cg")}
 			got, err := c.memoryLimit()
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("err = %v, want %q", err, tc.err)
-				}
+			if wantedError(t, err, tc.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			want := cgroupLimit{bytes: tc.bytes, version: tc.version}
 			if tc.file != "" {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/server"
 	"github.com/omniq/omniq/stores/storeurl"
 )
 
@@ -43,9 +44,9 @@ func parseServeArgs(args []string) (*serveOptions, error) {
 	fs.StringVar(&cfg.Token, "token", "", "require \"Authorization: Bearer TOKEN\" on every request but /healthz (env OMNIQ_TOKEN; prefer the env, a flag shows in ps)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "allow a non-loopback --listen without --token (env OMNIQ_INSECURE)")
 	fs.DurationVar(&cfg.LeaseTimeout, "lease-timeout", 0, "how long a dequeued task stays leased without a heartbeat (default 30s; env OMNIQ_LEASE_TIMEOUT)")
-	maxBody := sizeFlag(defaultMaxBody)
+	maxBody := sizeFlag(server.DefaultMaxBody)
 	fs.Var(&maxBody, "max-body", "largest request body, in bytes or with KiB/MiB; 413 past it (default 8MiB; env OMNIQ_MAX_BODY)")
-	fs.DurationVar(&cfg.MaxWait, "max-wait", defaultMaxWait, "longest wait a dequeue may ask for (env OMNIQ_MAX_WAIT)")
+	fs.DurationVar(&cfg.MaxWait, "max-wait", server.DefaultMaxWait, "longest wait a dequeue may ask for (env OMNIQ_MAX_WAIT)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests get to finish on SIGTERM (env OMNIQ_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) file; needs --tls-key (env OMNIQ_TLS_CERT)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "the PEM private key of --tls-cert (env OMNIQ_TLS_KEY)")

@@ -1,8 +1,7 @@
-package main
+package server
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,13 +9,12 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/engine"
-	"github.com/omniq/omniq/stores/memory"
 )
 
 // fuzzRoutes are the routes that decode a request body.
 var fuzzRoutes = []string{"/v1/tasks", "/v1/tasks/a/complete", "/v1/tasks/a/fail", "/v1/tasks/a/heartbeat"}
 
-// FuzzAPIRequestBodies posts arbitrary bodies to the daemon's real handler,
+// FuzzAPIRequestBodies posts arbitrary bodies to the server's real handler,
 // on every route that decodes one: the answer is 2xx or 4xx, never 5xx (a
 // panic would be a 500), and a 4xx appends nothing. The engine runs on a
 // frozen clock, so no timer appends on its own between two requests.
@@ -45,13 +43,13 @@ func FuzzAPIRequestBodies(f *testing.F) {
 	} {
 		f.Add(seed.route, []byte(seed.body))
 	}
-	d := newFuzzDaemon(f)
+	d := newFuzzServer(f)
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		path := fuzzRoutes[int(route)%len(fuzzRoutes)]
 		before := d.q.Position()
 		req := httptest.NewRequest("POST", path, strings.NewReader(string(body)))
 		rec := httptest.NewRecorder()
-		d.handler.ServeHTTP(rec, req)
+		d.ServeHTTP(rec, req)
 		switch {
 		case rec.Code >= 200 && rec.Code < 300:
 		case rec.Code >= 400 && rec.Code < 500:
@@ -64,20 +62,18 @@ func FuzzAPIRequestBodies(f *testing.F) {
 	})
 }
 
-// newFuzzDaemon is a daemon over a memory log and an engine on a frozen
+// fuzzServer is a server over a memory log and an engine on a frozen
 // clock, holding task "a" leased (attempt 1).
-func newFuzzDaemon(tb testing.TB) *daemon {
+type fuzzServer struct {
+	*Server
+	q *engine.Engine
+}
+
+func newFuzzServer(tb testing.TB) *fuzzServer {
 	tb.Helper()
 	ctx := context.Background()
-	d := newDaemon(serveConfig{Store: "memory://"}, slog.New(slog.DiscardHandler))
-	log := memory.New()
-	q, err := engine.Open(ctx, log, engine.WithClock(engine.NewManualClock(time.Now())), engine.WithSnapshotEvery(0))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d.log, d.q = log, q
-	d.api.q.Store(q)
-	tb.Cleanup(func() { _ = d.shutdown() })
+	s := New(nil, Config{})
+	_, q := attachTestEngine(tb, s, engine.WithClock(engine.NewManualClock(time.Now())), engine.WithSnapshotEvery(0))
 	if err := q.Enqueue(ctx, &engine.Task{ID: "a", Func: "f"}); err != nil {
 		tb.Fatal(err)
 	}
@@ -85,9 +81,9 @@ func newFuzzDaemon(tb testing.TB) *daemon {
 		tb.Fatal(task, err)
 	}
 	rec := httptest.NewRecorder()
-	d.handler.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/tasks/a", nil))
+	s.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/tasks/a", nil))
 	if rec.Code != http.StatusOK {
-		tb.Fatalf("fuzz daemon: GET /v1/tasks/a: %d", rec.Code)
+		tb.Fatalf("fuzz server: GET /v1/tasks/a: %d", rec.Code)
 	}
-	return d
+	return &fuzzServer{Server: s, q: q}
 }

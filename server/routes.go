@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -17,8 +17,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/omniq/omniq/client"
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/wire"
 )
 
 // openapiDoc is the API's OpenAPI 3 document, served at GET /openapi.json.
@@ -29,8 +29,8 @@ var openapiDoc []byte
 
 // Request bounds.
 const (
-	defaultMaxBody = 8 << 20          // bytes of one request body
-	defaultMaxWait = 60 * time.Second // longest long-poll a dequeue may ask for
+	DefaultMaxBody = 8 << 20          // bytes of one request body (Config.MaxBody)
+	DefaultMaxWait = 60 * time.Second // longest long-poll a dequeue may ask for (Config.MaxWait)
 	maxDequeueN    = 100              // most tasks one dequeue may lease
 )
 
@@ -39,6 +39,7 @@ const (
 type api struct {
 	q       atomic.Pointer[engine.Engine]
 	logger  *slog.Logger
+	version string // what /healthz reports
 	maxBody int64
 	maxWait time.Duration
 	waiting atomic.Int64 // dequeues in their long-poll wait
@@ -49,13 +50,14 @@ type api struct {
 	stop     context.CancelFunc
 }
 
-func newAPI(logger *slog.Logger, maxBody int64, maxWait time.Duration) *api {
-	a := &api{logger: logger, maxBody: maxBody, maxWait: maxWait}
+// newAPI returns the API of cfg, which New has filled in.
+func newAPI(cfg Config) *api {
+	a := &api{logger: cfg.Logger, version: cfg.Version, maxBody: cfg.MaxBody, maxWait: cfg.MaxWait}
 	if a.maxBody <= 0 {
-		a.maxBody = defaultMaxBody
+		a.maxBody = DefaultMaxBody
 	}
 	if a.maxWait <= 0 {
-		a.maxWait = defaultMaxWait
+		a.maxWait = DefaultMaxWait
 	}
 	a.stopping, a.stop = context.WithCancel(context.Background())
 	return a
@@ -82,7 +84,7 @@ type route struct {
 // pattern is the ServeMux pattern of r.
 func (r route) pattern() string { return r.method + " " + r.path }
 
-// apiRoutes lists every route the daemon serves. The OpenAPI document must
+// apiRoutes lists every route the server serves. The OpenAPI document must
 // list exactly these paths and methods.
 func apiRoutes(a *api, metrics http.Handler) []route {
 	return []route{
@@ -116,7 +118,7 @@ func (a *api) mux(routes []route) *http.ServeMux {
 			if rt.needsEngine {
 				if q = a.engine(); q == nil {
 					w.Header().Set("Retry-After", "1")
-					a.writeError(w, r, fmt.Errorf("%w: the engine is still replaying the log; retry shortly", client.ErrUnavailable))
+					a.writeError(w, r, fmt.Errorf("%w: the engine is still replaying the log; retry shortly", wire.ErrUnavailable))
 					return
 				}
 			}
@@ -135,13 +137,13 @@ func (a *api) mux(routes []route) *http.ServeMux {
 			}
 		}
 		if len(allow) == 0 {
-			a.writeErrorBody(w, r, http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
+			a.writeErrorBody(w, r, http.StatusNotFound, wire.CodeNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path))
 			return
 		}
 		for _, m := range allow {
 			w.Header().Add("Allow", m)
 		}
-		a.writeErrorBody(w, r, http.StatusMethodNotAllowed, client.CodeMethodNotAllowed,
+		a.writeErrorBody(w, r, http.StatusMethodNotAllowed, wire.CodeMethodNotAllowed,
 			fmt.Sprintf("%s does not take %s (allowed: %v)", r.URL.Path, r.Method, allow))
 	})
 	return mux
@@ -160,8 +162,8 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 		// Most such bodies are batches: decode once, as one. A body that
 		// does not decode as a batch is one only if it has the key, and
 		// then the batch's error is the answer.
-		var b client.Batch
-		err := client.DecodeStrict(bytes.NewReader(body), &b)
+		var b wire.Batch
+		err := wire.DecodeStrict(bytes.NewReader(body), &b)
 		if err == nil && b.Tasks != nil {
 			return a.enqueueTasks(w, r, q, b)
 		}
@@ -175,8 +177,8 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 			}
 		}
 	}
-	var spec client.TaskSpec
-	if err := client.DecodeStrict(bytes.NewReader(body), &spec); err != nil {
+	var spec wire.TaskSpec
+	if err := wire.DecodeStrict(bytes.NewReader(body), &spec); err != nil {
 		return err
 	}
 	t := spec.Engine()
@@ -188,7 +190,7 @@ func (a *api) enqueue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 }
 
 // enqueueTasks enqueues a decoded batch, all or none.
-func (a *api) enqueueTasks(w http.ResponseWriter, r *http.Request, q *engine.Engine, b client.Batch) error {
+func (a *api) enqueueTasks(w http.ResponseWriter, r *http.Request, q *engine.Engine, b wire.Batch) error {
 	if len(b.Tasks) == 0 {
 		return fmt.Errorf("%w: tasks is empty", engine.ErrInvalidArgument)
 	}
@@ -202,9 +204,9 @@ func (a *api) enqueueTasks(w http.ResponseWriter, r *http.Request, q *engine.Eng
 	return a.writeTasks(w, http.StatusCreated, "tasks", tasks)
 }
 
-// writeTasks answers with tasks as a client.TaskList when key is "tasks",
+// writeTasks answers with tasks as a wire.TaskList when key is "tasks",
 // or with tasks[0] alone when key is "". Each task is written as
-// client.Task encodes itself, without the second pass encoding/json gives
+// wire.Task encodes itself, without the second pass encoding/json gives
 // a Marshaler's output: enqueue and outcomes answers are hot paths.
 func (a *api) writeTasks(w http.ResponseWriter, status int, key string, tasks []*engine.Task) error {
 	var b []byte
@@ -224,11 +226,11 @@ func (a *api) writeTasks(w http.ResponseWriter, status int, key string, tasks []
 	return nil
 }
 
-// appendTasks appends tasks to b, separated by commas, each as client.Task
+// appendTasks appends tasks to b, separated by commas, each as wire.Task
 // encodes itself.
 func appendTasks(b []byte, tasks []*engine.Task) ([]byte, error) {
 	for i, t := range tasks {
-		tb, err := client.TaskOf(t).MarshalJSON()
+		tb, err := wire.TaskOf(t).MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("encode answer: %w", err)
 		}
@@ -245,7 +247,7 @@ func (a *api) getTask(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	if err != nil {
 		return err
 	}
-	return a.writeJSON(w, http.StatusOK, client.TaskOf(t))
+	return a.writeJSON(w, http.StatusOK, wire.TaskOf(t))
 }
 
 func (a *api) deleteTask(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
@@ -261,7 +263,7 @@ func (a *api) history(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	if err != nil {
 		return err
 	}
-	return a.writeJSON(w, http.StatusOK, client.HistoryOf(evs))
+	return a.writeJSON(w, http.StatusOK, wire.HistoryOf(evs))
 }
 
 func (a *api) stats(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
@@ -269,7 +271,7 @@ func (a *api) stats(w http.ResponseWriter, r *http.Request, q *engine.Engine) er
 	if err != nil {
 		return err
 	}
-	return a.writeJSON(w, http.StatusOK, client.StatsOf(st))
+	return a.writeJSON(w, http.StatusOK, wire.StatsOf(st))
 }
 
 // cluster answers how this node shares its log and which nodes share it.
@@ -311,7 +313,7 @@ func (a *api) dequeue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 }
 
 // waitForTasks long-polls queues for up to n tasks, for at most wait, and
-// no longer than the daemon runs: shutdown ends the wait (counted in
+// no longer than the server runs: Drain ends the wait (counted in
 // a.waiting) with nothing leased.
 func (a *api) waitForTasks(r *http.Request, q *engine.Engine, queues []string, n int, wait time.Duration) ([]*engine.Task, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), wait)
@@ -331,7 +333,7 @@ func (a *api) dequeueParams(query url.Values) (wait time.Duration, n int, err er
 		}
 		switch v := vs[0]; k {
 		case "wait":
-			if wait, err = client.ParseDuration(v); err != nil {
+			if wait, err = wire.ParseDuration(v); err != nil {
 				return 0, 0, fmt.Errorf("wait: %w", err)
 			}
 			if wait < 0 {
@@ -350,7 +352,7 @@ func (a *api) dequeueParams(query url.Values) (wait time.Duration, n int, err er
 }
 
 func (a *api) complete(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
-	var req client.CompleteRequest
+	var req wire.CompleteRequest
 	if err := a.decodeLease(w, r, &req, &req.Attempt); err != nil {
 		return err
 	}
@@ -362,7 +364,7 @@ func (a *api) complete(w http.ResponseWriter, r *http.Request, q *engine.Engine)
 }
 
 func (a *api) fail(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
-	var req client.FailRequest
+	var req wire.FailRequest
 	if err := a.decodeLease(w, r, &req, &req.Attempt); err != nil {
 		return err
 	}
@@ -378,7 +380,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, q *engine.Engine) err
 }
 
 func (a *api) heartbeat(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
-	var req client.HeartbeatRequest
+	var req wire.HeartbeatRequest
 	if err := a.decodeLease(w, r, &req, &req.Attempt); err != nil {
 		return err
 	}
@@ -411,7 +413,7 @@ func (a *api) decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
-	return client.DecodeStrict(bytes.NewReader(b), v)
+	return wire.DecodeStrict(bytes.NewReader(b), v)
 }
 
 // readBody reads the request body as decodeBody does, without decoding it.
@@ -503,7 +505,7 @@ func (a *api) writeTaskAfter(w http.ResponseWriter, r *http.Request, q *engine.E
 	if got, err := q.GetTask(r.Context(), t.ID); err == nil {
 		t = got
 	}
-	return a.writeJSON(w, http.StatusOK, client.TaskOf(t))
+	return a.writeJSON(w, http.StatusOK, wire.TaskOf(t))
 }
 
 // --- schedules ---
@@ -525,7 +527,7 @@ func (a *api) resume(w http.ResponseWriter, r *http.Request, q *engine.Engine) e
 // --- operations ---
 
 func (a *api) healthz(w http.ResponseWriter, r *http.Request, _ *engine.Engine) error {
-	return a.writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": version()})
+	return a.writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": a.version})
 }
 
 // readyz answers 200 once the engine has opened (its replay finished), and
@@ -534,9 +536,9 @@ func (a *api) readyz(w http.ResponseWriter, r *http.Request, _ *engine.Engine) e
 	q := a.engine()
 	switch {
 	case a.stopping.Err() != nil:
-		return fmt.Errorf("%w: shutting down", client.ErrUnavailable)
+		return fmt.Errorf("%w: shutting down", wire.ErrUnavailable)
 	case q == nil:
-		return fmt.Errorf("%w: replaying the log", client.ErrUnavailable)
+		return fmt.Errorf("%w: replaying the log", wire.ErrUnavailable)
 	}
 	return a.writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "position": q.Position()})
 }
@@ -572,7 +574,7 @@ func (a *api) writeJSON(w http.ResponseWriter, status int, v any) error {
 // writeError answers err with the status and code of the error table.
 // Internal errors are logged with their detail and answered without it.
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, body := client.ErrorFor(err)
+	status, body := wire.ErrorFor(err)
 	switch {
 	case r.Context().Err() != nil:
 		a.logger.Debug("request ended by the client", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -591,7 +593,7 @@ func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *api) writeErrorBody(w http.ResponseWriter, _ *http.Request, status int, code, message string, reason ...string) {
-	body := client.ErrorBody{Error: client.ErrorDetail{Code: code, Message: capMessage(message)}}
+	body := wire.ErrorBody{Error: wire.ErrorDetail{Code: code, Message: capMessage(message)}}
 	if len(reason) > 0 {
 		body.Error.Reason = reason[0]
 	}

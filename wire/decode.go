@@ -1,4 +1,4 @@
-package client
+package wire
 
 import (
 	"bytes"
@@ -20,6 +20,13 @@ import (
 // numbers as float64, objects as map[string]any, arrays as []any.
 func DecodeStrict(r io.Reader, v any) error {
 	return decode(r, v, true)
+}
+
+// DecodeAnswer reads one JSON value from r into v, for the client: as
+// DecodeStrict, but unknown fields are ignored (a newer server may add
+// some) and what follows the value is not read.
+func DecodeAnswer(r io.Reader, v any) error {
+	return decode(r, v, false)
 }
 
 // DecodeValue reads one free-form JSON value (numbers as int64 or float64),

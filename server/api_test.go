@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -18,31 +17,50 @@ import (
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/memory"
 )
 
-// testDaemon is a daemon whose handler tests call directly (no listener),
-// over an in-memory store.
-type testDaemon struct {
+// testServer is a Server over an engine on an in-memory store, whose
+// handler tests call directly (no listener).
+type testServer struct {
 	t *testing.T
-	*daemon
+	*Server
+	handler http.Handler // the server, every exchange checked against openapi.json
+	log     stores.Log
+	q       *engine.Engine
 }
 
-func newTestDaemon(t *testing.T, cfg serveConfig) *testDaemon {
+// newTestServer serves an engine opened with opts on a new memory store.
+func newTestServer(t *testing.T, cfg Config, opts ...engine.Option) *testServer {
 	t.Helper()
-	if cfg.Store == "" {
-		cfg.Store = "memory://"
-	}
-	d := newDaemon(cfg, slog.New(slog.DiscardHandler))
-	if err := d.openEngine(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.shutdown() })
-	d.handler = checkingHandler(t, d.handler) // every exchange checked against openapi.json
-	return &testDaemon{t, d}
+	s := New(nil, cfg)
+	log, q := attachTestEngine(t, s, opts...)
+	return &testServer{t: t, Server: s, handler: checkingHandler(t, s), log: log, q: q}
 }
 
-// call sends one request through the daemon's full handler.
-func (td *testDaemon) call(method, path, body string, header ...string) *httptest.ResponseRecorder {
+// attachTestEngine opens an engine with opts on a new memory store,
+// observed by s, and attaches it to s; the test's end drains s and closes
+// both.
+func attachTestEngine(tb testing.TB, s *Server, opts ...engine.Option) (stores.Log, *engine.Engine) {
+	tb.Helper()
+	log := memory.New()
+	q, err := engine.Open(context.Background(), log, append([]engine.Option{engine.WithObserver(s.Observer())}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		s.Drain()
+		_ = q.Close()
+		_ = log.Close()
+	})
+	if err := s.Attach(q); err != nil {
+		tb.Fatal(err)
+	}
+	return log, q
+}
+
+// call sends one request through the server's full handler.
+func (td *testServer) call(method, path, body string, header ...string) *httptest.ResponseRecorder {
 	td.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -58,7 +76,7 @@ func (td *testDaemon) call(method, path, body string, header ...string) *httptes
 }
 
 // want checks the status and decodes the body into out (when not nil).
-func (td *testDaemon) want(rec *httptest.ResponseRecorder, status int, out any) {
+func (td *testServer) want(rec *httptest.ResponseRecorder, status int, out any) {
 	td.t.Helper()
 	if rec.Code != status {
 		td.t.Fatalf("status %d, want %d; body %s", rec.Code, status, rec.Body)
@@ -71,7 +89,7 @@ func (td *testDaemon) want(rec *httptest.ResponseRecorder, status int, out any) 
 }
 
 // wantError checks an error answer's status and code.
-func (td *testDaemon) wantError(rec *httptest.ResponseRecorder, status int, code string) client.ErrorDetail {
+func (td *testServer) wantError(rec *httptest.ResponseRecorder, status int, code string) client.ErrorDetail {
 	td.t.Helper()
 	var body client.ErrorBody
 	td.want(rec, status, &body)
@@ -84,7 +102,7 @@ func (td *testDaemon) wantError(rec *httptest.ResponseRecorder, status int, code
 	return body.Error
 }
 
-func (td *testDaemon) head() uint64 {
+func (td *testServer) head() uint64 {
 	td.t.Helper()
 	h, err := td.log.Head(context.Background())
 	if err != nil {
@@ -93,7 +111,7 @@ func (td *testDaemon) head() uint64 {
 	return h
 }
 
-func (td *testDaemon) enqueue(body string) client.Task {
+func (td *testServer) enqueue(body string) client.Task {
 	td.t.Helper()
 	var got client.Task
 	td.want(td.call("POST", "/v1/tasks", body), http.StatusCreated, &got)
@@ -101,7 +119,7 @@ func (td *testDaemon) enqueue(body string) client.Task {
 }
 
 func TestAPIEveryRoute(t *testing.T) {
-	td := newTestDaemon(t, serveConfig{})
+	td := newTestServer(t, Config{})
 
 	// Enqueue one task: 201, Location, the engine's fields.
 	rec := td.call("POST", "/v1/tasks", `{"id":"a","func":"add","args":[10,20],"ttl":"1h","retries":1}`)
@@ -237,7 +255,7 @@ func (f *failingLog) Append(ctx context.Context, b []events.Event) (uint64, erro
 }
 
 func TestAPIErrorCodes(t *testing.T) {
-	td := newTestDaemon(t, serveConfig{MaxBody: 1024})
+	td := newTestServer(t, Config{MaxBody: 1024})
 	td.enqueue(`{"id":"a","func":"f"}`)
 	td.want(td.call("POST", "/v1/queues/default/dequeue", ""), http.StatusOK, nil)
 
@@ -295,7 +313,7 @@ func TestAPIErrorCodes(t *testing.T) {
 // appends nothing.
 func TestAPIMalformedRequestsAppendNothing(t *testing.T) {
 	const maxBody = 2 << 20 // above the engine's 1 MiB payload limit, so both limits are reached
-	td := newTestDaemon(t, serveConfig{MaxBody: maxBody})
+	td := newTestServer(t, Config{MaxBody: maxBody})
 	td.enqueue(`{"id":"a","func":"f"}`)
 	td.want(td.call("POST", "/v1/queues/default/dequeue", ""), http.StatusOK, nil)
 	big := `{"func":"f","args":["` + strings.Repeat("x", maxBody) + `"]}`
@@ -478,7 +496,7 @@ func TestAPIMalformedRequestsAppendNothing(t *testing.T) {
 }
 
 func TestAPIAuth(t *testing.T) {
-	td := newTestDaemon(t, serveConfig{Token: "s3cret"})
+	td := newTestServer(t, Config{Token: "s3cret"})
 	for _, path := range []string{"/v1/stats", "/readyz", "/metrics", "/openapi.json", "/v1/tasks/a", "/nowhere"} {
 		rec := td.call("GET", path, "")
 		td.wantError(rec, http.StatusUnauthorized, client.CodeUnauthorized)
@@ -499,31 +517,7 @@ func TestAPIAuth(t *testing.T) {
 	}
 }
 
-func TestListenPolicy(t *testing.T) {
-	for _, tc := range []struct {
-		listen, token string
-		insecure, ok  bool
-	}{
-		{"127.0.0.1:7070", "", false, true},
-		{"[::1]:7070", "", false, true},
-		{"localhost:7070", "", false, true},
-		{"127.3.4.5:0", "", false, true},
-		{"0.0.0.0:7070", "", false, false},
-		{":7070", "", false, false},
-		{"[::]:7070", "", false, false},
-		{"10.0.0.1:7070", "", false, false},
-		{"example.com:7070", "", false, false},
-		{"0.0.0.0:7070", "t", false, true},
-		{"0.0.0.0:7070", "", true, true},
-	} {
-		err := checkListenPolicy(tc.listen, tc.token, tc.insecure)
-		if (err == nil) != tc.ok {
-			t.Errorf("listen %q token %q insecure %v: err = %v", tc.listen, tc.token, tc.insecure, err)
-		}
-	}
-}
-
-// The OpenAPI document lists exactly the routes the daemon serves.
+// The OpenAPI document lists exactly the routes the server serves.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	var doc struct {
 		OpenAPI string                                `json:"openapi"`
@@ -544,7 +538,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			}
 		}
 	}
-	for _, rt := range apiRoutes(newAPI(slog.New(slog.DiscardHandler), 0, 0), http.NotFoundHandler()) {
+	for _, rt := range apiRoutes(newAPI(Config{}), http.NotFoundHandler()) {
 		served = append(served, rt.pattern())
 	}
 	sort.Strings(documented)
@@ -585,4 +579,27 @@ func refsIn(v any) []string {
 		}
 	}
 	return out
+}
+
+// A server serves one engine: Attach refuses none and a second one, and
+// the first stays served.
+func TestAttachOnce(t *testing.T) {
+	td := newTestServer(t, Config{})
+	if err := td.Attach(nil); !errors.Is(err, ErrNoEngine) {
+		t.Errorf("Attach(nil) = %v, want ErrNoEngine", err)
+	}
+	other, err := engine.Open(context.Background(), memory.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := td.Attach(other); !errors.Is(err, ErrAttached) {
+		t.Errorf("a second Attach = %v, want ErrAttached", err)
+	}
+	if td.api.engine() != td.q {
+		t.Error("the second Attach replaced the engine")
+	}
+	td.want(td.call("GET", "/readyz", ""), http.StatusOK, nil)
+	td.Drain()
+	td.wantError(td.call("GET", "/readyz", ""), http.StatusServiceUnavailable, client.CodeUnavailable)
 }

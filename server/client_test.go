@@ -1,10 +1,9 @@
-package main
+package server
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"reflect"
 	"sort"
@@ -20,26 +19,13 @@ import (
 	"github.com/omniq/omniq/stores/memory"
 )
 
-// startTestServer runs a daemon in process on a free loopback port, and
-// returns the URL of a listener serving its handler through checkingHandler.
-func startTestServer(t *testing.T, cfg serveConfig) (*daemon, string) {
+// startTestServer serves a test server (newTestServer) on a loopback
+// listener that checks every exchange against openapi.json, and returns
+// it and the listener's URL.
+func startTestServer(t *testing.T, cfg Config, opts ...engine.Option) (*testServer, string) {
 	t.Helper()
-	if cfg.Store == "" {
-		cfg.Store = "memory://"
-	}
-	cfg.Listen = "127.0.0.1:0"
-	d, err := startDaemon(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.openEngine(context.Background()); err != nil {
-		_ = d.shutdown()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.shutdown() })
-	// The daemon's handler, served again on a listener that checks every
-	// exchange against openapi.json.
-	return d, checkedServer(t, d.handler)
+	ts := newTestServer(t, cfg, opts...)
+	return ts, checkedServer(t, ts.Server)
 }
 
 // newTestClient returns a client of url. Over plain HTTP its exchanges are
@@ -152,7 +138,7 @@ func TestClientMatchesEmbeddedEngine(t *testing.T) {
 	defer q.Close()
 	embedded := transcript(t, q)
 
-	_, url := startTestServer(t, serveConfig{})
+	_, url := startTestServer(t, Config{})
 	remote := transcript(t, newTestClient(t, url))
 
 	if !reflect.DeepEqual(embedded, remote) {
@@ -219,7 +205,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 func TestClientWork(t *testing.T) {
-	_, url := startTestServer(t, serveConfig{})
+	_, url := startTestServer(t, Config{})
 	c := newTestClient(t, url, client.WithPollWait(2*time.Second))
 	ctx := context.Background()
 	if err := c.Register("add", func(ctx context.Context, t *engine.Task) (any, error) {
@@ -288,12 +274,19 @@ func TestClientWork(t *testing.T) {
 	}
 
 	stop()
+	workReturned(t, worked, 5*time.Second)
+}
+
+// workReturned waits up to timeout for the Work call whose error comes on
+// worked to return after its context ended, and for it to return nil.
+func workReturned(t *testing.T, worked <-chan error, timeout time.Duration) {
+	t.Helper()
 	select {
 	case err := <-worked:
 		if err != nil {
 			t.Errorf("Work returned %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(timeout):
 		t.Fatal("Work did not return after its context ended")
 	}
 }
@@ -301,7 +294,7 @@ func TestClientWork(t *testing.T) {
 // A remote handler's context ends when its lease does, and heartbeats
 // keep it alive.
 func TestClientWorkLeases(t *testing.T) {
-	_, url := startTestServer(t, serveConfig{LeaseTimeout: time.Second})
+	_, url := startTestServer(t, Config{}, engine.WithLeaseTimeout(time.Second))
 	c := newTestClient(t, url, client.WithPollWait(time.Second))
 	ctx := context.Background()
 	var expired atomic.Bool
@@ -358,7 +351,7 @@ func TestClientWorkLeases(t *testing.T) {
 
 func TestClientErrorsFromServer(t *testing.T) {
 	ctx := context.Background()
-	_, url := startTestServer(t, serveConfig{Token: "tok"})
+	_, url := startTestServer(t, Config{Token: "tok"})
 	if _, err := newTestClient(t, url).Stats(ctx); !errors.Is(err, client.ErrUnauthorized) {
 		t.Errorf("no token: %v", err)
 	}
@@ -375,19 +368,13 @@ func TestClientErrorsFromServer(t *testing.T) {
 	}
 
 	// Before the engine has opened, the API is unavailable.
-	d, err := startDaemon(context.Background(), serveConfig{Store: "memory://", Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.shutdown()
-	early := newTestClient(t, "http://"+d.addr())
-	if _, err := early.Stats(ctx); !errors.Is(err, client.ErrUnavailable) {
+	early := New(nil, Config{})
+	earlyClient := newTestClient(t, checkedServer(t, early))
+	if _, err := earlyClient.Stats(ctx); !errors.Is(err, client.ErrUnavailable) {
 		t.Errorf("before open: %v", err)
 	}
-	if err := d.openEngine(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := early.Stats(ctx); err != nil {
+	attachTestEngine(t, early)
+	if _, err := earlyClient.Stats(ctx); err != nil {
 		t.Errorf("after open: %v", err)
 	}
 
@@ -400,7 +387,7 @@ func TestClientErrorsFromServer(t *testing.T) {
 
 func TestClientDequeueWaitAndHistory(t *testing.T) {
 	ctx := context.Background()
-	_, url := startTestServer(t, serveConfig{})
+	_, url := startTestServer(t, Config{})
 	c := newTestClient(t, url)
 	tasks, err := c.DequeueWait(ctx, "q", 3, 20*time.Millisecond)
 	if err != nil || len(tasks) != 0 {

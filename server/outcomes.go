@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"encoding/json"
@@ -7,8 +7,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/omniq/omniq/client"
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/wire"
 )
 
 // maxOutcomes is the most outcomes one POST /v1/outcomes may carry.
@@ -20,7 +20,7 @@ const maxOutcomes = 1000
 // its own answer, the others are recorded. A malformed request is refused
 // whole (400) before anything changes.
 func (a *api) outcomes(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
-	var req client.OutcomesRequest
+	var req wire.OutcomesRequest
 	if err := a.decodeBody(w, r, &req); err != nil {
 		return err
 	}
@@ -80,10 +80,10 @@ func (a *api) outcomes(w http.ResponseWriter, r *http.Request, q *engine.Engine)
 			tasks = nil
 		}
 	}
-	out := client.OutcomesAnswer{Outcomes: make([]client.OutcomeAnswer, len(outcomes))}
+	out := wire.OutcomesAnswer{Outcomes: make([]wire.OutcomeAnswer, len(outcomes))}
 	for i, err := range errs {
 		if err != nil {
-			_, body := client.ErrorFor(err)
+			_, body := wire.ErrorFor(err)
 			detail := body.Error
 			detail.Message = capMessage(detail.Message)
 			out.Outcomes[i].Error = &detail
@@ -95,10 +95,10 @@ func (a *api) outcomes(w http.ResponseWriter, r *http.Request, q *engine.Engine)
 }
 
 // writeOutcomes answers out with tasks as its "tasks". The tasks are
-// written one by one, each as client.Task encodes itself, without the
+// written one by one, each as wire.Task encodes itself, without the
 // second pass encoding/json gives a Marshaler's output: this answer is the
 // hot path of a worker pool.
-func (a *api) writeOutcomes(w http.ResponseWriter, out client.OutcomesAnswer, tasks []*engine.Task) error {
+func (a *api) writeOutcomes(w http.ResponseWriter, out wire.OutcomesAnswer, tasks []*engine.Task) error {
 	head, err := json.Marshal(out.Outcomes)
 	if err != nil {
 		return fmt.Errorf("encode answer: %w", err)

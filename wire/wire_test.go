@@ -1,4 +1,4 @@
-package client
+package wire
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/queue"
 )
 
 func TestDurationUnmarshal(t *testing.T) {
@@ -36,7 +36,7 @@ func TestDurationUnmarshal(t *testing.T) {
 		var d Duration
 		err := json.Unmarshal([]byte(tc.in), &d)
 		if tc.bad {
-			if !errors.Is(err, engine.ErrInvalidArgument) {
+			if !errors.Is(err, queue.ErrInvalidArgument) {
 				t.Errorf("%s: err = %v, want ErrInvalidArgument", tc.in, err)
 			}
 			continue
@@ -86,12 +86,12 @@ func TestDecodeStrict(t *testing.T) {
 		`{"func":"f","args":[1e400]}`,
 	} {
 		var s TaskSpec
-		if err := DecodeStrict(strings.NewReader(bad), &s); !errors.Is(err, engine.ErrInvalidArgument) {
+		if err := DecodeStrict(strings.NewReader(bad), &s); !errors.Is(err, queue.ErrInvalidArgument) {
 			t.Errorf("%q: err = %v, want ErrInvalidArgument", bad, err)
 		}
 	}
 	tooBig := http.MaxBytesReader(nil, readCloser{strings.NewReader(`{"func":"` + strings.Repeat("x", 100) + `"}`)}, 50)
-	if err := DecodeStrict(tooBig, &s); !errors.Is(err, engine.ErrPayloadTooLarge) {
+	if err := DecodeStrict(tooBig, &s); !errors.Is(err, queue.ErrPayloadTooLarge) {
 		t.Errorf("oversized body: err = %v, want ErrPayloadTooLarge", err)
 	}
 }
@@ -115,7 +115,7 @@ func TestNumbersKeepTheirKind(t *testing.T) {
 		t.Errorf("encoded as %s", b)
 	}
 	var out Task
-	if err := decode(strings.NewReader(string(b)), &out, false); err != nil {
+	if err := DecodeAnswer(strings.NewReader(string(b)), &out); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(out.Args, in.Args) || !reflect.DeepEqual(out.Kwargs, in.Kwargs) || !reflect.DeepEqual(out.Result, in.Result) {
@@ -128,11 +128,11 @@ func TestNumbersKeepTheirKind(t *testing.T) {
 
 func TestTaskConversionsRoundTrip(t *testing.T) {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC)
-	et := &engine.Task{
+	et := &queue.Task{
 		ID: "t1", Func: "f", Args: []any{int64(1)}, Kwargs: map[string]any{"k": "v"}, QueueName: "q", Priority: 5,
 		TTL: time.Hour, Retries: 2, MaxRetries: 3, DependsOn: []string{"a"},
-		Schedule: &engine.Schedule{RunAt: at, Paused: true},
-		State:    engine.StateRunning, Attempt: 2, Error: "boom", CreatedAt: at, UpdatedAt: at, LeaseDeadline: at.Add(time.Minute),
+		Schedule: &queue.Schedule{RunAt: at, Paused: true},
+		State:    queue.StateRunning, Attempt: 2, Error: "boom", CreatedAt: at, UpdatedAt: at, LeaseDeadline: at.Add(time.Minute),
 		ScheduleID: "s", Fires: 0, CancelledBy: "",
 	}
 	b, err := json.Marshal(TaskOf(et))
@@ -140,7 +140,7 @@ func TestTaskConversionsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var wt Task
-	if err := decode(strings.NewReader(string(b)), &wt, false); err != nil {
+	if err := DecodeAnswer(strings.NewReader(string(b)), &wt); err != nil {
 		t.Fatal(err)
 	}
 	if got := wt.Engine(); !reflect.DeepEqual(got, et) {
@@ -168,11 +168,11 @@ func TestErrorTable(t *testing.T) {
 	}
 	// A reason this client does not know still matches its code's sentinel.
 	e := &Error{Status: 400, Code: CodeInvalidArgument, Reason: "invalid_something_new"}
-	if !errors.Is(e, engine.ErrInvalidArgument) {
+	if !errors.Is(e, queue.ErrInvalidArgument) {
 		t.Error("unknown reason does not fall back to ErrInvalidArgument")
 	}
 	// Every specific invalid-argument sentinel also matches the general one.
-	if !errors.Is(&Error{Code: CodeInvalidArgument, Reason: "invalid_cron"}, engine.ErrInvalidArgument) {
+	if !errors.Is(&Error{Code: CodeInvalidArgument, Reason: "invalid_cron"}, queue.ErrInvalidArgument) {
 		t.Error("invalid_cron is not an ErrInvalidArgument")
 	}
 	if !errors.Is(&Error{Status: 502, Message: "bad gateway"}, ErrServer) {
@@ -180,18 +180,6 @@ func TestErrorTable(t *testing.T) {
 	}
 	if got := StatusOf(CodeStaleLease); got != http.StatusConflict {
 		t.Errorf("StatusOf(stale_lease) = %d", got)
-	}
-}
-
-func TestNewRejectsBadURLs(t *testing.T) {
-	for _, u := range []string{"", "127.0.0.1:7070", "ftp://h", "http://", "http://h?x=1"} {
-		if _, err := New(u); err == nil {
-			t.Errorf("New(%q) accepted", u)
-		}
-	}
-	c, err := New("http://127.0.0.1:7070/")
-	if err != nil || c.base != "http://127.0.0.1:7070" {
-		t.Errorf("New: %v, base %q", err, c.base)
 	}
 }
 
@@ -208,7 +196,7 @@ func FuzzDecodeTask(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var s TaskSpec
 		if err := DecodeStrict(strings.NewReader(string(body)), &s); err != nil {
-			if !errors.Is(err, engine.ErrInvalidArgument) {
+			if !errors.Is(err, queue.ErrInvalidArgument) {
 				t.Fatalf("error %v does not wrap ErrInvalidArgument", err)
 			}
 			return

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"crypto/sha256"
@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
-	"github.com/omniq/omniq/client"
+	"github.com/omniq/omniq/wire"
 )
 
 // requireToken wraps next so that every request but GET /healthz must carry
@@ -35,7 +35,7 @@ func requireToken(token string, a *api, next http.Handler) http.Handler {
 		got, ok := bearer(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-			a.writeError(w, r, fmt.Errorf("%w: send the server's token as \"Authorization: Bearer <token>\"", client.ErrUnauthorized))
+			a.writeError(w, r, fmt.Errorf("%w: send the server's token as \"Authorization: Bearer <token>\"", wire.ErrUnauthorized))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -51,30 +51,6 @@ func bearer(header string) (string, bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, token != ""
-}
-
-// checkListenPolicy refuses to serve without a token on an address other
-// machines can reach, unless insecure says the network is trusted.
-func checkListenPolicy(listen, token string, insecure bool) error {
-	if token != "" || insecure || isLoopback(listen) {
-		return nil
-	}
-	return fmt.Errorf("refusing to listen on %q without a token: anyone who can reach it could run and delete tasks; "+
-		"set --token (or OMNIQ_TOKEN), listen on 127.0.0.1, or pass --insecure on a trusted network", listen)
-}
-
-// isLoopback reports whether listen ("host:port") binds only the loopback
-// interface. An empty host (":7070") binds every interface.
-func isLoopback(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // rateLimiter bounds how many requests each client — each remote IP
@@ -137,7 +113,7 @@ func (l *rateLimiter) wrap(a *api, next http.Handler) http.Handler {
 			l.limited.Inc()
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 			a.writeError(w, r, fmt.Errorf("%w: more than %g requests a second from this address; retry in %s",
-				client.ErrRateLimited, float64(l.rps), retry.Round(time.Millisecond)))
+				wire.ErrRateLimited, float64(l.rps), retry.Round(time.Millisecond)))
 			return
 		}
 		next.ServeHTTP(w, r)

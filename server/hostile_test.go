@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ func TestAPIHundredThousandLongChain(t *testing.T) {
 	}
 	t.Parallel() // long under -race; it shares nothing
 	const n = 100_000
-	td := newTestDaemon(t, serveConfig{})
+	td := newTestServer(t, Config{})
 	var b strings.Builder
 	b.WriteString(`{"tasks":[{"id":"c0","func":"f"}`)
 	for i := 1; i < n; i++ {

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/omniq/omniq/stores"
 )
 
-// serveMetrics holds the daemon's Prometheus metrics. It is the engine's
+// serveMetrics holds the server's Prometheus metrics. It is the engine's
 // Observer (engine.WithObserver), and reads task counts from the engine at
 // scrape time, so a scrape always matches the engine's state.
 type serveMetrics struct {
@@ -35,7 +35,7 @@ type serveMetrics struct {
 
 var _ engine.Observer = (*serveMetrics)(nil)
 
-// newServeMetrics registers the metrics of a's daemon.
+// newServeMetrics registers the metrics of a's server.
 func newServeMetrics(a *api) *serveMetrics {
 	m := &serveMetrics{
 		reg: prometheus.NewRegistry(),

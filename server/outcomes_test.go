@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 )
 
 // leaseAll dequeues n tasks of queue through the API.
-func (td *testDaemon) leaseAll(queue string, n int) []client.Task {
+func (td *testServer) leaseAll(queue string, n int) []client.Task {
 	td.t.Helper()
 	var got client.TaskList
 	td.want(td.call("POST", fmt.Sprintf("/v1/queues/%s/dequeue?n=%d", queue, n), ""), http.StatusOK, &got)
@@ -27,7 +27,7 @@ func (td *testDaemon) leaseAll(queue string, n int) []client.Task {
 }
 
 func TestOutcomesRoute(t *testing.T) {
-	td := newTestDaemon(t, serveConfig{})
+	td := newTestServer(t, Config{})
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
 		td.enqueue(fmt.Sprintf(`{"id":%q,"func":"f","queue_name":"q","retries":1}`, id))
 	}
@@ -92,7 +92,7 @@ func TestOutcomesRoute(t *testing.T) {
 }
 
 func TestOutcomesRouteBadInput(t *testing.T) {
-	td := newTestDaemon(t, serveConfig{})
+	td := newTestServer(t, Config{})
 	td.enqueue(`{"id":"a","func":"f"}`)
 	td.enqueue(`{"id":"b","func":"f"}`)
 	td.leaseAll("default", 1) // a at attempt 1
@@ -141,7 +141,7 @@ func TestOutcomesRouteBadInput(t *testing.T) {
 }
 
 func TestClientFinishBatch(t *testing.T) {
-	_, url := startTestServer(t, serveConfig{})
+	_, url := startTestServer(t, Config{})
 	c := newTestClient(t, url)
 	ctx := context.Background()
 	tasks := []*engine.Task{{ID: "a", Func: "f"}, {ID: "b", Func: "f", Retries: 0}, {ID: "c", Func: "f"}, {ID: "d", Func: "f"}}
@@ -191,7 +191,7 @@ func TestClientFinishBatch(t *testing.T) {
 // failures are retried as their tasks allow, and stopping waits for the
 // running handlers and records their outcomes.
 func TestClientWorkBatched(t *testing.T) {
-	_, url := startTestServer(t, serveConfig{})
+	_, url := startTestServer(t, Config{})
 	c := newTestClient(t, url, client.WithPollWait(time.Second))
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -300,14 +300,7 @@ func TestClientWorkBatched(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
-	select {
-	case err := <-worked:
-		if err != nil {
-			t.Errorf("Work returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Work did not return after its context ended")
-	}
+	workReturned(t, worked, 10*time.Second)
 	if !finished.Load() {
 		t.Error("Work returned before its handler did")
 	}
@@ -326,7 +319,7 @@ func TestClientWorkBatched(t *testing.T) {
 
 // A refused token ends Work with ErrUnauthorized.
 func TestClientWorkBatchedUnauthorized(t *testing.T) {
-	_, url := startTestServer(t, serveConfig{Token: "secret"})
+	_, url := startTestServer(t, Config{Token: "secret"})
 	c := newTestClient(t, url, client.WithToken("wrong"))
 	err := c.Work(context.Background(), engine.WorkOptions{Concurrency: 4})
 	if !errors.Is(err, client.ErrUnauthorized) {
