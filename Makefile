@@ -29,10 +29,13 @@ build:
 # OMNIQ_TEST_NATS and skip with a message when they are unset. go test's
 # JSON stream goes through tools/testsum, which prints go test's usual output
 # and ends it with the failed tests and a line counting the skipped ones by
-# skip message; its exit status is go test's.
+# skip message; its exit status is go test's. The nested module otelomniq
+# (OpenTelemetry tracing, a module of its own so that the core links none
+# of it) is tested after the root module, with a summary of its own.
 test:
 	@$(GO) build -o bin/testsum ./tools/testsum
 	bin/testsum -name 'make test' $(GO) test -race -count=1 -timeout 20m -json $(PKGS)
+	cd otelomniq && ../bin/testsum -name 'make test: otelomniq' $(GO) test -race -count=1 -timeout 10m -json ./...
 
 test-short:
 	$(GO) test -count=1 $(PKGS)
@@ -47,18 +50,22 @@ bench:
 # proxy (.ci/vulndb, cached per version; VULNDB_VERSION pins one) and the
 # check runs on that copy. Only when neither can be had is it skipped, with
 # a message, as it is when the tool itself cannot be fetched. Findings fail.
-# GOVULNDB=off skips the check.
+# GOVULNDB=off skips the check. go vet and govulncheck run on each module
+# of MODULES: the root and the nested otelomniq.
+MODULES        ?= . otelomniq
 GOVULNCHECK    ?= golang.org/x/vuln/cmd/govulncheck@v1.1.4
 GOVULNDB       ?= https://vuln.go.dev
 VULNDB_VERSION ?= latest
+# VULNCHECK runs govulncheck on every module; its status is the first failure's.
+VULNCHECK = for m in $(MODULES); do $(GO) run $(GOVULNCHECK) -db $$db -C $$m ./... 2>&1 || exit $$?; done
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
+	@set -e; for m in $(MODULES); do echo "$(GO) vet ./... (in $$m)"; (cd $$m && $(GO) vet ./...); done
 	@if [ "$(GOVULNDB)" = off ]; then echo "govulncheck skipped: GOVULNDB=off"; exit 0; fi; \
-	db=$(GOVULNDB); out=$$($(GO) run $(GOVULNCHECK) -db $$db ./... 2>&1); rc=$$?; \
+	db=$(GOVULNDB); out=$$($(VULNCHECK)); rc=$$?; \
 	if [ $$rc -ne 0 ] && echo "$$out" | grep -q 'fetching vulnerabilities'; then \
 		echo "govulncheck: $$db unreachable; using golang.org/x/vulndb@$(VULNDB_VERSION) from the module proxy"; \
-		if db=$$(.ci/vulndb $(VULNDB_VERSION)); then out=$$($(GO) run $(GOVULNCHECK) -db $$db ./... 2>&1); rc=$$?; \
+		if db=$$(.ci/vulndb $(VULNDB_VERSION)); then out=$$($(VULNCHECK)); rc=$$?; \
 		else echo "govulncheck skipped: vulnerability database unreachable ($(GOVULNDB)) and not buildable from the module proxy"; exit 0; fi; \
 	fi; \
 	if [ $$rc -eq 0 ]; then echo "govulncheck ($$db): no known vulnerability reaches this code"; \

@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/queue"
 )
 
 // Enqueue implements TaskQueue.
@@ -25,6 +27,9 @@ func (e *Engine) EnqueueBatch(ctx context.Context, tasks []*Task) error {
 	specs := make([]events.TaskSpec, len(tasks))
 	for i, t := range tasks {
 		s, err := e.specFromTask(t, now)
+		if err == nil {
+			s.Meta, err = metaFromTask(t)
+		}
 		if err != nil {
 			if len(tasks) > 1 {
 				return fmt.Errorf("task %d: %w", i, err)
@@ -65,6 +70,18 @@ func (e *Engine) EnqueueBatch(ctx context.Context, tasks []*Task) error {
 		}
 	})
 	return err
+}
+
+// metaFromTask validates task's Meta and returns a copy for the log (nil
+// when empty), so that the caller may change its map afterwards.
+func metaFromTask(t *Task) (map[string]string, error) {
+	if err := queue.ValidateMeta(t.Meta); err != nil {
+		return nil, err
+	}
+	if len(t.Meta) == 0 {
+		return nil, nil
+	}
+	return maps.Clone(t.Meta), nil
 }
 
 // fillEngineFields copies what the engine decided into the caller's task.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"time"
 
 	"github.com/omniq/omniq/events"
@@ -13,6 +14,7 @@ func specToTask(id string, s *events.TaskSpec, t *Task) {
 	t.Retries, t.MaxRetries = s.Retries, s.MaxRetries
 	t.DependsOn = append([]string(nil), s.DependsOn...)
 	t.ScheduleID = s.ScheduleID
+	t.Meta = maps.Clone(s.Meta) // the state's map stays the state's
 	if s.RunAt != 0 || s.Paused {
 		t.Schedule = &Schedule{RunAt: s.RunAt.Time(), Paused: s.Paused}
 	}

@@ -1,8 +1,11 @@
 package events
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,6 +18,7 @@ func samples() []Event {
 		Func: "add", Args: []any{int64(1), "two", 3.5, []any{true}}, Kwargs: map[string]any{"k": "v", "n": map[string]any{"x": int64(-7)}},
 		Queue: "high", Priority: 10, TTL: time.Minute, Retries: 2, MaxRetries: 5, DependsOn: []string{"a", "b"},
 		RunAt: At(t0.Add(time.Hour)), Paused: true, ScheduleID: "s1",
+		Meta: map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "k=v"},
 	}
 	ps := []Payload{
 		&TaskEnqueued{Spec: spec},
@@ -97,6 +101,56 @@ func TestBatchRoundTrip(t *testing.T) {
 	}
 	if _, err := UnmarshalBatch(b[:len(b)-1], 1); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("truncated batch: err = %v, want ErrCorrupt", err)
+	}
+}
+
+// TestEncodingWithoutMetaUnchanged: a spec without Meta encodes to the
+// bytes it encoded to before TaskSpec had the field (recorded then), so
+// the logs written since encode and decode as they did; one with Meta
+// adds only its "m" entry.
+func TestEncodingWithoutMetaUnchanged(t *testing.T) {
+	const (
+		plain = "010100000000000000000000000000000000aab4f280c1bbe5eb3102743181a17482a166a166a171a764656661756c74"
+		rich  = "010100000000000000000000000000000000aab4f280c1bbe5eb31067461736b2d3181a1748ca1619401a374776fcb400c" +
+			"00000000000091c3a26174d318ebce3438c6ed15a16492a161a162a166a3616464a16b82a16ba176a16e81a178f9a26d7205" +
+			"a1700aa27073c3a171a468696768a17202a173a27331a374746cd30000000df8475800"
+	)
+	richEv := samples()[0]
+	richEv.ID = [16]byte{}
+	richEv.Payload.(*TaskEnqueued).Spec.Meta = nil
+	evs := map[string]Event{
+		plain: {Version: 1, TaskID: "t1", Time: t0, Payload: &TaskEnqueued{Spec: TaskSpec{Func: "f", Queue: "default"}}},
+		rich:  richEv,
+	}
+	for want, e := range evs {
+		b, err := Marshal(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(b); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", e.TaskID, got, want)
+		}
+		got, err := Unmarshal(b)
+		if err != nil || got.Payload.(*TaskEnqueued).Spec.Meta != nil {
+			t.Errorf("%s: decodes with Meta %v (%v)", e.TaskID, got.Payload, err)
+		}
+		// An empty Meta is left out like a nil one.
+		e.Payload = &TaskEnqueued{Spec: e.Payload.(*TaskEnqueued).Spec}
+		e.Payload.(*TaskEnqueued).Spec.Meta = map[string]string{}
+		if b2, _ := Marshal(nil, e); !bytes.Equal(b2, b) {
+			t.Errorf("%s: an empty Meta changes the encoding", e.TaskID)
+		}
+	}
+	withMeta := evs[plain]
+	withMeta.Payload = &TaskEnqueued{Spec: TaskSpec{Func: "f", Queue: "default", Meta: map[string]string{"b": "2", "a": "1"}}}
+	b, err := Marshal(nil, withMeta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The spec map gains one entry (0x82 -> 0x83): "m", with its keys sorted.
+	want := strings.Replace(plain, "82a166a166a171", "83a166a166a16d82a161a131a162a132a171", 1)
+	if got := hex.EncodeToString(b); got != want {
+		t.Errorf("with Meta:\n got %s\nwant %s", got, want)
 	}
 }
 

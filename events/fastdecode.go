@@ -293,6 +293,12 @@ func (d *fastDecoder) strings() []string {
 	return out
 }
 
+// stringMap reads a map of str to str into a map[string]string field (see
+// readMap); a value of any other format, nil included, declines.
+func (d *fastDecoder) stringMap() map[string]string {
+	return readMap(d, 0, func(d *fastDecoder, _ int) string { return d.str() })
+}
+
 // value reads a free-form value as the reflective decoder does into an
 // `any` with the log's handle: integers as int64, floats as float64,
 // str and bin as string, arrays as []any, maps as map[string]any.
@@ -362,15 +368,21 @@ func (d *fastDecoder) anySlice(depth int) []any {
 	return out
 }
 
-// anyMap reads a map with string keys into a map[string]any; an empty map
-// gives an empty, non-nil map. A repeated key declines (the reflective
-// decoder decodes into the value already there).
+// anyMap reads a map with string keys into a map[string]any (see readMap).
 func (d *fastDecoder) anyMap(depth int) map[string]any {
+	return readMap(d, depth, (*fastDecoder).value)
+}
+
+// readMap reads a map with string keys, each value with read(d, depth); an
+// empty map gives an empty, non-nil map, as in the reflective decoder. A
+// repeated key declines (the reflective decoder decodes into the value
+// already there).
+func readMap[V any](d *fastDecoder, depth int, read func(*fastDecoder, int) V) map[string]V {
 	n := d.mapLen()
 	if d.bad {
 		return nil
 	}
-	out := make(map[string]any, n)
+	out := make(map[string]V, n)
 	for range n {
 		k := d.str()
 		if _, dup := out[k]; dup {
@@ -379,7 +391,7 @@ func (d *fastDecoder) anyMap(depth int) map[string]any {
 		if d.bad {
 			return nil
 		}
-		out[k] = d.value(depth)
+		out[k] = read(d, depth)
 	}
 	return out
 }
@@ -416,7 +428,7 @@ func (d *fastDecoder) field(names []string, seen *uint32) int {
 // decode them.
 var (
 	enqueuedFields        = []string{"t"}
-	specFields            = []string{"f", "a", "k", "q", "p", "ttl", "r", "mr", "d", "at", "ps", "s"}
+	specFields            = []string{"f", "a", "k", "q", "p", "ttl", "r", "mr", "d", "at", "ps", "s", "m"}
 	leasedFields          = []string{"n", "dl", "w"}
 	heartbeatFields       = []string{"n", "dl"}
 	completedFields       = []string{"n", "res"}
@@ -459,6 +471,8 @@ func (d *fastDecoder) spec(p *TaskSpec) {
 			p.Paused = d.bool()
 		case 11:
 			p.ScheduleID = d.str()
+		case 12:
+			p.Meta = d.stringMap()
 		}
 	}
 }

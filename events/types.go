@@ -168,6 +168,10 @@ type TaskSpec struct {
 	Paused bool `codec:"ps,omitempty"`
 	// ScheduleID names the recurring schedule whose fire created this task.
 	ScheduleID string `codec:"s,omitempty"`
+	// Meta is the caller's string metadata (queue.Task.Meta), such as a W3C
+	// trace context. Left out when empty, so that a spec without it encodes
+	// as it did before the field existed.
+	Meta map[string]string `codec:"m,omitempty"`
 }
 
 // TaskEnqueued: a new task exists. Its id is Event.TaskID; its enqueue time is Event.Time.

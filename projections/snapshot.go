@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -59,7 +60,7 @@ var ErrBadSnapshot = errors.New("projections: unreadable snapshot")
 //
 //	uvarint  kind index
 //	byte     status
-//	byte     parts: taskPaused | taskHasArgs | taskHasSpec | taskHasOutcome
+//	byte     parts: taskPaused | taskHasArgs | taskHasSpec | taskHasOutcome | taskHasMeta
 //	varint   attempt, priority, retries, ready at, lease deadline
 //	varint   created at − base (hot: the previous record's; cold: 0)
 //	varint   updated at − created at
@@ -68,7 +69,12 @@ var ErrBadSnapshot = errors.New("projections: unreadable snapshot")
 //	[args]    uvarint count, values (value.go)
 //	[spec]    kwargs value, uvarint n + n dependency ids, schedule id, varint ttl,
 //	          varint run at, varint max retries, byte spec paused, varint unmet
+//	[meta]    uvarint n, n × (key, value) in key order
 //	[outcome] worker, result value, error, cancel reason, cancelled by
+//
+// taskHasMeta is set only with taskHasSpec (the meta lives with the rest of
+// the spec); snapshots written before tasks had meta never set it, so they
+// restore as they did, and a state without meta encodes as it did then.
 //
 // schedules: uvarint length + events.MarshalValue([]*Schedule) (length 0: none).
 //
@@ -90,6 +96,7 @@ const (
 	taskHasArgs
 	taskHasSpec
 	taskHasOutcome
+	taskHasMeta
 )
 
 // minTaskRecord is the fewest bytes a task record takes (one per field and a
@@ -357,6 +364,9 @@ func appendFields(b []byte, t *Task, kind uint64, prevCreated events.Timestamp, 
 	}
 	if t.spec != nil {
 		parts |= taskHasSpec
+		if len(t.spec.meta) > 0 {
+			parts |= taskHasMeta
+		}
 	}
 	if t.out != nil {
 		parts |= taskHasOutcome
@@ -395,6 +405,12 @@ func appendFields(b []byte, t *Task, kind uint64, prevCreated events.Timestamp, 
 		b = binary.AppendVarint(b, int64(x.maxRetries))
 		b = append(b, boolByte(x.paused))
 		b = binary.AppendVarint(b, int64(x.unmet))
+		if parts&taskHasMeta != 0 {
+			b = binary.AppendUvarint(b, uint64(len(x.meta)))
+			for _, k := range slices.Sorted(maps.Keys(x.meta)) {
+				b = appendString(appendString(b, k), x.meta[k])
+			}
+		}
 	}
 	if o := t.out; o != nil {
 		b = appendString(b, o.worker)
@@ -617,15 +633,21 @@ func (d *taskDecoder) fields(r *reader, t *Task, prevCreated events.Timestamp, p
 			spec.Args[i] = r.readValue(1)
 		}
 	}
+	var unmet int64
 	if parts&taskHasSpec != 0 {
 		r.readSpec(&spec)
+		unmet = r.varint()
+		if parts&taskHasMeta != 0 {
+			spec.Meta = r.readMeta()
+		}
+	} else if parts&taskHasMeta != 0 {
+		return fmt.Errorf("task %s: meta without spec", t.ID)
 	}
 	t.setSpec(&spec)
 	if parts&taskHasSpec != 0 {
 		if t.spec == nil {
 			t.spec = &taskSpecExtra{ttlIdx: -1}
 		}
-		unmet := r.varint()
 		if unmet < 0 || unmet > int64(len(spec.DependsOn)) {
 			return fmt.Errorf("task %s: %d unmet of %d dependencies", t.ID, unmet, len(spec.DependsOn))
 		}
@@ -667,6 +689,30 @@ func (r *reader) readSpec(sp *events.TaskSpec) {
 	sp.RunAt = events.Timestamp(r.varint())
 	sp.MaxRetries = int(r.varint())
 	sp.Paused = r.byte() != 0
+}
+
+// readMeta reads the meta part of a task record: at least one entry, keys
+// strictly increasing.
+func (r *reader) readMeta() map[string]string {
+	n := r.count(2)
+	if n == 0 {
+		r.fail("empty meta")
+		return nil
+	}
+	m := make(map[string]string, n)
+	prev := ""
+	for i := range n {
+		k, v := r.string(), r.string()
+		if r.err != nil {
+			return nil
+		}
+		if i > 0 && k <= prev {
+			r.fail("meta keys out of order")
+			return nil
+		}
+		m[k], prev = v, k
+	}
+	return m
 }
 
 // rebuild derives the heaps and the dependency graph from the task records,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"runtime"
 	"testing"
@@ -17,9 +18,29 @@ import (
 // richHistory folds a random history that sets every field a task record
 // has: arguments of every shape, keyword arguments, dependencies, TTLs,
 // run-at times, paused tasks, retries, failures, cancellations, deletions and
-// schedules.
+// schedules, and meta.
 func richHistory(t *testing.T, seed uint64, n int) *folder {
+	return richHistoryMeta(t, seed, n, true)
+}
+
+// richHistoryMeta is richHistory, with meta on some tasks and schedules
+// when withMeta. Meta is drawn from a random source of its own, so the
+// history is otherwise the same either way.
+func richHistoryMeta(t *testing.T, seed uint64, n int, withMeta bool) *folder {
 	r := rand.New(rand.NewPCG(seed, seed))
+	rm := rand.New(rand.NewPCG(seed, seed+1))
+	meta := func() map[string]string {
+		if !withMeta {
+			return nil
+		}
+		switch rm.IntN(4) {
+		case 0:
+			return map[string]string{"traceparent": fmt.Sprintf("00-%032x-%016x-01", rm.Uint64(), rm.Uint64())}
+		case 1:
+			return map[string]string{"z": "", "a": "ü", "m": fmt.Sprint(rm.IntN(100))}
+		}
+		return nil
+	}
 	f := newFolder(t)
 	var ids []string
 	shape := func() any {
@@ -94,6 +115,7 @@ func richHistory(t *testing.T, seed uint64, n int) *folder {
 			if r.IntN(10) == 0 {
 				p.Spec.ScheduleID = "sch"
 			}
+			p.Spec.Meta = meta()
 			_ = f.apply(id, at, p)
 			ids = append(ids, id)
 		case k == 4:
@@ -137,7 +159,7 @@ func richHistory(t *testing.T, seed uint64, n int) *folder {
 			}
 		default:
 			if r.IntN(4) == 0 {
-				_ = f.apply(fmt.Sprintf("s%d", i), at, &events.ScheduleCreated{Template: events.TaskSpec{Func: "f", Queue: queue, Args: []any{int64(i)}}, Interval: time.Minute, NextFire: now + events.Timestamp(time.Minute)})
+				_ = f.apply(fmt.Sprintf("s%d", i), at, &events.ScheduleCreated{Template: events.TaskSpec{Func: "f", Queue: queue, Args: []any{int64(i)}, Meta: meta()}, Interval: time.Minute, NextFire: now + events.Timestamp(time.Minute)})
 			} else {
 				_ = f.apply(ids[r.IntN(len(ids))], at, &events.TaskDeleted{})
 			}
@@ -194,6 +216,100 @@ func TestSnapshotRestoresEveryField(t *testing.T) {
 		if err != nil || !bytes.Equal(again, snap) {
 			t.Fatalf("seed %d: snapshot of the restored state differs (%v)", seed, err)
 		}
+	}
+}
+
+// TestSnapshotWithoutMetaUnchanged: a state whose tasks have no meta
+// snapshots to the bytes it did before tasks had meta (recorded then in
+// testdata), and that snapshot restores; with meta, the records that have
+// it carry the taskHasMeta part, and everything restores field for field.
+func TestSnapshotWithoutMetaUnchanged(t *testing.T) {
+	want, err := os.ReadFile("testdata/snapshot-without-meta.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := richHistoryMeta(t, 5, 300, false)
+	got, err := plain.s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("a state without meta snapshots to %d bytes that differ from the %d recorded", len(got), len(want))
+	}
+	old, err := Restore(want)
+	if err != nil {
+		t.Fatalf("the recorded snapshot does not restore: %v", err)
+	}
+	if !reflect.DeepEqual(records(old), records(plain.s)) {
+		t.Fatal("the recorded snapshot restores other records")
+	}
+	rich := richHistoryMeta(t, 5, 300, true)
+	snap, err := rich.s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(snap, want) {
+		t.Fatal("meta changed nothing in the snapshot")
+	}
+	restored, err := Restore(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withMeta, onlyMeta := 0, 0
+	for id, w := range records(rich.s) {
+		if len(w.Spec.Meta) > 0 {
+			withMeta++
+			if sp := w.Spec; len(sp.Kwargs) == 0 && len(sp.DependsOn) == 0 && sp.TTL == 0 && sp.RunAt == 0 &&
+				sp.MaxRetries == 0 && !sp.Paused && sp.ScheduleID == "" {
+				onlyMeta++
+			}
+		}
+		if g := restored.Task(id).Record(); !reflect.DeepEqual(g, w) {
+			t.Fatalf("task %s restored as\n %#v\nwant\n %#v", id, g, w)
+		}
+	}
+	if withMeta == 0 || onlyMeta == 0 {
+		t.Fatalf("%d tasks with meta, %d with nothing else in their spec: the history covers too little", withMeta, onlyMeta)
+	}
+	if !reflect.DeepEqual(scheduleRecords(restored), scheduleRecords(rich.s)) {
+		t.Fatal("schedules with meta restore differently")
+	}
+}
+
+// TestRestoreRejectsBadMeta: a record's meta part must hold an entry or
+// more, in key order, and come with the spec part.
+func TestRestoreRejectsBadMeta(t *testing.T) {
+	f := newFolder(t)
+	f.must("t1", 0, &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "q", Meta: map[string]string{"a": "1", "b": "2"}}})
+	snap, err := f.s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record's meta part is its last bytes before the cold section.
+	entries := []byte{2, 1, 'a', 1, '1', 1, 'b', 1, '2'}
+	at := bytes.Index(snap, entries)
+	if at < 0 || bytes.Index(snap[at+1:], entries) >= 0 {
+		t.Fatalf("meta part not found once in %x", snap)
+	}
+	if _, err := Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	swapped := bytes.Clone(snap)
+	copy(swapped[at+1:], []byte{1, 'b', 1, '2', 1, 'a', 1, '1'})
+	if _, err := Restore(swapped); !errors.Is(err, ErrBadSnapshot) {
+		t.Fatalf("meta keys out of order: %v", err)
+	}
+	// Keep taskHasMeta but clear taskHasSpec: the record's head is its id
+	// length, kind, status and parts.
+	head := []byte{2, 0, byte(StatusPending), taskHasSpec | taskHasMeta}
+	h := bytes.Index(snap, head)
+	if h < 0 {
+		t.Fatalf("record head %x not found in %x", head, snap)
+	}
+	noSpec := bytes.Clone(snap)
+	noSpec[h+3] = taskHasMeta
+	if _, err := Restore(noSpec); !errors.Is(err, ErrBadSnapshot) {
+		t.Fatalf("meta without spec: %v", err)
 	}
 }
 

@@ -58,7 +58,7 @@ func (s Status) Terminal() bool { return s >= StatusCompleted }
 // Task is the projection's record of one task. A state holds one per task it
 // has ever seen, so the record is kept small: the fields every task uses are
 // inline, the rest of the spec (kwargs, dependencies, TTL, run-at, schedule,
-// max retries) and the outcome of its attempts (worker, result, error, cancel
+// max retries, meta) and the outcome of its attempts (worker, result, error, cancel
 // cause) live behind pointers that stay nil until something sets them. The
 // accessor methods read either; Record returns everything as one flat value.
 type Task struct {
@@ -113,6 +113,7 @@ type queueState struct {
 // bookkeeping that exists only because of them.
 type taskSpecExtra struct {
 	kwargs     map[string]any
+	meta       map[string]string
 	dependsOn  []string
 	scheduleID string
 	ttl        time.Duration
@@ -193,7 +194,7 @@ func (t *Task) Spec() events.TaskSpec {
 	return events.TaskSpec{
 		Func: t.kind.fn, Args: t.args, Kwargs: x.kwargs, Queue: t.kind.queue,
 		Priority: t.Priority(), TTL: x.ttl, Retries: t.Retries(), MaxRetries: x.maxRetries,
-		DependsOn: x.dependsOn, RunAt: x.runAt, Paused: x.paused, ScheduleID: x.scheduleID,
+		DependsOn: x.dependsOn, RunAt: x.runAt, Paused: x.paused, ScheduleID: x.scheduleID, Meta: x.meta,
 	}
 }
 
@@ -285,7 +286,7 @@ func (t *Task) setSpec(sp *events.TaskSpec) {
 	wideRetries := sp.Retries < math.MinInt32 || sp.Retries > math.MaxInt32
 	t.priority, t.retries = int32(sp.Priority), int32(sp.Retries)
 	if !widePriority && !wideRetries && len(sp.Kwargs) == 0 && len(sp.DependsOn) == 0 && sp.ScheduleID == "" &&
-		sp.TTL == 0 && sp.RunAt == 0 && sp.MaxRetries == 0 && !sp.Paused {
+		sp.TTL == 0 && sp.RunAt == 0 && sp.MaxRetries == 0 && !sp.Paused && len(sp.Meta) == 0 {
 		return
 	}
 	x := &taskSpecExtra{
@@ -297,6 +298,9 @@ func (t *Task) setSpec(sp *events.TaskSpec) {
 	}
 	if len(sp.DependsOn) > 0 {
 		x.dependsOn = sp.DependsOn
+	}
+	if len(sp.Meta) > 0 {
+		x.meta = sp.Meta
 	}
 	if widePriority {
 		t.flags |= flagWidePriority

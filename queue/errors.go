@@ -42,6 +42,7 @@ var (
 	ErrInvalidCron       = fmt.Errorf("%w: invalid cron expression", ErrInvalidArgument)
 	ErrNotSchedule       = fmt.Errorf("%w: task has no schedule to pause or resume", ErrInvalidArgument)
 	ErrInvalidHandler    = fmt.Errorf("%w: invalid handler registration", ErrInvalidArgument)
+	ErrInvalidMeta       = fmt.Errorf("%w: invalid meta", ErrInvalidArgument)
 
 	// ErrNoHandler: a worker leased a task whose func has no registered
 	// handler; that attempt fails with this error.

@@ -2,7 +2,11 @@ package queue
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits on names and lists, so that a hostile request cannot bloat the log.
@@ -15,6 +19,11 @@ const (
 	// MaxDuration bounds TTL and Interval, and MaxRunAt run_at, so that every
 	// deadline the engine computes fits the log's nanosecond timestamps.
 	MaxDuration = 100 * 365 * 24 * time.Hour
+	// Bounds of Task.Meta: entries, and the bytes of a key and of a value.
+	// A W3C traceparent is 55 bytes, a tracestate at most 512.
+	MaxMetaEntries  = 32
+	MaxMetaKeyLen   = 128
+	MaxMetaValueLen = 1024
 )
 
 // Bounds of Schedule.RunAt. The log holds times as int64 nanoseconds since
@@ -31,11 +40,43 @@ func ValidateQueueName(name string) error {
 	if len(name) > MaxQueueNameLen {
 		return fmt.Errorf("%w: %d bytes is longer than %d", ErrInvalidQueueName, len(name), MaxQueueNameLen)
 	}
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.', r == ':':
-		default:
-			return fmt.Errorf("%w: %q may hold only letters, digits and -_.:", ErrInvalidQueueName, trunc(name))
+	if !plainName(name, "-_.:") {
+		return fmt.Errorf("%w: %q may hold only letters, digits and -_.:", ErrInvalidQueueName, trunc(name))
+	}
+	return nil
+}
+
+// plainName reports whether s holds only ASCII letters and digits and the
+// characters of punct.
+func plainName(s, punct string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(punct, r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateMeta checks a task's Meta: at most MaxMetaEntries entries; each
+// key 1 to MaxMetaKeyLen bytes of letters, digits and "-_.:/"; each value
+// valid UTF-8 of at most MaxMetaValueLen bytes. Errors wrap ErrInvalidMeta
+// and name the first bad key in sorted order.
+func ValidateMeta(meta map[string]string) error {
+	if len(meta) == 0 {
+		return nil
+	}
+	if len(meta) > MaxMetaEntries {
+		return fmt.Errorf("%w: %d entries, at most %d", ErrInvalidMeta, len(meta), MaxMetaEntries)
+	}
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
+		if k == "" || len(k) > MaxMetaKeyLen {
+			return fmt.Errorf("%w: key %q must be 1 to %d bytes", ErrInvalidMeta, trunc(k), MaxMetaKeyLen)
+		}
+		if !plainName(k, "-_.:/") {
+			return fmt.Errorf("%w: key %q may hold only letters, digits and -_.:/", ErrInvalidMeta, trunc(k))
+		}
+		if v := meta[k]; len(v) > MaxMetaValueLen || !utf8.ValidString(v) {
+			return fmt.Errorf("%w: the value of %q must be valid UTF-8 of at most %d bytes (it has %d)", ErrInvalidMeta, k, MaxMetaValueLen, len(v))
 		}
 	}
 	return nil

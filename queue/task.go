@@ -61,6 +61,13 @@ type Task struct {
 	MaxRetries int            // when set, the ceiling for Retries
 	DependsOn  []string       // ids of tasks that must complete first
 	Schedule   *Schedule      // delayed or recurring execution
+	// Meta is string metadata that travels with the task: stored in its
+	// task.enqueued event, returned by GetTask and Dequeue, shown in
+	// History, and copied to each task a recurring schedule fires. The
+	// queue does not interpret it; a tracing wrapper (package otelomniq)
+	// keeps the enqueuer's W3C trace context here. ValidateMeta says what
+	// it may hold.
+	Meta map[string]string
 
 	// Filled in by the engine.
 	State         State

@@ -28,6 +28,7 @@ func samples() []events.Event {
 			"empty": map[string]any{}, "$": int64(1)},
 		Queue: "high", Priority: -10, TTL: time.Minute + time.Nanosecond, Retries: 2, MaxRetries: 5, DependsOn: []string{"a", "b"},
 		RunAt: events.At(t0.Add(time.Hour)), Paused: true, ScheduleID: "s1",
+		Meta: map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "bad": "\xff\xfe", "$bytes": "x"},
 	}
 	ps := []events.Payload{
 		&events.TaskEnqueued{Spec: spec},
@@ -203,6 +204,10 @@ func TestMarshalRefusesWhatItCannotWrite(t *testing.T) {
 	if _, err := eventjson.Marshal(nil, ev); !errors.Is(err, eventjson.ErrUnrepresentable) {
 		t.Fatalf("map key that is not UTF-8: err = %v, want ErrUnrepresentable", err)
 	}
+	ev = events.New("t", t0, &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Meta: map[string]string{"\xff": "v"}}})
+	if _, err := eventjson.Marshal(nil, ev); !errors.Is(err, eventjson.ErrUnrepresentable) {
+		t.Fatalf("meta key that is not UTF-8: err = %v, want ErrUnrepresentable", err)
+	}
 	ev = events.New("t", t0, &events.TaskCompleted{Attempt: 1, Result: make(chan int)})
 	if _, err := eventjson.Marshal(nil, ev); !errors.Is(err, eventjson.ErrUnrepresentable) {
 		t.Fatalf("channel: err = %v, want ErrUnrepresentable", err)
@@ -289,4 +294,28 @@ func countKeys(t *testing.T, obj []byte) map[string]int {
 		}
 	}
 	return out
+}
+
+// TestMetaIsAnObjectOfStrings: a spec's Meta is written as a JSON object
+// of strings, keys sorted, and read back as it was.
+func TestMetaIsAnObjectOfStrings(t *testing.T) {
+	ev, want := logged(t, events.Event{
+		Position: 1, ID: events.NewID(t0), Version: 1, TaskID: "t1", Time: t0,
+		Payload: &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default",
+			Meta: map[string]string{"tracestate": "k=v", "traceparent": "00-01-02-01"}}},
+	})
+	line, err := eventjson.Marshal(nil, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(line, []byte(`"spec":{"func":"f","queue":"default","meta":{"traceparent":"00-01-02-01","tracestate":"k=v"}}`)) {
+		t.Fatalf("meta not written as an object of strings: %s", line)
+	}
+	got, err := eventjson.Unmarshal(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc, _ := events.Marshal(nil, got); !bytes.Equal(enc, want) {
+		t.Fatalf("meta does not read back exactly: %s", line)
+	}
 }

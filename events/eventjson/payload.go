@@ -3,6 +3,7 @@ package eventjson
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/omniq/omniq/events"
 )
@@ -24,14 +25,21 @@ type specJSON struct {
 	RunAt      stamp            `json:"run_at,omitempty"`
 	Paused     bool             `json:"paused,omitempty"`
 	ScheduleID text             `json:"schedule_id,omitempty"`
+	Meta       map[string]text  `json:"meta,omitempty"`
 }
 
-func specToJSON(s *events.TaskSpec) specJSON {
+func specToJSON(s *events.TaskSpec) (specJSON, error) {
+	for k := range s.Meta {
+		if !utf8.ValidString(k) {
+			return specJSON{}, fmt.Errorf("%w: meta key %q is not valid UTF-8", ErrUnrepresentable, k)
+		}
+	}
 	return specJSON{
 		Func: text(s.Func), Args: values(s.Args), Kwargs: valueMap(s.Kwargs), Queue: text(s.Queue),
 		Priority: s.Priority, TTL: dur(s.TTL), Retries: s.Retries, MaxRetries: s.MaxRetries,
 		DependsOn: texts(s.DependsOn), RunAt: stamp(s.RunAt), Paused: s.Paused, ScheduleID: text(s.ScheduleID),
-	}
+		Meta: convertMap(s.Meta, func(v string) text { return text(v) }),
+	}, nil
 }
 
 func (j *specJSON) spec() events.TaskSpec {
@@ -39,6 +47,7 @@ func (j *specJSON) spec() events.TaskSpec {
 		Func: string(j.Func), Args: anys(j.Args), Kwargs: anyMap(j.Kwargs), Queue: string(j.Queue),
 		Priority: j.Priority, TTL: time.Duration(j.TTL), Retries: j.Retries, MaxRetries: j.MaxRetries,
 		DependsOn: strs(j.DependsOn), RunAt: events.Timestamp(j.RunAt), Paused: j.Paused, ScheduleID: string(j.ScheduleID),
+		Meta: convertMap(j.Meta, func(v text) string { return string(v) }),
 	}
 }
 
@@ -123,7 +132,8 @@ type empty struct{}
 func toJSON(p events.Payload) (any, error) {
 	switch p := p.(type) {
 	case *events.TaskEnqueued:
-		return taskEnqueuedJSON{Spec: specToJSON(&p.Spec)}, nil
+		spec, err := specToJSON(&p.Spec)
+		return taskEnqueuedJSON{Spec: spec}, err
 	case *events.TaskLeased:
 		return taskLeasedJSON{Attempt: p.Attempt, Deadline: stamp(p.Deadline), Worker: text(p.Worker)}, nil
 	case *events.TaskHeartbeat:
@@ -139,8 +149,9 @@ func toJSON(p events.Payload) (any, error) {
 	case *events.TaskCancelled:
 		return taskCancelledJSON{Reason: text(p.Reason), Dependency: text(p.Dependency)}, nil
 	case *events.ScheduleCreated:
-		return scheduleCreatedJSON{Template: specToJSON(&p.Template), Cron: text(p.Cron), Interval: dur(p.Interval),
-			NextFire: stamp(p.NextFire), Paused: p.Paused}, nil
+		tmpl, err := specToJSON(&p.Template)
+		return scheduleCreatedJSON{Template: tmpl, Cron: text(p.Cron), Interval: dur(p.Interval),
+			NextFire: stamp(p.NextFire), Paused: p.Paused}, err
 	case *events.ScheduleFired:
 		return scheduleFiredJSON{FireTime: stamp(p.FireTime), Instance: text(p.Instance), NextFire: stamp(p.NextFire)}, nil
 	case *events.ScheduleResumed:
