@@ -255,10 +255,13 @@ func (c *Client) Complete(ctx context.Context, task *queue.Task, result any) err
 	return c.answer(ctx, task, "complete", CompleteRequest{Attempt: task.Attempt, Result: res})
 }
 
-// specFor is SpecOf with args and kwargs checked and normalized as the
-// embedded engine does.
+// specFor is SpecOf with args, kwargs and meta checked, and args and
+// kwargs normalized, as the embedded engine does.
 func specFor(t *queue.Task) (TaskSpec, error) {
 	s := SpecOf(t)
+	if err := queue.ValidateMeta(s.Meta); err != nil {
+		return s, err
+	}
 	args, err := normalizeValue("args", s.Args)
 	if err != nil {
 		return s, err

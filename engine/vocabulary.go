@@ -46,6 +46,9 @@ const (
 	MaxDependencies = queue.MaxDependencies
 	MinInterval     = queue.MinInterval
 	MaxDuration     = queue.MaxDuration
+	MaxMetaEntries  = queue.MaxMetaEntries
+	MaxMetaKeyLen   = queue.MaxMetaKeyLen
+	MaxMetaValueLen = queue.MaxMetaValueLen
 )
 
 var (
@@ -72,9 +75,13 @@ var (
 	ErrInvalidSchedule   = queue.ErrInvalidSchedule
 	ErrInvalidCron       = queue.ErrInvalidCron
 	ErrNotSchedule       = queue.ErrNotSchedule
+	ErrInvalidMeta       = queue.ErrInvalidMeta
 	ErrInvalidHandler    = queue.ErrInvalidHandler
 	ErrNoHandler         = queue.ErrNoHandler
 )
 
 // ValidateQueueName is queue.ValidateQueueName.
 func ValidateQueueName(name string) error { return queue.ValidateQueueName(name) }
+
+// ValidateMeta is queue.ValidateMeta.
+func ValidateMeta(meta map[string]string) error { return queue.ValidateMeta(meta) }

@@ -367,6 +367,8 @@ func TestAPIMalformedRequestsAppendNothing(t *testing.T) {
 		{"bad queue name", "POST", "/v1/tasks", `{"func":"f","queue_name":"a b"}`, 400, "invalid_queue_name"},
 		{"unknown dependency", "POST", "/v1/tasks", `{"func":"f","depends_on":["ghost"]}`, 400, "unknown_dependency"},
 		{"self dependency", "POST", "/v1/tasks", `{"id":"s","func":"f","depends_on":["s"]}`, 400, "dependency_cycle"},
+		{"meta key with a space", "POST", "/v1/tasks", `{"func":"f","meta":{"a key":"v"}}`, 400, "invalid_meta"},
+		{"meta value not a string", "POST", "/v1/tasks", `{"func":"f","meta":{"k":1}}`, 400, ""},
 		{"bad id", "POST", "/v1/tasks", `{"id":"a b","func":"f"}`, 400, "invalid_id"},
 		{"empty batch", "POST", "/v1/tasks", `{"tasks":[]}`, 400, ""},
 		{"batch with extra key", "POST", "/v1/tasks", `{"tasks":[{"func":"f"}],"atomic":true}`, 400, ""},

@@ -52,7 +52,7 @@ var sentinels = []struct {
 	{"ErrInvalidCron", engine.ErrInvalidCron}, {"ErrDuplicateID", engine.ErrDuplicateID}, {"ErrInvalidArgs", engine.ErrInvalidArgs},
 	{"ErrNotSchedule", engine.ErrNotSchedule}, {"ErrInvalidQueueName", engine.ErrInvalidQueueName},
 	{"ErrInvalidHandler", engine.ErrInvalidHandler}, {"ErrUnknownDependency", engine.ErrUnknownDependency},
-	{"ErrInvalidArgument", engine.ErrInvalidArgument},
+	{"ErrInvalidMeta", engine.ErrInvalidMeta}, {"ErrInvalidArgument", engine.ErrInvalidArgument},
 }
 
 // errName names the most specific sentinel err matches.
@@ -79,7 +79,8 @@ func transcript(t *testing.T, q queue.Queue) []string {
 	var out []string
 	say := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 
-	simple := &engine.Task{Func: "add", Args: []any{10, 20}, Kwargs: map[string]any{"scale": 1.5}}
+	simple := &engine.Task{Func: "add", Args: []any{10, 20}, Kwargs: map[string]any{"scale": 1.5},
+		Meta: map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
 	say("enqueue simple: %s %s id=%v", errName(q.Enqueue(ctx, simple)), simple.State, simple.ID != "")
 	later := &engine.Task{ID: "later", Func: "f", Schedule: &engine.Schedule{RunAt: time.Now().Add(time.Hour)}}
 	say("enqueue scheduled: %s %s", errName(q.Enqueue(ctx, later)), later.State)
@@ -87,12 +88,13 @@ func transcript(t *testing.T, q queue.Queue) []string {
 	say("duplicate id: %s", errName(q.Enqueue(ctx, &engine.Task{ID: "later", Func: "f"})))
 	say("unencodable args: %s", errName(q.Enqueue(ctx, &engine.Task{Func: "f", Args: []any{make(chan int)}})))
 	say("unknown dependency: %s", errName(q.Enqueue(ctx, &engine.Task{Func: "f", DependsOn: []string{"ghost"}})))
+	say("bad meta: %s", errName(q.Enqueue(ctx, &engine.Task{Func: "f", Meta: map[string]string{"a key": "v"}})))
 
 	task, err := q.Dequeue(ctx, "")
 	if err != nil || task == nil {
 		t.Fatalf("dequeue: %v %v", task, err)
 	}
-	say("dequeued: %s attempt=%d args=%s kwargs=%s same=%v", task.Func, task.Attempt, typed(task.Args), typed(task.Kwargs), task.ID == simple.ID)
+	say("dequeued: %s attempt=%d args=%s kwargs=%s meta=%v same=%v", task.Func, task.Attempt, typed(task.Args), typed(task.Kwargs), task.Meta, task.ID == simple.ID)
 	say("heartbeat: %s", errName(q.Heartbeat(ctx, task)))
 	stale := *task
 	stale.Attempt = 2
@@ -144,7 +146,7 @@ func TestClientMatchesEmbeddedEngine(t *testing.T) {
 	if !reflect.DeepEqual(embedded, remote) {
 		t.Errorf("embedded and remote differ:\n%s", diffLines(embedded, remote))
 	}
-	if want := "args=[int64(10) int64(20)] kwargs={scale:float64(1.5)}"; !strings.Contains(strings.Join(remote, "\n"), want) {
+	if want := "args=[int64(10) int64(20)] kwargs={scale:float64(1.5)} meta=map[traceparent:00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01]"; !strings.Contains(strings.Join(remote, "\n"), want) {
 		t.Errorf("remote transcript lacks %q:\n%s", want, strings.Join(remote, "\n"))
 	}
 }

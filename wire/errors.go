@@ -81,6 +81,7 @@ var errorTable = []errorKind{
 	{CodeInvalidArgument, "invalid_cron", queue.ErrInvalidCron, http.StatusBadRequest},
 	{CodeInvalidArgument, "invalid_schedule", queue.ErrInvalidSchedule, http.StatusBadRequest},
 	{CodeInvalidArgument, "not_schedule", queue.ErrNotSchedule, http.StatusBadRequest},
+	{CodeInvalidArgument, "invalid_meta", queue.ErrInvalidMeta, http.StatusBadRequest},
 	{CodeInvalidArgument, "", queue.ErrInvalidArgument, http.StatusBadRequest},
 	{CodeUnauthorized, "", ErrUnauthorized, http.StatusUnauthorized},
 	{CodeMethodNotAllowed, "", ErrProtocol, http.StatusMethodNotAllowed},

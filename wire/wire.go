@@ -20,6 +20,10 @@ type TaskSpec struct {
 	MaxRetries int            `json:"max_retries,omitempty"` // when set, the ceiling for retries
 	DependsOn  []string       `json:"depends_on,omitempty"`  // ids that must complete first
 	Schedule   *Schedule      `json:"schedule,omitempty"`    // delayed or recurring execution
+	// Meta is string metadata that travels with the task (queue.Task.Meta,
+	// queue.ValidateMeta): a tracing wrapper keeps the W3C trace context
+	// here.
+	Meta map[string]string `json:"meta,omitempty"`
 }
 
 // Schedule delays a task (run_at) or makes it recurring (cron or interval).
@@ -96,7 +100,7 @@ func SpecOf(t *queue.Task) TaskSpec {
 	s := TaskSpec{
 		ID: t.ID, Func: t.Func, Args: t.Args, Kwargs: t.Kwargs, QueueName: t.QueueName,
 		Priority: t.Priority, TTL: Duration(t.TTL), Retries: t.Retries, MaxRetries: t.MaxRetries,
-		DependsOn: t.DependsOn,
+		DependsOn: t.DependsOn, Meta: t.Meta,
 	}
 	if sc := t.Schedule; sc != nil {
 		s.Schedule = &Schedule{RunAt: sc.RunAt.UTC(), Cron: sc.Cron, Interval: Duration(sc.Interval), Paused: sc.Paused}
@@ -119,7 +123,7 @@ func (s *TaskSpec) Engine() *queue.Task {
 	t := &queue.Task{
 		ID: s.ID, Func: s.Func, Args: s.Args, Kwargs: s.Kwargs, QueueName: s.QueueName,
 		Priority: s.Priority, TTL: time.Duration(s.TTL), Retries: s.Retries, MaxRetries: s.MaxRetries,
-		DependsOn: s.DependsOn,
+		DependsOn: s.DependsOn, Meta: s.Meta,
 	}
 	if sc := s.Schedule; sc != nil {
 		t.Schedule = &queue.Schedule{RunAt: sc.RunAt, Cron: sc.Cron, Interval: time.Duration(sc.Interval), Paused: sc.Paused}

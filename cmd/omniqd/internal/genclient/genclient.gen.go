@@ -212,7 +212,7 @@ type Error struct {
 		Code    ErrorErrorCode `json:"code"`
 		Message string         `json:"message"`
 
-		// Reason For invalid_argument: which check failed (invalid_id, duplicate_id, invalid_func, invalid_queue_name, invalid_priority, invalid_retries, invalid_ttl, invalid_args, unknown_dependency, dependency_cycle, invalid_cron, invalid_schedule, not_schedule); for unavailable: store when the log's store cannot be reached (retry after Retry-After).
+		// Reason For invalid_argument: which check failed (invalid_id, duplicate_id, invalid_func, invalid_queue_name, invalid_priority, invalid_retries, invalid_ttl, invalid_args, unknown_dependency, dependency_cycle, invalid_cron, invalid_schedule, not_schedule, invalid_meta); for unavailable: store when the log's store cannot be reached (retry after Retry-After).
 		Reason *string `json:"reason,omitempty"`
 	} `json:"error"`
 }
@@ -225,7 +225,7 @@ type ErrorDetail struct {
 	Code    ErrorDetailCode `json:"code"`
 	Message string          `json:"message"`
 
-	// Reason For invalid_argument: which check failed (invalid_id, duplicate_id, invalid_func, invalid_queue_name, invalid_priority, invalid_retries, invalid_ttl, invalid_args, unknown_dependency, dependency_cycle, invalid_cron, invalid_schedule, not_schedule); for unavailable: store when the log's store cannot be reached (retry after Retry-After).
+	// Reason For invalid_argument: which check failed (invalid_id, duplicate_id, invalid_func, invalid_queue_name, invalid_priority, invalid_retries, invalid_ttl, invalid_args, unknown_dependency, dependency_cycle, invalid_cron, invalid_schedule, not_schedule, invalid_meta); for unavailable: store when the log's store cannot be reached (retry after Retry-After).
 	Reason *string `json:"reason,omitempty"`
 }
 
@@ -436,6 +436,9 @@ type Task struct {
 	// MaxRetries When set (above 0), the ceiling for retries.
 	MaxRetries *int64 `json:"max_retries,omitempty"`
 
+	// Meta The task's metadata, as enqueued; left out when empty.
+	Meta *map[string]string `json:"meta,omitempty"`
+
 	// NextRunAt For a recurring schedule: its next fire.
 	NextRunAt *time.Time `json:"next_run_at,omitempty"`
 
@@ -498,6 +501,9 @@ type TaskSpec struct {
 
 	// MaxRetries When set (above 0), the ceiling for retries.
 	MaxRetries *int64 `json:"max_retries,omitempty"`
+
+	// Meta String metadata that travels with the task (a tracing wrapper keeps the W3C traceparent here): at most 32 entries; keys of 1 to 128 letters, digits and -_.:/ (OpenAPI 3.0 cannot state a rule for keys: the server checks it); UTF-8 values of at most 1024 bytes (the server counts bytes; maxLength counts characters).
+	Meta *map[string]string `json:"meta,omitempty"`
 
 	// Priority Higher runs first.
 	Priority *int32 `json:"priority,omitempty"`
