@@ -13,9 +13,10 @@
 // The OmniQ module itself does not import OpenTelemetry; this package is a
 // module of its own, so programs that do not trace link none of it.
 //
-// (The HTTP API does not carry Meta yet: wrap the embedded engine.)
+// Wrap takes the embedded engine or a client of omniqd alike: the HTTP API
+// carries Meta.
 //
-//	q := otelomniq.Wrap(e) // e is an *engine.Engine
+//	q := otelomniq.Wrap(e) // e is an *engine.Engine, or a *client.Client
 //	q.Register("send_email", sendEmail)
 //	q.Enqueue(ctx, task) // a send span, a child of ctx's span
 //	q.Work(ctx, opts)    // a process span per run, linked to the send span

@@ -3,6 +3,7 @@ package otelomniq_test
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +17,11 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/omniq/omniq/client"
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/otelomniq"
 	"github.com/omniq/omniq/queue"
+	"github.com/omniq/omniq/server"
 	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/memory"
 )
@@ -376,5 +379,44 @@ func TestGlobalPropagatorAndBaggage(t *testing.T) {
 	}
 	if s := spanNamed(t, rec, "process default"); len(s.Links()) != 1 {
 		t.Fatalf("process span links %v", s.Links())
+	}
+}
+
+// TestThroughTheHTTPAPI: a producer and a worker that reach the queue
+// through omniqd's API (package server, with package client) trace as the
+// embedded ones do: the task's meta carries the send span's context across.
+func TestThroughTheHTTPAPI(t *testing.T) {
+	log := memory.New()
+	e, err := engine.Open(context.Background(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ts := httptest.NewServer(server.New(e, server.Config{}))
+	defer ts.Close()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+	remote := func() queue.Queue {
+		c, err := client.New(ts.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return otelomniq.Wrap(c, otelomniq.WithTracerProvider(tp))
+	}
+	producer, worker := remote(), remote()
+	if err := worker.Register("mail", func(context.Context, *queue.Task) (any, error) { return "sent", nil }); err != nil {
+		t.Fatal(err)
+	}
+	task := &queue.Task{Func: "mail", QueueName: "emails"}
+	if err := producer.Enqueue(context.Background(), task); err != nil {
+		t.Fatal(err)
+	}
+	work(t, worker, []string{"emails"}, task.ID)
+	send, process := spanNamed(t, rec, "send emails"), spanNamed(t, rec, "process emails")
+	if links := process.Links(); len(links) != 1 || links[0].SpanContext.SpanID() != send.SpanContext().SpanID() ||
+		links[0].SpanContext.TraceID() != send.SpanContext().TraceID() {
+		t.Fatalf("process span links %+v: want one, to the send span %s", links, send.SpanContext().SpanID())
 	}
 }
