@@ -173,6 +173,9 @@ func (l *Log) Head(ctx context.Context) (uint64, error) {
 	}
 	s, err := l.rdb.Get(ctx, l.headKey).Result()
 	if err != nil {
+		if l.closed.Load() {
+			return 0, stores.ErrClosed // closed while the read was under way
+		}
 		err = interpretError(ctx, "head", err)
 		if errors.Is(err, errNil) {
 			return 0, nil

@@ -50,6 +50,11 @@ func (l *Log) block(ctx context.Context, head uint64) error {
 	}()
 	select {
 	case err := <-res:
+		if err != nil && l.closed.Load() {
+			// Close closed the connection under the read: the log is closed,
+			// whichever of the two the select saw first.
+			return stores.ErrClosed
+		}
 		if err = interpretError(ctx, "wait", err); err != nil && !errors.Is(err, errNil) {
 			return err
 		}
