@@ -43,6 +43,8 @@ type api struct {
 	maxBody int64
 	maxWait time.Duration
 	waiting atomic.Int64 // dequeues in their long-poll wait
+	// beat is how often an idle GET /v1/events gets a comment line.
+	beat time.Duration
 
 	// stopping is cancelled when the server starts shutting down, so that
 	// long-poll dequeues answer at once instead of holding the shutdown.
@@ -52,7 +54,7 @@ type api struct {
 
 // newAPI returns the API of cfg, which New has filled in.
 func newAPI(cfg Config) *api {
-	a := &api{logger: cfg.Logger, version: cfg.Version, maxBody: cfg.MaxBody, maxWait: cfg.MaxWait}
+	a := &api{logger: cfg.Logger, version: cfg.Version, maxBody: cfg.MaxBody, maxWait: cfg.MaxWait, beat: defaultHeartbeat}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
 	}
@@ -101,6 +103,7 @@ func apiRoutes(a *api, metrics http.Handler) []route {
 		{"POST", "/v1/schedules/{id}/resume", true, a.resume},
 		{"GET", "/v1/stats", true, a.stats},
 		{"GET", "/v1/cluster", true, a.cluster},
+		{"GET", "/v1/events", true, a.eventsStream},
 		{"GET", "/healthz", false, a.healthz},
 		{"GET", "/readyz", false, a.readyz},
 		{"GET", "/metrics", false, serveHTTPHandler(metrics)},

@@ -2,8 +2,9 @@
 // over an engine, which a Go program mounts on its own mux or listener
 // beside the engine it embeds. It serves every route of the API (its
 // OpenAPI document, OpenAPIDocument, lists them), the bearer token and the
-// rate limit, /healthz, /readyz, Prometheus metrics at /metrics and the
-// document at /openapi.json. The request and answer bodies are those of
+// rate limit, /healthz, /readyz, Prometheus metrics at /metrics, the
+// document at /openapi.json and, with Config.UI, the web dashboard at /ui/
+// (docs/dashboard.md). The request and answer bodies are those of
 // package wire, which the Go client (package client) speaks too.
 //
 //	q, err := engine.Open(ctx, store)
@@ -58,6 +59,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is what GET /healthz reports as "version"; "" is "devel".
 	Version string
+	// UI serves the web dashboard under /ui/ (docs/dashboard.md). Off in
+	// the zero Config, so a program that mounts the server serves no pages
+	// it did not ask for; omniqd turns it on unless --ui=false.
+	UI bool
 }
 
 // Errors of Attach.
@@ -90,7 +95,11 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	s.metrics = newServeMetrics(s.api)
 	routes := s.api.mux(apiRoutes(s.api, s.metrics.handler()))
 	limited := newRateLimiter(cfg.RateLimit, s.metrics.reg)
-	s.handler = s.observe(limited.wrap(s.api, requireToken(cfg.Token, s.api, routes)))
+	var h http.Handler = requireToken(cfg.Token, s.api, routes)
+	if cfg.UI {
+		h = newUI(s.api, cfg.Token, routes).wrap(h)
+	}
+	s.handler = s.observe(limited.wrap(s.api, h))
 	if eng != nil {
 		s.api.q.Store(eng)
 	}
@@ -113,7 +122,8 @@ func (s *Server) Attach(eng *engine.Engine) error {
 }
 
 // Drain begins the server's shutdown: dequeues waiting for a task answer
-// at once (204, nothing leased), and /readyz answers 503 from then on.
+// at once (204, nothing leased), event streams (GET /v1/events) end, and
+// /readyz answers 503 from then on.
 // Other requests are still served. Register it with
 // http.Server.RegisterOnShutdown.
 func (s *Server) Drain() { s.api.beginShutdown() }

@@ -405,3 +405,28 @@ func TestCliUnreachableOnlyWhenUnreachable(t *testing.T) {
 		t.Errorf("wrong token: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// serve serves the dashboard at /ui/ unless --ui=false (or OMNIQ_UI=false).
+func TestCliServeUI(t *testing.T) {
+	clearOmniqEnv(t)
+	for _, tc := range []struct {
+		args []string
+		env  string
+		want int
+	}{
+		{nil, "", http.StatusOK},
+		{[]string{"--ui=false"}, "", http.StatusNotFound},
+		{nil, "false", http.StatusNotFound},
+	} {
+		t.Setenv("OMNIQ_UI", tc.env)
+		o, err := parseServeArgs(tc.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.cfg.Store = "memory://"
+		td := newTestDaemon(t, o.cfg)
+		if rec := td.call("GET", "/ui/", ""); rec.Code != tc.want {
+			t.Errorf("%v (env %q): GET /ui/ answered %d, want %d", tc.args, tc.env, rec.Code, tc.want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ type serveConfig struct {
 	Store           string        // store URL (storeurl)
 	Listen          string        // host:port; port 0 picks a free one
 	Token           string        // bearer token; "" disables auth
+	UI              bool          // serve the dashboard at /ui/ (server.Config.UI)
 	Insecure        bool          // allow a non-loopback listen without a token
 	LeaseTimeout    time.Duration // engine.WithLeaseTimeout (0: the engine's default)
 	MaxBody         int64         // largest request body in bytes (0: server.DefaultMaxBody)
@@ -65,7 +66,7 @@ func newDaemon(cfg serveConfig, logger *slog.Logger) *daemon {
 	d := &daemon{cfg: cfg, logger: logger, served: make(chan error, 1)}
 	d.api = server.New(nil, server.Config{
 		Token: cfg.Token, RateLimit: cfg.RateLimit, MaxBody: cfg.MaxBody, MaxWait: cfg.MaxWait,
-		Logger: logger, Version: version(),
+		Logger: logger, Version: version(), UI: cfg.UI,
 	})
 	d.compaction = newCompactionMetrics(d.api.Metrics())
 	return d

@@ -549,6 +549,21 @@ type Unauthorized = Error
 // Unavailable Example: {"error":{"code":"not_found","message":"engine: not found: task \"x\""}}
 type Unavailable = Error
 
+// EventsParams defines parameters for Events.
+type EventsParams struct {
+	// From Stream the events after this position (0: the whole log). Default: the server's current position.
+	From *int64 `form:"from,omitempty" json:"from,omitempty"`
+
+	// Task Only this task's (or schedule's) events.
+	Task *string `form:"task,omitempty" json:"task,omitempty"`
+
+	// Queue Only the events of this queue's tasks.
+	Queue *string `form:"queue,omitempty" json:"queue,omitempty"`
+
+	// LastEventID The position of the last event the client has; the stream resumes after it.
+	LastEventID *string `json:"Last-Event-ID,omitempty"`
+}
+
 // DequeueParams defines parameters for Dequeue.
 type DequeueParams struct {
 	// Wait How long to wait for a task: seconds or a Go duration ("5s"). Default 0 (do not wait); capped at the server's --max-wait (60s by default).
@@ -922,6 +937,13 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/cluster (the `Cluster` operationId).
 	Cluster(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// Events The log's events as they are written, as Server-Sent Events
+	//
+	// Streams the events of the log as text/event-stream, one SSE event per log event: `id:` is its position, `data:` the event as GET /v1/tasks/{id}/history reports it (an Event, on one line). It starts after position `from` (default: the server's current position, so only new events), or after the position a reconnecting client sends as `Last-Event-ID` (which wins over `from`), and follows the log live: new events are sent as they are written, by this server or by another sharing its log. An idle stream gets a comment line (`: heartbeat`) every 15 seconds. The stream ends when the client goes or the server shuts down; an EventSource reconnects with Last-Event-ID and misses nothing. With `task` or `queue`, only that task's or that queue's events are sent (and no event about no task). Events a compaction removed from the log before they were read are skipped: the positions then jump. Authentication: the bearer token, or the dashboard's session cookie (docs/dashboard.md), accepted on this route only.
+	//
+	// Corresponds with GET /v1/events (the `Events` operationId).
+	Events(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// OutcomesWithBody Record many lease outcomes and lease the next tasks, in one append
 	//
 	// Each outcome completes (no `error`) or fails (`error` present, even "") the lease it names, fenced by its `attempt`: a refused outcome (stale_lease, not_found, a result that cannot be stored, …) is answered in its own entry and changes nothing, the others are recorded. With `lease`, up to `n` ready tasks of `queues` are leased in the same append; with `wait` and none ready, the server waits for one as a dequeue's long-poll does. A request malformed as a whole is refused (400) and changes nothing.
@@ -1105,6 +1127,23 @@ func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 // Corresponds with GET /v1/cluster (the `Cluster` operationId).
 func (c *Client) Cluster(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewClusterRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Events The log's events as they are written, as Server-Sent Events
+//
+// Streams the events of the log as text/event-stream, one SSE event per log event: `id:` is its position, `data:` the event as GET /v1/tasks/{id}/history reports it (an Event, on one line). It starts after position `from` (default: the server's current position, so only new events), or after the position a reconnecting client sends as `Last-Event-ID` (which wins over `from`), and follows the log live: new events are sent as they are written, by this server or by another sharing its log. An idle stream gets a comment line (`: heartbeat`) every 15 seconds. The stream ends when the client goes or the server shuts down; an EventSource reconnects with Last-Event-ID and misses nothing. With `task` or `queue`, only that task's or that queue's events are sent (and no event about no task). Events a compaction removed from the log before they were read are skipped: the positions then jump. Authentication: the bearer token, or the dashboard's session cookie (docs/dashboard.md), accepted on this route only.
+//
+// Corresponds with GET /v1/events (the `Events` operationId).
+func (c *Client) Events(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1530,6 +1569,99 @@ func NewClusterRequest(server string) (*http.Request, error) {
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewEventsRequest constructs an http.Request for the Events method
+func NewEventsRequest(server string, params *EventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Task != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "task", *params.Task, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Queue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "queue", *params.Queue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.LastEventID != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Last-Event-ID", *params.LastEventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Last-Event-ID", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -2107,6 +2239,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/cluster (the `Cluster` operationId).
 	ClusterWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ClusterResponse, error)
 
+	// EventsWithResponse The log's events as they are written, as Server-Sent Events
+	//
+	// Streams the events of the log as text/event-stream, one SSE event per log event: `id:` is its position, `data:` the event as GET /v1/tasks/{id}/history reports it (an Event, on one line). It starts after position `from` (default: the server's current position, so only new events), or after the position a reconnecting client sends as `Last-Event-ID` (which wins over `from`), and follows the log live: new events are sent as they are written, by this server or by another sharing its log. An idle stream gets a comment line (`: heartbeat`) every 15 seconds. The stream ends when the client goes or the server shuts down; an EventSource reconnects with Last-Event-ID and misses nothing. With `task` or `queue`, only that task's or that queue's events are sent (and no event about no task). Events a compaction removed from the log before they were read are skipped: the positions then jump. Authentication: the bearer token, or the dashboard's session cookie (docs/dashboard.md), accepted on this route only.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `Events` operationId).
+	EventsWithResponse(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*EventsResponse, error)
+
 	// OutcomesWithBodyWithResponse Record many lease outcomes and lease the next tasks, in one append
 	//
 	// Each outcome completes (no `error`) or fails (`error` present, even "") the lease it names, fenced by its `attempt`: a refused outcome (stale_lease, not_found, a result that cannot be stored, …) is answered in its own entry and changes nothing, the others are recorded. With `lease`, up to `n` ready tasks of `queues` are leased in the same append; with `wait` and none ready, the server waits for one as a dequeue's long-poll does. A request malformed as a whole is refused (400) and changes nothing.
@@ -2560,6 +2701,82 @@ func (r ClusterResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ClusterResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// EventsResponse429Headers the declared response headers of an HTTP 429 response for Events
+type EventsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type EventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *EventsResponse429Headers
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r EventsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r EventsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r EventsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r EventsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r EventsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r EventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r EventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r EventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r EventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3762,6 +3979,21 @@ func (c *ClientWithResponses) ClusterWithResponse(ctx context.Context, reqEditor
 	return ParseClusterResponse(rsp)
 }
 
+// EventsWithResponse The log's events as they are written, as Server-Sent Events
+//
+// Streams the events of the log as text/event-stream, one SSE event per log event: `id:` is its position, `data:` the event as GET /v1/tasks/{id}/history reports it (an Event, on one line). It starts after position `from` (default: the server's current position, so only new events), or after the position a reconnecting client sends as `Last-Event-ID` (which wins over `from`), and follows the log live: new events are sent as they are written, by this server or by another sharing its log. An idle stream gets a comment line (`: heartbeat`) every 15 seconds. The stream ends when the client goes or the server shuts down; an EventSource reconnects with Last-Event-ID and misses nothing. With `task` or `queue`, only that task's or that queue's events are sent (and no event about no task). Events a compaction removed from the log before they were read are skipped: the positions then jump. Authentication: the bearer token, or the dashboard's session cookie (docs/dashboard.md), accepted on this route only.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `Events` operationId).
+func (c *ClientWithResponses) EventsWithResponse(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*EventsResponse, error) {
+	rsp, err := c.Events(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseEventsResponse(rsp)
+}
+
 // OutcomesWithBodyWithResponse Record many lease outcomes and lease the next tasks, in one append
 //
 // Each outcome completes (no `error`) or fails (`error` present, even "") the lease it names, fenced by its `attempt`: a refused outcome (stale_lease, not_found, a result that cannot be stored, …) is answered in its own entry and changes nothing, the others are recorded. With `lease`, up to `n` ready tasks of `queues` are leased in the same append; with `wait` and none ready, the server waits for one as a dequeue's long-poll does. A request malformed as a whole is refused (400) and changes nothing.
@@ -4245,6 +4477,73 @@ func ParseClusterResponse(rsp *http.Response) (*ClusterResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers ClusterResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseEventsResponse parses an HTTP response from a EventsWithResponse call
+func ParseEventsResponse(rsp *http.Response) (*EventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &EventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers EventsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
