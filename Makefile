@@ -36,6 +36,17 @@ test:
 	@$(GO) build -o bin/testsum ./tools/testsum
 	bin/testsum -name 'make test' $(GO) test -race -count=1 -timeout 20m -json $(PKGS)
 	cd otelomniq && ../bin/testsum -name 'make test: otelomniq' $(GO) test -race -count=1 -timeout 10m -json ./...
+	$(MAKE) test-python
+
+# The Python client (clients/python): its unittest suite against the omniqd
+# built here (OMNIQ_BIN), on every store whose server is configured, as for
+# the Go tests (OMNIQ_TEST_POSTGRES, OMNIQ_TEST_REDIS, OMNIQ_TEST_NATS).
+# The tests build their Go helper with $(GO). Needs Python 3.11 or newer.
+PYTHON ?= python3
+.PHONY: test-python
+test-python:
+	$(GO) build -o bin/omniqd ./cmd/omniqd
+	PYTHONDONTWRITEBYTECODE=1 OMNIQ_BIN=$(CURDIR)/bin/omniqd GO="$(GO)" PYTHONPATH=$(CURDIR)/clients/python $(PYTHON) -m unittest discover -s clients/python/tests -v
 
 test-short:
 	$(GO) test -count=1 $(PKGS)

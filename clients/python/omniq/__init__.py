@@ -1,0 +1,8 @@
+"""omniq: the OmniQ task queue from Python, backed by the omniqd daemon."""
+
+from . import errors
+from .errors import *  # noqa: F401,F403
+from .models import Schedule, Task
+
+__version__ = "0.1.0"
+__all__ = ["Task", "Schedule", "errors"] + errors.__all__

@@ -1,0 +1,6 @@
+"""Task and Schedule."""
+
+from .schedule import Schedule
+from .task import Task
+
+__all__ = ["Task", "Schedule"]

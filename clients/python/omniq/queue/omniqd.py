@@ -1,0 +1,3 @@
+from .base import OmniQDTaskQueue
+
+__all__ = ["OmniQDTaskQueue"]
