@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/omniq/omniq/engine/archive"
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/queue"
 	"github.com/omniq/omniq/stores"
@@ -95,7 +96,10 @@ const queueCacheSize = 10000
 
 // FollowViews is Follow with each event in its History view (EventView),
 // only the events that pass f. With a filter, events about no task (log
-// checkpoints) do not pass. Most events do not name their task's queue: it
+// checkpoints) do not pass. A checkpoint and its parts come without the
+// state they carry (archive.Elide, as the archive keeps them): a stream
+// would otherwise carry the whole kept state, hundreds of megabytes, at
+// every compaction. Most events do not name their task's queue: it
 // is read from the task.enqueued event when the stream saw it, else from
 // the state, and remembered for the stream's life.
 func (e *Engine) FollowViews(ctx context.Context, after uint64, f EventFilter, fn func(queue.Event) error) error {
@@ -128,7 +132,7 @@ func (e *Engine) FollowViews(ctx context.Context, after uint64, f EventFilter, f
 		if !pass(ev) {
 			return nil
 		}
-		return fn(EventView(ev))
+		return fn(EventView(archive.Elide(ev)))
 	})
 }
 

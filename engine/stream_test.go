@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,5 +188,44 @@ func TestFollowViewsFilters(t *testing.T) {
 		if fmt.Sprint(got) != c.want {
 			t.Errorf("FollowViews(%+v, after %d) = %v, want %s", c.f, c.after, got, c.want)
 		}
+	}
+}
+
+// A stream carries a checkpoint without its state (nor its parts' data):
+// the kept state is for the log, not for every stream at every compaction.
+func TestFollowViewsLeaveCheckpointStateOut(t *testing.T) {
+	ctx := context.Background()
+	e := openFollowEngine(t, memory.New())
+	big := strings.Repeat("x", 8<<10)
+	for i := range 100 {
+		if err := e.Enqueue(ctx, &engine.Task{Func: "f", Args: []any{big, i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := e.Compact(ctx, time.Now(), &sliceArchive{})
+	if err != nil || res.Parts == 0 {
+		t.Fatalf("compact: %+v, %v; want a checkpoint in parts", res, err)
+	}
+	var seen int
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err = e.FollowViews(ctx, 0, engine.EventFilter{}, func(ev queue.Event) error {
+		switch ev.Type {
+		case "log.checkpoint", "log.checkpoint_part":
+			seen++
+			if _, ok := ev.Payload["state"]; ok {
+				t.Errorf("%s at %d carries its state", ev.Type, ev.Position)
+			}
+			if _, ok := ev.Payload["data"]; ok {
+				t.Errorf("%s at %d carries its data", ev.Type, ev.Position)
+			}
+		}
+		if ev.Position == res.Checkpoint {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || seen != res.Parts+1 {
+		t.Fatalf("FollowViews: %v after %d checkpoint events, want %d", err, seen, res.Parts+1)
 	}
 }
