@@ -57,6 +57,7 @@ var (
 
 	ErrNotFound          = queue.ErrNotFound
 	ErrArchived          = queue.ErrArchived
+	ErrTaskState         = queue.ErrTaskState
 	ErrStaleLease        = queue.ErrStaleLease
 	ErrLogChanged        = queue.ErrLogChanged
 	ErrClosed            = queue.ErrClosed

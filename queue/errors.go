@@ -53,6 +53,11 @@ var (
 	// ErrNotFound, so errors.Is(err, ErrNotFound) holds too.
 	ErrArchived = fmt.Errorf("%w: archived by retention", ErrNotFound)
 
+	// ErrTaskState: the task exists but its state does not allow the
+	// command (retry a task that did not fail, cancel one that is
+	// running or has ended).
+	ErrTaskState = errors.New("engine: not allowed in the task's state")
+
 	// ErrUnavailable: the store (or, for a remote client, the daemon's
 	// store) could not be reached; the call may or may not have taken
 	// effect. The stores package's ErrUnavailable is this value.

@@ -8,6 +8,9 @@ type Stats struct {
 	Queues    map[string]map[State]int // queue -> state -> tasks (deleted tasks are not counted)
 	Schedules int                      // active recurring schedules
 	Waiting   int                      // DequeueWait calls waiting for a ready task (idle workers)
+	// PausedQueues lists, sorted, the queues PauseQueue paused: no task is
+	// leased from them until ResumeQueue.
+	PausedQueues []string
 	// HotTasks and ColdTasks say how the state holds the tasks it knows:
 	// as full records (every task that has not ended) or as compact
 	// records of ended tasks, decoded on lookup. Tasks removed by retention
