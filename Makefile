@@ -114,6 +114,14 @@ clean:
 genclient:
 	$(GO) generate ./cmd/omniqd/internal/genclient
 
+# Regenerate the dashboard's screenshots in docs/img (docs/dashboard.md):
+# TestDashboardScreenshots builds an hour of activity on the memory store and
+# photographs the pages in headless Chromium (needs chromium on PATH).
+.PHONY: screenshots
+screenshots:
+	@mkdir -p docs/img
+	OMNIQ_TEST_BROWSER=1 OMNIQ_DOC_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -run '^TestDashboardScreenshots$$' -v ./server/
+
 .PHONY: bench-e2e bench-peers
 
 # End-to-end benchmark through "omniqd bench" (see bench/README.md). The

@@ -153,23 +153,10 @@ func badEnd(s projections.Status) (events.CancelReason, bool) {
 }
 
 // stageCascade stages the cancellation of every task waiting on id, which is
-// ending with status end. REQUIRES: e.mu held.
+// ending with status end (stageViewCascade outside a batch action).
+// REQUIRES: e.mu held.
 func (e *Engine) stageCascade(tx *txn, id string, end projections.Status) error {
-	reason, bad := badEnd(end)
-	if !bad {
-		return nil
-	}
-	for _, d := range e.state.Dependants(id) {
-		if err := tx.touch(d.Task.ID); err != nil {
-			return err
-		}
-		r := reason
-		if d.Via != id {
-			r = events.CancelDependencyCancelled
-		}
-		tx.add(d.Task.ID, &events.TaskCancelled{Reason: r, Dependency: d.Via})
-	}
-	return nil
+	return e.stageViewCascade(tx, nil, id, end)
 }
 
 // Dequeue implements TaskQueue: it leases the next ready task of queueName.
@@ -309,10 +296,11 @@ func (e *Engine) stageOutcome(tx *txn, task *Task, result any, failed bool, msg 
 }
 
 // stageAttemptFailed stages a retry, or the final failure and its cascade.
-// REQUIRES: e.mu held; r is running.
+// The retries used count from the task's last retry by hand (RetryBase),
+// which restores the whole budget. REQUIRES: e.mu held; r is running.
 func (e *Engine) stageAttemptFailed(tx *txn, r *projections.Task, msg string) error {
-	if r.Attempt <= r.Retries() {
-		retryAt := tx.now.Add(max(e.cfg.backoff(r.Attempt), 0))
+	if used := r.Attempt - r.RetryBase(); used <= r.Retries() {
+		retryAt := tx.now.Add(max(e.cfg.backoff(used), 0))
 		tx.add(r.ID, &events.TaskRetryScheduled{Attempt: r.Attempt, Error: msg, RetryAt: events.At(retryAt)})
 		return nil
 	}
@@ -342,32 +330,6 @@ func (e *Engine) refresh(task *Task) {
 	if r := e.state.Task(task.ID); r != nil {
 		recordFields(task, r, events.At(e.now()))
 	}
-}
-
-// DeleteTask implements TaskQueue. Deleting a running task makes its lease
-// stale; deleting a task that has not ended cancels the tasks depending on it.
-func (e *Engine) DeleteTask(ctx context.Context, taskID string) error {
-	return e.submit(ctx, func(tx *txn) error {
-		if sc := e.state.Schedule(taskID); sc != nil && !sc.Deleted {
-			if err := tx.touch(taskID); err != nil {
-				return err
-			}
-			tx.add(taskID, &events.ScheduleDeleted{})
-			return nil
-		}
-		r := e.state.Task(taskID)
-		if r == nil || r.Status == projections.StatusDeleted {
-			return fmt.Errorf("%w: task %q", ErrNotFound, taskID)
-		}
-		if err := tx.touch(taskID); err != nil {
-			return err
-		}
-		tx.add(taskID, &events.TaskDeleted{})
-		if !r.Status.Terminal() {
-			return e.stageCascade(tx, taskID, projections.StatusDeleted)
-		}
-		return nil
-	}, nil)
 }
 
 // PauseSchedule stops a recurring schedule from firing, or holds back a

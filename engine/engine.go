@@ -21,6 +21,8 @@ type Engine struct {
 	log stores.Log
 	cfg config
 
+	fires fireMemos // RecentFires' answers, kept between calls
+
 	// mu guards state and the fields below it. The committer holds it while
 	// preparing and applying a batch, never while appending.
 	mu         sync.RWMutex
@@ -238,17 +240,27 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 	now := events.At(e.now())
 	e.mu.Lock() // DelayedCounts moves due tasks into their queues
 	defer e.mu.Unlock()
-	s := Stats{Position: e.state.Position(), Queues: map[string]map[State]int{}, Waiting: len(e.parked)}
-	s.HotTasks, s.ColdTasks = e.state.Residency()
+	s := statsOf(e.state, now)
+	s.Waiting = len(e.parked)
 	s.Compacted = e.compacted
-	delayed := e.state.DelayedCounts(now)
-	for q, counts := range e.state.Counts() {
+	return s, nil
+}
+
+// statsOf counts st's tasks as Stats does (the live state, or a past one):
+// a pending task whose run-at or backoff is after now counts as waiting.
+// REQUIRES: st is not being changed (DelayedCounts moves due tasks).
+func statsOf(st *projections.State, now events.Timestamp) Stats {
+	s := Stats{Position: st.Position(), Queues: map[string]map[State]int{}}
+	s.HotTasks, s.ColdTasks = st.Residency()
+	s.PausedQueues = st.PausedQueues()
+	delayed := st.DelayedCounts(now)
+	for q, counts := range st.Counts() {
 		m := map[State]int{}
-		for st, n := range counts {
-			if st == projections.StatusDeleted {
+		for status, n := range counts {
+			if status == projections.StatusDeleted {
 				continue
 			}
-			m[State(st.String())] = n
+			m[State(status.String())] = n
 		}
 		if d := delayed[q]; d > 0 {
 			m[StatePending] -= d
@@ -259,13 +271,13 @@ func (e *Engine) Stats(ctx context.Context) (Stats, error) {
 		}
 		s.Queues[q] = m
 	}
-	e.state.Schedules(func(sc *projections.Schedule) bool {
+	st.Schedules(func(sc *projections.Schedule) bool {
 		if !sc.Deleted {
 			s.Schedules++
 		}
 		return true
 	})
-	return s, nil
+	return s
 }
 
 // Position returns the log position the engine's state reflects.

@@ -64,7 +64,10 @@ func (e *Engine) Events(ctx context.Context, taskID string) ([]events.Event, err
 	return out, nil
 }
 
-// EventView returns ev as History reports it.
+// EventView returns ev as History reports it. A queue event
+// (queue.paused, queue.resumed) has an empty TaskID and the queue in its
+// payload ("queue"); a task.retried names the attempt it retried at
+// ("attempt", left out at 0, as every zero field).
 func EventView(ev events.Event) queue.Event {
 	out := queue.Event{
 		Position: ev.Position, ID: ev.ID.String(), Type: ev.Type().String(), Version: int(ev.Version),

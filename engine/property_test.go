@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/events"
-	"github.com/omniq/omniq/stores/memory"
 )
 
 // TestReplayEqualsLive drives the engine with random command sequences and
@@ -22,26 +20,9 @@ import (
 // stale lease.
 func TestReplayEqualsLive(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		ctx := context.Background()
-		log := memory.New()
-		defer log.Close()
-		clock := engine.NewManualClock(start)
-		e, err := engine.Open(ctx, log, engine.WithClock(clock), engine.WithSnapshotEvery(0),
-			engine.WithBackoff(func(a int) time.Duration { return time.Duration(a) * time.Second }),
-			engine.WithLeaseTimeout(20*time.Second))
-		if err != nil {
-			rt.Fatal(err)
-		}
-		defer e.Close()
-		var ids []string
-		held := map[string]*engine.Task{} // leases handed out and not yet answered
-		queues := []string{"a", "b"}
-		pickID := func(rt *rapid.T, label string) string {
-			if len(ids) == 0 {
-				return "none"
-			}
-			return rapid.SampledFrom(ids).Draw(rt, label)
-		}
+		r := openPropertyRun(rt)
+		ctx, log, clock, e, held, queues := r.ctx, r.log, r.clock, r.e, r.held, r.queues
+		pickID := r.pickID
 		rt.Repeat(map[string]func(*rapid.T){
 			"enqueue": func(rt *rapid.T) {
 				task := &engine.Task{
@@ -54,7 +35,7 @@ func TestReplayEqualsLive(t *testing.T) {
 				if rapid.Bool().Draw(rt, "ttl") {
 					task.TTL = time.Duration(rapid.IntRange(1, 60).Draw(rt, "ttls")) * time.Second
 				}
-				if len(ids) > 0 && rapid.Bool().Draw(rt, "dep") {
+				if len(r.ids) > 0 && rapid.Bool().Draw(rt, "dep") {
 					task.DependsOn = []string{pickID(rt, "depid")}
 				}
 				switch rapid.IntRange(0, 5).Draw(rt, "sched") {
@@ -69,7 +50,7 @@ func TestReplayEqualsLive(t *testing.T) {
 					rt.Fatal(err)
 				}
 				if err == nil {
-					ids = append(ids, task.ID)
+					r.ids = append(r.ids, task.ID)
 				}
 			},
 			"dequeue": func(rt *rapid.T) {
@@ -174,24 +155,7 @@ func TestReplayEqualsLive(t *testing.T) {
 			}
 		}
 		for _, round := range []string{"snapshot", "snapshot of a restored state"} {
-			part, err := engine.Replay(ctx, log, mid)
-			if err != nil {
-				rt.Fatal(err)
-			}
-			data, err := part.Snapshot()
-			if err != nil {
-				rt.Fatal(err)
-			}
-			if err := log.SaveSnapshot(ctx, part.Position(), data); err != nil {
-				rt.Fatal(err)
-			}
-			reopened, err := engine.Replay(ctx, log, 0)
-			if err != nil {
-				rt.Fatal(err)
-			}
-			if again, err := reopened.Snapshot(); err != nil || !bytes.Equal(live, again) {
-				rt.Fatalf("live state differs from the state replayed from a %s at %d (%v)", round, part.Position(), err)
-			}
+			r.checkSnapshotReplay(rt, live, mid, round)
 		}
 	})
 }

@@ -3,76 +3,144 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/projections"
 )
 
-// TaskFilter selects the tasks ListTasks returns. Empty fields select
-// every task.
-type TaskFilter struct {
-	Queue string // QueueName
-	State State  // as GetTask reports it (a delayed pending task is waiting)
-	Func  string
-	// After is the cursor: only tasks whose id sorts after it are listed.
-	// The next page starts after the last id of the previous one.
-	After string
-	// Limit is the most tasks listed (<= 0: DefaultListLimit; at most
-	// MaxListLimit).
-	Limit int
-}
-
-// Bounds of ListTasks.
-const (
-	DefaultListLimit = 50
-	MaxListLimit     = 1000
+// The work one ListTasks page may do is bounded, so that a selective
+// filter over millions of tasks does not hold the read lock while it scans
+// them all: a page examines at most listScanBudget records (matching or
+// not), or listSearchBudget when it searches (Q decodes and encodes each
+// candidate's values). A page that reaches its bound returns the tasks it
+// found, perhaps none, with the cursor of the last record it examined.
+var (
+	listScanBudget   = 100_000
+	listSearchBudget = 20_000
 )
 
+// maxListQ bounds TaskFilter.Q, in bytes.
+const maxListQ = 256
+
 // ListTasks returns the tasks that match f, in id order, and the cursor of
-// the next page ("" when this page is the last). It lists every task the
-// state holds in any state (ended tasks too, however compact their
-// records), but neither deleted tasks, tasks retention or compaction
-// removed from the state, nor recurring schedules. Because pages are cut
-// by id, a task that changes state between two pages is listed once, or
-// not at all when it no longer matches the filter when its page is read:
-// no task is skipped or repeated because others moved.
+// the next page: "" only when this page is the last. A page may hold fewer
+// than f.Limit tasks, even none, while more follow (see listScanBudget):
+// page until the cursor is empty. It lists every task the state holds in
+// any state (ended tasks too, however compact their records), but neither
+// deleted tasks, tasks retention or compaction removed from the state, nor
+// recurring schedules (State "scheduled" lists nothing). Because pages are
+// cut by id, a task that changes state between two pages is listed once,
+// or not at all when it no longer matches the filter when its page is
+// read: no task is skipped or repeated because others moved.
 //
-// It walks the state in id order from the cursor under the engine's read
-// lock (projections.State.TasksAfter), decoding ended tasks as it goes:
-// its cost grows with the tasks it passes over that do not match, and
-// less steeply with the tasks before the cursor.
+// The cursor is sought in the state's id indexes (O(log n)); queue, func,
+// state and enqueue time are tested on each record without decoding it
+// (projections.State.ScanTasks); only candidates that pass are decoded,
+// and searched when f.Q is set. Bad filters wrap ErrInvalidArgument.
 func (e *Engine) ListTasks(ctx context.Context, f TaskFilter) ([]*Task, string, error) {
-	if f.Limit <= 0 {
-		f.Limit = DefaultListLimit
-	}
-	if f.Limit > MaxListLimit {
-		return nil, "", fmt.Errorf("%w: limit %d is more than %d", ErrInvalidArgument, f.Limit, MaxListLimit)
+	sc, q, err := listScan(&f)
+	if err != nil {
+		return nil, "", err
 	}
 	if err := e.syncRead(ctx); err != nil {
 		return nil, "", err
 	}
+	if f.State == StateScheduled {
+		return nil, "", nil
+	}
 	now := events.At(e.now())
+	var m qMatcher
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	var out []*Task
-	next := ""
-	e.state.TasksAfter(f.After, func(r *projections.Task) bool {
-		if r.Status == projections.StatusDeleted ||
-			f.Queue != "" && r.Queue() != f.Queue || f.Func != "" && r.Func() != f.Func {
+	full := false
+	last, more := e.state.ScanTasks(sc, func(r *projections.Task) bool {
+		if q != "" && !m.match(r, q) {
 			return true
 		}
-		t := taskFromRecord(r, now)
-		if f.State != "" && t.State != f.State {
+		if f.State != "" && stateOf(r, now) != f.State {
 			return true
 		}
 		if len(out) == f.Limit {
-			next = out[len(out)-1].ID
+			full = true
 			return false
 		}
-		out = append(out, t)
+		out = append(out, taskFromRecord(r, now))
 		return true
 	})
-	return out, next, nil
+	switch {
+	case full:
+		return out, out[len(out)-1].ID, nil
+	case more:
+		return out, last, nil
+	}
+	return out, "", nil
+}
+
+// listScan checks f, sets its default limit, and returns the scan that
+// selects its candidates and the lower-cased search text.
+func listScan(f *TaskFilter) (projections.Scan, string, error) {
+	bad := func(format string, args ...any) (projections.Scan, string, error) {
+		return projections.Scan{}, "", fmt.Errorf("%w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))
+	}
+	if f.Limit <= 0 {
+		f.Limit = DefaultListLimit
+	}
+	if f.Limit > MaxListLimit {
+		return bad("limit %d is more than %d", f.Limit, MaxListLimit)
+	}
+	if len(f.Q) > maxListQ {
+		return bad("search text of %d bytes is more than %d", len(f.Q), maxListQ)
+	}
+	if !f.EnqueuedAfter.IsZero() && !f.EnqueuedBefore.IsZero() && !f.EnqueuedBefore.After(f.EnqueuedAfter) {
+		return bad("enqueued before %s is not after enqueued after %s",
+			f.EnqueuedBefore.Format(time.RFC3339Nano), f.EnqueuedAfter.Format(time.RFC3339Nano))
+	}
+	sc := projections.Scan{
+		After: f.After, Queue: f.Queue, Func: f.Func,
+		CreatedFrom: events.At(f.EnqueuedAfter), CreatedTo: events.At(f.EnqueuedBefore),
+		Budget: listScanBudget,
+	}
+	if f.Q != "" {
+		sc.Budget = listSearchBudget
+	}
+	switch st, one := statusOfState[f.State]; {
+	case f.State == "", f.State == StateScheduled:
+	case f.State == StateWaiting: // a delayed pending task reads as waiting
+		sc.Statuses = projections.StatusBit(projections.StatusWaiting) | projections.StatusBit(projections.StatusPending)
+	case one:
+		sc.Statuses = projections.StatusBit(st)
+	default:
+		return bad("unknown state %q", f.State)
+	}
+	return sc, strings.ToLower(f.Q), nil
+}
+
+// statusOfState maps each listed state that reads one projection status
+// to that status (waiting and scheduled read otherwise: see listScan).
+var statusOfState = map[State]projections.Status{
+	StatePending:   projections.StatusPending,
+	StateRunning:   projections.StatusRunning,
+	StateCompleted: projections.StatusCompleted,
+	StateFailed:    projections.StatusFailed,
+	StateExpired:   projections.StatusExpired,
+	StateCancelled: projections.StatusCancelled,
+}
+
+// stateOf returns the state GetTask reports for r at now.
+func stateOf(r *projections.Task, now events.Timestamp) State {
+	switch r.Status {
+	case projections.StatusPending:
+		if r.ReadyAt > now {
+			return StateWaiting
+		}
+		return StatePending
+	case projections.StatusDeleted:
+		return ""
+	}
+	return State(r.Status.String())
 }
 
 // GraphNode is one task of a dependency graph.

@@ -99,7 +99,8 @@ const queueCacheSize = 10000
 // checkpoints) do not pass. A checkpoint and its parts come without the
 // state they carry (archive.Elide, as the archive keeps them): a stream
 // would otherwise carry the whole kept state, hundreds of megabytes, at
-// every compaction. Most events do not name their task's queue: it
+// every compaction. A queue event (queue.paused, queue.resumed) passes a
+// filter on its queue. Most events do not name their task's queue: it
 // is read from the task.enqueued event when the stream saw it, else from
 // the state, and remembered for the stream's life.
 func (e *Engine) FollowViews(ctx context.Context, after uint64, f EventFilter, fn func(queue.Event) error) error {
@@ -107,6 +108,11 @@ func (e *Engine) FollowViews(ctx context.Context, after uint64, f EventFilter, f
 	pass := func(ev events.Event) bool {
 		if f.Task == "" && f.Queue == "" {
 			return true
+		}
+		if q, ok := queueEventQueue(ev); ok {
+			// A queue event is about no task: it passes a queue filter
+			// naming its queue, and no task filter.
+			return f.Task == "" && q == f.Queue
 		}
 		if ev.TaskID == "" || f.Task != "" && ev.TaskID != f.Task {
 			return false
@@ -134,6 +140,18 @@ func (e *Engine) FollowViews(ctx context.Context, after uint64, f EventFilter, f
 		}
 		return fn(EventView(archive.Elide(ev)))
 	})
+}
+
+// queueEventQueue returns the queue a queue.paused or queue.resumed event
+// names; ok is false for any other event.
+func queueEventQueue(ev events.Event) (q string, ok bool) {
+	switch p := ev.Payload.(type) {
+	case *events.QueuePaused:
+		return p.Queue, true
+	case *events.QueueResumed:
+		return p.Queue, true
+	}
+	return "", false
 }
 
 // queueOf returns the queue of task (or schedule) id, "" when the state

@@ -149,6 +149,32 @@ func TestFollowReturnsFnError(t *testing.T) {
 	}
 }
 
+// followViewsTo follows e's views after position after through f, and
+// stops at the event at position last, or a moment later when f leaves it
+// out. It returns the views as position:type:name, name being the task id
+// or, for a queue event, the queue.
+func followViewsTo(ctx context.Context, t *testing.T, e *engine.Engine, after uint64, f engine.EventFilter, last uint64) []string {
+	t.Helper()
+	var got []string
+	ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	err := e.FollowViews(ctx, after, f, func(ev queue.Event) error {
+		name := ev.TaskID
+		if ev.TaskID == "" {
+			name = fmt.Sprint(ev.Payload["queue"])
+		}
+		got = append(got, fmt.Sprintf("%d:%s:%s", ev.Position, ev.Type, name))
+		if ev.Position == last {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func TestFollowViewsFilters(t *testing.T) {
 	ctx := context.Background()
 	e := openFollowEngine(t, memory.New())
@@ -171,21 +197,8 @@ func TestFollowViewsFilters(t *testing.T) {
 		{engine.EventFilter{Queue: "q2"}, 2, "[3:task.leased:b]"}, // the queue from the state
 		{engine.EventFilter{Task: "b", Queue: "q1"}, 0, "[]"},
 	} {
-		var got []string
 		// Nothing passes past position 3: the stream would wait for more.
-		ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		err := e.FollowViews(ctx, c.after, c.f, func(ev queue.Event) error {
-			got = append(got, fmt.Sprintf("%d:%s:%s", ev.Position, ev.Type, ev.TaskID))
-			if ev.Position == 3 {
-				cancel()
-			}
-			return nil
-		})
-		cancel()
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatal(err)
-		}
-		if fmt.Sprint(got) != c.want {
+		if got := followViewsTo(ctx, t, e, c.after, c.f, 3); fmt.Sprint(got) != c.want {
 			t.Errorf("FollowViews(%+v, after %d) = %v, want %s", c.f, c.after, got, c.want)
 		}
 	}

@@ -19,6 +19,8 @@ type (
 	NodeInfo      = queue.NodeInfo
 	TaskQueue     = queue.TaskQueue
 	Queue         = queue.Queue
+	TaskFilter    = queue.TaskFilter
+	TaskLister    = queue.TaskLister
 )
 
 var (
@@ -28,6 +30,9 @@ var (
 
 const (
 	DefaultQueue = queue.DefaultQueue
+
+	DefaultListLimit = queue.DefaultListLimit
+	MaxListLimit     = queue.MaxListLimit
 
 	StateWaiting   = queue.StateWaiting
 	StatePending   = queue.StatePending

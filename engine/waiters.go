@@ -200,10 +200,14 @@ func (e *Engine) dequeueWait(ctx context.Context, names []string, n int) ([]*Tas
 
 // stageLeases takes up to n-len(leased) ready tasks of queue and stages their
 // leases on tx, appending their records to leased. Tasks held by a command in
-// flight are left in the queue. REQUIRES: e.mu held.
+// flight are left in the queue; nothing is leased from a paused queue (see
+// leasesStopped). REQUIRES: e.mu held.
 func (e *Engine) stageLeases(tx *txn, queue string, n int, leased []*projections.Task) []*projections.Task {
 	now := events.At(tx.now)
 	deadline := events.At(tx.now.Add(e.cfg.leaseTimeout))
+	if e.leasesStopped(queue) {
+		return leased
+	}
 	var skipped []*projections.Task
 	for len(leased) < n {
 		t := e.state.TakeReady(queue, now)
@@ -241,7 +245,7 @@ func (e *Engine) handOff(b *pending, tx *txn) {
 	for i := range tx.events {
 		ev := &tx.events[i]
 		enq, ok := ev.Payload.(*events.TaskEnqueued)
-		if !ok || len(enq.Spec.DependsOn) > 0 || enq.Spec.Paused || enq.Spec.RunAt > now {
+		if !ok || len(enq.Spec.DependsOn) > 0 || enq.Spec.Paused || enq.Spec.RunAt > now || e.leasesStopped(enq.Spec.Queue) {
 			continue
 		}
 		ready = append(ready, ev)

@@ -38,6 +38,9 @@ func samples() []Event {
 		&ScheduleDeleted{},
 		&LogCheckpoint{State: []byte("OQS\x01state"), Before: At(t0), Archive: "file:///archive.jsonl", Dropped: 3, Parts: 1, Elided: true},
 		&LogCheckpointPart{Index: 1, Data: []byte("OQS\x03part")},
+		&TaskRetried{Attempt: 2},
+		&QueuePaused{Queue: "emails"},
+		&QueueResumed{Queue: "emails"},
 	}
 	evs := make([]Event, len(ps))
 	for i, p := range ps {

@@ -82,6 +82,12 @@ func decodeFast(p Payload, b []byte) bool {
 		d.logCheckpoint(p)
 	case *LogCheckpointPart:
 		d.logCheckpointPart(p)
+	case *TaskRetried:
+		d.taskRetried(p)
+	case *QueuePaused:
+		p.Queue = d.queueName()
+	case *QueueResumed:
+		p.Queue = d.queueName()
 	case *TaskExpired, *TaskDeleted, *SchedulePaused, *ScheduleDeleted:
 		d.empty()
 	default:
@@ -441,6 +447,8 @@ var (
 	scheduleResumedFields = []string{"nf"}
 	checkpointFields      = []string{"st", "b", "ar", "dr", "pa", "el"}
 	checkpointPartFields  = []string{"i", "d"}
+	retriedFields         = []string{"n"}
+	queueFields           = []string{"q"}
 )
 
 func (d *fastDecoder) spec(p *TaskSpec) {
@@ -557,6 +565,27 @@ func (d *fastDecoder) taskLeaseExpired(p *TaskLeaseExpired) {
 			p.Attempt = d.int()
 		}
 	}
+}
+
+func (d *fastDecoder) taskRetried(p *TaskRetried) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		if d.field(retriedFields, &seen) == 0 {
+			p.Attempt = d.int()
+		}
+	}
+}
+
+// queueName reads the payload of queue.paused and queue.resumed.
+func (d *fastDecoder) queueName() string {
+	var seen uint32
+	var q string
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		if d.field(queueFields, &seen) == 0 {
+			q = d.str()
+		}
+	}
+	return q
 }
 
 func (d *fastDecoder) taskCancelled(p *TaskCancelled) {

@@ -125,6 +125,7 @@ func encodedVariants() []Payload {
 			&TaskRetryScheduled{Attempt: n, RetryAt: Timestamp(n)},
 			&TaskEnqueued{Spec: TaskSpec{Priority: n, TTL: time.Duration(n), Retries: n, MaxRetries: n, RunAt: Timestamp(n)}},
 			&ScheduleCreated{Interval: time.Duration(n), NextFire: Timestamp(n)},
+			&TaskRetried{Attempt: n},
 		)
 	}
 	ps = append(ps,
@@ -144,6 +145,10 @@ func encodedVariants() []Payload {
 		&LogCheckpoint{},
 		&LogCheckpoint{State: []byte{}, Parts: 3},
 		&LogCheckpoint{State: make([]byte, 70000), Before: -1, Archive: "dir:/a", Dropped: 1 << 40, Parts: 1, Elided: true},
+		&TaskRetried{},
+		&QueuePaused{},
+		&QueuePaused{Queue: "q"},
+		&QueueResumed{Queue: string(make([]byte, 300))},
 		&LogCheckpointPart{},
 		&LogCheckpointPart{Index: 300, Data: make([]byte, 300)},
 		&LogCheckpointPart{Index: 1, Data: make([]byte, 512<<10)},
@@ -192,6 +197,9 @@ func TestFastDecodeDeclines(t *testing.T) {
 		{"bin meta value", TypeTaskEnqueued, []byte{0x81, 0xa1, 't', 0x81, 0xa1, 'm', 0x81, 0xa1, 'x', 0xc4, 1, 'y'}, false},
 		{"meta as array", TypeTaskEnqueued, []byte{0x81, 0xa1, 't', 0x81, 0xa1, 'm', 0x91, 0xa1, 'x'}, false},
 		{"unknown field", TypeTaskLeased, []byte{0x81, 0xa1, 'z', 0x01}, false},
+		{"nil queue", TypeQueuePaused, []byte{0x81, 0xa1, 'q', 0xc0}, true},
+		{"int queue", TypeQueueResumed, []byte{0x81, 0xa1, 'q', 0x01}, false},
+		{"repeated queue", TypeQueuePaused, []byte{0x82, 0xa1, 'q', 0xa1, 'a', 0xa1, 'q', 0xa1, 'b'}, false},
 		{"bin key", TypeTaskLeased, []byte{0x81, 0xc4, 1, 'n', 0x01}, false},
 		{"struct as array", TypeTaskLeased, []byte{0x91, 0x01}, false},
 		{"bool as int", TypeTaskEnqueued, []byte{0x81, 0xa1, 't', 0x81, 0xa2, 'p', 's', 0x01}, false},

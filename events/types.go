@@ -7,7 +7,9 @@ import "time"
 type Type uint8
 
 // The event types. Task events carry the task's id in Event.TaskID; schedule
-// events carry the schedule's id (the id of the task that declared it).
+// events carry the schedule's id (the id of the task that declared it);
+// queue events (queue.paused, queue.resumed) have an empty TaskID and name
+// their queue in the payload.
 const (
 	TypeTaskEnqueued Type = iota + 1
 	TypeTaskLeased
@@ -26,6 +28,9 @@ const (
 	TypeScheduleDeleted
 	TypeLogCheckpoint
 	TypeLogCheckpointPart
+	TypeTaskRetried
+	TypeQueuePaused
+	TypeQueueResumed
 	typeEnd
 )
 
@@ -47,6 +52,9 @@ var typeNames = [...]string{
 	TypeScheduleDeleted:    "schedule.deleted",
 	TypeLogCheckpoint:      "log.checkpoint",
 	TypeLogCheckpointPart:  "log.checkpoint_part",
+	TypeTaskRetried:        "task.retried",
+	TypeQueuePaused:        "queue.paused",
+	TypeQueueResumed:       "queue.resumed",
 }
 
 // String returns the dotted name of the type ("task.enqueued"), or "unknown(N)".
@@ -127,6 +135,12 @@ func newPayload(t Type) Payload {
 		return &LogCheckpoint{}
 	case TypeLogCheckpointPart:
 		return &LogCheckpointPart{}
+	case TypeTaskRetried:
+		return &TaskRetried{}
+	case TypeQueuePaused:
+		return &QueuePaused{}
+	case TypeQueueResumed:
+		return &QueueResumed{}
 	}
 	return nil
 }
@@ -230,9 +244,13 @@ const (
 	CancelDependencyExpired   CancelReason = "dependency_expired"
 	CancelDependencyCancelled CancelReason = "dependency_cancelled"
 	CancelDependencyDeleted   CancelReason = "dependency_deleted"
+	// CancelRequested: an operator cancelled the task before it started
+	// (engine Cancel); Dependency is empty.
+	CancelRequested CancelReason = "requested"
 )
 
-// TaskCancelled: the task will never run because Dependency ended badly. Terminal.
+// TaskCancelled: the task will never run because Dependency ended badly, or
+// (Reason CancelRequested) because it was cancelled on request. Terminal.
 type TaskCancelled struct {
 	Reason     CancelReason `codec:"r"`
 	Dependency string       `codec:"d"`
@@ -303,6 +321,27 @@ type LogCheckpointPart struct {
 	Data  []byte `codec:"d"`
 }
 
+// TaskRetried: a task that ended failed, expired or cancelled was given a
+// new attempt by an operator (engine Retry). It is pending again from the
+// event's time, its retries budget is whole again (the retries used count
+// from Attempt), and its TTL no longer applies. Attempt is the task's
+// attempt counter when it was retried; the counter continues from it, so a
+// lease of an earlier attempt stays stale.
+type TaskRetried struct {
+	Attempt int `codec:"n"`
+}
+
+// QueuePaused: no task of Queue is leased until a QueueResumed for it.
+// Its TaskID is empty.
+type QueuePaused struct {
+	Queue string `codec:"q"`
+}
+
+// QueueResumed: the paused Queue leases tasks again. Its TaskID is empty.
+type QueueResumed struct {
+	Queue string `codec:"q"`
+}
+
 // All payloads are schema version 1.
 func (*TaskEnqueued) Type() Type                 { return TypeTaskEnqueued }
 func (*TaskLeased) Type() Type                   { return TypeTaskLeased }
@@ -321,6 +360,9 @@ func (*ScheduleResumed) Type() Type              { return TypeScheduleResumed }
 func (*ScheduleDeleted) Type() Type              { return TypeScheduleDeleted }
 func (*LogCheckpoint) Type() Type                { return TypeLogCheckpoint }
 func (*LogCheckpointPart) Type() Type            { return TypeLogCheckpointPart }
+func (*TaskRetried) Type() Type                  { return TypeTaskRetried }
+func (*QueuePaused) Type() Type                  { return TypeQueuePaused }
+func (*QueueResumed) Type() Type                 { return TypeQueueResumed }
 func (*TaskEnqueued) SchemaVersion() uint8       { return 1 }
 func (*TaskLeased) SchemaVersion() uint8         { return 1 }
 func (*TaskHeartbeat) SchemaVersion() uint8      { return 1 }
@@ -338,3 +380,6 @@ func (*ScheduleResumed) SchemaVersion() uint8    { return 1 }
 func (*ScheduleDeleted) SchemaVersion() uint8    { return 1 }
 func (*LogCheckpoint) SchemaVersion() uint8      { return 1 }
 func (*LogCheckpointPart) SchemaVersion() uint8  { return 1 }
+func (*TaskRetried) SchemaVersion() uint8        { return 1 }
+func (*QueuePaused) SchemaVersion() uint8        { return 1 }
+func (*QueueResumed) SchemaVersion() uint8       { return 1 }

@@ -31,6 +31,12 @@ func restoreOf(t *testing.T, s *State) *State {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return mustRestore(t, snap)
+}
+
+// mustRestore restores snap, failing t when it does not restore.
+func mustRestore(t *testing.T, snap []byte) *State {
+	t.Helper()
 	r, err := Restore(snap)
 	if err != nil {
 		t.Fatal(err)

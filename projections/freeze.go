@@ -34,6 +34,8 @@ func (s *State) freeze(t *Task) {
 		return
 	}
 	delete(s.tasks, t.ID)
+	s.endedIDs.remove(t, t.ID)
+	s.recentIDs.insert(slotRef(s.recent.slots[s.recent.find(t.ID)]), t.ID)
 	// An ended task releases no dependant any more: completion released
 	// them, and any other end cancelled them in its own batch.
 	delete(s.dependants, t.ID)

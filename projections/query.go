@@ -50,8 +50,12 @@ func (s *State) Promote(now events.Timestamp) {
 // skipped (left for their task.expired event). The caller either appends a
 // task.leased event for it (whose Apply finds it already out of the queue) or
 // gives it back with ReturnReady.
+// A paused queue has nothing to hand out.
 func (s *State) TakeReady(queue string, now events.Timestamp) *Task {
 	s.Promote(now)
+	if s.QueuePaused(queue) {
+		return nil
+	}
 	h := s.readyHeap(queue)
 	for h != nil && h.Len() > 0 {
 		t := h.pop()
@@ -70,9 +74,13 @@ func (s *State) ReturnReady(t *Task) {
 	}
 }
 
-// HasReady reports whether queue has a task that TakeReady could return at now.
+// HasReady reports whether queue has a task that TakeReady could return at
+// now: never while queue is paused.
 func (s *State) HasReady(queue string, now events.Timestamp) bool {
 	s.Promote(now)
+	if s.QueuePaused(queue) {
+		return false
+	}
 	h := s.readyHeap(queue)
 	return h != nil && h.Len() > 0
 }

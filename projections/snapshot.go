@@ -2,9 +2,11 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"slices"
@@ -70,13 +72,22 @@ var ErrBadSnapshot = errors.New("projections: unreadable snapshot")
 //	[spec]    kwargs value, uvarint n + n dependency ids, schedule id, varint ttl,
 //	          varint run at, varint max retries, byte spec paused, varint unmet
 //	[meta]    uvarint n, n × (key, value) in key order
+//	[retried] uvarint retry base
 //	[outcome] worker, result value, error, cancel reason, cancelled by
 //
 // taskHasMeta is set only with taskHasSpec (the meta lives with the rest of
 // the spec); snapshots written before tasks had meta never set it, so they
 // restore as they did, and a state without meta encodes as it did then.
+// taskRetried (a task.retried revived the task: its TTL no longer applies
+// and its retries count from the retry base) is likewise set only with
+// taskHasSpec, and never by snapshots written before tasks could be retried.
 //
 // schedules: uvarint length + events.MarshalValue([]*Schedule) (length 0: none).
+//
+// paused queues, only when some queue is paused: uvarint n, then n queue
+// names in sorted order. Snapshots written before queues could be paused
+// end after the schedules, and restore with no queue paused; a state with
+// none encodes as they did.
 //
 // Integers are encoding/binary varints. Two states folded from the same
 // events encode to the same bytes (docs/design.md, invariant 2), whichever of their
@@ -97,6 +108,7 @@ const (
 	taskHasSpec
 	taskHasOutcome
 	taskHasMeta
+	taskRetried
 )
 
 // minTaskRecord is the fewest bytes a task record takes (one per field and a
@@ -223,11 +235,10 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 		}
 		return lastIdx
 	}
-	for _, t := range s.order {
-		if !t.Status.Terminal() {
-			kindOf(t.kind)
-			size += 48
-		}
+	hot := s.hotInOrder()
+	for t := range hot {
+		kindOf(t.kind)
+		size += 48
 	}
 	recent := s.recent.sorted(before)
 	// The cold section is sized exactly: its records are copied (a cold
@@ -297,17 +308,12 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 	// Pass 2: the hot section.
 	b = binary.AppendUvarint(b, uint64(nhot))
 	b = binary.AppendUvarint(b, uint64(idBytes))
-	for _, t := range s.order {
-		if !t.Status.Terminal() {
-			b = append(b, t.ID...)
-		}
+	for t := range hot {
+		b = append(b, t.ID...)
 	}
 	var prevCreated events.Timestamp
 	var prevPos uint64
-	for _, t := range s.order {
-		if t.Status.Terminal() {
-			continue
-		}
+	for t := range hot {
 		b = binary.AppendUvarint(b, uint64(len(t.ID)))
 		if b, err = appendFields(b, t, kindOf(t.kind), prevCreated, prevPos); err != nil {
 			return nil, 0, fmt.Errorf("projections: snapshot: task %s: %w", t.ID, err)
@@ -350,7 +356,36 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 	b = b[:len(b)+tabLen]
 	b = binary.AppendUvarint(b, uint64(len(rawScheds)))
 	b = append(b, rawScheds...)
+	if paused := s.PausedQueues(); len(paused) > 0 {
+		b = binary.AppendUvarint(b, uint64(len(paused)))
+		for _, q := range paused {
+			b = appendString(b, q)
+		}
+	}
 	return b, dropped, nil
+}
+
+// hotInOrder yields the tasks of order that are not terminal, in enqueue
+// order: order itself, filtered, or, after a retry put a task back out of
+// place (s.unsorted), a sorted copy. It changes nothing in s.
+func (s *State) hotInOrder() iter.Seq[*Task] {
+	if !s.unsorted {
+		return func(yield func(*Task) bool) {
+			for _, t := range s.order {
+				if !t.Status.Terminal() && !yield(t) {
+					return
+				}
+			}
+		}
+	}
+	var hot []*Task
+	for _, t := range s.order {
+		if !t.Status.Terminal() {
+			hot = append(hot, t)
+		}
+	}
+	slices.SortFunc(hot, func(a, b *Task) int { return cmp.Compare(a.EnqueuedPos, b.EnqueuedPos) })
+	return slices.Values(hot)
 }
 
 // appendFields appends a task record's fields (everything after the id).
@@ -366,6 +401,9 @@ func appendFields(b []byte, t *Task, kind uint64, prevCreated events.Timestamp, 
 		parts |= taskHasSpec
 		if len(t.spec.meta) > 0 {
 			parts |= taskHasMeta
+		}
+		if t.spec.retried {
+			parts |= taskRetried
 		}
 	}
 	if t.out != nil {
@@ -411,6 +449,9 @@ func appendFields(b []byte, t *Task, kind uint64, prevCreated events.Timestamp, 
 				b = appendString(appendString(b, k), x.meta[k])
 			}
 		}
+		if x.retried {
+			b = binary.AppendUvarint(b, uint64(x.retryBase))
+		}
 	}
 	if o := t.out; o != nil {
 		b = appendString(b, o.worker)
@@ -454,6 +495,7 @@ func Restore(b []byte) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSnapshot, err)
 	}
+	s.rebuildIDs()
 	return s, nil
 }
 
@@ -528,6 +570,20 @@ func (r *reader) restore() (*State, error) {
 			if !sc.Deleted && !sc.Paused {
 				s.fires.push(sc)
 			}
+		}
+	}
+	if r.err == nil && r.off < len(r.b) {
+		prev := ""
+		n := r.count(1)
+		if r.err == nil && n == 0 {
+			return nil, errors.New("empty paused queues section")
+		}
+		for i := 0; i < n && r.err == nil; i++ {
+			q := r.string()
+			if i > 0 && q <= prev {
+				return nil, errors.New("paused queues not sorted")
+			}
+			s.paused[q], prev = struct{}{}, q
 		}
 	}
 	if r.err != nil {
@@ -640,8 +696,15 @@ func (d *taskDecoder) fields(r *reader, t *Task, prevCreated events.Timestamp, p
 		if parts&taskHasMeta != 0 {
 			spec.Meta = r.readMeta()
 		}
-	} else if parts&taskHasMeta != 0 {
-		return fmt.Errorf("task %s: meta without spec", t.ID)
+	} else if parts&(taskHasMeta|taskRetried) != 0 {
+		return fmt.Errorf("task %s: meta or retry without spec", t.ID)
+	}
+	var retryBase uint64
+	if parts&taskRetried != 0 {
+		retryBase = r.uvarint()
+		if r.err == nil && retryBase > uint64(max(t.Attempt, 0)) {
+			return fmt.Errorf("task %s: retry base %d past attempt %d", t.ID, retryBase, t.Attempt)
+		}
 	}
 	t.setSpec(&spec)
 	if parts&taskHasSpec != 0 {
@@ -652,6 +715,7 @@ func (d *taskDecoder) fields(r *reader, t *Task, prevCreated events.Timestamp, p
 			return fmt.Errorf("task %s: %d unmet of %d dependencies", t.ID, unmet, len(spec.DependsOn))
 		}
 		t.spec.unmet = int32(unmet)
+		t.spec.retried, t.spec.retryBase = parts&taskRetried != 0, int(retryBase)
 	}
 	if parts&taskHasOutcome != 0 {
 		o := &taskOutcome{}

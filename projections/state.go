@@ -3,6 +3,8 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/omniq/omniq/events"
 )
@@ -25,11 +27,14 @@ type State struct {
 	// A task is either hot, a record in tasks and order, or cold, a live
 	// record of cold or of recent (never two of these).
 	tasks map[string]*Task
-	// order holds every hot task. INVARIANT: its tasks that are not terminal
-	// are in enqueue (EnqueuedPos) order; a thawed task, terminal, is
-	// appended out of it.
-	order  []*Task
-	frozen int // tasks of order that went cold (flagFrozen), not yet swept out
+	// order holds every hot task. INVARIANT: unless unsorted is set, its
+	// tasks that are not terminal are in enqueue (EnqueuedPos) order; a
+	// thawed task, terminal, is appended out of it. A retried task (thawed,
+	// or ended and thawed before) is not terminal any more: the retry sets
+	// unsorted, and the snapshot sorts its hot section (see hotInOrder).
+	order    []*Task
+	unsorted bool
+	frozen   int // tasks of order that went cold (flagFrozen), not yet swept out
 	// ended holds hot tasks that ended, oldest first; past keepEnded of
 	// them, the oldest go cold (see freeze).
 	ended     []*Task
@@ -45,6 +50,10 @@ type State struct {
 	cold      *coldTasks  // terminal tasks restored from a snapshot; nil: none
 	recent    *recentCold // terminal tasks that went cold since
 	schedules map[string]*Schedule
+	// paused holds the queues a queue.paused event paused and no
+	// queue.resumed resumed since. TakeReady and HasReady see nothing
+	// ready in them; every other timer and fold goes on as usual.
+	paused map[string]struct{}
 
 	// Derived structures, rebuilt by Restore.
 	queues     map[string]*queueState // per queue: ready heap and counts
@@ -55,6 +64,9 @@ type State struct {
 	dependants map[string][]string    // task id -> waiting tasks that depend on it
 	kinds      map[kindKey]*taskKind  // interned func and queue pairs
 	names      map[string]string      // interned worker names
+	hotIDs     *idList[*Task]         // hot tasks not ended, in id order (idindex.go)
+	endedIDs   *idList[*Task]         // hot tasks ended, in id order
+	recentIDs  *idList[uint64]        // recent's live records, in id order
 }
 
 type kindKey struct{ fn, queue string }
@@ -109,6 +121,7 @@ func newSized(n int) *State {
 		tasks:      make(map[string]*Task, n),
 		order:      make([]*Task, 0, n),
 		schedules:  map[string]*Schedule{},
+		paused:     map[string]struct{}{},
 		queues:     map[string]*queueState{},
 		dependants: map[string][]string{},
 		kinds:      map[kindKey]*taskKind{},
@@ -116,6 +129,7 @@ func newSized(n int) *State {
 		recent:     newRecentCold(),
 		keepEnded:  defaultKeepEnded,
 	}
+	s.hotIDs, s.endedIDs, s.recentIDs = newHotIDs(), newHotIDs(), newRecentIDs(s.recent)
 	s.delayed = indexedHeap[*Task]{
 		less: func(a, b *Task) bool {
 			return a.ReadyAt < b.ReadyAt || (a.ReadyAt == b.ReadyAt && a.ReadySeq < b.ReadySeq)
@@ -318,6 +332,18 @@ func (s *State) apply(ev events.Event) error {
 		return s.applyPause(ev.TaskID, now)
 	case *events.ScheduleResumed:
 		return s.applyResume(ev.TaskID, p, ev.Position, now)
+	case *events.TaskRetried:
+		return s.applyRetried(ev, p, now)
+	case *events.QueuePaused:
+		if _, ok := s.paused[p.Queue]; ok {
+			return fmt.Errorf("%w: queue %q is already paused", ErrStale, p.Queue)
+		}
+		s.paused[p.Queue] = struct{}{}
+	case *events.QueueResumed:
+		if _, ok := s.paused[p.Queue]; !ok {
+			return fmt.Errorf("%w: queue %q is not paused", ErrStale, p.Queue)
+		}
+		delete(s.paused, p.Queue)
 	case *events.ScheduleDeleted:
 		sc := s.schedules[ev.TaskID]
 		if sc == nil || sc.Deleted {
@@ -469,6 +495,7 @@ func (s *State) applyEnqueued(ev events.Event, p *events.TaskEnqueued, now event
 	t.kind = s.kindOf(p.Spec.Func, p.Spec.Queue)
 	t.CreatedAt, t.EnqueuedPos, t.Paused, t.ReadyAt = now, ev.Position, p.Spec.Paused, p.Spec.RunAt
 	s.tasks[t.ID] = t
+	s.hotIDs.insert(t, t.ID)
 	s.order = append(s.order, t)
 	for _, dep := range p.Spec.DependsOn {
 		if s.statusOf(dep) == StatusCompleted {
@@ -542,6 +569,113 @@ func (s *State) applyResume(id string, p *events.ScheduleResumed, pos uint64, no
 		s.makePending(t, pos, now)
 	}
 	return nil
+}
+
+// Retryable reports whether a task in status st may be retried
+// (task.retried): it ended failed, expired or cancelled.
+func Retryable(st Status) bool {
+	return st == StatusFailed || st == StatusExpired || st == StatusCancelled
+}
+
+// applyRetried makes a failed, expired or cancelled task pending again (or
+// waiting, for its unmet dependencies or its own pause), as a hot record
+// with every field it had. Its retries count afresh from the retry
+// (RetryBase), its TTL no longer applies, its attempt counter goes on; the
+// error of its last attempt stays, its worker and cancel cause go. The
+// tasks its end cancelled stay cancelled.
+func (s *State) applyRetried(ev events.Event, p *events.TaskRetried, now events.Timestamp) error {
+	t := s.tasks[ev.TaskID]
+	if t == nil && Retryable(s.statusOf(ev.TaskID)) {
+		t = s.thaw(ev.TaskID)
+	}
+	if t == nil {
+		if st := s.statusOf(ev.TaskID); st != 0 {
+			return fmt.Errorf("%w: retry of task %s, which is %s", ErrStale, ev.TaskID, st)
+		}
+		return fmt.Errorf("%w: retry of unknown task %s", ErrStale, ev.TaskID)
+	}
+	if !Retryable(t.Status) {
+		return fmt.Errorf("%w: retry of task %s, which is %s", ErrStale, ev.TaskID, t.Status)
+	}
+	if t.Attempt != p.Attempt {
+		return fmt.Errorf("%w: task %s is at attempt %d, retry names %d", ErrStale, ev.TaskID, t.Attempt, p.Attempt)
+	}
+	if t.spec == nil {
+		t.spec = &taskSpecExtra{ttlIdx: -1}
+	}
+	x := t.spec
+	x.retried, x.retryBase = true, t.Attempt
+	if o := t.out; o != nil {
+		o.worker, o.cancelReason, o.cancelledBy = "", "", ""
+	}
+	t.ReadyAt, t.LeaseDeadline = 0, 0
+	// Dependencies are counted again: those that completed are met; any
+	// other is waited for (the engine refuses a retry while one ended
+	// otherwise).
+	x.unmet = 0
+	for i, dep := range x.dependsOn {
+		if s.statusOf(dep) == StatusCompleted || slices.Index(x.dependsOn, dep) < i {
+			continue
+		}
+		// A dependency named n times counts n times, as at enqueue.
+		n := 0
+		for _, d := range x.dependsOn {
+			if d == dep {
+				n++
+			}
+		}
+		x.unmet += int32(n)
+		s.addDependant(dep, t, n)
+	}
+	s.unsorted = true
+	s.setStatus(t, StatusWaiting, now)
+	if t.Unmet() == 0 {
+		s.makePending(t, ev.Position, now)
+	}
+	return nil
+}
+
+// addDependant records that t waits on dep n times (once per time its
+// spec names dep), counting the entries an earlier life of t left.
+// INVARIANT: a list of dependants is in enqueue order, as a restore
+// rebuilds it (its cold entries, which no query returns, aside): the
+// engine cancels them, and releaseDependants makes them ready, in that
+// order.
+func (s *State) addDependant(dep string, t *Task, n int) {
+	list := s.dependants[dep]
+	for _, id := range list {
+		if id == t.ID {
+			n--
+		}
+	}
+	if n <= 0 {
+		return
+	}
+	i := slices.IndexFunc(list, func(id string) bool {
+		d := s.tasks[id]
+		return d != nil && d.EnqueuedPos > t.EnqueuedPos
+	})
+	if i < 0 {
+		i = len(list)
+	}
+	for range n {
+		list = slices.Insert(list, i, t.ID)
+	}
+	s.dependants[dep] = list
+}
+
+// QueuePaused reports whether queue q is paused (queue.paused).
+func (s *State) QueuePaused(q string) bool {
+	_, ok := s.paused[q]
+	return ok
+}
+
+// PausedQueues returns the paused queues, sorted.
+func (s *State) PausedQueues() []string {
+	if len(s.paused) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(s.paused))
 }
 
 // taskIn returns the task if it is in one of the statuses and, when attempt
@@ -627,6 +761,9 @@ func (s *State) setStatus(t *Task, st Status, now events.Timestamp) {
 	c := &t.kind.q.counts
 	c[t.Status]--
 	c[st]++
+	if st.Terminal() != t.Status.Terminal() {
+		s.moveIDs(t, st.Terminal())
+	}
 	if st.Terminal() && !t.Status.Terminal() || st == StatusDeleted {
 		s.ended = append(s.ended, t)
 		if s.oldestEnd == 0 || now < s.oldestEnd {
@@ -672,6 +809,7 @@ func (s *State) thaw(id string) *Task {
 		if t, err = s.recent.decode(s.recent.record(slotRef(s.recent.slots[j]))); err != nil {
 			return nil
 		}
+		s.recentIDs.remove(slotRef(s.recent.slots[j]), id)
 		s.recent.remove(j)
 	} else {
 		return nil
@@ -680,6 +818,7 @@ func (s *State) thaw(id string) *Task {
 		t.out.worker = s.intern(t.out.worker)
 	}
 	s.tasks[id] = t
+	s.endedIDs.insert(t, id)
 	s.order = append(s.order, t)
 	return t
 }

@@ -124,6 +124,11 @@ type taskSpecExtra struct {
 	unmet      int32
 	ttlIdx     int32 // place in State.ttls; only tasks with a TTL enter it
 	paused     bool  // the spec's Paused
+	// retried: a task.retried gave the task a new attempt after it ended;
+	// its retries count from retryBase (its attempt then), and its TTL no
+	// longer applies.
+	retried   bool
+	retryBase int
 }
 
 // taskOutcome holds what the task's attempts left behind.
@@ -198,6 +203,14 @@ func (t *Task) Spec() events.TaskSpec {
 	}
 }
 
+// Retried reports whether the task was retried by hand (task.retried).
+func (t *Task) Retried() bool { return t.specExtra().retried }
+
+// RetryBase returns the attempt from which the task's retries count: 0, or
+// its attempt when it was last retried by hand. An attempt that fails is
+// retried while Attempt-RetryBase <= Retries().
+func (t *Task) RetryBase() int { return t.specExtra().retryBase }
+
 // DependsOn returns the ids of the tasks this one depends on. The slice
 // belongs to the state.
 func (t *Task) DependsOn() []string { return t.specExtra().dependsOn }
@@ -234,9 +247,11 @@ func (t *Task) FinishedAt() events.Timestamp {
 }
 
 // TTLDeadline returns when the task expires if not started (0: never).
-// INVARIANT: TTL only applies before the first attempt starts.
+// INVARIANT: TTL only applies before the first attempt starts, and not
+// after a retry by hand (a retry is a request to run the task, whenever the
+// queue gets to it).
 func (t *Task) TTLDeadline() events.Timestamp {
-	if t.spec == nil || t.spec.ttl <= 0 || t.Attempt > 0 {
+	if t.spec == nil || t.spec.ttl <= 0 || t.Attempt > 0 || t.spec.retried {
 		return 0
 	}
 	return t.CreatedAt + events.Timestamp(t.spec.ttl)
@@ -263,6 +278,8 @@ type TaskRecord struct {
 	FinishedAt    events.Timestamp
 	EnqueuedPos   uint64
 	ReadySeq      uint64
+	Retried       bool
+	RetryBase     int
 }
 
 // Record returns the task's logical fields. Its slices and maps belong to the
@@ -275,6 +292,7 @@ func (t *Task) Record() TaskRecord {
 		Worker: o.worker, Result: o.result, Error: o.err, CancelReason: o.cancelReason, CancelledBy: o.cancelledBy,
 		Paused: t.Paused, Unmet: t.Unmet(), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, FinishedAt: t.FinishedAt(),
 		EnqueuedPos: t.EnqueuedPos, ReadySeq: t.ReadySeq,
+		Retried: t.Retried(), RetryBase: t.RetryBase(),
 	}
 }
 

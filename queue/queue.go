@@ -62,12 +62,27 @@ type Queue interface {
 	PauseSchedule(ctx context.Context, taskID string) error
 	ResumeSchedule(ctx context.Context, taskID string) error
 
+	// Retry gives a task that ended failed, expired or cancelled a new
+	// attempt; Cancel ends a task that has not started, with its
+	// dependents. ErrTaskState when the task's state does not allow it.
+	Retry(ctx context.Context, taskID string) error
+	Cancel(ctx context.Context, taskID string) error
+	// PauseQueue stops workers from taking tasks of queueName until
+	// ResumeQueue; ErrTaskState when it is already paused (or, for
+	// ResumeQueue, not paused).
+	PauseQueue(ctx context.Context, queueName string) error
+	ResumeQueue(ctx context.Context, queueName string) error
+
 	// History returns every event about taskID in log order, those
 	// retention archived included, even after the task was deleted;
 	// ErrNotFound when there is none.
 	History(ctx context.Context, taskID string) ([]Event, error)
 	// Stats returns task counts per queue and state.
 	Stats(ctx context.Context) (Stats, error)
+	// ListTasks returns a page of the tasks that match f, in id order,
+	// and the cursor of the next page ("" only at the end; a page may
+	// hold fewer than f.Limit tasks before it: see TaskLister).
+	ListTasks(ctx context.Context, f TaskFilter) ([]*Task, string, error)
 	// Cluster says how the queue's node shares its log, and which nodes
 	// share it.
 	Cluster(ctx context.Context) (ClusterStatus, error)

@@ -63,6 +63,10 @@ type Config struct {
 	// the zero Config, so a program that mounts the server serves no pages
 	// it did not ask for; omniqd turns it on unless --ui=false.
 	UI bool
+	// UIReadOnly, with UI, serves a dashboard that only reads: it shows no
+	// action form (retry, cancel, delete, pause, resume) and refuses every
+	// action route 403, changing nothing.
+	UIReadOnly bool
 }
 
 // Errors of Attach.
@@ -97,7 +101,9 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	limited := newRateLimiter(cfg.RateLimit, s.metrics.reg)
 	var h http.Handler = requireToken(cfg.Token, s.api, routes)
 	if cfg.UI {
-		h = newUI(s.api, cfg.Token, routes).wrap(h)
+		u := newUI(s.api, cfg.Token, routes)
+		u.readOnly = cfg.UIReadOnly
+		h = u.wrap(h)
 	}
 	s.handler = s.observe(limited.wrap(s.api, h))
 	if eng != nil {

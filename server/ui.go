@@ -12,14 +12,17 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/queue"
 	"github.com/omniq/omniq/wire"
 )
 
@@ -61,11 +64,18 @@ type ui struct {
 	mux     *http.ServeMux
 	pages   *template.Template
 	static  http.Handler
+	// travel keeps the past points last rebuilt (ui_travel.go); activity
+	// counts the last hour for the overview's charts (ui_charts.go).
+	travel   *travelCache
+	activity *activityRing
+	// readOnly hides the action forms and refuses their routes
+	// (Config.UIReadOnly; ui_actions.go).
+	readOnly bool
 }
 
 // newUI returns the dashboard of a, whose API routes are routes.
 func newUI(a *api, token string, routes http.Handler) *ui {
-	u := &ui{a: a, events: routes}
+	u := &ui{a: a, events: routes, travel: &travelCache{}, activity: newActivityRing()}
 	if token != "" {
 		u.session = sessionFor(token)
 	}
@@ -79,17 +89,25 @@ func newUI(a *api, token string, routes http.Handler) *ui {
 		"when":     when,
 		"stateOf":  func(s engine.State) string { return string(s) },
 		"statesOf": func() []engine.State { return uiStates },
-	}).ParseFS(uiFiles, "ui/*.html"))
+		"pastURL":  pastURL,
+		"rows":     rowsOf,
+		"every":    every,
+		"until":    until,
+	}).Funcs(actionFuncs).ParseFS(uiFiles, "ui/*.html"))
 	assets, _ := fs.Sub(uiFiles, "ui/static")
 	u.static = http.StripPrefix("/ui/static/", http.FileServerFS(assets))
 	u.mux = http.NewServeMux()
 	u.mux.HandleFunc("GET /ui/{$}", u.page(u.overview))
 	u.mux.HandleFunc("GET /ui/tasks", u.page(u.taskList))
-	u.mux.HandleFunc("GET /ui/tasks/{id}", u.page(u.task))
+	u.mux.HandleFunc("GET /ui/tasks/{id}", u.page(u.taskAt(u.task)))
+	u.mux.HandleFunc("GET /ui/at", u.page(u.overviewAt))
+	u.mux.HandleFunc("GET /ui/schedules", u.page(u.schedules))
+	u.mux.HandleFunc("GET /ui/cluster", u.page(u.cluster))
 	u.mux.HandleFunc("GET /ui/static/", u.asset)
 	u.mux.HandleFunc("GET /ui/login", u.loginForm)
 	u.mux.HandleFunc("POST /ui/login", u.login)
 	u.mux.HandleFunc("POST /ui/logout", u.logout)
+	u.actionRoutes()
 	u.mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, http.StatusNotFound, "No such page.")
 	})
@@ -141,6 +159,27 @@ type view struct {
 	Position uint64 // the log position the page shows; its stream follows from there
 	Live     string // the URL of the page's live part, refreshed on events
 	Page     any    // the page's own data
+	Actions  bool   // show the action forms (not read-only)
+	Flash    *flash // the outcome of the action that led here, shown once
+
+	// At is the past point the page shows (nil: live); such a page
+	// follows no events (Live is "").
+	At *pointView
+	// TravelAction is where the header's time travel form goes ("": the
+	// overview at the point, /ui/at).
+	TravelAction string
+}
+
+// openedEngine returns the engine, or nil after answering 503 (with a
+// Retry-After and then, what the browser is to do) while it still replays
+// the log.
+func (u *ui) openedEngine(w http.ResponseWriter, r *http.Request, then string) *engine.Engine {
+	q := u.a.engine()
+	if q == nil {
+		w.Header().Set("Retry-After", "1")
+		u.fail(w, r, http.StatusServiceUnavailable, "The engine is still replaying the log; "+then)
+	}
+	return q
 }
 
 // pageFunc renders one page's data; the error, when not nil, is shown
@@ -156,13 +195,16 @@ func (u *ui) page(fn pageFunc) http.HandlerFunc {
 			u.renderLogin(w, r, http.StatusUnauthorized, "")
 			return
 		}
-		q := u.a.engine()
+		q := u.openedEngine(w, r, "this page will answer shortly.")
 		if q == nil {
-			w.Header().Set("Retry-After", "1")
-			u.fail(w, r, http.StatusServiceUnavailable, "The engine is still replaying the log; this page will answer shortly.")
 			return
 		}
 		name, v, err := fn(r, q)
+		var pe *pageError
+		if errors.As(err, &pe) {
+			u.fail(w, r, pe.status, pe.msg)
+			return
+		}
 		if err != nil {
 			status, body := wire.ErrorFor(err)
 			if status >= 500 {
@@ -173,9 +215,14 @@ func (u *ui) page(fn pageFunc) http.HandlerFunc {
 			return
 		}
 		v.SignedIn = u.session != ""
-		if r.URL.Query().Get("fragment") == "1" {
+		v.Actions = u.actionsOn() && v.At == nil // a past point is not acted on
+		fragment := r.URL.Query().Get("fragment") == "1"
+		if fragment {
 			name += "-live"
-		} else if v.SignedIn {
+		} else {
+			v.Flash = u.takeFlash(w, r)
+		}
+		if v.Actions || v.SignedIn && !fragment { // the live part holds action forms too
 			v.CSRF = u.csrf(w, r)
 		}
 		u.render(w, http.StatusOK, name, v)
@@ -316,6 +363,18 @@ type queueRow struct {
 	Name   string
 	Counts []stateCount
 	Total  int
+	Paused bool // PauseQueue paused it
+}
+
+// newQueueRow is the row of the queue name with its tasks by state
+// (counts nil: none).
+func newQueueRow(name string, counts map[engine.State]int) queueRow {
+	row := queueRow{Name: name}
+	for _, s := range uiStates {
+		row.Counts = append(row.Counts, stateCount{s, counts[s]})
+		row.Total += counts[s]
+	}
+	return row
 }
 
 // stateCount is how many tasks of a queue are in a state.
@@ -328,6 +387,7 @@ type stateCount struct {
 type overviewPage struct {
 	Queues []queueRow
 	Stats  engine.Stats
+	Extra  overviewExtra // charts, leases, schedules due (ui_charts.go)
 }
 
 func (u *ui) overview(r *http.Request, q *engine.Engine) (string, view, error) {
@@ -335,14 +395,17 @@ func (u *ui) overview(r *http.Request, q *engine.Engine) (string, view, error) {
 	if err != nil {
 		return "", view{}, err
 	}
-	p := overviewPage{Stats: st}
+	p := overviewPage{Stats: st, Extra: u.overviewExtraOf(r.Context(), q)}
 	for name, counts := range st.Queues {
-		row := queueRow{Name: name}
-		for _, s := range uiStates {
-			row.Counts = append(row.Counts, stateCount{s, counts[s]})
-			row.Total += counts[s]
+		p.Queues = append(p.Queues, newQueueRow(name, counts))
+	}
+	for _, name := range st.PausedQueues { // a paused queue shows even without tasks
+		if _, ok := st.Queues[name]; !ok {
+			p.Queues = append(p.Queues, newQueueRow(name, nil))
 		}
-		p.Queues = append(p.Queues, row)
+	}
+	for i := range p.Queues {
+		p.Queues[i].Paused = slices.Contains(st.PausedQueues, p.Queues[i].Name)
 	}
 	sort.Slice(p.Queues, func(i, j int) bool { return p.Queues[i].Name < p.Queues[j].Name })
 	return "overview", view{Title: "Overview", Position: st.Position, Live: "/ui/?fragment=1", Page: p}, nil
@@ -364,6 +427,9 @@ func (u *ui) taskList(r *http.Request, q *engine.Engine) (string, view, error) {
 	}
 	if f.State != "" && !knownState(f.State) {
 		return "", view{}, fmt.Errorf("%w: state %q is not one of %v", engine.ErrInvalidArgument, f.State, uiStates)
+	}
+	if err := readSearch(&f, query); err != nil {
+		return "", view{}, err
 	}
 	if v := query.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -414,6 +480,8 @@ type taskPage struct {
 	History []historyRow
 	Graph   graphView
 	Watch   string // JSON list of the task ids the page shows, for its script
+	// Attempts are the task's attempts, read from its history.
+	Attempts []attemptRow
 	// HistoryErr says why the history could not be read ("" when it was).
 	HistoryErr string
 }
@@ -426,6 +494,23 @@ type historyRow struct {
 	Payload  string // pretty-printed JSON ("": none)
 }
 
+// historyRows turns a task's events up to position upTo into the rows of
+// its page's history, and counts those after it in later.
+func historyRows(evs []queue.Event, upTo uint64) (rows []historyRow, later int) {
+	for _, ev := range evs {
+		if ev.Position > upTo {
+			later++
+			continue
+		}
+		row := historyRow{Position: ev.Position, Time: ev.Time, Type: ev.Type}
+		if ev.Payload != nil {
+			row.Payload = pretty(ev.Payload)
+		}
+		rows = append(rows, row)
+	}
+	return rows, later
+}
+
 func (u *ui) task(r *http.Request, q *engine.Engine) (string, view, error) {
 	id := r.PathValue("id")
 	pos := q.Position()
@@ -435,13 +520,8 @@ func (u *ui) task(r *http.Request, q *engine.Engine) (string, view, error) {
 	}
 	p := taskPage{Task: t}
 	if evs, err := q.History(r.Context(), id); err == nil {
-		for _, ev := range evs {
-			row := historyRow{Position: ev.Position, Time: ev.Time, Type: ev.Type}
-			if ev.Payload != nil {
-				row.Payload = pretty(ev.Payload)
-			}
-			p.History = append(p.History, row)
-		}
+		p.History, _ = historyRows(evs, math.MaxUint64)
+		p.Attempts = attemptsOf(evs)
 	} else {
 		p.HistoryErr = err.Error()
 	}
@@ -467,7 +547,8 @@ func taskURL(id string) string { return "/ui/tasks/" + url.PathEscape(id) }
 // listURL is the path of the task list under f.
 func listURL(f engine.TaskFilter) string {
 	v := url.Values{}
-	for k, s := range map[string]string{"queue": f.Queue, "state": string(f.State), "func": f.Func, "after": f.After} {
+	for k, s := range map[string]string{"queue": f.Queue, "state": string(f.State), "func": f.Func, "after": f.After,
+		"q": f.Q, "enqueued_after": urlTime(f.EnqueuedAfter), "enqueued_before": urlTime(f.EnqueuedBefore)} {
 		if s != "" {
 			v.Set(k, s)
 		}

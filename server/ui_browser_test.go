@@ -29,6 +29,56 @@ func browserPath(t *testing.T) string {
 	return ""
 }
 
+// browserTest skips a browser test in -short runs and returns the
+// Chromium to drive (see browserPath).
+func browserTest(t *testing.T) string {
+	t.Helper()
+	chrome := browserPath(t)
+	if testing.Short() {
+		t.Skip("the browser test is not short")
+	}
+	return chrome
+}
+
+// newBrowser starts headless Chromium with a window width pixels wide (900
+// tall) for the rest of the test, and returns a context that drives it for
+// at most timeout.
+func newBrowser(t *testing.T, chrome string, width int, timeout time.Duration) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
+		chromedp.WindowSize(width, 900))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(bctx); err != nil { // starts the browser, for the life of bctx
+		t.Fatalf("start %s: %v", chrome, err)
+	}
+	ctx, cancelTime := context.WithTimeout(bctx, timeout)
+	t.Cleanup(cancelTime)
+	return ctx
+}
+
+// browserStep runs actions in the page and fails the test, naming what,
+// if one fails.
+func browserStep(ctx context.Context, t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// markPage leaves a mark in the page that lasts only as long as the page
+// is not reloaded: poll(`window.omniqMark === 1`) later checks that a
+// change came in live.
+func markPage() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[chromedp.Void](`window.omniqMark = 1`)(ctx, t)
+		return err
+	})
+}
+
 // poll waits until the JavaScript expression expr is truthy in the page.
 func poll(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second))
@@ -64,25 +114,11 @@ func text(ctx context.Context, t *testing.T, sel string) string {
 // enqueued through the API (the page follows /v1/events), then a task's
 // page with its timeline and dependency graph, which follows its tasks.
 func TestUIInBrowser(t *testing.T) {
-	chrome := browserPath(t)
-	if testing.Short() {
-		t.Skip("the browser test is not short")
-	}
+	chrome := browserTest(t)
 	u := newUIServer(t, Config{Token: uiToken, UI: true})
 	u.enqueue(`{"id":"first","func":"send","queue_name":"mail"}`)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU,
-		chromedp.WindowSize(1200, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser, for the life of bctx
-		t.Fatalf("start %s: %v", chrome, err)
-	}
-	ctx, cancelTime := context.WithTimeout(bctx, 90*time.Second)
-	defer cancelTime()
+	ctx := newBrowser(t, chrome, 1200, 90*time.Second)
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(u.url+"/ui/"),
@@ -92,11 +128,7 @@ func TestUIInBrowser(t *testing.T) {
 		chromedp.Submit(chromedp.ID("login")),
 		chromedp.WaitVisible(chromedp.ID("queues")),
 		poll(`document.getElementById("live-status").textContent === "live"`),
-		// A mark the page keeps only as long as it is not reloaded.
-		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-			_, err := chromedp.Evaluate[chromedp.Void](`window.omniqMark = 1`)(ctx, t)
-			return err
-		}),
+		markPage(),
 	)
 	if err != nil {
 		t.Fatalf("sign in and overview: %v", err)

@@ -30,7 +30,8 @@ func init() {
 }
 
 // uiServer is a server over an engine on a memory store, listening on
-// loopback, closed at the test's end.
+// loopback, closed at the test's end. newUIServer opens the engine with
+// opts.
 type uiServer struct {
 	t   *testing.T
 	s   *Server
@@ -38,10 +39,10 @@ type uiServer struct {
 	url string
 }
 
-func newUIServer(t *testing.T, cfg Config) *uiServer {
+func newUIServer(t *testing.T, cfg Config, opts ...engine.Option) *uiServer {
 	t.Helper()
 	log := memory.New()
-	q, err := engine.Open(context.Background(), log)
+	q, err := engine.Open(context.Background(), log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

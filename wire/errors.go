@@ -39,6 +39,7 @@ const (
 	CodeNotFound         = "not_found"
 	CodeArchived         = "archived" // 410: retention archived the task; its history is in the archive
 	CodeStaleLease       = "stale_lease"
+	CodeTaskState        = "task_state" // 409: the task's (or queue's) state does not allow the action
 	CodeInvalidArgument  = "invalid_argument"
 	CodePayloadTooLarge  = "payload_too_large"
 	CodeUnauthorized     = "unauthorized"
@@ -67,6 +68,7 @@ var errorTable = []errorKind{
 	{CodeArchived, "", queue.ErrArchived, http.StatusGone},
 	{CodeNotFound, "", queue.ErrNotFound, http.StatusNotFound},
 	{CodeStaleLease, "", queue.ErrStaleLease, http.StatusConflict},
+	{CodeTaskState, "", queue.ErrTaskState, http.StatusConflict},
 	{CodePayloadTooLarge, "", queue.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge},
 	{CodeInvalidArgument, "invalid_id", queue.ErrInvalidID, http.StatusBadRequest},
 	{CodeInvalidArgument, "duplicate_id", queue.ErrDuplicateID, http.StatusBadRequest},

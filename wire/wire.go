@@ -93,6 +93,9 @@ type Stats struct {
 	Position  uint64                    `json:"position"`  // log position the counts reflect
 	Queues    map[string]map[string]int `json:"queues"`    // queue -> state -> tasks
 	Schedules int                       `json:"schedules"` // active recurring schedules
+	// PausedQueues lists, sorted, the queues paused by
+	// POST /v1/queues/{queue}/pause; always an array, possibly empty.
+	PausedQueues []string `json:"paused_queues"`
 }
 
 // SpecOf returns the caller's fields of t.
@@ -153,7 +156,8 @@ func (src *Task) CopyEngineFields(dst *queue.Task) {
 
 // StatsOf returns s in its wire form.
 func StatsOf(s queue.Stats) Stats {
-	out := Stats{Position: s.Position, Queues: make(map[string]map[string]int, len(s.Queues)), Schedules: s.Schedules}
+	out := Stats{Position: s.Position, Queues: make(map[string]map[string]int, len(s.Queues)), Schedules: s.Schedules,
+		PausedQueues: append([]string{}, s.PausedQueues...)}
 	for q, counts := range s.Queues {
 		m := make(map[string]int, len(counts))
 		for st, n := range counts {
@@ -167,6 +171,9 @@ func StatsOf(s queue.Stats) Stats {
 // Engine returns s as queue.Stats.
 func (s Stats) Engine() queue.Stats {
 	out := queue.Stats{Position: s.Position, Queues: make(map[string]map[queue.State]int, len(s.Queues)), Schedules: s.Schedules}
+	if len(s.PausedQueues) > 0 {
+		out.PausedQueues = append([]string(nil), s.PausedQueues...)
+	}
 	for q, counts := range s.Queues {
 		m := make(map[queue.State]int, len(counts))
 		for st, n := range counts {

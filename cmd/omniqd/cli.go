@@ -28,12 +28,13 @@ func init() {
 	commands["get"] = command{summary: "print a task (or schedule) by id", usage: "ID [flags]", run: runGet}
 	commands["delete"] = command{summary: "delete a task (or schedule) by id", usage: "ID [flags]", run: runDelete}
 	commands["pause"] = command{summary: "pause a recurring schedule, or hold back a delayed task that has not started", usage: "ID [flags]",
-		about: "Nothing fires (or runs) until \"omniqd resume ID\". ID is the schedule's (or task's) id,\nas enqueue printed it. Prints the schedule as it stands after.", run: runPause}
+		about: "Nothing fires (or runs) until \"omniqd resume ID\". ID is the schedule's (or task's) id,\nas enqueue printed it. Prints the schedule as it stands after.\n(A queue is paused with \"omniqd queue pause NAME\".)", run: runPause}
 	commands["resume"] = command{summary: "resume a paused schedule or delayed task", usage: "ID [flags]",
 		about: "A resumed schedule fires next at its first slot after now; the slots it\nmissed while paused are skipped. Prints the schedule as it stands after.", run: runResume}
-	commands["list"] = command{summary: "print task counts per queue and state, as a table", usage: "[--queue Q] [--state S] [flags]",
-		about: "Lists every queue the daemon knows with the number of its tasks in each\nstate (from GET /v1/stats), and the number of schedules.", run: runList}
-	commands["stats"] = command{summary: "print task counts per queue and state, as JSON", usage: "[flags]", run: runStats}
+	commands["list"] = command{summary: "list tasks, filtered and searched, a page at a time", usage: "[--queue Q] [--state S] [--func F] [--q TEXT] [--after T] [--before T] [--limit N] [--cursor C] [flags]",
+		about: "Prints the tasks that match the flags, in id order (GET /v1/tasks): id, queue,\nfunc, state, priority, attempt and enqueue time. --q searches ids, args,\nkwargs and meta (as JSON), ignoring case. When more tasks follow, prints the\ncursor to pass as --cursor for the next page.\nTask counts per queue and state: omniqd stats.", run: runList}
+	commands["stats"] = command{summary: "print task counts per queue and state, as a table", usage: "[--queue Q] [--state S] [--json] [flags]",
+		about: "Prints every queue the daemon knows with the number of its tasks in each\nstate (from GET /v1/stats), and the number of schedules. --json prints the\nanswer of GET /v1/stats.", run: runStats}
 	commands["history"] = command{summary: "print every event of a task, in log order", usage: "ID [flags]", run: runHistory}
 	commands["cluster"] = command{summary: "print the nodes sharing the daemon's log, their positions and lag", usage: "[flags]", run: runCluster}
 }
@@ -241,17 +242,6 @@ func runDelete(ctx context.Context, args []string) error {
 	})(ctx)
 }
 
-func runStats(ctx context.Context, args []string) error {
-	f := newCLIFlags("stats")
-	return cliRun(f, args, 0, func(ctx context.Context, c *client.Client, _ []string) error {
-		s, err := c.Stats(ctx)
-		if err != nil {
-			return err
-		}
-		return cliPrint(client.StatsOf(s))
-	})(ctx)
-}
-
 func runCluster(ctx context.Context, args []string) error {
 	f := newCLIFlags("cluster")
 	asJSON := f.fs.Bool("json", false, "print the answer as JSON")
@@ -330,12 +320,12 @@ func printTaskAfter(ctx context.Context, c *client.Client, id string) error {
 	return cliPrint(client.TaskOf(t))
 }
 
-func runList(ctx context.Context, args []string) error {
-	f := newCLIFlags("list")
+func runStats(ctx context.Context, args []string) error {
+	f := newCLIFlags("stats")
 	queue := f.fs.String("queue", "", "only this queue")
 	// taskStates are in the order of a task's life: a column each.
 	state := f.fs.String("state", "", "only this state: waiting, pending, running, completed, failed, expired or cancelled")
-	asJSON := f.fs.Bool("json", false, "print the counts as JSON (the form of omniqd stats)")
+	asJSON := f.fs.Bool("json", false, "print the counts as JSON (the answer of GET /v1/stats)")
 	return cliRun(f, args, 0, func(ctx context.Context, c *client.Client, _ []string) error {
 		states := taskStates
 		if *state != "" {
@@ -359,9 +349,15 @@ func runList(ctx context.Context, args []string) error {
 			queues = append(queues, *queue) // a queue the daemon holds no task of
 		}
 		sort.Strings(queues)
+		if *asJSON && *queue == "" && *state == "" {
+			return cliPrint(client.StatsOf(st))
+		}
 		if *asJSON {
-			out := client.Stats{Position: st.Position, Queues: map[string]map[string]int{}, Schedules: st.Schedules}
+			out := client.Stats{Position: st.Position, Queues: map[string]map[string]int{}, Schedules: st.Schedules, PausedQueues: []string{}}
 			for _, q := range queues {
+				if slices.Contains(st.PausedQueues, q) {
+					out.PausedQueues = append(out.PausedQueues, q)
+				}
 				m := map[string]int{}
 				for _, s := range states {
 					if n := st.Queues[q][s]; n > 0 {
@@ -382,7 +378,11 @@ func runList(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 		for _, q := range queues {
-			row, total := []string{q}, 0
+			name := q
+			if slices.Contains(st.PausedQueues, q) {
+				name += " (paused)"
+			}
+			row, total := []string{name}, 0
 			for _, s := range states {
 				n := st.Queues[q][s]
 				total += n
@@ -399,9 +399,111 @@ func runList(ctx context.Context, args []string) error {
 		if len(queues) == 0 {
 			fmt.Fprintln(cliOut, "(no tasks)")
 		}
-		fmt.Fprintf(cliOut, "\nschedules: %d (omniqd pause|resume ID)\nlog position: %d\n", st.Schedules, st.Position)
+		fmt.Fprintf(cliOut, "\nschedules: %d (omniqd pause|resume ID)\n", st.Schedules)
+		if len(st.PausedQueues) > 0 {
+			fmt.Fprintf(cliOut, "paused queues: %s (omniqd queue resume NAME)\n", strings.Join(st.PausedQueues, ", "))
+		}
+		fmt.Fprintf(cliOut, "log position: %d\n", st.Position)
 		return nil
 	})(ctx)
+}
+
+func runList(ctx context.Context, args []string) error {
+	f := newCLIFlags("list")
+	queue := f.fs.String("queue", "", "only tasks of this queue")
+	state := f.fs.String("state", "", "only tasks in this state: waiting, pending, running, completed, failed, expired or cancelled")
+	fn := f.fs.String("func", "", "only tasks of this handler name")
+	search := f.fs.String("q", "", "only tasks whose id, or args, kwargs or meta as JSON, contain this text (ignoring case)")
+	after := f.fs.String("after", "", "only tasks enqueued at or after this time: RFC 3339, or a duration ago (90m)")
+	before := f.fs.String("before", "", "only tasks enqueued before this time: RFC 3339, or a duration ago (90m)")
+	limit := f.fs.Int("limit", engine.DefaultListLimit, "the most tasks to print (at most 1000)")
+	cursor := f.fs.String("cursor", "", "start where a previous list stopped (the cursor it printed)")
+	asJSON := f.fs.Bool("json", false, "print the tasks and the next cursor as JSON (the form of GET /v1/tasks)")
+	return cliRun(f, args, 0, func(ctx context.Context, c *client.Client, _ []string) error {
+		filter := engine.TaskFilter{Queue: *queue, State: engine.State(*state), Func: *fn, Q: *search, After: *cursor}
+		if *state != "" && !slices.Contains(taskStates, filter.State) {
+			return usageErrorf("invalid value %q for flag --state: want waiting, pending, running, completed, failed, expired or cancelled", *state)
+		}
+		if *limit < 1 || *limit > engine.MaxListLimit {
+			return usageErrorf("invalid value %d for flag --limit: want 1 to %d", *limit, engine.MaxListLimit)
+		}
+		now := time.Now()
+		for _, t := range []struct {
+			flag, val string
+			to        *time.Time
+		}{{"after", *after, &filter.EnqueuedAfter}, {"before", *before, &filter.EnqueuedBefore}} {
+			if t.val == "" {
+				continue
+			}
+			at, err := parseListTime(t.val, now)
+			if err != nil {
+				return usageErrorf("invalid value %q for flag --%s: want an RFC 3339 time or a duration ago", t.val, t.flag)
+			}
+			*t.to = at
+		}
+		tasks, next, err := listPages(ctx, c, filter, *limit)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			page := client.TaskPage{Tasks: make([]client.Task, len(tasks)), NextCursor: next}
+			for i, t := range tasks {
+				page.Tasks[i] = client.TaskOf(t)
+			}
+			return cliPrint(page)
+		}
+		tw := tabwriter.NewWriter(cliOut, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tQUEUE\tFUNC\tSTATE\tPRIORITY\tATTEMPT\tENQUEUED")
+		for _, t := range tasks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\n", t.ID, t.QueueName, t.Func, t.State, t.Priority, t.Attempt,
+				t.CreatedAt.UTC().Format(time.RFC3339))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if len(tasks) == 0 {
+			fmt.Fprintln(cliOut, "(no tasks)")
+		}
+		if next != "" {
+			fmt.Fprintf(cliOut, "\nnext cursor: %s (omniqd list --cursor %s, with the same filter)\n", next, next)
+		}
+		return nil
+	})(ctx)
+}
+
+// listPages asks for pages until it holds limit tasks or the list ends,
+// since a page may hold fewer tasks than asked for while more follow (the
+// server bounds the work of a page). It stops after listMaxPages pages,
+// and returns the tasks and the cursor of what follows ("" at the end).
+func listPages(ctx context.Context, c *client.Client, f engine.TaskFilter, limit int) ([]*engine.Task, string, error) {
+	var out []*engine.Task
+	for range listMaxPages {
+		f.Limit = limit - len(out)
+		tasks, next, err := c.ListTasks(ctx, f)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, tasks...)
+		if next == "" || len(out) == limit {
+			return out, next, nil
+		}
+		f.After = next
+	}
+	return out, f.After, nil
+}
+
+// listMaxPages bounds the requests of one omniqd list: a search that
+// matches little over millions of tasks prints what it found and the
+// cursor to go on from.
+const listMaxPages = 100
+
+// parseListTime reads a --after or --before time: RFC 3339, or a duration
+// before now.
+func parseListTime(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
 }
 
 // cliPrint writes v as indented JSON.

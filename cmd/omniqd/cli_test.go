@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,7 +70,7 @@ func TestCLICommands(t *testing.T) {
 		t.Fatalf("get schedule: %d %s", code, out)
 	}
 
-	code, out = omniqdCLI(t, "stats")
+	code, out = omniqdCLI(t, "stats", "--json")
 	var stats client.Stats
 	if err := json.Unmarshal([]byte(out), &stats); code != 0 || err != nil || stats.Queues["q1"]["waiting"]+stats.Queues["q1"]["pending"] != 1 || stats.Schedules != 1 {
 		t.Fatalf("stats: %d %s", code, out)
@@ -128,5 +130,69 @@ func TestParseRunAt(t *testing.T) {
 	}
 	if _, err := parseRunAt("next tuesday", now); err == nil {
 		t.Error("parseRunAt accepted nonsense")
+	}
+}
+
+// omniqd list prints tasks under its filter flags as a table, or as JSON,
+// with the cursor of the next page when more follow; the counts are
+// omniqd stats'.
+func TestCLIList(t *testing.T) {
+	_, url := startTestServer(t, serveConfig{})
+	t.Setenv("OMNIQ_SERVER", url)
+	for i, spec := range [][]string{
+		{"--func", "send", "--queue", "mail", "--args", `["Hello World"]`, "--id", "a1", "--priority", "3"},
+		{"--func", "send", "--queue", "mail", "--kwargs", `{"to":"bob"}`, "--id", "b2"},
+		{"--func", "resize", "--queue", "img", "--id", "c3"},
+	} {
+		if code, out := omniqdCLI(t, append([]string{"enqueue"}, spec...)...); code != 0 {
+			t.Fatalf("enqueue %d: %s", i, out)
+		}
+	}
+	rows := func(out string) []string {
+		var rows []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(l)
+			if len(f) == 7 && f[0] != "ID" {
+				if _, err := time.Parse(time.RFC3339, f[6]); err != nil {
+					t.Errorf("enqueue time %q: %v", f[6], err)
+				}
+				rows = append(rows, strings.Join(f[:6], " "))
+			}
+		}
+		return rows
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "[a1 mail send pending 3 0 b2 mail send pending 0 0 c3 img resize pending 0 0]"},
+		{[]string{"--queue", "mail", "--state", "pending"}, "[a1 mail send pending 3 0 b2 mail send pending 0 0]"},
+		{[]string{"--func", "resize"}, "[c3 img resize pending 0 0]"},
+		{[]string{"--q", "HELLO"}, "[a1 mail send pending 3 0]"},
+		{[]string{"--q", "bob", "--after", "1h"}, "[b2 mail send pending 0 0]"},
+		{[]string{"--before", "1h"}, "[]"},
+		{[]string{"--cursor", "a1"}, "[b2 mail send pending 0 0 c3 img resize pending 0 0]"},
+	} {
+		code, out := omniqdCLI(t, append([]string{"list"}, c.args...)...)
+		if got := fmt.Sprint(rows(out)); code != 0 || got != c.want || strings.Contains(out, "next cursor") {
+			t.Errorf("list %v: exit %d, rows %s, want %s\n%s", c.args, code, got, c.want, out)
+		}
+	}
+	code, out := omniqdCLI(t, "list", "--limit", "2")
+	if got := fmt.Sprint(rows(out)); code != 0 || got != "[a1 mail send pending 3 0 b2 mail send pending 0 0]" || !strings.Contains(out, "next cursor: b2 ") {
+		t.Errorf("list --limit 2: exit %d\n%s", code, out)
+	}
+	var page client.TaskPage
+	code, out = omniqdCLI(t, "list", "--json", "--limit", "1", "--cursor", "a1")
+	if err := json.Unmarshal([]byte(out), &page); code != 0 || err != nil || len(page.Tasks) != 1 || page.Tasks[0].ID != "b2" || page.NextCursor != "b2" {
+		t.Errorf("list --json: exit %d, %v\n%s", code, err, out)
+	}
+	for _, bad := range [][]string{{"--state", "sleeping"}, {"--after", "yesterday"}, {"--limit", "0"}, {"--limit", "1001"}} {
+		if code, _ := omniqdCLI(t, append([]string{"list"}, bad...)...); code != exitUsage {
+			t.Errorf("list %v exited %d, want %d", bad, code, exitUsage)
+		}
+	}
+	if code, out := omniqdCLI(t, "list", "--help"); code != 0 || !strings.Contains(out, "omniqd stats") {
+		t.Errorf("list --help: exit %d, does not point at omniqd stats:\n%s", code, out)
 	}
 }

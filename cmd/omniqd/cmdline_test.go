@@ -337,25 +337,25 @@ func TestCliPauseResumeList(t *testing.T) {
 	mustRun("enqueue", "--func", "f", "--queue", "q1")
 	mustRun("enqueue", "--func", "f", "--queue", "q1")
 	mustRun("enqueue", "--func", "f", "--queue", "q2", "--run-at", "1h")
-	out = mustRun("list")
+	out = mustRun("stats")
 	lines := strings.Split(out, "\n")
 	if len(lines) < 3 || strings.HasSuffix(lines[0], " ") || strings.Join(strings.Fields(lines[0]), " ") != "QUEUE WAITING PENDING RUNNING COMPLETED FAILED EXPIRED CANCELLED TOTAL" ||
 		strings.Join(strings.Fields(lines[1]), " ") != "q1 0 2 0 0 0 0 0 2" || strings.Join(strings.Fields(lines[2]), " ") != "q2 1 0 0 0 0 0 0 1" ||
 		!strings.Contains(out, "schedules: 2 (") {
-		t.Errorf("list:\n%s", out)
+		t.Errorf("stats:\n%s", out)
 	}
-	out = mustRun("list", "--queue", "q1", "--state", "pending")
+	out = mustRun("stats", "--queue", "q1", "--state", "pending")
 	if lines := strings.Split(out, "\n"); strings.Join(strings.Fields(lines[0]), " ") != "QUEUE PENDING" || strings.Join(strings.Fields(lines[1]), " ") != "q1 2" ||
 		strings.Contains(out, "q2") {
-		t.Errorf("list --queue q1 --state pending:\n%s", out)
+		t.Errorf("stats --queue q1 --state pending:\n%s", out)
 	}
 	var st client.Stats
-	if err := json.Unmarshal([]byte(mustRun("list", "--json", "--state", "waiting")), &st); err != nil ||
+	if err := json.Unmarshal([]byte(mustRun("stats", "--json", "--state", "waiting")), &st); err != nil ||
 		st.Queues["q2"]["waiting"] != 1 || st.Queues["q1"] == nil || len(st.Queues["q1"]) != 0 || st.Schedules != 2 {
-		t.Errorf("list --json --state waiting: %+v, %v", st, err)
+		t.Errorf("stats --json --state waiting: %+v, %v", st, err)
 	}
-	if out := mustRun("list", "--queue", "nothing-here"); !strings.Contains(out, "nothing-here") {
-		t.Errorf("list of an empty queue:\n%s", out)
+	if out := mustRun("stats", "--queue", "nothing-here"); !strings.Contains(out, "nothing-here") {
+		t.Errorf("stats of an empty queue:\n%s", out)
 	}
 }
 

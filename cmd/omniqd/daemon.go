@@ -22,6 +22,7 @@ type serveConfig struct {
 	Listen          string        // host:port; port 0 picks a free one
 	Token           string        // bearer token; "" disables auth
 	UI              bool          // serve the dashboard at /ui/ (server.Config.UI)
+	UIReadOnly      bool          // the dashboard without its actions (server.Config.UIReadOnly)
 	Insecure        bool          // allow a non-loopback listen without a token
 	LeaseTimeout    time.Duration // engine.WithLeaseTimeout (0: the engine's default)
 	MaxBody         int64         // largest request body in bytes (0: server.DefaultMaxBody)
@@ -66,7 +67,7 @@ func newDaemon(cfg serveConfig, logger *slog.Logger) *daemon {
 	d := &daemon{cfg: cfg, logger: logger, served: make(chan error, 1)}
 	d.api = server.New(nil, server.Config{
 		Token: cfg.Token, RateLimit: cfg.RateLimit, MaxBody: cfg.MaxBody, MaxWait: cfg.MaxWait,
-		Logger: logger, Version: version(), UI: cfg.UI,
+		Logger: logger, Version: version(), UI: cfg.UI, UIReadOnly: cfg.UIReadOnly,
 	})
 	d.compaction = newCompactionMetrics(d.api.Metrics())
 	return d

@@ -4,8 +4,10 @@
 //	omniqd enqueue --func F [flags]   enqueue a task on a running daemon (--server, --token)
 //	omniqd get|delete|history ID      one task: print it, delete it, print its events
 //	omniqd pause|resume ID            hold a schedule (or delayed task) back, let it go again
-//	omniqd list [--queue Q] [--state S]   task counts per queue and state, as a table
-//	omniqd stats                      task counts per queue and state, as JSON
+//	omniqd retry|cancel ID...         retry ended tasks, cancel tasks not started (one batch)
+//	omniqd queue pause|resume NAME    stop workers taking a queue's tasks, let them again
+//	omniqd list [--q TEXT] [flags]    tasks, filtered and searched, a page at a time
+//	omniqd stats [--json]             task counts per queue and state, as a table
 //	omniqd demo [--store URL]         run the core queue API's usage example against a store
 //	omniqd version                    print the version (also omniqd --version)
 //

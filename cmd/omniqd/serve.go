@@ -60,6 +60,7 @@ func parseServeArgs(args []string) (*serveOptions, error) {
 	fs.Int64Var(&cfg.SnapshotEvery, "snapshot-every", engine.DefaultSnapshotEvery, "write a state snapshot every N events (and no sooner than after as many events as the last one held tasks) and at shutdown, so a restart replays only what follows it (0: never, as is -1; env OMNIQ_SNAPSHOT_EVERY)")
 	fs.Var(&o.memLimit, "memory-limit", "Go soft memory limit: a size (512MiB, 2GiB), a percentage of the cgroup memory limit (90%), or off (default: GOMEMLIMIT when set, else 90% of the cgroup limit when there is one, else none; env OMNIQ_MEMORY_LIMIT)")
 	fs.BoolVar(&cfg.UI, "ui", true, "serve the web dashboard at /ui/: queue counts, task lists and pages that follow GET /v1/events live; with --token it asks for the token once (env OMNIQ_UI)")
+	fs.BoolVar(&cfg.UIReadOnly, "ui-read-only", false, "serve the dashboard without its actions: no retry, cancel, delete or pause form, and every action route answers 403 (env OMNIQ_UI_READ_ONLY)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error (env OMNIQ_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json (env OMNIQ_LOG_FORMAT)")
 	if _, err := parseArgs(fs, args, argSpec{env: true}); err != nil {

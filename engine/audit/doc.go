@@ -42,13 +42,20 @@
 //	                   have appended (see below)
 //	terminal_changed   a completed, failed, expired, cancelled or deleted task
 //	                   (or a deleted schedule) never changes again, except
-//	                   that a task in any of the first four may be deleted
+//	                   that a task in any of the first four may be deleted,
+//	                   and a failed, expired or cancelled one retried
+//	                   (task.retried)
 //	expired_before_ttl a task.expired the projection applied belongs to a
 //	                   task that has a TTL, never started, and whose TTL had
 //	                   passed at the event's time
 //	cancel_cause       a task.cancelled the projection applied names one of
 //	                   the task's own dependencies, which had ended without
-//	                   completing
+//	                   completing, or is a cancel on request (reason
+//	                   "requested", no dependency)
+//	retry_not_ended    a task.retried names a task that had ended failed,
+//	                   expired or cancelled, at its latest attempt
+//	lease_paused_queue no task.leased leases a task of a queue that a
+//	                   queue.paused paused (and no queue.resumed resumed)
 //	snapshot_mismatch  a snapshot kept beside the log (stores.SnapshotStore)
 //	                   is byte-equal to the state rebuilt from events
 //	                   1..its position

@@ -28,6 +28,8 @@ const (
 	RuleSnapshotMismatch    Rule = "snapshot_mismatch"
 	RuleCheckpointMismatch  Rule = "checkpoint_mismatch"
 	RuleNondeterministic    Rule = "nondeterministic"
+	RuleRetryNotEnded       Rule = "retry_not_ended"
+	RuleLeasePausedQueue    Rule = "lease_paused_queue"
 )
 
 // Breach is one violation of a rule.

@@ -21,6 +21,9 @@ type Summary struct {
 	// are left out). Deleted tasks count under "deleted".
 	Queues    map[string]map[string]int `json:"queues"`
 	Schedules []ScheduleSummary         `json:"schedules"`
+	// PausedQueues lists, sorted, the queues paused (queue.paused) at
+	// Position.
+	PausedQueues []string `json:"paused_queues,omitempty"`
 	// Task is the task or schedule asked for, if any.
 	Task *TaskSummary `json:"task,omitempty"`
 }
@@ -69,6 +72,10 @@ type TaskSummary struct {
 	UpdatedAt        string          `json:"updated_at,omitempty"`
 	FinishedAt       string          `json:"finished_at,omitempty"`
 	EnqueuedPosition uint64          `json:"enqueued_position,omitempty"`
+	// Retried: a task.retried revived the task after it ended; its retries
+	// count from RetryBase, the attempt it was at then.
+	Retried   bool `json:"retried,omitempty"`
+	RetryBase int  `json:"retry_base,omitempty"`
 	// For a schedule.
 	Cron         string `json:"cron,omitempty"`
 	Interval     string `json:"interval,omitempty"`
@@ -99,6 +106,7 @@ func Summarize(p *Point, taskID string) (*Summary, error) {
 		})
 		return true
 	})
+	s.PausedQueues = p.State.PausedQueues()
 	if taskID == "" {
 		return s, nil
 	}
@@ -122,7 +130,7 @@ func summarizeTask(t *projections.Task) (*TaskSummary, error) {
 		Worker: t.Worker(), LeaseDeadline: stampText(t.LeaseDeadline), ReadyAt: stampText(t.ReadyAt),
 		Error: t.Error(), CancelReason: string(t.CancelReason()), CancelledBy: t.CancelledBy(),
 		CreatedAt: stampText(t.CreatedAt), UpdatedAt: stampText(t.UpdatedAt), FinishedAt: stampText(t.FinishedAt()),
-		EnqueuedPosition: t.EnqueuedPos,
+		EnqueuedPosition: t.EnqueuedPos, Retried: t.Retried(), RetryBase: t.RetryBase(),
 	}
 	spec := t.Spec()
 	if err := fillSpec(ts, &spec); err != nil {

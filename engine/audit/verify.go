@@ -315,6 +315,7 @@ func (v *verifier) event(ev events.Event) {
 	}
 	v.checkFollowUp(ev)
 	pre := v.before(ev)
+	v.checkAction(ev, pre)
 	err := v.st.Apply(ev)
 	switch {
 	case err == nil:
@@ -458,6 +459,29 @@ func (v *verifier) before(ev events.Event) prior {
 	return p
 }
 
+// checkAction checks, before the fold, the rules of the operator actions:
+// a task.retried retries a task that ended failed, expired or cancelled,
+// at its latest attempt; no task.leased leases from a paused queue.
+func (v *verifier) checkAction(ev events.Event, pre prior) {
+	switch p := ev.Payload.(type) {
+	case *events.TaskRetried:
+		switch {
+		case pre.task == nil:
+			if !v.dropped[ev.TaskID] && !v.droppedUnseen {
+				v.breach(RuleRetryNotEnded, ev.Position, ev.TaskID, "task.retried names a task the log never created")
+			}
+		case !projections.Retryable(pre.status):
+			v.breach(RuleRetryNotEnded, ev.Position, ev.TaskID, "task.retried of a task that is %s, not failed, expired or cancelled", pre.status)
+		case p.Attempt != pre.attempt:
+			v.breach(RuleRetryNotEnded, ev.Position, ev.TaskID, "task.retried names attempt %d; the task's latest attempt is %d", p.Attempt, pre.attempt)
+		}
+	case *events.TaskLeased:
+		if pre.task != nil && v.st.QueuePaused(pre.task.Queue()) {
+			v.breach(RuleLeasePausedQueue, ev.Position, ev.TaskID, "task.leased of a task of queue %q, which is paused", pre.task.Queue())
+		}
+	}
+}
+
 // applied checks an event the projection applied.
 func (v *verifier) applied(ev events.Event, pre prior) {
 	switch p := ev.Payload.(type) {
@@ -474,6 +498,10 @@ func (v *verifier) applied(ev events.Event, pre prior) {
 		t := v.st.Task(ev.TaskID)
 		dep := v.st.Task(p.Dependency)
 		switch {
+		case p.Reason == events.CancelRequested:
+			if p.Dependency != "" {
+				v.breach(RuleCancelCause, ev.Position, ev.TaskID, "cancelled on request, yet naming dependency %q", p.Dependency)
+			}
 		case !contains(t.DependsOn(), p.Dependency):
 			v.breach(RuleCancelCause, ev.Position, ev.TaskID, "cancelled because of %q, which is not one of its dependencies %v", p.Dependency, t.DependsOn())
 		case dep == nil || !dep.Status.Terminal() || dep.Status == projections.StatusCompleted:
@@ -542,6 +570,13 @@ func classify(st *projections.State, ev events.Event) (reason, why string) {
 			return "", "names a schedule the log never created"
 		}
 		return ReasonAlreadyDeleted, ""
+	case *events.QueuePaused:
+		return "", "pauses a queue that is paused already"
+	case *events.QueueResumed:
+		return "", "resumes a queue that is not paused"
+	case *events.TaskRetried:
+		// Breached already (checkAction); no writer appends it.
+		return ReasonTaskMovedOn, ""
 	case *events.SchedulePaused, *events.ScheduleResumed:
 		if st.Schedule(id) != nil {
 			return ReasonScheduleInactive, ""
@@ -608,6 +643,9 @@ func (v *verifier) checkUnchanged(ev events.Event, pre prior, applied bool) {
 	}
 	if _, del := ev.Payload.(*events.TaskDeleted); del && applied && pre.task != nil && pre.status != projections.StatusDeleted {
 		return
+	}
+	if _, retry := ev.Payload.(*events.TaskRetried); retry && applied {
+		return // a failed, expired or cancelled task may be retried
 	}
 	var now recordView
 	if pre.task != nil {

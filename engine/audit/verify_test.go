@@ -105,6 +105,37 @@ func TestVerifyCatchesHandMadeBreaches(t *testing.T) {
 			r.add("b", &events.TaskCancelled{Reason: events.CancelDependencyFailed, Dependency: "a"}) // #3
 			return r.log
 		}, audit.RuleCancelCause, 3, "b"},
+		{"retry of a completed task", func(r *rawLog) stores.Log {
+			r.add("t", enq(events.TaskSpec{}))
+			r.add("t", lease(1))
+			r.add("t", &events.TaskCompleted{Attempt: 1})
+			r.add("t", &events.TaskRetried{Attempt: 1}) // #4
+			return r.log
+		}, audit.RuleRetryNotEnded, 4, "t"},
+		{"retry of a pending task", func(r *rawLog) stores.Log {
+			r.add("t", enq(events.TaskSpec{}))
+			r.add("t", &events.TaskRetried{}) // #2
+			return r.log
+		}, audit.RuleRetryNotEnded, 2, "t"},
+		{"retry naming an old attempt", func(r *rawLog) stores.Log {
+			r.add("t", enq(events.TaskSpec{}))
+			r.add("t", lease(1))
+			r.add("t", &events.TaskFailed{Attempt: 1, Error: "x"})
+			r.add("t", &events.TaskRetried{Attempt: 0}) // #4
+			return r.log
+		}, audit.RuleRetryNotEnded, 4, "t"},
+		{"lease from a paused queue", func(r *rawLog) stores.Log {
+			r.add("t", enq(events.TaskSpec{Queue: "q"}))
+			r.add("", &events.QueuePaused{Queue: "q"})
+			r.add("t", lease(1)) // #3
+			r.add("t", &events.TaskCompleted{Attempt: 1})
+			return r.log
+		}, audit.RuleLeasePausedQueue, 3, "t"},
+		{"pause of a paused queue", func(r *rawLog) stores.Log {
+			r.add("", &events.QueuePaused{Queue: "q"})
+			r.add("", &events.QueuePaused{Queue: "q"}) // #2
+			return r.log
+		}, audit.RuleImpossibleEvent, 2, ""},
 		{"gap", func(r *rawLog) stores.Log {
 			r.add("a", enq(events.TaskSpec{}), "b", enq(events.TaskSpec{}), "c", enq(events.TaskSpec{}), "d", enq(events.TaskSpec{}))
 			return gapLog{r.log, 3}
@@ -270,5 +301,26 @@ func TestVerifyMissingTail(t *testing.T) {
 	rep := verify(t, gapLog{r.log, 3}, audit.Options{})
 	if rep.BreachCount != 1 || rep.Breaches[0].Rule != audit.RulePositions || rep.Breaches[0].Position != 3 || rep.Events != 2 {
 		t.Fatalf("want position 3 reported missing:\n%s", describe(rep))
+	}
+}
+
+// TestVerifyAcceptsOperatorActions: retries, cancels on request and queue
+// pauses as the engine writes them are no breach.
+func TestVerifyAcceptsOperatorActions(t *testing.T) {
+	sec := time.Second
+	r := newRawLog(t)
+	r.add("a", enq(events.TaskSpec{Queue: "q"}))
+	r.add("b", enq(events.TaskSpec{Queue: "q", DependsOn: []string{"a"}}))
+	r.at(sec).add("a", lease(1))
+	r.at(2*sec).add("a", &events.TaskFailed{Attempt: 1, Error: "x"}, "b", &events.TaskCancelled{Reason: events.CancelDependencyFailed, Dependency: "a"})
+	r.at(3*sec).add("", &events.QueuePaused{Queue: "q"})
+	r.at(4*sec).add("a", &events.TaskRetried{Attempt: 1}, "b", &events.TaskRetried{})
+	r.at(5*sec).add("", &events.QueueResumed{Queue: "q"})
+	r.at(6*sec).add("a", lease(2))
+	r.at(7*sec).add("a", &events.TaskCompleted{Attempt: 2})
+	r.at(8*sec).add("b", &events.TaskCancelled{Reason: events.CancelRequested})
+	rep := verify(t, r.log, audit.Options{Strict: true})
+	if !rep.OK() {
+		t.Fatalf("a log of operator actions has breaches:\n%s", describe(rep))
 	}
 }

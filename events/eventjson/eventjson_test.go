@@ -48,6 +48,9 @@ func samples() []events.Event {
 		&events.ScheduleDeleted{},
 		&events.LogCheckpoint{State: []byte("OQS\x01\x00\xffstate"), Before: events.At(t0), Archive: "file:///archive.jsonl", Dropped: 3, Parts: 2, Elided: true},
 		&events.LogCheckpointPart{Index: 1, Data: []byte("\x00\xffpart")},
+		&events.TaskRetried{Attempt: 3},
+		&events.QueuePaused{Queue: "emails"},
+		&events.QueueResumed{Queue: "emails \xff"},
 	}
 	evs := make([]events.Event, len(ps))
 	for i, p := range ps {

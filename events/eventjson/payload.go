@@ -125,6 +125,15 @@ type logCheckpointPartJSON struct {
 	Data  []byte `json:"data"` // standard base64
 }
 
+type taskRetriedJSON struct {
+	Attempt int `json:"attempt"`
+}
+
+// queueJSON is the JSON form of queue.paused and queue.resumed.
+type queueJSON struct {
+	Queue text `json:"queue"`
+}
+
 // empty is the JSON form of the payloads without fields.
 type empty struct{}
 
@@ -160,6 +169,12 @@ func toJSON(p events.Payload) (any, error) {
 		return logCheckpointJSON{State: p.State, Before: stamp(p.Before), Archive: text(p.Archive), Dropped: p.Dropped, Parts: p.Parts, Elided: p.Elided}, nil
 	case *events.LogCheckpointPart:
 		return logCheckpointPartJSON{Index: p.Index, Data: p.Data}, nil
+	case *events.TaskRetried:
+		return taskRetriedJSON{Attempt: p.Attempt}, nil
+	case *events.QueuePaused:
+		return queueJSON{Queue: text(p.Queue)}, nil
+	case *events.QueueResumed:
+		return queueJSON{Queue: text(p.Queue)}, nil
 	case *events.TaskExpired, *events.TaskDeleted, *events.SchedulePaused, *events.ScheduleDeleted:
 		return empty{}, nil
 	}
@@ -232,6 +247,15 @@ func newJSON(t events.Type) (dst any, build func() events.Payload, ok bool) {
 	case events.TypeLogCheckpointPart:
 		j := &logCheckpointPartJSON{}
 		return j, func() events.Payload { return &events.LogCheckpointPart{Index: j.Index, Data: j.Data} }, true
+	case events.TypeTaskRetried:
+		j := &taskRetriedJSON{}
+		return j, func() events.Payload { return &events.TaskRetried{Attempt: j.Attempt} }, true
+	case events.TypeQueuePaused:
+		j := &queueJSON{}
+		return j, func() events.Payload { return &events.QueuePaused{Queue: string(j.Queue)} }, true
+	case events.TypeQueueResumed:
+		j := &queueJSON{}
+		return j, func() events.Payload { return &events.QueueResumed{Queue: string(j.Queue)} }, true
 	}
 	return nil, nil, false
 }

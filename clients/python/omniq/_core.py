@@ -131,14 +131,32 @@ class Core:
         _, ans = self.http.request("POST", "/v1/outcomes", body)
         return list(ans.get("outcomes") or []), [Task.from_wire(t) for t in ans.get("tasks") or []]
 
-    # -- schedules, history, stats -------------------------------------------
-    def pause_schedule(self, task_id: str) -> Task:
-        _, ans = self.http.request("POST", f"/v1/schedules/{_q(task_id)}/pause")
+    def _post_task(self, path: str) -> Task:
+        """POST path with no body; the answer is the task acted on."""
+        _, ans = self.http.request("POST", path)
         return Task.from_wire(ans)
 
+    # -- schedules, history, stats -------------------------------------------
+    def pause_schedule(self, task_id: str) -> Task:
+        return self._post_task(f"/v1/schedules/{_q(task_id)}/pause")
+
     def resume_schedule(self, task_id: str) -> Task:
-        _, ans = self.http.request("POST", f"/v1/schedules/{_q(task_id)}/resume")
-        return Task.from_wire(ans)
+        return self._post_task(f"/v1/schedules/{_q(task_id)}/resume")
+
+    # -- operator actions ------------------------------------------------------
+    def retry(self, task_id: str) -> Task:
+        return self._post_task(f"/v1/tasks/{_q(task_id)}/retry")
+
+    def cancel(self, task_id: str) -> Task:
+        return self._post_task(f"/v1/tasks/{_q(task_id)}/cancel")
+
+    def pause_queue(self, queue_name: str = "default") -> dict[str, Any]:
+        _, ans = self.http.request("POST", f"/v1/queues/{_q(queue_name)}/pause")
+        return ans
+
+    def resume_queue(self, queue_name: str = "default") -> dict[str, Any]:
+        _, ans = self.http.request("POST", f"/v1/queues/{_q(queue_name)}/resume")
+        return ans
 
     def history(self, task_id: str) -> list[dict[str, Any]]:
         _, ans = self.http.request("GET", f"/v1/tasks/{_q(task_id)}/history")

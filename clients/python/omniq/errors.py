@@ -2,7 +2,8 @@
 
 Errors the daemon answers are named after its error codes (docs/http-api.md):
 ``invalid_argument`` is :class:`InvalidArgument`, ``not_found``
-:class:`TaskNotFound`, ``stale_lease`` :class:`StaleLease`, and so on. Each
+:class:`TaskNotFound`, ``stale_lease`` :class:`StaleLease`, ``task_state``
+:class:`TaskState`, and so on. Each
 carries ``code``, ``reason`` (for ``invalid_argument``: which check failed),
 ``message`` and the HTTP ``status``.
 """
@@ -81,6 +82,13 @@ class StaleLease(APIError):
     code = "stale_lease"
 
 
+class TaskState(APIError):
+    """The task's state does not allow the action (retry of a task that did
+    not end failed, expired or cancelled; cancel of one running or ended),
+    or the queue is paused already (not paused, for resume_queue)."""
+    code = "task_state"
+
+
 class PayloadTooLarge(APIError, ValueError):
     code = "payload_too_large"
 
@@ -98,7 +106,7 @@ class Closed(Unavailable):
 
 
 _BY_CODE = {c.code: c for c in (InvalidArgument, Unauthorized, TaskNotFound, Archived, MethodNotAllowed,
-                                RateLimited, StaleLease, PayloadTooLarge, Internal, Unavailable, Closed)}
+                                RateLimited, StaleLease, TaskState, PayloadTooLarge, Internal, Unavailable, Closed)}
 
 
 def error_for(code: str, message: str = "", reason: str = "", status: int = 0, retry_after: float = 0.0) -> APIError:
@@ -110,5 +118,5 @@ def error_for(code: str, message: str = "", reason: str = "", status: int = 0, r
 __all__ = [
     "OmniQError", "DaemonError", "BinaryNotFound", "InvalidValue", "UnresolvableFunc", "ConnectionFailed",
     "APIError", "InvalidArgument", "Unauthorized", "TaskNotFound", "Archived", "MethodNotAllowed",
-    "RateLimited", "StaleLease", "PayloadTooLarge", "Internal", "Unavailable", "Closed", "error_for",
+    "RateLimited", "StaleLease", "TaskState", "PayloadTooLarge", "Internal", "Unavailable", "Closed", "error_for",
 ]

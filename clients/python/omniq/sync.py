@@ -66,6 +66,18 @@ class Queue:
     def resume_schedule(self, task_id: str) -> Task:
         return self._core.resume_schedule(task_id)
 
+    def retry(self, task_id: str) -> Task:
+        return self._core.retry(task_id)
+
+    def cancel(self, task_id: str) -> Task:
+        return self._core.cancel(task_id)
+
+    def pause_queue(self, queue_name: str = "default") -> dict[str, Any]:
+        return self._core.pause_queue(queue_name)
+
+    def resume_queue(self, queue_name: str = "default") -> dict[str, Any]:
+        return self._core.resume_queue(queue_name)
+
     def history(self, task_id: str) -> list[dict[str, Any]]:
         return self._core.history(task_id)
 

@@ -3,6 +3,7 @@ OMNIQ_BIN is set), the Go helper, and a queue per backend."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import shutil
@@ -107,3 +108,19 @@ def open_queue(backend: str, serve_args=None):
         raise unittest.SkipTest(f"{env} not set")
     omniqd()
     return factory(serve_args)
+
+
+class MemoryQueueCase(unittest.TestCase):
+    """Tests sharing one queue on the memory backend (its own omniqd) as
+    self.q; run_ runs one of its coroutines to the end."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.q = open_queue("memory")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.q.close()
+
+    def run_(self, coro):
+        return asyncio.run(coro)

@@ -13,18 +13,7 @@ from omniq.models.task import Task
 from omniq.queue import MemoryTaskQueue, OmniQDTaskQueue
 
 
-class TestErrors(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.q = support.open_queue("memory")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.q.close()
-
-    def run_(self, coro):
-        return asyncio.run(coro)
-
+class TestErrors(support.MemoryQueueCase):
     def test_server_codes(self):
         q = self.q
         with self.assertRaises(errors.InvalidArgument) as cm:

@@ -101,6 +101,26 @@ class OmniQDTaskQueue(BaseTaskQueue):
     async def resume_schedule(self, task_id: str) -> Task:
         return await self._run(self._core.resume_schedule, task_id)
 
+    async def retry(self, task_id: str) -> Task:
+        """Give a task that ended failed, expired or cancelled a new attempt
+        (TaskState for a task in another state); the task as it is after."""
+        return await self._run(self._core.retry, task_id)
+
+    async def cancel(self, task_id: str) -> Task:
+        """Cancel a task that has not started, and the tasks that depend on
+        it (TaskState for one running or ended); the task as it is after."""
+        return await self._run(self._core.cancel, task_id)
+
+    async def pause_queue(self, queue_name: str = "default") -> dict[str, Any]:
+        """Stop workers from taking tasks of the queue until resume_queue
+        (TaskState when it is paused already); the queue's {"name", "paused",
+        "counts"}."""
+        return await self._run(self._core.pause_queue, queue_name)
+
+    async def resume_queue(self, queue_name: str = "default") -> dict[str, Any]:
+        """Undo pause_queue (TaskState when the queue is not paused)."""
+        return await self._run(self._core.resume_queue, queue_name)
+
     async def history(self, task_id: str) -> list[dict[str, Any]]:
         """Every event about the task, in log order."""
         return await self._run(self._core.history, task_id)

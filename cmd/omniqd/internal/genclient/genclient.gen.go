@@ -17,6 +17,27 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ActionRequestAction.
+const (
+	Cancel ActionRequestAction = "cancel"
+	Delete ActionRequestAction = "delete"
+	Retry  ActionRequestAction = "retry"
+)
+
+// Valid indicates whether the value is a known member of the ActionRequestAction enum.
+func (e ActionRequestAction) Valid() bool {
+	switch e {
+	case Cancel:
+		return true
+	case Delete:
+		return true
+	case Retry:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorErrorCode.
 const (
 	ErrorErrorCodeArchived         ErrorErrorCode = "archived"
@@ -28,6 +49,7 @@ const (
 	ErrorErrorCodePayloadTooLarge  ErrorErrorCode = "payload_too_large"
 	ErrorErrorCodeRateLimited      ErrorErrorCode = "rate_limited"
 	ErrorErrorCodeStaleLease       ErrorErrorCode = "stale_lease"
+	ErrorErrorCodeTaskState        ErrorErrorCode = "task_state"
 	ErrorErrorCodeUnauthorized     ErrorErrorCode = "unauthorized"
 	ErrorErrorCodeUnavailable      ErrorErrorCode = "unavailable"
 )
@@ -53,6 +75,8 @@ func (e ErrorErrorCode) Valid() bool {
 		return true
 	case ErrorErrorCodeStaleLease:
 		return true
+	case ErrorErrorCodeTaskState:
+		return true
 	case ErrorErrorCodeUnauthorized:
 		return true
 	case ErrorErrorCodeUnavailable:
@@ -73,6 +97,7 @@ const (
 	ErrorDetailCodePayloadTooLarge  ErrorDetailCode = "payload_too_large"
 	ErrorDetailCodeRateLimited      ErrorDetailCode = "rate_limited"
 	ErrorDetailCodeStaleLease       ErrorDetailCode = "stale_lease"
+	ErrorDetailCodeTaskState        ErrorDetailCode = "task_state"
 	ErrorDetailCodeUnauthorized     ErrorDetailCode = "unauthorized"
 	ErrorDetailCodeUnavailable      ErrorDetailCode = "unavailable"
 )
@@ -97,6 +122,8 @@ func (e ErrorDetailCode) Valid() bool {
 	case ErrorDetailCodeRateLimited:
 		return true
 	case ErrorDetailCodeStaleLease:
+		return true
+	case ErrorDetailCodeTaskState:
 		return true
 	case ErrorDetailCodeUnauthorized:
 		return true
@@ -141,6 +168,34 @@ func (e TaskState) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// ActionAnswer defines model for ActionAnswer.
+type ActionAnswer struct {
+	// Results One result per id, in the order sent.
+	Results []ActionResult `json:"results"`
+}
+
+// ActionRequest defines model for ActionRequest.
+type ActionRequest struct {
+	Action ActionRequestAction `json:"action"`
+
+	// Ids The tasks' ids (possibly none).
+	Ids []string `json:"ids"`
+}
+
+// ActionRequestAction defines model for ActionRequest.Action.
+type ActionRequestAction string
+
+// ActionResult error is null when the action was taken; otherwise it says why not, and nothing changed for that task.
+//
+// Example: {"error":{"code":"task_state","message":"engine: not allowed in the task's state: task \"b\" is running"},"id":"b"}
+type ActionResult struct {
+	Error *ErrorDetail `json:"error"`
+	Id    string       `json:"id"`
+
+	// State For retry and cancel when taken: the task's state right after (pending, cancelled, …).
+	State *string `json:"state,omitempty"`
 }
 
 // Batch Several tasks, enqueued atomically (all or none); a task may depend on one earlier in the batch.
@@ -358,6 +413,14 @@ type OutcomesRequest struct {
 	Outcomes []OutcomeSpec `json:"outcomes"`
 }
 
+// QueueState Example: {"counts":{"pending":12},"name":"emails","paused":true}
+type QueueState struct {
+	// Counts state -> tasks of the queue, as GET /v1/stats counts them
+	Counts map[string]int64 `json:"counts"`
+	Name   string           `json:"name"`
+	Paused bool             `json:"paused"`
+}
+
 // Schedule defines model for Schedule.
 type Schedule struct {
 	// Cron 5-field cron (minute hour dom month dow), UTC unless it starts with CRON_TZ=Zone. Each fire enqueues a new task.
@@ -387,6 +450,9 @@ type ScheduleInfo struct {
 
 // Stats defines model for Stats.
 type Stats struct {
+	// PausedQueues The queues paused by POST /v1/queues/{queue}/pause, sorted (possibly none).
+	PausedQueues []string `json:"paused_queues"`
+
 	// Position Log position the counts reflect.
 	Position int64 `json:"position"`
 
@@ -482,6 +548,13 @@ type TaskOrList struct {
 	union json.RawMessage
 }
 
+// TaskPage defines model for TaskPage.
+type TaskPage struct {
+	// NextCursor The cursor of the next page; empty only at the end
+	NextCursor string `json:"next_cursor"`
+	Tasks      []Task `json:"tasks"`
+}
+
 // TaskSpec A new task. Unknown fields (engine-filled ones such as state included) are refused with 400.
 type TaskSpec struct {
 	// Args Positional arguments (integers arrive as int64 in Go workers). args and kwargs together encode to at most 1 MiB, nested at most 32 levels.
@@ -540,6 +613,9 @@ type PayloadTooLarge = Error
 // StaleLease Example: {"error":{"code":"not_found","message":"engine: not found: task \"x\""}}
 type StaleLease = Error
 
+// TaskStateConflict Example: {"error":{"code":"not_found","message":"engine: not found: task \"x\""}}
+type TaskStateConflict = Error
+
 // TooManyRequests Example: {"error":{"code":"not_found","message":"engine: not found: task \"x\""}}
 type TooManyRequests = Error
 
@@ -572,6 +648,36 @@ type DequeueParams struct {
 	// N Lease up to n tasks (1..100). When given, the answer is {"tasks":[…]}; without it, one task object.
 	N *int32 `form:"n,omitempty" json:"n,omitempty"`
 }
+
+// ListTasksParams defines parameters for ListTasks.
+type ListTasksParams struct {
+	// Queue Only tasks of this queue
+	Queue *string `form:"queue,omitempty" json:"queue,omitempty"`
+
+	// State Only tasks in this state: waiting, pending, running, completed, failed, expired, cancelled (or scheduled, which lists none), as GET /v1/tasks/{id} reports it (a delayed pending task is waiting)
+	State *string `form:"state,omitempty" json:"state,omitempty"`
+
+	// Func Only tasks of this handler name
+	Func *string `form:"func,omitempty" json:"func,omitempty"`
+
+	// Q Search: tasks whose id, or the JSON text of whose args, kwargs or meta, contains this text, ignoring case
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// EnqueuedAfter Only tasks enqueued at or after this time (RFC 3339)
+	EnqueuedAfter *time.Time `form:"enqueued_after,omitempty" json:"enqueued_after,omitempty"`
+
+	// EnqueuedBefore Only tasks enqueued before this time (RFC 3339)
+	EnqueuedBefore *time.Time `form:"enqueued_before,omitempty" json:"enqueued_before,omitempty"`
+
+	// Cursor The next_cursor of the previous page (empty: from the start)
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit The most tasks in the page (default 50)
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ActionsJSONRequestBody defines body for Actions for application/json ContentType.
+type ActionsJSONRequestBody = ActionRequest
 
 // OutcomesJSONRequestBody defines body for Outcomes for application/json ContentType.
 type OutcomesJSONRequestBody = OutcomesRequest
@@ -930,6 +1036,24 @@ type ClientInterface interface {
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ActionsWithBody Retry, cancel or delete many tasks in one append, answered per id
+	//
+	// As POST /v1/tasks/{id}/retry, POST /v1/tasks/{id}/cancel or DELETE /v1/tasks/{id} for each id, in one append. An id refused (not_found, task_state, …) is answered in its own result and changes nothing; the others are taken. At most 1000 ids. A request malformed as a whole (an unknown action, ids missing or too many) is refused (400) and changes nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/actions (the `Actions` operationId).
+	ActionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Actions Retry, cancel or delete many tasks in one append, answered per id
+	//
+	// As POST /v1/tasks/{id}/retry, POST /v1/tasks/{id}/cancel or DELETE /v1/tasks/{id} for each id, in one append. An id refused (not_found, task_state, …) is answered in its own result and changes nothing; the others are taken. At most 1000 ids. A request malformed as a whole (an unknown action, ids missing or too many) is refused (400) and changes nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/actions (the `Actions` operationId).
+	Actions(ctx context.Context, body ActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// Cluster How this node shares its log, and the nodes that share it
 	//
 	// Every node of a cluster appends to the shared log, each append conditional on the head its commands were validated against; no node leads. The nodes are those whose presence record (refreshed every second, live 5 s) is in the store; a store without presence records lists only this node.
@@ -964,10 +1088,24 @@ type ClientInterface interface {
 
 	// Dequeue Lease the next ready task(s) of a queue, waiting up to `wait` for one (long-poll)
 	//
-	// Highest priority first, first-in first-out within a priority. The answer's `attempt` is the lease's fencing token: pass it to complete, fail or heartbeat. No body.
+	// Highest priority first, first-in first-out within a priority. The answer's `attempt` is the lease's fencing token: pass it to complete, fail or heartbeat. A paused queue (POST /v1/queues/{queue}/pause) leases nothing: 204. No body.
 	//
 	// Corresponds with POST /v1/queues/{queue}/dequeue (the `Dequeue` operationId).
 	Dequeue(ctx context.Context, queue string, params *DequeueParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PauseQueue Stop every worker from taking tasks of a queue until it is resumed
+	//
+	// Tasks may still be enqueued to a paused queue; leases already held run to their end. A dequeue (or an outcomes lease) from it leases nothing. No body. 409 task_state when the queue is already paused.
+	//
+	// Corresponds with POST /v1/queues/{queue}/pause (the `PauseQueue` operationId).
+	PauseQueue(ctx context.Context, queue string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ResumeQueue Let workers take tasks of a paused queue again
+	//
+	// No body. 409 task_state when the queue is not paused.
+	//
+	// Corresponds with POST /v1/queues/{queue}/resume (the `ResumeQueue` operationId).
+	ResumeQueue(ctx context.Context, queue string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PauseSchedule Stop a recurring schedule from firing, or hold back a delayed task that has not started
 	//
@@ -983,6 +1121,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/stats (the `Stats` operationId).
 	Stats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTasks A page of the tasks that match a filter, in id order
+	//
+	// Lists the tasks the state holds in any state (ended ones too, until retention removes them), but neither deleted tasks nor recurring schedules. Pages are cut by id: pass next_cursor as cursor for the next page. The work of a page is bounded, so a page may hold fewer than limit tasks, none even, while more follow: only an empty next_cursor means the end. A task that changes state between pages is listed once, or not at all when it no longer matches.
+	//
+	// Corresponds with GET /v1/tasks (the `ListTasks` operationId).
+	ListTasks(ctx context.Context, params *ListTasksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// EnqueueWithBody Enqueue one task, or a batch atomically (all or none)
 	//
@@ -1011,6 +1156,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/tasks/{id} (the `GetTask` operationId).
 	GetTask(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelTask Cancel a task that has not started, and the tasks that depend on it
+	//
+	// A task that is pending, or waiting on its run_at, a retry backoff or its dependencies, ends cancelled; so do the tasks that depend on it. No body. 409 task_state for a task that is running or has ended; nothing changes then.
+	//
+	// Corresponds with POST /v1/tasks/{id}/cancel (the `CancelTask` operationId).
+	CancelTask(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CompleteWithBody Complete the lease `attempt` with a result
 	//
@@ -1058,6 +1210,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/tasks/{id}/history (the `History` operationId).
 	History(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryTask Give a task that ended failed, expired or cancelled a new attempt
+	//
+	// The task is pending again, with its retries budget restored. No body. 409 task_state for a task in any other state (pending, running, completed, …); nothing changes then.
+	//
+	// Corresponds with POST /v1/tasks/{id}/retry (the `RetryTask` operationId).
+	RetryTask(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // Healthz Liveness: 200 while the process runs (never needs the token)
@@ -1110,6 +1269,44 @@ func (c *Client) Openapi(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // Corresponds with GET /readyz (the `Readyz` operationId).
 func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReadyzRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ActionsWithBody Retry, cancel or delete many tasks in one append, answered per id
+//
+// As POST /v1/tasks/{id}/retry, POST /v1/tasks/{id}/cancel or DELETE /v1/tasks/{id} for each id, in one append. An id refused (not_found, task_state, …) is answered in its own result and changes nothing; the others are taken. At most 1000 ids. A request malformed as a whole (an unknown action, ids missing or too many) is refused (400) and changes nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/actions (the `Actions` operationId).
+func (c *Client) ActionsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActionsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Actions Retry, cancel or delete many tasks in one append, answered per id
+//
+// As POST /v1/tasks/{id}/retry, POST /v1/tasks/{id}/cancel or DELETE /v1/tasks/{id} for each id, in one append. An id refused (not_found, task_state, …) is answered in its own result and changes nothing; the others are taken. At most 1000 ids. A request malformed as a whole (an unknown action, ids missing or too many) is refused (400) and changes nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/actions (the `Actions` operationId).
+func (c *Client) Actions(ctx context.Context, body ActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewActionsRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1194,11 +1391,45 @@ func (c *Client) Outcomes(ctx context.Context, body OutcomesJSONRequestBody, req
 
 // Dequeue Lease the next ready task(s) of a queue, waiting up to `wait` for one (long-poll)
 //
-// Highest priority first, first-in first-out within a priority. The answer's `attempt` is the lease's fencing token: pass it to complete, fail or heartbeat. No body.
+// Highest priority first, first-in first-out within a priority. The answer's `attempt` is the lease's fencing token: pass it to complete, fail or heartbeat. A paused queue (POST /v1/queues/{queue}/pause) leases nothing: 204. No body.
 //
 // Corresponds with POST /v1/queues/{queue}/dequeue (the `Dequeue` operationId).
 func (c *Client) Dequeue(ctx context.Context, queue string, params *DequeueParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDequeueRequest(c.Server, queue, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PauseQueue Stop every worker from taking tasks of a queue until it is resumed
+//
+// Tasks may still be enqueued to a paused queue; leases already held run to their end. A dequeue (or an outcomes lease) from it leases nothing. No body. 409 task_state when the queue is already paused.
+//
+// Corresponds with POST /v1/queues/{queue}/pause (the `PauseQueue` operationId).
+func (c *Client) PauseQueue(ctx context.Context, queue string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPauseQueueRequest(c.Server, queue)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ResumeQueue Let workers take tasks of a paused queue again
+//
+// No body. 409 task_state when the queue is not paused.
+//
+// Corresponds with POST /v1/queues/{queue}/resume (the `ResumeQueue` operationId).
+func (c *Client) ResumeQueue(ctx context.Context, queue string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResumeQueueRequest(c.Server, queue)
 	if err != nil {
 		return nil, err
 	}
@@ -1244,6 +1475,23 @@ func (c *Client) ResumeSchedule(ctx context.Context, id TaskID, reqEditors ...Re
 // Corresponds with GET /v1/stats (the `Stats` operationId).
 func (c *Client) Stats(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewStatsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTasks A page of the tasks that match a filter, in id order
+//
+// Lists the tasks the state holds in any state (ended ones too, until retention removes them), but neither deleted tasks nor recurring schedules. Pages are cut by id: pass next_cursor as cursor for the next page. The work of a page is bounded, so a page may hold fewer than limit tasks, none even, while more follow: only an empty next_cursor means the end. A task that changes state between pages is listed once, or not at all when it no longer matches.
+//
+// Corresponds with GET /v1/tasks (the `ListTasks` operationId).
+func (c *Client) ListTasks(ctx context.Context, params *ListTasksParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTasksRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1312,6 +1560,23 @@ func (c *Client) DeleteTask(ctx context.Context, id TaskID, reqEditors ...Reques
 // Corresponds with GET /v1/tasks/{id} (the `GetTask` operationId).
 func (c *Client) GetTask(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTaskRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelTask Cancel a task that has not started, and the tasks that depend on it
+//
+// A task that is pending, or waiting on its run_at, a retry backoff or its dependencies, ends cancelled; so do the tasks that depend on it. No body. 409 task_state for a task that is running or has ended; nothing changes then.
+//
+// Corresponds with POST /v1/tasks/{id}/cancel (the `CancelTask` operationId).
+func (c *Client) CancelTask(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelTaskRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -1439,6 +1704,23 @@ func (c *Client) History(ctx context.Context, id TaskID, reqEditors ...RequestEd
 	return c.Client.Do(req)
 }
 
+// RetryTask Give a task that ended failed, expired or cancelled a new attempt
+//
+// The task is pending again, with its retries budget restored. No body. 409 task_state for a task in any other state (pending, running, completed, …); nothing changes then.
+//
+// Corresponds with POST /v1/tasks/{id}/retry (the `RetryTask` operationId).
+func (c *Client) RetryTask(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryTaskRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // NewHealthzRequest constructs an http.Request for the Healthz method
 func NewHealthzRequest(server string) (*http.Request, error) {
 	var err error
@@ -1543,6 +1825,46 @@ func NewReadyzRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewActionsRequest calls the generic Actions builder with application/json body
+func NewActionsRequest(server string, body ActionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewActionsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewActionsRequestWithBody constructs an http.Request for the Actions method, with any body, and a specified content type
+func NewActionsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/actions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -1780,6 +2102,74 @@ func NewDequeueRequest(server string, queue string, params *DequeueParams) (*htt
 	return req, nil
 }
 
+// NewPauseQueueRequest constructs an http.Request for the PauseQueue method
+func NewPauseQueueRequest(server string, queue string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "queue", queue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/queues/%s/pause", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewResumeQueueRequest constructs an http.Request for the ResumeQueue method
+func NewResumeQueueRequest(server string, queue string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "queue", queue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/queues/%s/resume", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewPauseScheduleRequest constructs an http.Request for the PauseSchedule method
 func NewPauseScheduleRequest(server string, id TaskID) (*http.Request, error) {
 	var err error
@@ -1865,6 +2255,144 @@ func NewStatsRequest(server string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListTasksRequest constructs an http.Request for the ListTasks method
+func NewListTasksRequest(server string, params *ListTasksParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tasks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Queue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "queue", *params.Queue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Func != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "func", *params.Func, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EnqueuedAfter != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "enqueued_after", *params.EnqueuedAfter, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.EnqueuedBefore != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "enqueued_before", *params.EnqueuedBefore, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -1976,6 +2504,40 @@ func NewGetTaskRequest(server string, id TaskID) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCancelTaskRequest constructs an http.Request for the CancelTask method
+func NewCancelTaskRequest(server string, id TaskID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tasks/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -2158,6 +2720,40 @@ func NewHistoryRequest(server string, id TaskID) (*http.Request, error) {
 	return req, nil
 }
 
+// NewRetryTaskRequest constructs an http.Request for the RetryTask method
+func NewRetryTaskRequest(server string, id TaskID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/tasks/%s/retry", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -2230,6 +2826,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
 
+	// ActionsWithBodyWithResponse Retry, cancel or delete many tasks in one append, answered per id
+	//
+	// As POST /v1/tasks/{id}/retry, POST /v1/tasks/{id}/cancel or DELETE /v1/tasks/{id} for each id, in one append. An id refused (not_found, task_state, …) is answered in its own result and changes nothing; the others are taken. At most 1000 ids. A request malformed as a whole (an unknown action, ids missing or too many) is refused (400) and changes nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/actions (the `Actions` operationId).
+	ActionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActionsResponse, error)
+
+	// ActionsWithResponse Retry, cancel or delete many tasks in one append, answered per id
+	//
+	// As POST /v1/tasks/{id}/retry, POST /v1/tasks/{id}/cancel or DELETE /v1/tasks/{id} for each id, in one append. An id refused (not_found, task_state, …) is answered in its own result and changes nothing; the others are taken. At most 1000 ids. A request malformed as a whole (an unknown action, ids missing or too many) is refused (400) and changes nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/actions (the `Actions` operationId).
+	ActionsWithResponse(ctx context.Context, body ActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*ActionsResponse, error)
+
 	// ClusterWithResponse How this node shares its log, and the nodes that share it
 	//
 	// Every node of a cluster appends to the shared log, each append conditional on the head its commands were validated against; no node leads. The nodes are those whose presence record (refreshed every second, live 5 s) is in the store; a store without presence records lists only this node.
@@ -2268,12 +2882,30 @@ type ClientWithResponsesInterface interface {
 
 	// DequeueWithResponse Lease the next ready task(s) of a queue, waiting up to `wait` for one (long-poll)
 	//
-	// Highest priority first, first-in first-out within a priority. The answer's `attempt` is the lease's fencing token: pass it to complete, fail or heartbeat. No body.
+	// Highest priority first, first-in first-out within a priority. The answer's `attempt` is the lease's fencing token: pass it to complete, fail or heartbeat. A paused queue (POST /v1/queues/{queue}/pause) leases nothing: 204. No body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/queues/{queue}/dequeue (the `Dequeue` operationId).
 	DequeueWithResponse(ctx context.Context, queue string, params *DequeueParams, reqEditors ...RequestEditorFn) (*DequeueResponse, error)
+
+	// PauseQueueWithResponse Stop every worker from taking tasks of a queue until it is resumed
+	//
+	// Tasks may still be enqueued to a paused queue; leases already held run to their end. A dequeue (or an outcomes lease) from it leases nothing. No body. 409 task_state when the queue is already paused.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/queues/{queue}/pause (the `PauseQueue` operationId).
+	PauseQueueWithResponse(ctx context.Context, queue string, reqEditors ...RequestEditorFn) (*PauseQueueResponse, error)
+
+	// ResumeQueueWithResponse Let workers take tasks of a paused queue again
+	//
+	// No body. 409 task_state when the queue is not paused.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/queues/{queue}/resume (the `ResumeQueue` operationId).
+	ResumeQueueWithResponse(ctx context.Context, queue string, reqEditors ...RequestEditorFn) (*ResumeQueueResponse, error)
 
 	// PauseScheduleWithResponse Stop a recurring schedule from firing, or hold back a delayed task that has not started
 	//
@@ -2295,6 +2927,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/stats (the `Stats` operationId).
 	StatsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*StatsResponse, error)
+
+	// ListTasksWithResponse A page of the tasks that match a filter, in id order
+	//
+	// Lists the tasks the state holds in any state (ended ones too, until retention removes them), but neither deleted tasks nor recurring schedules. Pages are cut by id: pass next_cursor as cursor for the next page. The work of a page is bounded, so a page may hold fewer than limit tasks, none even, while more follow: only an empty next_cursor means the end. A task that changes state between pages is listed once, or not at all when it no longer matches.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/tasks (the `ListTasks` operationId).
+	ListTasksWithResponse(ctx context.Context, params *ListTasksParams, reqEditors ...RequestEditorFn) (*ListTasksResponse, error)
 
 	// EnqueueWithBodyWithResponse Enqueue one task, or a batch atomically (all or none)
 	//
@@ -2327,6 +2968,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/tasks/{id} (the `GetTask` operationId).
 	GetTaskWithResponse(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*GetTaskResponse, error)
+
+	// CancelTaskWithResponse Cancel a task that has not started, and the tasks that depend on it
+	//
+	// A task that is pending, or waiting on its run_at, a retry backoff or its dependencies, ends cancelled; so do the tasks that depend on it. No body. 409 task_state for a task that is running or has ended; nothing changes then.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tasks/{id}/cancel (the `CancelTask` operationId).
+	CancelTaskWithResponse(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*CancelTaskResponse, error)
 
 	// CompleteWithBodyWithResponse Complete the lease `attempt` with a result
 	//
@@ -2376,6 +3026,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/tasks/{id}/history (the `History` operationId).
 	HistoryWithResponse(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*HistoryResponse, error)
+
+	// RetryTaskWithResponse Give a task that ended failed, expired or cancelled a new attempt
+	//
+	// The task is pending again, with its retries budget restored. No body. 409 task_state for a task in any other state (pending, running, completed, …); nothing changes then.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/tasks/{id}/retry (the `RetryTask` operationId).
+	RetryTaskWithResponse(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*RetryTaskResponse, error)
 }
 
 type HealthzResponse struct {
@@ -2625,6 +3284,96 @@ func (r ReadyzResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReadyzResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ActionsResponse429Headers the declared response headers of an HTTP 429 response for Actions
+type ActionsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ActionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ActionAnswer
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ActionsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ActionsResponse) GetJSON200() *ActionAnswer {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ActionsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ActionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ActionsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ActionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ActionsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ActionsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ActionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ActionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ActionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ActionsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -2956,6 +3705,186 @@ func (r DequeueResponse) ContentType() string {
 	return ""
 }
 
+// PauseQueueResponse429Headers the declared response headers of an HTTP 429 response for PauseQueue
+type PauseQueueResponse429Headers struct {
+	RetryAfter *int
+}
+
+type PauseQueueResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QueueState
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *TaskStateConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PauseQueueResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PauseQueueResponse) GetJSON200() *QueueState {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PauseQueueResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PauseQueueResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PauseQueueResponse) GetJSON409() *TaskStateConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PauseQueueResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r PauseQueueResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PauseQueueResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r PauseQueueResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PauseQueueResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PauseQueueResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PauseQueueResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ResumeQueueResponse429Headers the declared response headers of an HTTP 429 response for ResumeQueue
+type ResumeQueueResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ResumeQueueResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QueueState
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *TaskStateConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResumeQueueResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ResumeQueueResponse) GetJSON200() *QueueState {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ResumeQueueResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ResumeQueueResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ResumeQueueResponse) GetJSON409() *TaskStateConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ResumeQueueResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ResumeQueueResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ResumeQueueResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ResumeQueueResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ResumeQueueResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ResumeQueueResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ResumeQueueResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PauseScheduleResponse429Headers the declared response headers of an HTTP 429 response for PauseSchedule
 type PauseScheduleResponse429Headers struct {
 	RetryAfter *int
@@ -3226,6 +4155,89 @@ func (r StatsResponse) ContentType() string {
 	return ""
 }
 
+// ListTasksResponse429Headers the declared response headers of an HTTP 429 response for ListTasks
+type ListTasksResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListTasksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TaskPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListTasksResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTasksResponse) GetJSON200() *TaskPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListTasksResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTasksResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListTasksResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListTasksResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListTasksResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTasksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTasksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTasksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTasksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // EnqueueResponse201Headers the declared response headers of an HTTP 201 response for Enqueue
 type EnqueueResponse201Headers struct {
 	Location *string
@@ -3490,6 +4502,103 @@ func (r GetTaskResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelTaskResponse429Headers the declared response headers of an HTTP 429 response for CancelTask
+type CancelTaskResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CancelTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Task
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *TaskStateConflict
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Archived
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CancelTaskResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelTaskResponse) GetJSON200() *Task {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelTaskResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelTaskResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelTaskResponse) GetJSON409() *TaskStateConflict {
+	return r.JSON409
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r CancelTaskResponse) GetJSON410() *Archived {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CancelTaskResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CancelTaskResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CancelTaskResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelTaskResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3912,6 +5021,103 @@ func (r HistoryResponse) ContentType() string {
 	return ""
 }
 
+// RetryTaskResponse429Headers the declared response headers of an HTTP 429 response for RetryTask
+type RetryTaskResponse429Headers struct {
+	RetryAfter *int
+}
+
+type RetryTaskResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Task
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *TaskStateConflict
+	// JSON410 the response for an HTTP 410 `application/json` response
+	JSON410 *Archived
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RetryTaskResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RetryTaskResponse) GetJSON200() *Task {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RetryTaskResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RetryTaskResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RetryTaskResponse) GetJSON409() *TaskStateConflict {
+	return r.JSON409
+}
+
+// GetJSON410 returns the response for an HTTP 410 `application/json` response
+func (r RetryTaskResponse) GetJSON410() *Archived {
+	return r.JSON410
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RetryTaskResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RetryTaskResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RetryTaskResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryTaskResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryTaskResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryTaskResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryTaskResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // HealthzWithResponse Liveness: 200 while the process runs (never needs the token)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -3962,6 +5168,36 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseReadyzResponse(rsp)
+}
+
+// ActionsWithBodyWithResponse Retry, cancel or delete many tasks in one append, answered per id
+//
+// As POST /v1/tasks/{id}/retry, POST /v1/tasks/{id}/cancel or DELETE /v1/tasks/{id} for each id, in one append. An id refused (not_found, task_state, …) is answered in its own result and changes nothing; the others are taken. At most 1000 ids. A request malformed as a whole (an unknown action, ids missing or too many) is refused (400) and changes nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/actions (the `Actions` operationId).
+func (c *ClientWithResponses) ActionsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ActionsResponse, error) {
+	rsp, err := c.ActionsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActionsResponse(rsp)
+}
+
+// ActionsWithResponse Retry, cancel or delete many tasks in one append, answered per id
+//
+// As POST /v1/tasks/{id}/retry, POST /v1/tasks/{id}/cancel or DELETE /v1/tasks/{id} for each id, in one append. An id refused (not_found, task_state, …) is answered in its own result and changes nothing; the others are taken. At most 1000 ids. A request malformed as a whole (an unknown action, ids missing or too many) is refused (400) and changes nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/actions (the `Actions` operationId).
+func (c *ClientWithResponses) ActionsWithResponse(ctx context.Context, body ActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*ActionsResponse, error) {
+	rsp, err := c.Actions(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseActionsResponse(rsp)
 }
 
 // ClusterWithResponse How this node shares its log, and the nodes that share it
@@ -4026,7 +5262,7 @@ func (c *ClientWithResponses) OutcomesWithResponse(ctx context.Context, body Out
 
 // DequeueWithResponse Lease the next ready task(s) of a queue, waiting up to `wait` for one (long-poll)
 //
-// Highest priority first, first-in first-out within a priority. The answer's `attempt` is the lease's fencing token: pass it to complete, fail or heartbeat. No body.
+// Highest priority first, first-in first-out within a priority. The answer's `attempt` is the lease's fencing token: pass it to complete, fail or heartbeat. A paused queue (POST /v1/queues/{queue}/pause) leases nothing: 204. No body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -4037,6 +5273,36 @@ func (c *ClientWithResponses) DequeueWithResponse(ctx context.Context, queue str
 		return nil, err
 	}
 	return ParseDequeueResponse(rsp)
+}
+
+// PauseQueueWithResponse Stop every worker from taking tasks of a queue until it is resumed
+//
+// Tasks may still be enqueued to a paused queue; leases already held run to their end. A dequeue (or an outcomes lease) from it leases nothing. No body. 409 task_state when the queue is already paused.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/queues/{queue}/pause (the `PauseQueue` operationId).
+func (c *ClientWithResponses) PauseQueueWithResponse(ctx context.Context, queue string, reqEditors ...RequestEditorFn) (*PauseQueueResponse, error) {
+	rsp, err := c.PauseQueue(ctx, queue, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePauseQueueResponse(rsp)
+}
+
+// ResumeQueueWithResponse Let workers take tasks of a paused queue again
+//
+// No body. 409 task_state when the queue is not paused.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/queues/{queue}/resume (the `ResumeQueue` operationId).
+func (c *ClientWithResponses) ResumeQueueWithResponse(ctx context.Context, queue string, reqEditors ...RequestEditorFn) (*ResumeQueueResponse, error) {
+	rsp, err := c.ResumeQueue(ctx, queue, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseResumeQueueResponse(rsp)
 }
 
 // PauseScheduleWithResponse Stop a recurring schedule from firing, or hold back a delayed task that has not started
@@ -4076,6 +5342,21 @@ func (c *ClientWithResponses) StatsWithResponse(ctx context.Context, reqEditors 
 		return nil, err
 	}
 	return ParseStatsResponse(rsp)
+}
+
+// ListTasksWithResponse A page of the tasks that match a filter, in id order
+//
+// Lists the tasks the state holds in any state (ended ones too, until retention removes them), but neither deleted tasks nor recurring schedules. Pages are cut by id: pass next_cursor as cursor for the next page. The work of a page is bounded, so a page may hold fewer than limit tasks, none even, while more follow: only an empty next_cursor means the end. A task that changes state between pages is listed once, or not at all when it no longer matches.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/tasks (the `ListTasks` operationId).
+func (c *ClientWithResponses) ListTasksWithResponse(ctx context.Context, params *ListTasksParams, reqEditors ...RequestEditorFn) (*ListTasksResponse, error) {
+	rsp, err := c.ListTasks(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTasksResponse(rsp)
 }
 
 // EnqueueWithBodyWithResponse Enqueue one task, or a batch atomically (all or none)
@@ -4132,6 +5413,21 @@ func (c *ClientWithResponses) GetTaskWithResponse(ctx context.Context, id TaskID
 		return nil, err
 	}
 	return ParseGetTaskResponse(rsp)
+}
+
+// CancelTaskWithResponse Cancel a task that has not started, and the tasks that depend on it
+//
+// A task that is pending, or waiting on its run_at, a retry backoff or its dependencies, ends cancelled; so do the tasks that depend on it. No body. 409 task_state for a task that is running or has ended; nothing changes then.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tasks/{id}/cancel (the `CancelTask` operationId).
+func (c *ClientWithResponses) CancelTaskWithResponse(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*CancelTaskResponse, error) {
+	rsp, err := c.CancelTask(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelTaskResponse(rsp)
 }
 
 // CompleteWithBodyWithResponse Complete the lease `attempt` with a result
@@ -4223,6 +5519,21 @@ func (c *ClientWithResponses) HistoryWithResponse(ctx context.Context, id TaskID
 		return nil, err
 	}
 	return ParseHistoryResponse(rsp)
+}
+
+// RetryTaskWithResponse Give a task that ended failed, expired or cancelled a new attempt
+//
+// The task is pending again, with its retries budget restored. No body. 409 task_state for a task in any other state (pending, running, completed, …); nothing changes then.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/tasks/{id}/retry (the `RetryTask` operationId).
+func (c *ClientWithResponses) RetryTaskWithResponse(ctx context.Context, id TaskID, reqEditors ...RequestEditorFn) (*RetryTaskResponse, error) {
+	rsp, err := c.RetryTask(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryTaskResponse(rsp)
 }
 
 // ParseHealthzResponse parses an HTTP response from a HealthzWithResponse call
@@ -4410,6 +5721,87 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers ReadyzResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseActionsResponse parses an HTTP response from a ActionsWithResponse call
+func ParseActionsResponse(rsp *http.Response) (*ActionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ActionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ActionAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ActionsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -4715,6 +6107,168 @@ func ParseDequeueResponse(rsp *http.Response) (*DequeueResponse, error) {
 	return response, nil
 }
 
+// ParsePauseQueueResponse parses an HTTP response from a PauseQueueWithResponse call
+func ParsePauseQueueResponse(rsp *http.Response) (*PauseQueueResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PauseQueueResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QueueState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest TaskStateConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers PauseQueueResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseResumeQueueResponse parses an HTTP response from a ResumeQueueWithResponse call
+func ParseResumeQueueResponse(rsp *http.Response) (*ResumeQueueResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ResumeQueueResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QueueState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest TaskStateConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ResumeQueueResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParsePauseScheduleResponse parses an HTTP response from a PauseScheduleWithResponse call
 func ParsePauseScheduleResponse(rsp *http.Response) (*PauseScheduleResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -4945,6 +6499,80 @@ func ParseStatsResponse(rsp *http.Response) (*StatsResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers StatsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListTasksResponse parses an HTTP response from a ListTasksWithResponse call
+func ParseListTasksResponse(rsp *http.Response) (*ListTasksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTasksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TaskPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListTasksResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -5194,6 +6822,94 @@ func ParseGetTaskResponse(rsp *http.Response) (*GetTaskResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers GetTaskResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelTaskResponse parses an HTTP response from a CancelTaskWithResponse call
+func ParseCancelTaskResponse(rsp *http.Response) (*CancelTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Task
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest TaskStateConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Archived
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CancelTaskResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -5574,6 +7290,94 @@ func ParseHistoryResponse(rsp *http.Response) (*HistoryResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers HistoryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRetryTaskResponse parses an HTTP response from a RetryTaskWithResponse call
+func ParseRetryTaskResponse(rsp *http.Response) (*RetryTaskResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryTaskResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Task
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest TaskStateConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Archived
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RetryTaskResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
