@@ -36,6 +36,14 @@ func (e *Engine) timerLate() bool {
 	return armed == 0 || wake < armed
 }
 
+// due is a channel that always has a time to receive: a timer that has
+// already fired.
+var due = func() <-chan time.Time {
+	ch := make(chan time.Time)
+	close(ch)
+	return ch
+}()
+
 // timerLoop sleeps until the state's next deadline (a delayed task becoming
 // due, a lease or TTL running out, a schedule fire) and then acts on it.
 func (e *Engine) timerLoop() {
@@ -50,6 +58,13 @@ func (e *Engine) timerLoop() {
 		if next != 0 {
 			timer = e.cfg.clock.NewTimer(next.Time().Sub(e.now()))
 			fire = timer.C()
+			if !e.now().Before(next.Time()) {
+				// The clock passed next while the timer was made (a
+				// manual clock moved between reading it and arming):
+				// the timer counts from the new time, so act now.
+				timer.Stop()
+				fire = due
+			}
 		}
 		select {
 		case <-e.quit:
