@@ -456,15 +456,12 @@ func applyBulk(ctx context.Context, q *engine.Engine, f engine.TaskFilter, verb 
 		if err != nil {
 			return err
 		}
-		for i, e := range errs {
+		for i, e := range errs { // one per id (engine.RetryTasks)
 			if e == nil {
 				res.Done++
 			} else {
 				res.Refused[refusal(e, tasks[i])]++
 			}
-		}
-		if len(errs) == 0 { // no per-id answers: every one was done
-			res.Done += len(ids)
 		}
 		return nil
 	})
@@ -530,9 +527,8 @@ func walkFilter(ctx context.Context, q *engine.Engine, f engine.TaskFilter, limi
 	f.After, f.Limit = "", bulkChunk
 	for {
 		if n == limit {
-			f.Limit = 1
-			rest, _, err := q.ListTasks(ctx, f)
-			return n, len(rest) > 0, err
+			more, err := matchesAfter(ctx, q, f)
+			return n, more, err
 		}
 		f.Limit = min(bulkChunk, limit-n)
 		tasks, next, err := q.ListTasks(ctx, f)
@@ -547,6 +543,20 @@ func walkFilter(ctx context.Context, q *engine.Engine, f engine.TaskFilter, limi
 		n += len(tasks)
 		if next == "" {
 			return n, false, nil
+		}
+		f.After = next
+	}
+}
+
+// matchesAfter reports whether a task past f.After matches f. A page may
+// end its bounded scan with none found and a cursor: it reads on from
+// there until it finds one or the cursor ends.
+func matchesAfter(ctx context.Context, q *engine.Engine, f engine.TaskFilter) (bool, error) {
+	f.Limit = 1
+	for {
+		rest, next, err := q.ListTasks(ctx, f)
+		if err != nil || len(rest) > 0 || next == "" {
+			return len(rest) > 0, err
 		}
 		f.After = next
 	}

@@ -736,3 +736,41 @@ func TestUIBulkKeepsTheSearch(t *testing.T) {
 		t.Fatalf("a bad time: %d, want 400", status)
 	}
 }
+
+// A bulk walk that stops at its limit says more tasks match even when the
+// next match lies past a page's bounded scan: a search page examines at
+// most 20,000 records and may come back empty with a cursor. The first
+// page stops after a-needle and about 20,000 others; the check for more
+// then meets 20,000 more before c-needle.
+func TestUIBulkMoreAfterAnEmptyPage(t *testing.T) {
+	u := newUIServer(t, Config{UI: true})
+	ctx := ctxT(t)
+	batch := []*engine.Task{{ID: "a-needle", Func: "f"}}
+	for i := 0; i <= 40_000; i++ {
+		batch = append(batch, &engine.Task{ID: fmt.Sprintf("b-%05d", i), Func: "f"})
+		if len(batch) == 1000 {
+			if err := u.q.EnqueueBatch(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
+		}
+	}
+	batch = append(batch, &engine.Task{ID: "c-needle", Func: "f"})
+	if err := u.q.EnqueueBatch(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	n, more, err := walkFilter(ctx, u.q, engine.TaskFilter{Q: "needle"}, 1, func(tasks []*engine.Task) error {
+		for _, tk := range tasks {
+			seen = append(seen, tk.ID)
+		}
+		return nil
+	})
+	if err != nil || n != 1 || !more || len(seen) != 1 || seen[0] != "a-needle" {
+		t.Fatalf("walk to 1: %d tasks %v, more %v, %v", n, seen, more, err)
+	}
+	n, more, err = walkFilter(ctx, u.q, engine.TaskFilter{Q: "needle"}, 10, func([]*engine.Task) error { return nil })
+	if err != nil || n != 2 || more {
+		t.Fatalf("walk to 10: %d tasks, more %v, %v", n, more, err)
+	}
+}
