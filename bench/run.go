@@ -206,12 +206,11 @@ func (r *runner) workload(ctx context.Context) error {
 		r.target = int64(cfg.Jobs)
 		cfg.progress("burn-down: enqueue %d tasks (%s API, %d producers)", cfg.Jobs, cfg.API, cfg.Producers)
 		heap0 := heapAfterGC()
-		stopProfile, err := startProfile(r.cfg)
+		w, stopProfile, err := r.startMain(ctx)
 		if err != nil {
 			return err
 		}
 		defer stopProfile()
-		w := r.startWindow(ctx)
 		began := time.Now()
 		if err := r.produce(ctx, int64(cfg.Jobs), nil); err != nil {
 			return err
@@ -245,12 +244,11 @@ func (r *runner) workload(ctx context.Context) error {
 		r.gate = make(chan struct{}, cfg.Backlog)
 		stop := make(chan struct{})
 		perr := make(chan error, 1)
-		stopProfile, err := startProfile(r.cfg)
+		w, stopProfile, err := r.startMain(ctx)
 		if err != nil {
 			return err
 		}
 		defer stopProfile()
-		w := r.startWindow(ctx)
 		began := time.Now()
 		startWorkers()
 		go func() { perr <- r.produce(ctx, -1, stop) }()
@@ -343,6 +341,17 @@ type window struct {
 	cpu       cpuMark
 	conflicts uint64
 	appends   appendTotals
+}
+
+// startMain starts the main phase: the CPU profile, when asked for, and the
+// window its figures are taken over. stop ends the profile; calling it again
+// does nothing.
+func (r *runner) startMain(ctx context.Context) (w *window, stop func(), err error) {
+	stop, err = startProfile(r.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.startWindow(ctx), stop, nil
 }
 
 func (r *runner) startWindow(ctx context.Context) *window {

@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -101,28 +100,11 @@ func TestActionsReplayEqualsLive(t *testing.T) {
 					refused(rt, e.PauseQueue(ctx, q), engine.ErrTaskState)
 				}
 			},
-			"advance": func(rt *rapid.T) {
-				clock.Advance(time.Duration(rapid.IntRange(1, 25).Draw(rt, "secs")) * time.Second)
-				for more := true; more; {
-					if more, err = e.RunDue(ctx); err != nil {
-						rt.Fatal(err)
-					}
-				}
-			},
+			"advance": r.advance,
 		})
-		live, err := e.Snapshot()
-		if err != nil {
-			rt.Fatal(err)
-		}
-		rebuilt, err := engine.Replay(ctx, log, 0)
-		if err != nil {
-			rt.Fatal(err)
-		}
-		if again, err := rebuilt.Snapshot(); err != nil || !bytes.Equal(live, again) {
-			rt.Fatalf("live state differs from the state rebuilt from the log (%v)", err)
-		}
+		live, rebuilt := r.checkReplay(rt)
 		if mid := rapid.Uint64Range(0, rebuilt.Position()).Draw(rt, "snapshot at"); mid > 0 {
-			r.checkSnapshotReplay(rt, live, mid, "snapshot")
+			r.checkSnapshotReplay(rt, live, rebuilt, mid, "snapshot")
 		}
 		rep, err := audit.Verify(ctx, log, audit.Options{Strict: true})
 		if err != nil {

@@ -444,6 +444,8 @@ func (e *Engine) prepare(b *pending, cmds []*command) (*pending, []*command) {
 // state has caught up (prepare), so a command is answered only from a state
 // that held every event before its own.
 func (e *Engine) appendBatch(b *pending) {
+	// Another engine's checkpoint is going in: wait for it (compact_hold.go).
+	e.waitHold()
 	e.mu.Lock()
 	if b.epoch != e.epoch {
 		e.redoBatch(b)
@@ -460,10 +462,11 @@ func (e *Engine) appendBatch(b *pending) {
 	began := time.Now()
 	var first uint64
 	var appendErr error
+	written := 0 // runs in the log, of a checkpoint in runs
 	runs := checkpointRuns(b.events, e.cfg.runs)
 	switch {
 	case runs != nil:
-		first, appendErr = e.appendRuns(after, runs)
+		first, written, appendErr = e.appendRuns(after, runs)
 	case e.cond != nil:
 		first, appendErr = e.cond.AppendAt(context.Background(), after, b.events)
 	default:
@@ -473,6 +476,9 @@ func (e *Engine) appendBatch(b *pending) {
 
 	e.mu.Lock()
 	e.inflight = 0
+	if errors.Is(appendErr, stores.ErrConflict) && runs != nil && written == 0 {
+		runs = nil // nothing of b was written: an ordinary conflict, below
+	}
 	if appendErr != nil && runs != nil {
 		// Some runs may be in the log (inert parts), and the last one's
 		// outcome may be unknown: fold the log before anything else. The
@@ -665,6 +671,7 @@ func (e *Engine) catchUp(to uint64) error {
 			if err != nil {
 				e.cfg.logger.Warn("caught-up event did not fit the state", "event", ev.String(), "err", err)
 			}
+			e.noteCompaction(ev)
 		})
 	})
 	e.epoch++

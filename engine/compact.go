@@ -21,6 +21,10 @@ var ErrCompactionUnsupported = errors.New("engine: the log does not support comp
 // archiving them itself).
 var errTruncatedElsewhere = errors.New("engine: the log was compacted by another engine meanwhile")
 
+// errCompactionContended: on a shared log, the checkpoint lost the race for
+// the log's head checkpointTries times in a row (see compact_hold.go).
+var errCompactionContended = errors.New("engine: the checkpoint kept losing the log's head to other engines")
+
 // checkpointPart is the most state bytes one checkpoint event carries.
 const checkpointPart = 512 << 10
 
@@ -81,19 +85,44 @@ func (e *Engine) compact(ctx context.Context, before time.Time, archive Archive,
 		return res, ErrCompactionUnsupported
 	}
 	skipped := false
+	// A periodic snapshot being written holds an encoding of the whole
+	// state until the store has it, and the checkpoint encodes the state
+	// again: wait for that write to end, and start none until the
+	// checkpoint is applied (which makes one unnecessary for a while), so
+	// that the two encodings are never live together.
+	if err := e.holdSnapshots(ctx); err != nil {
+		return res, fmt.Errorf("engine: compact: %w", err)
+	}
+	held := true
+	defer func() {
+		if held {
+			e.snapBusy.Store(false)
+		}
+	}()
 	// A checkpoint allocates about twice the kept state (its bytes, and
 	// the store's copy of them) while the old state is live. Collect
 	// first, so that the garbage of the last cycle does not add to that
 	// peak and the heap's goal starts from the state alone: the peak then
 	// depends on the state, not on where the collector's cycle was.
 	runtime.GC()
-	err := e.submit(ctx, func(tx *txn) error {
+	noticed, err := e.noticeCompaction(ctx, due)
+	if err != nil {
+		return res, fmt.Errorf("engine: compact: %w", err)
+	}
+	if skipped = due != nil && noticed.IsZero() && e.cond != nil; skipped {
+		return res, nil
+	}
+	tries := 0
+	err = e.submit(ctx, func(tx *txn) error {
 		if skipped = due != nil && !due(); skipped {
 			return nil
 		}
 		if len(e.reserved) > 0 {
 			e.wantDrain = true // hold new commands back until nothing is in flight
 			return errConflict
+		}
+		if tries++; tries > checkpointTries {
+			return errCompactionContended
 		}
 		state, dropped, err := e.state.CompactedSnapshot(events.At(before))
 		if err != nil {
@@ -123,6 +152,9 @@ func (e *Engine) compact(ctx context.Context, before time.Time, archive Archive,
 		}
 		res.Checkpoint = e.state.Position()
 		e.compacted += res.Dropped
+		if !noticed.IsZero() {
+			e.lastCompactTook = time.Since(noticed)
+		}
 		// The checkpoint is a snapshot in the log: a restart replays from
 		// it, so the next periodic snapshot is due an interval after it,
 		// not at once (each would encode the whole state again).
@@ -134,6 +166,8 @@ func (e *Engine) compact(ctx context.Context, before time.Time, archive Archive,
 		}
 		prev, e.lastCheckpoint = e.lastCheckpoint, cp
 	})
+	e.snapBusy.Store(false)
+	held = false
 	if err != nil {
 		return res, fmt.Errorf("engine: compact: checkpoint: %w", err)
 	}
@@ -211,6 +245,57 @@ func (e *Engine) archiveBefore(ctx context.Context, archive Archive, first, end 
 	}
 	if from := prev[len(prev)-1].Position + 1; from < end {
 		return readPages(ctx, e.log, from, end-1, false, write)
+	}
+	return nil
+}
+
+// noticeCompaction appends a log.compacting notice on a shared log, so that
+// the other engines hold their appends back while the checkpoint goes in
+// (compact_hold.go), and returns when it landed. It appends nothing on a
+// log only this engine writes (its barrier holds its own commands back), and
+// nothing when due (not nil) reports false: the zero time then.
+func (e *Engine) noticeCompaction(ctx context.Context, due func() bool) (time.Time, error) {
+	if e.cond == nil {
+		return time.Time{}, nil
+	}
+	wrote := false
+	err := e.submit(ctx, func(tx *txn) error {
+		if due != nil && !due() {
+			return nil
+		}
+		tx.add("", &events.LogCompacting{Hold: e.compactHold(), Node: e.cfg.workerID})
+		wrote = true
+		return nil
+	}, nil)
+	if err != nil || !wrote {
+		return time.Time{}, err
+	}
+	return time.Now(), nil
+}
+
+// snapshotPoll is how often holdSnapshots looks whether a snapshot write
+// has ended.
+const snapshotPoll = 5 * time.Millisecond
+
+// holdSnapshots waits until no periodic snapshot is being written and
+// marks one as being written, so that none starts (startSnapshot skips a
+// due snapshot while one is: the next batch finds it due again). The
+// caller stores false in e.snapBusy when done. It returns ctx's error, or
+// ErrClosed once the engine closes.
+func (e *Engine) holdSnapshots(ctx context.Context) error {
+	if e.snapBusy.CompareAndSwap(false, true) {
+		return nil
+	}
+	t := time.NewTicker(snapshotPoll)
+	defer t.Stop()
+	for !e.snapBusy.CompareAndSwap(false, true) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.quit:
+			return ErrClosed
+		case <-t.C:
+		}
 	}
 	return nil
 }

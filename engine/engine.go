@@ -54,8 +54,12 @@ type Engine struct {
 	remoteHead uint64        // the log's head as last learned from the store
 	moved      chan struct{} // closed when the state advances; made by a waiting read
 	tailKick   chan struct{} // the tail loop or a read asks the committer to catch up
-	cluster    clusterCounters
-	started    time.Time // when Open returned, for the presence record
+	hold       holding       // another engine's compaction this one waits for (compact_hold.go)
+	// lastCompactTook: how long this engine's last checkpoint on the
+	// shared log took from its log.compacting notice to landing.
+	lastCompactTook time.Duration
+	cluster         clusterCounters
+	started         time.Time // when Open returned, for the presence record
 
 	cmds       chan *command
 	timerKick  chan struct{}

@@ -21,7 +21,8 @@ type config struct {
 	nodeAddr      string // shown in the presence record (WithNodeAddr)
 	observer      Observer
 	retention     Retention
-	runs          runSizes // checkpoint runs (runs.go)
+	runs          runSizes      // checkpoint runs (runs.go)
+	compactHold   time.Duration // the Hold of this engine's log.compacting notices; 0: adaptive (compact_hold.go)
 }
 
 func defaultConfig() config {

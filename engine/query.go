@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,12 +52,18 @@ func (e *Engine) ListTasks(ctx context.Context, f TaskFilter) ([]*Task, string, 
 		return nil, "", nil
 	}
 	now := events.At(e.now())
-	var m qMatcher
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	return listTasks(e.state, f, sc, q, now)
+}
+
+// listTasks is ListTasks over st, reading tasks at now: f was checked and
+// gave the scan sc and the search text q (listScan).
+func listTasks(st *projections.State, f TaskFilter, sc projections.Scan, q string, now events.Timestamp) ([]*Task, string, error) {
+	var m qMatcher
 	var out []*Task
 	full := false
-	last, more := e.state.ScanTasks(sc, func(r *projections.Task) bool {
+	last, more := st.ScanTasks(sc, func(r *projections.Task) bool {
 		if q != "" && !m.match(r, q) {
 			return true
 		}
@@ -170,21 +177,28 @@ type TaskGraph struct {
 }
 
 // Graph returns the dependency graph of task id: upstream, the tasks it
-// depends on (DependsOn), recursively; downstream, the tasks waiting for
-// it, recursively. Downstream edges are those the state keeps: a task's
-// dependants are known while it has not ended, so a task that ended shows
-// none (its former dependants show it upstream). depth bounds the levels
-// on each side and maxNodes the nodes (each at least 1). ErrNotFound when
-// the state does not hold the task.
+// depends on (DependsOn), recursively; downstream, the tasks that depend
+// on it, recursively, whatever their state and its own (a task that ended
+// still shows the tasks that waited for it; projections.State.DependantsOf).
+// Both sides are walked breadth first, a level at a time. depth bounds the
+// levels on each side and maxNodes the nodes (each at least 1); upstream
+// is walked first. A task that left the state (deleted, then compacted, or
+// archived by retention) is no longer downstream of anything. ErrNotFound
+// when the state does not hold the task.
 func (e *Engine) Graph(ctx context.Context, id string, depth, maxNodes int) (TaskGraph, error) {
-	depth, maxNodes = max(depth, 1), max(maxNodes, 1)
 	if err := e.syncRead(ctx); err != nil {
 		return TaskGraph{}, err
 	}
 	now := events.At(e.now())
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	r := e.state.Task(id)
+	return graphOf(e.state, id, depth, maxNodes, now)
+}
+
+// graphOf is Graph over st, reading tasks at now.
+func graphOf(st *projections.State, id string, depth, maxNodes int, now events.Timestamp) (TaskGraph, error) {
+	depth, maxNodes = max(depth, 1), max(maxNodes, 1)
+	r := st.Task(id)
 	if r == nil || r.Status == projections.StatusDeleted {
 		return TaskGraph{}, fmt.Errorf("%w: task %q", ErrNotFound, id)
 	}
@@ -200,7 +214,7 @@ func (e *Engine) Graph(ctx context.Context, id string, depth, maxNodes int) (Tas
 		}
 		seen[id] = true
 		n := GraphNode{ID: id, Level: level}
-		if r := e.state.Task(id); r != nil && r.Status != projections.StatusDeleted {
+		if r := st.Task(id); r != nil && r.Status != projections.StatusDeleted {
 			t := taskFromRecord(r, now)
 			n.Func, n.Queue, n.State = t.Func, t.QueueName, t.State
 		}
@@ -208,40 +222,42 @@ func (e *Engine) Graph(ctx context.Context, id string, depth, maxNodes int) (Tas
 		return true
 	}
 	add(id, 0)
-	// Upstream, breadth first.
-	frontier := []string{id}
-	for level := 1; len(frontier) > 0; level++ {
-		var next []string
-		for _, cur := range frontier {
-			r := e.state.Task(cur)
-			if r == nil {
-				continue
+	// walk goes breadth first from id, to the neighbours of each node, at
+	// levels sign×1, sign×2, …; edge is the edge between a node and one of
+	// its neighbours.
+	walk := func(neighbours func(string) []string, sign int, edge func(cur, n string) GraphEdge) {
+		frontier := []string{id}
+		for level := 1; len(frontier) > 0; level++ {
+			var next []string
+			for _, cur := range frontier {
+				for _, n := range neighbours(cur) {
+					if level > depth {
+						g.Truncated = true
+						break
+					}
+					g.Edges = append(g.Edges, edge(cur, n))
+					if add(n, sign*level) {
+						next = append(next, n)
+					}
+				}
 			}
-			for _, dep := range r.DependsOn() {
-				if level > depth {
-					g.Truncated = true
-					break
-				}
-				g.Edges = append(g.Edges, GraphEdge{From: cur, To: dep})
-				if add(dep, -level) {
-					next = append(next, dep)
-				}
+			frontier = next
+		}
+	}
+	walk(func(cur string) []string {
+		r := st.Task(cur)
+		if r == nil {
+			return nil
+		}
+		var deps []string // once each, as downstream
+		for i, dep := range r.DependsOn() {
+			if slices.Index(r.DependsOn(), dep) == i {
+				deps = append(deps, dep)
 			}
 		}
-		frontier = next
-	}
-	// Downstream: the state's dependants, breadth first with their levels.
-	levels := map[string]int{id: 0}
-	for _, d := range e.state.Dependants(id) {
-		level := levels[d.Via] + 1
-		if level > depth {
-			g.Truncated = true
-			continue
-		}
-		levels[d.Task.ID] = level
-		g.Edges = append(g.Edges, GraphEdge{From: d.Task.ID, To: d.Via})
-		add(d.Task.ID, level)
-	}
+		return deps
+	}, -1, func(cur, dep string) GraphEdge { return GraphEdge{From: cur, To: dep} })
+	walk(st.DependantsOf, 1, func(cur, d string) GraphEdge { return GraphEdge{From: d, To: cur} })
 	// Edges to nodes left out go too.
 	kept := g.Edges[:0]
 	for _, ed := range g.Edges {

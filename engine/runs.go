@@ -64,28 +64,28 @@ func checkpointRuns(evs []events.Event, sz runSizes) [][]events.Event {
 }
 
 // appendRuns appends the runs one after the other, the first after
-// position after, and returns the position of the first event. On a shared
-// log each run is conditional on the run before it ending the log. An
-// error leaves the runs before the failed one in the log (inert parts, see
-// checkpointRuns); the caller folds the log again before anything else.
-func (e *Engine) appendRuns(after uint64, runs [][]events.Event) (uint64, error) {
+// position after, and returns the position of the first event and how many
+// runs are in the log. On a shared log each run is conditional on the run
+// before it ending the log. An error leaves the runs before the failed one
+// in the log (inert parts, see checkpointRuns); the caller folds the log
+// again before anything else.
+func (e *Engine) appendRuns(after uint64, runs [][]events.Event) (first uint64, written int, err error) {
 	ctx := context.Background()
 	next := after
 	for i, run := range runs {
-		var first uint64
-		var err error
+		var at uint64
 		if e.cond != nil {
-			first, err = e.cond.AppendAt(ctx, next, run)
+			at, err = e.cond.AppendAt(ctx, next, run)
 		} else {
-			first, err = e.log.Append(ctx, run)
+			at, err = e.log.Append(ctx, run)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("run %d of %d: %w", i+1, len(runs), err)
+			return 0, i, fmt.Errorf("run %d of %d: %w", i+1, len(runs), err)
 		}
-		if first != next+1 {
-			return 0, fmt.Errorf("run %d of %d written at %d, not right after %d", i+1, len(runs), first, next)
+		if at != next+1 {
+			return 0, i + 1, fmt.Errorf("run %d of %d written at %d, not right after %d", i+1, len(runs), at, next)
 		}
 		next += uint64(len(run))
 	}
-	return after + 1, nil
+	return after + 1, len(runs), nil
 }

@@ -213,6 +213,26 @@ func (p *PastState) GetTask(id string) (*Task, error) {
 	return nil, fmt.Errorf("%w: task %q at position %d", ErrNotFound, id, p.st.Position())
 }
 
+// Graph is Engine.Graph at the view's point: the dependency graph of a
+// task as it stood then, its tasks in the states they had then.
+func (p *PastState) Graph(id string, depth, maxNodes int) (TaskGraph, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return graphOf(p.st, id, depth, maxNodes, p.now)
+}
+
+// ListTasks is Engine.ListTasks at the view's point: the tasks the state
+// held then, in the states they had then, with the same filters and pages.
+func (p *PastState) ListTasks(f TaskFilter) ([]*Task, string, error) {
+	sc, q, err := listScan(&f)
+	if err != nil || f.State == StateScheduled {
+		return nil, "", err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return listTasks(p.st, f, sc, q, p.now)
+}
+
 // Timetable is Engine.Timetable at the view's point.
 func (p *PastState) Timetable(limit int) (Timetable, error) {
 	if limit == 0 {

@@ -41,6 +41,7 @@ func samples() []Event {
 		&TaskRetried{Attempt: 2},
 		&QueuePaused{Queue: "emails"},
 		&QueueResumed{Queue: "emails"},
+		&LogCompacting{Hold: 5 * time.Second, Node: "node-1"},
 	}
 	evs := make([]Event, len(ps))
 	for i, p := range ps {

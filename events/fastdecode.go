@@ -88,6 +88,8 @@ func decodeFast(p Payload, b []byte) bool {
 		p.Queue = d.queueName()
 	case *QueueResumed:
 		p.Queue = d.queueName()
+	case *LogCompacting:
+		d.logCompacting(p)
 	case *TaskExpired, *TaskDeleted, *SchedulePaused, *ScheduleDeleted:
 		d.empty()
 	default:
@@ -449,6 +451,7 @@ var (
 	checkpointPartFields  = []string{"i", "d"}
 	retriedFields         = []string{"n"}
 	queueFields           = []string{"q"}
+	compactingFields      = []string{"h", "nd"}
 )
 
 func (d *fastDecoder) spec(p *TaskSpec) {
@@ -572,6 +575,18 @@ func (d *fastDecoder) taskRetried(p *TaskRetried) {
 	for n := d.mapLen(); n > 0 && !d.bad; n-- {
 		if d.field(retriedFields, &seen) == 0 {
 			p.Attempt = d.int()
+		}
+	}
+}
+
+func (d *fastDecoder) logCompacting(p *LogCompacting) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		switch d.field(compactingFields, &seen) {
+		case 0:
+			p.Hold = time.Duration(d.int())
+		case 1:
+			p.Node = d.str()
 		}
 	}
 }

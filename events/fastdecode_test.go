@@ -149,6 +149,8 @@ func encodedVariants() []Payload {
 		&QueuePaused{},
 		&QueuePaused{Queue: "q"},
 		&QueueResumed{Queue: string(make([]byte, 300))},
+		&LogCompacting{},
+		&LogCompacting{Hold: 90 * time.Second, Node: "node-1"},
 		&LogCheckpointPart{},
 		&LogCheckpointPart{Index: 300, Data: make([]byte, 300)},
 		&LogCheckpointPart{Index: 1, Data: make([]byte, 512<<10)},

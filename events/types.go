@@ -31,6 +31,7 @@ const (
 	TypeTaskRetried
 	TypeQueuePaused
 	TypeQueueResumed
+	TypeLogCompacting
 	typeEnd
 )
 
@@ -55,6 +56,7 @@ var typeNames = [...]string{
 	TypeTaskRetried:        "task.retried",
 	TypeQueuePaused:        "queue.paused",
 	TypeQueueResumed:       "queue.resumed",
+	TypeLogCompacting:      "log.compacting",
 }
 
 // String returns the dotted name of the type ("task.enqueued"), or "unknown(N)".
@@ -141,6 +143,8 @@ func newPayload(t Type) Payload {
 		return &QueuePaused{}
 	case TypeQueueResumed:
 		return &QueueResumed{}
+	case TypeLogCompacting:
+		return &LogCompacting{}
 	}
 	return nil
 }
@@ -342,6 +346,20 @@ type QueueResumed struct {
 	Queue string `codec:"q"`
 }
 
+// LogCompacting: on a log several engines share, the engine that wrote it
+// is about to append a log.checkpoint (see Engine.Compact). The other
+// engines hold their appends back until that checkpoint is in the log, or
+// until Hold has passed since the last event of the compaction they saw
+// (this one, or one of its parts), so that a checkpoint that takes seconds
+// to encode and append is not beaten to the log's head by every other
+// writer, again and again. Node names the engine that wrote it (its worker
+// id), which does not hold for its own notice. It changes nothing in the
+// state. Its TaskID is empty.
+type LogCompacting struct {
+	Hold time.Duration `codec:"h"`
+	Node string        `codec:"nd,omitempty"`
+}
+
 // All payloads are schema version 1.
 func (*TaskEnqueued) Type() Type                 { return TypeTaskEnqueued }
 func (*TaskLeased) Type() Type                   { return TypeTaskLeased }
@@ -363,6 +381,7 @@ func (*LogCheckpointPart) Type() Type            { return TypeLogCheckpointPart 
 func (*TaskRetried) Type() Type                  { return TypeTaskRetried }
 func (*QueuePaused) Type() Type                  { return TypeQueuePaused }
 func (*QueueResumed) Type() Type                 { return TypeQueueResumed }
+func (*LogCompacting) Type() Type                { return TypeLogCompacting }
 func (*TaskEnqueued) SchemaVersion() uint8       { return 1 }
 func (*TaskLeased) SchemaVersion() uint8         { return 1 }
 func (*TaskHeartbeat) SchemaVersion() uint8      { return 1 }
@@ -383,3 +402,4 @@ func (*LogCheckpointPart) SchemaVersion() uint8  { return 1 }
 func (*TaskRetried) SchemaVersion() uint8        { return 1 }
 func (*QueuePaused) SchemaVersion() uint8        { return 1 }
 func (*QueueResumed) SchemaVersion() uint8       { return 1 }
+func (*LogCompacting) SchemaVersion() uint8      { return 1 }

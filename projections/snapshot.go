@@ -84,10 +84,19 @@ var ErrBadSnapshot = errors.New("projections: unreadable snapshot")
 //
 // schedules: uvarint length + events.MarshalValue([]*Schedule) (length 0: none).
 //
-// paused queues, only when some queue is paused: uvarint n, then n queue
-// names in sorted order. Snapshots written before queues could be paused
-// end after the schedules, and restore with no queue paused; a state with
-// none encodes as they did.
+// paused queues, only when some queue is paused or edges follow: uvarint
+// n, then n queue names in sorted order (n is 0 only when edges follow).
+// Snapshots written before queues could be paused end after the
+// schedules, and restore with no queue paused; a state with none encodes
+// as they did.
+//
+// edges, only when a terminal task the snapshot holds has dependencies:
+// uvarint n, then n × (task id, uvarint k, k dependency ids sorted), the
+// tasks in enqueue order; each is in the cold section. Restore rebuilds
+// the reverse index of the dependency graph (reverse.go) from them and
+// from the hot records. Snapshots written before the section existed
+// restore without the edges of their terminal tasks; a state whose
+// terminal tasks have no dependencies encodes as they did.
 //
 // Integers are encoding/binary varints. Two states folded from the same
 // events encode to the same bytes (docs/design.md, invariant 2), whichever of their
@@ -287,6 +296,11 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 			return nil, 0, fmt.Errorf("projections: snapshot: schedules: %w", err)
 		}
 	}
+	edges, err := s.terminalEdges(before)
+	if err != nil {
+		return nil, 0, fmt.Errorf("projections: snapshot: edges: %w", err)
+	}
+	tail := optionalSections(s.PausedQueues(), edges)
 	width := 4
 	if coldSize > math.MaxUint32 {
 		width = 8
@@ -325,7 +339,7 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 	b = binary.AppendUvarint(b, uint64(nterm))
 	b = binary.LittleEndian.AppendUint64(b, uint64(coldSize))
 	tabLen := 1 + width*nterm
-	b = slices.Grow(b, coldSize+tabLen+binary.MaxVarintLen64+len(rawScheds))
+	b = slices.Grow(b, coldSize+tabLen+binary.MaxVarintLen64+len(rawScheds)+len(tail))
 	body := len(b)
 	tab := b[body+coldSize : body+coldSize+tabLen]
 	tab[0] = byte(width)
@@ -356,13 +370,24 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 	b = b[:len(b)+tabLen]
 	b = binary.AppendUvarint(b, uint64(len(rawScheds)))
 	b = append(b, rawScheds...)
-	if paused := s.PausedQueues(); len(paused) > 0 {
-		b = binary.AppendUvarint(b, uint64(len(paused)))
-		for _, q := range paused {
-			b = appendString(b, q)
-		}
+	return append(b, tail...), dropped, nil
+}
+
+// optionalSections encodes the sections a snapshot has only when they hold
+// something: the paused queues, then the edges (see the format). When
+// there are edges and no paused queue, the paused queues' count is 0.
+func optionalSections(paused []string, edges []edgeEntry) []byte {
+	if len(paused) == 0 && len(edges) == 0 {
+		return nil
 	}
-	return b, dropped, nil
+	b := binary.AppendUvarint(nil, uint64(len(paused)))
+	for _, q := range paused {
+		b = appendString(b, q)
+	}
+	if len(edges) > 0 {
+		b = appendEdges(b, edges)
+	}
+	return b
 }
 
 // hotInOrder yields the tasks of order that are not terminal, in enqueue
@@ -572,10 +597,11 @@ func (r *reader) restore() (*State, error) {
 			}
 		}
 	}
+	var edges []edgeEntry
 	if r.err == nil && r.off < len(r.b) {
 		prev := ""
 		n := r.count(1)
-		if r.err == nil && n == 0 {
+		if r.err == nil && n == 0 && r.off == len(r.b) {
 			return nil, errors.New("empty paused queues section")
 		}
 		for i := 0; i < n && r.err == nil; i++ {
@@ -586,6 +612,12 @@ func (r *reader) restore() (*State, error) {
 			s.paused[q], prev = struct{}{}, q
 		}
 	}
+	if r.err == nil && r.off < len(r.b) {
+		var err error
+		if edges, err = r.readEdges(s); err != nil {
+			return nil, err
+		}
+	}
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -593,6 +625,7 @@ func (r *reader) restore() (*State, error) {
 		return nil, fmt.Errorf("%d trailing bytes", len(r.b)-r.off)
 	}
 	s.rebuild()
+	s.rebuildEdges(edges)
 	return s, nil
 }
 

@@ -221,8 +221,9 @@ func TestSnapshotRestoresEveryField(t *testing.T) {
 
 // TestSnapshotWithoutMetaUnchanged: a state whose tasks have no meta
 // snapshots to the bytes it did before tasks had meta (recorded then in
-// testdata), and that snapshot restores; with meta, the records that have
-// it carry the taskHasMeta part, and everything restores field for field.
+// testdata), followed by the edges section (recorded before it existed),
+// and that snapshot restores; with meta, the records that have it carry
+// the taskHasMeta part, and everything restores field for field.
 func TestSnapshotWithoutMetaUnchanged(t *testing.T) {
 	want, err := os.ReadFile("testdata/snapshot-without-meta.bin")
 	if err != nil {
@@ -233,7 +234,11 @@ func TestSnapshotWithoutMetaUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, want) {
+	edges, err := plain.s.terminalEdges(keepAll)
+	if err != nil || len(edges) == 0 {
+		t.Fatalf("%d terminal tasks with dependencies (%v): the history covers too little", len(edges), err)
+	}
+	if !bytes.Equal(got, append(bytes.Clone(want), optionalSections(nil, edges)...)) {
 		t.Fatalf("a state without meta snapshots to %d bytes that differ from the %d recorded", len(got), len(want))
 	}
 	old, err := Restore(want)
@@ -471,7 +476,20 @@ func deep(n int) any {
 func TestRestoreRejectsEveryTruncation(t *testing.T) {
 	f := richHistory(t, 5, 200)
 	snap, _ := f.s.Snapshot()
+	edges, _ := f.s.terminalEdges(keepAll)
+	optional := len(snap) - len(optionalSections(f.s.PausedQueues(), edges))
+	if optional == len(snap) {
+		t.Fatal("no optional section: the history covers too little")
+	}
 	for n := 0; n < len(snap); n++ {
+		if n == optional {
+			// Without its optional sections, a snapshot as they were
+			// written before those existed.
+			if _, err := Restore(snap[:n]); err != nil {
+				t.Fatalf("Restore without the optional sections: %v", err)
+			}
+			continue
+		}
 		if _, err := Restore(snap[:n]); !errors.Is(err, ErrBadSnapshot) {
 			t.Fatalf("Restore of the first %d of %d bytes: %v, want ErrBadSnapshot", n, len(snap), err)
 		}

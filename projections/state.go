@@ -62,6 +62,7 @@ type State struct {
 	ttls       indexedHeap[*Task]     // not yet started, with a TTL
 	fires      indexedHeap[*Schedule] // active schedules, by next fire
 	dependants map[string][]string    // task id -> waiting tasks that depend on it
+	reverse    map[string][]string    // task id -> every task that depends on it (reverse.go)
 	kinds      map[kindKey]*taskKind  // interned func and queue pairs
 	names      map[string]string      // interned worker names
 	hotIDs     *idList[*Task]         // hot tasks not ended, in id order (idindex.go)
@@ -351,6 +352,9 @@ func (s *State) apply(ev events.Event) error {
 		}
 		sc.Deleted, sc.UpdatedAt = true, now
 		s.fires.remove(sc)
+	case *events.LogCompacting:
+		// A notice to the other engines on a shared log (they hold their
+		// appends back while its checkpoint goes in): the state is the same.
 	default:
 		return fmt.Errorf("%w: no fold for %s", ErrStale, ev.Type())
 	}
@@ -497,6 +501,7 @@ func (s *State) applyEnqueued(ev events.Event, p *events.TaskEnqueued, now event
 	s.tasks[t.ID] = t
 	s.hotIDs.insert(t, t.ID)
 	s.order = append(s.order, t)
+	s.addEdges(t)
 	for _, dep := range p.Spec.DependsOn {
 		if s.statusOf(dep) == StatusCompleted {
 			continue

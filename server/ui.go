@@ -98,7 +98,7 @@ func newUI(a *api, token string, routes http.Handler) *ui {
 	u.static = http.StripPrefix("/ui/static/", http.FileServerFS(assets))
 	u.mux = http.NewServeMux()
 	u.mux.HandleFunc("GET /ui/{$}", u.page(u.overview))
-	u.mux.HandleFunc("GET /ui/tasks", u.page(u.taskList))
+	u.mux.HandleFunc("GET /ui/tasks", u.page(u.taskListAt(u.taskList)))
 	u.mux.HandleFunc("GET /ui/tasks/{id}", u.page(u.taskAt(u.task)))
 	u.mux.HandleFunc("GET /ui/at", u.page(u.overviewAt))
 	u.mux.HandleFunc("GET /ui/schedules", u.page(u.schedules))
@@ -417,26 +417,35 @@ type listPage struct {
 	Tasks  []*engine.Task
 	Next   string // the next page's URL ("": this is the last)
 	Queues []string
+	At     *pointView // the past point listed (nil: live), which the links keep
 }
 
-func (u *ui) taskList(r *http.Request, q *engine.Engine) (string, view, error) {
-	query := r.URL.Query()
+// listFilter reads the task list's filter from a request's query.
+func listFilter(query url.Values) (engine.TaskFilter, error) {
 	f := engine.TaskFilter{
 		Queue: query.Get("queue"), State: engine.State(query.Get("state")), Func: query.Get("func"),
 		After: query.Get("after"),
 	}
 	if f.State != "" && !knownState(f.State) {
-		return "", view{}, fmt.Errorf("%w: state %q is not one of %v", engine.ErrInvalidArgument, f.State, uiStates)
+		return f, fmt.Errorf("%w: state %q is not one of %v", engine.ErrInvalidArgument, f.State, uiStates)
 	}
 	if err := readSearch(&f, query); err != nil {
-		return "", view{}, err
+		return f, err
 	}
 	if v := query.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return "", view{}, fmt.Errorf("%w: limit %q must be a positive whole number", engine.ErrInvalidArgument, v)
+			return f, fmt.Errorf("%w: limit %q must be a positive whole number", engine.ErrInvalidArgument, v)
 		}
 		f.Limit = n
+	}
+	return f, nil
+}
+
+func (u *ui) taskList(r *http.Request, q *engine.Engine) (string, view, error) {
+	f, err := listFilter(r.URL.Query())
+	if err != nil {
+		return "", view{}, err
 	}
 	pos := q.Position()
 	tasks, next, err := q.ListTasks(r.Context(), f)

@@ -170,6 +170,7 @@ type pastTaskPage struct {
 	Later   int          // events after the point, not shown
 	// Attempts are the task's attempts as they stood at the point.
 	Attempts []attemptRow
+	Graph    graphView // the dependency graph at the point
 	// HistoryErr says why the history could not be read ("" when it was).
 	HistoryErr string
 }
@@ -201,6 +202,11 @@ func (u *ui) taskAt(live pageFunc) pageFunc {
 			return "", view{}, err
 		}
 		page := pastTaskPage{Task: t}
+		if g, err := p.Graph(id, graphDepth, graphNodes); err == nil {
+			page.Graph = layoutGraph(g)
+		} else if !errors.Is(err, engine.ErrNotFound) { // a schedule has no graph
+			return "", view{}, err
+		}
 		if evs, err := q.History(r.Context(), id); err == nil {
 			page.History, page.Later = historyRows(evs, pos)
 			page.Attempts = attemptsUpTo(evs, pos)
@@ -209,6 +215,48 @@ func (u *ui) taskAt(live pageFunc) pageFunc {
 		}
 		at := &pointView{Position: p.Position(), Time: p.Time(), Head: p.Head(), Live: taskURL(id)}
 		return "travel-task", view{Title: "Task " + id + " at position " + strconv.FormatUint(pos, 10), Position: pos, At: at, TravelAction: taskURL(id), Page: page}, nil
+	}
+}
+
+// taskListAt serves the task list at the point the request asks for;
+// without one, live (live). Filters and pages work as live; every link
+// keeps the point.
+func (u *ui) taskListAt(live pageFunc) pageFunc {
+	return func(r *http.Request, q *engine.Engine) (string, view, error) {
+		query := r.URL.Query()
+		pos, ok, err := pointOf(r.Context(), q, query)
+		if err != nil {
+			return "", view{}, travelErr(err)
+		}
+		if !ok {
+			name, v, err := live(r, q)
+			v.TravelAction = "/ui/tasks"
+			return name, v, err
+		}
+		f, err := listFilter(query)
+		if err != nil {
+			return "", view{}, err
+		}
+		p, err := u.travel.at(r.Context(), q, pos)
+		if err != nil {
+			return "", view{}, travelErr(err)
+		}
+		tasks, next, err := p.ListTasks(f)
+		if err != nil {
+			return "", view{}, err
+		}
+		at := &pointView{Position: p.Position(), Time: p.Time(), Head: p.Head(), Live: listURL(f)}
+		page := listPage{Filter: f, Tasks: tasks, At: at}
+		if next != "" {
+			nf := f
+			nf.After = next
+			page.Next = pastURL(listURL(nf), at)
+		}
+		for name := range p.Stats().Queues {
+			page.Queues = append(page.Queues, name)
+		}
+		sort.Strings(page.Queues)
+		return "tasks", view{Title: "Tasks at position " + strconv.FormatUint(pos, 10), Position: pos, At: at, TravelAction: "/ui/tasks", Page: page}, nil
 	}
 }
 

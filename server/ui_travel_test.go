@@ -35,7 +35,9 @@ func taskState(t *testing.T, body string) string {
 func TestUITimeTravel(t *testing.T) {
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	clk := engine.NewManualClock(start)
-	u := newPagesServer(t, engine.WithClock(clk))
+	// The lease outlasts the minutes the clock moves: the engine's timer
+	// would otherwise expire it (and fail the task) before the completion.
+	u := newPagesServer(t, engine.WithClock(clk), engine.WithLeaseTimeout(time.Hour))
 	ctx := context.Background()
 	evil := "<script>alert(1)</script>"
 	job := &engine.Task{ID: "job", Func: evil, QueueName: "mail", Args: []any{evil}}

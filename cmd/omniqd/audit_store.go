@@ -52,6 +52,16 @@ func auditArchiveFlag(fs *flag.FlagSet) *string {
 	return fs.String("archive", "", "a retention archive directory (omniqd serve --archive; by default beside the data, e.g. ./omniq-data.archive): read its events first, then the log's after them")
 }
 
+// parseAndOpenHistory parses args into fs, then opens the history named by
+// store and archiveDir, the flags auditStoreFlag and auditArchiveFlag added
+// to fs (see openAuditHistory).
+func parseAndOpenHistory(ctx context.Context, fs *flag.FlagSet, args []string, store, archiveDir *string) (stores.Log, error) {
+	if err := auditParseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	return openAuditHistory(ctx, *store, *archiveDir)
+}
+
 // openAuditHistory opens the store raw names, preceded by the retention
 // archive in dir when dir is set (see archive.Join).
 func openAuditHistory(ctx context.Context, raw, dir string) (stores.Log, error) {

@@ -23,10 +23,7 @@ func runExport(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "write to this file (replaced only once the export succeeds) instead of stdout")
 	from := fs.Uint64("from", 0, "first position to write (default: the log's first)")
 	until := fs.Uint64("until", 0, "last position to write (default: the head)")
-	if err := auditParseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := openAuditHistory(ctx, *store, *archiveDir)
+	log, err := parseAndOpenHistory(ctx, fs, args, store, archiveDir)
 	if err != nil {
 		return err
 	}

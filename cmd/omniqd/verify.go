@@ -48,10 +48,7 @@ func verifyStore(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	strict := fs.Bool("strict", false, "count every ignored event as a breach (for a log with a single writer)")
 	maxBreaches := fs.Int("max-breaches", 1000, "list at most this many breaches (all are counted)")
-	if err := auditParseFlags(fs, args); err != nil {
-		return err
-	}
-	log, err := openAuditHistory(ctx, *store, *archiveDir)
+	log, err := parseAndOpenHistory(ctx, fs, args, store, archiveDir)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ func samples() []events.Event {
 		&events.TaskRetried{Attempt: 3},
 		&events.QueuePaused{Queue: "emails"},
 		&events.QueueResumed{Queue: "emails \xff"},
+		&events.LogCompacting{Hold: 5 * time.Second, Node: "node-1"},
 	}
 	evs := make([]events.Event, len(ps))
 	for i, p := range ps {

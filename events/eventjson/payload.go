@@ -134,6 +134,12 @@ type queueJSON struct {
 	Queue text `json:"queue"`
 }
 
+// logCompactingJSON is the JSON form of log.compacting.
+type logCompactingJSON struct {
+	Hold dur  `json:"hold"`
+	Node text `json:"node,omitempty"`
+}
+
 // empty is the JSON form of the payloads without fields.
 type empty struct{}
 
@@ -175,6 +181,8 @@ func toJSON(p events.Payload) (any, error) {
 		return queueJSON{Queue: text(p.Queue)}, nil
 	case *events.QueueResumed:
 		return queueJSON{Queue: text(p.Queue)}, nil
+	case *events.LogCompacting:
+		return logCompactingJSON{Hold: dur(p.Hold), Node: text(p.Node)}, nil
 	case *events.TaskExpired, *events.TaskDeleted, *events.SchedulePaused, *events.ScheduleDeleted:
 		return empty{}, nil
 	}
@@ -256,6 +264,9 @@ func newJSON(t events.Type) (dst any, build func() events.Payload, ok bool) {
 	case events.TypeQueueResumed:
 		j := &queueJSON{}
 		return j, func() events.Payload { return &events.QueueResumed{Queue: string(j.Queue)} }, true
+	case events.TypeLogCompacting:
+		j := &logCompactingJSON{}
+		return j, func() events.Payload { return &events.LogCompacting{Hold: time.Duration(j.Hold), Node: string(j.Node)} }, true
 	}
 	return nil, nil, false
 }

@@ -41,9 +41,12 @@
 //	+------+-----------------------+  +----------------------------+
 //
 // A snapshot is written as 1 MiB chunks plus a manifest, in one synced batch
-// that first range-deletes the old chunks: a single value of hundreds of MB
-// makes Pebble's reads of the events beside it crawl. A manifest that does
-// not match its chunks (count, length, checksum) loads as ErrCorrupt.
+// that first range-deletes the old chunks (over 4 MiB, in one ingested table
+// holding the same range deletion, manifest and chunks, so that the state is
+// not copied into a batch, the WAL and a memtable): a single value of
+// hundreds of MB makes Pebble's reads of the events beside it crawl. A
+// manifest that does not match its chunks (count, length, checksum) loads as
+// ErrCorrupt.
 //
 // Event keys are gap-free from the first position to the head. The first
 // position is 1 until TruncateBefore stores another under 'f'. The head is

@@ -3,6 +3,7 @@ package pebble
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	pdb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
@@ -29,6 +30,7 @@ type ingester struct {
 	fs   vfs.FS
 	dir  string // where tables are written: dir/ingest
 	opts sstable.WriterOptions
+	seq  atomic.Uint64 // names snapshot tables, which may be written beside an append's
 }
 
 // newIngester prepares ingestion into db, whose options are po (as given
@@ -84,4 +86,45 @@ func (in *ingester) append(ctx context.Context, db *pdb.DB, batch []events.Event
 		return err
 	}
 	return interpretError("append", db.Ingest(ctx, []string{path}))
+}
+
+// snapshot writes a snapshot, its manifest m and data in chunks of
+// snapshotChunk bytes, as one table that also deletes every chunk key
+// below it, and ingests that table into db. The ingestion is atomic: the
+// old snapshot or the new one, never a mix. The table's keys all take one
+// sequence number at ingestion, above every key db holds, and a range
+// deletion removes only keys below its own sequence number: it clears the
+// old chunks and none of the new.
+//
+// Written as a batch instead, a snapshot of hundreds of megabytes is
+// copied whole into the batch, written to the WAL, and held in memory as a
+// flushable batch until a flush writes it again: two to three times the
+// state on the Go heap, for as long as that takes, on top of the engine's
+// encoding of it.
+func (in *ingester) snapshot(ctx context.Context, db *pdb.DB, m, data []byte) error {
+	path := in.fs.PathJoin(in.dir, fmt.Sprintf("snapshot-%d.sst", in.seq.Add(1)))
+	f, err := in.fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return interpretError("save snapshot", err)
+	}
+	defer func() { _ = in.fs.Remove(path) }()
+	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), in.opts)
+	err = w.Set(snapshotKey, m)
+	if err == nil {
+		err = w.DeleteRange(snapshotChunkKey(0), snapshotChunksEnd)
+	}
+	for i := 0; err == nil && i*snapshotChunk < len(data); i++ {
+		err = w.Set(snapshotChunkKey(uint32(i)), data[i*snapshotChunk:min((i+1)*snapshotChunk, len(data))])
+	}
+	if err != nil {
+		_ = w.Close()
+		return interpretError("save snapshot", err)
+	}
+	if err = w.Close(); err != nil {
+		return interpretError("save snapshot", err)
+	}
+	if err = ctx.Err(); err != nil {
+		return err
+	}
+	return interpretError("save snapshot", db.Ingest(ctx, []string{path}))
 }

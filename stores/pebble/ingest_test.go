@@ -102,3 +102,34 @@ func TestLargeAppendIsIngested(t *testing.T) {
 		t.Fatalf("after reopening: %d events", len(got))
 	}
 }
+
+// A large snapshot is ingested as a table: it replaces the one before it
+// whole (no chunk of a larger one left), survives a power loss once
+// SaveSnapshot returns, and leaves nothing in the ingest directory.
+func TestLargeSnapshotIsIngested(t *testing.T) {
+	ctx := context.Background()
+	fs := vfs.NewCrashableMem()
+	l := openOn(t, fs)
+	if _, err := l.Append(ctx, batchOf("before", 3)); err != nil {
+		t.Fatal(err)
+	}
+	var last []byte
+	for i, size := range []int{9<<20 + 5, 3 << 20, 6<<20 + 1} {
+		last = bytes.Repeat([]byte{byte(i + 1)}, size)
+		if err := l.SaveSnapshot(ctx, uint64(i+1), last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if names, err := fs.List("/log/ingest"); err != nil || len(names) != 0 {
+		t.Fatalf("ingest directory after the snapshots: %v, %v; want it empty", names, err)
+	}
+	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
+	c := openOn(t, crashed)
+	pos, got, err := c.LoadSnapshot(ctx)
+	if err != nil || pos != 3 || !bytes.Equal(got, last) {
+		t.Fatalf("after a crash: snapshot at %d, %d bytes, %v; want 3, %d bytes", pos, len(got), err, len(last))
+	}
+	if got := readEvents(t, c); len(got) != 3 {
+		t.Fatalf("after a crash the log holds %d events, want 3", len(got))
+	}
+}

@@ -51,8 +51,10 @@ type Log struct {
 	reclaim *reclaimer
 
 	// ingest appends a batch too large for the pooled buffers (a
-	// checkpoint) as a table instead of a batch.
-	ingest *ingester
+	// checkpoint) as a table instead of a batch, and writes a snapshot
+	// larger than snapshotBatchMax bytes the same way.
+	ingest           *ingester
+	snapshotBatchMax int
 
 	tailMu     sync.Mutex
 	grew       chan struct{} // Closed and replaced after every append; closed on Close. Lock: tailMu.
@@ -163,10 +165,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 func (l *Log) ReadInto(ctx context.Context, dst []events.Event, from uint64, max int) ([]events.Event, error) {
 	l.life.RLock()
 	defer l.life.RUnlock()
-	if l.closed {
-		return nil, fmt.Errorf("pebble: read: %w", stores.ErrClosed)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := l.usable(ctx, "read"); err != nil {
 		return nil, err
 	}
 	// An iterator reads the database as it was when it was made, so trunc
@@ -220,6 +219,17 @@ func (l *Log) ReadInto(ctx context.Context, dst []events.Event, from uint64, max
 		return nil, fmt.Errorf("pebble: read: %w: position %d is missing (head %d)", stores.ErrCorrupt, from+uint64(len(out)), head)
 	}
 	return out, nil
+}
+
+// usable is the check a call that reads or writes the database makes
+// first: the log is open and ctx is not done. op names the call in the
+// error. REQUIRES: life read-locked (Close cannot begin until it is
+// released).
+func (l *Log) usable(ctx context.Context, op string) error {
+	if l.closed {
+		return fmt.Errorf("pebble: %s: %w", op, stores.ErrClosed)
+	}
+	return ctx.Err()
 }
 
 // Head implements stores.Log. Errors: stores.ErrClosed.

@@ -70,6 +70,8 @@ func Open(dir string, opts ...Option) (*Log, error) {
 		grew:      make(chan struct{}),
 		reclaim:   newReclaimer(db, po.Logger, first),
 		ingest:    in,
+		// As for appends: past what a pooled buffer holds, a table.
+		snapshotBatchMax: maxPooledBuf,
 	}
 	// A log truncated up to its head holds no event key: the head is
 	// first-1, not 0.

@@ -28,21 +28,31 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // SaveSnapshot implements stores.SnapshotStore: it replaces the snapshot with
 // position and data in one synced batch (the old chunks deleted, the new
-// ones and then the manifest written), so a crash leaves the old snapshot or
-// the new one, never a mix. Errors: stores.ErrClosed, ctx.Err(), or a
-// Pebble error via interpretError.
+// ones and then the manifest written), or, over 4 MiB, in one ingested
+// table that does the same (ingester.snapshot), so a crash leaves the old
+// snapshot or the new one, never a mix. Errors: stores.ErrClosed, ctx.Err(),
+// or a Pebble error via interpretError.
 func (l *Log) SaveSnapshot(ctx context.Context, position uint64, data []byte) error {
 	l.life.RLock()
 	defer l.life.RUnlock()
-	if l.closed {
-		return fmt.Errorf("pebble: save snapshot: %w", stores.ErrClosed)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := l.usable(ctx, "save snapshot"); err != nil {
 		return err
 	}
 	chunks := (len(data) + snapshotChunk - 1) / snapshotChunk
-	// Sized once: a batch that grows by doubling to hold a snapshot of
-	// hundreds of megabytes leaves twice that in garbage.
+	m := make([]byte, 0, manifestLen)
+	m = append(m, manifestMagic...)
+	m = binary.BigEndian.AppendUint64(m, position)
+	m = binary.BigEndian.AppendUint64(m, uint64(len(data)))
+	m = binary.BigEndian.AppendUint32(m, uint32(chunks))
+	m = binary.BigEndian.AppendUint32(m, crc32.Checksum(data, crcTable))
+	if len(data) > l.snapshotBatchMax {
+		// A large snapshot (the whole state) is written as a table a
+		// block at a time and ingested (ingester.snapshot), never held in
+		// memory a second time.
+		return l.ingest.snapshot(ctx, l.db, m, data)
+	}
+	// Sized once: a batch that grows by doubling leaves twice that in
+	// garbage.
 	b := l.db.NewBatchWithSize(len(data) + (chunks+2)*64 + manifestLen)
 	defer b.Close()
 	if err := b.DeleteRange(snapshotChunkKey(0), snapshotChunksEnd, nil); err != nil {
@@ -54,12 +64,6 @@ func (l *Log) SaveSnapshot(ctx context.Context, position uint64, data []byte) er
 			return interpretError("save snapshot", err)
 		}
 	}
-	m := make([]byte, 0, manifestLen)
-	m = append(m, manifestMagic...)
-	m = binary.BigEndian.AppendUint64(m, position)
-	m = binary.BigEndian.AppendUint64(m, uint64(len(data)))
-	m = binary.BigEndian.AppendUint32(m, uint32(chunks))
-	m = binary.BigEndian.AppendUint32(m, crc32.Checksum(data, crcTable))
 	if err := b.Set(snapshotKey, m, nil); err != nil {
 		return interpretError("save snapshot", err)
 	}
@@ -73,10 +77,7 @@ func (l *Log) SaveSnapshot(ctx context.Context, position uint64, data []byte) er
 func (l *Log) LoadSnapshot(ctx context.Context) (uint64, []byte, error) {
 	l.life.RLock()
 	defer l.life.RUnlock()
-	if l.closed {
-		return 0, nil, fmt.Errorf("pebble: load snapshot: %w", stores.ErrClosed)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := l.usable(ctx, "load snapshot"); err != nil {
 		return 0, nil, err
 	}
 	// One consistent view: a SaveSnapshot committing meanwhile is not seen

@@ -9,8 +9,18 @@ import (
 
 // TestSnapshotChunks saves snapshots of several sizes around the chunk size,
 // each replacing the last, and checks that each loads back whole and that no
-// chunk of an earlier, larger one is left behind.
+// chunk of an earlier, larger one is left behind: written as a batch, as an
+// ingested table, and each way in turn (the default: a batch up to 4 MiB).
 func TestSnapshotChunks(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		batchMax int
+	}{{"batch", 1 << 40}, {"ingested", 0}, {"default", maxPooledBuf}} {
+		t.Run(tc.name, func(t *testing.T) { testSnapshotChunks(t, tc.batchMax) })
+	}
+}
+
+func testSnapshotChunks(t *testing.T, batchMax int) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	l, err := Open(dir)
@@ -18,8 +28,9 @@ func TestSnapshotChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	l.snapshotBatchMax = batchMax
 	r := rand.New(rand.NewPCG(1, 2))
-	for i, size := range []int{3*snapshotChunk + 17, snapshotChunk, 0, snapshotChunk - 1, 2*snapshotChunk + 1, 5} {
+	for i, size := range []int{3*snapshotChunk + 17, snapshotChunk, 0, 6*snapshotChunk + 3, snapshotChunk - 1, 2*snapshotChunk + 1, 5 * snapshotChunk, 5} {
 		data := make([]byte, size)
 		for j := range data {
 			data[j] = byte(r.Uint32())

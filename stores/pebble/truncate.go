@@ -28,10 +28,7 @@ import (
 func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
 	l.life.RLock()
 	defer l.life.RUnlock()
-	if l.closed {
-		return fmt.Errorf("pebble: truncate: %w", stores.ErrClosed)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := l.usable(ctx, "truncate"); err != nil {
 		return err
 	}
 	// Holding the append slot keeps the head still, so first <= head+1.

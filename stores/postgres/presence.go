@@ -54,25 +54,16 @@ func (l *Log) Announce(ctx context.Context, node string, info []byte, ttl time.D
 // lock on the name, since concurrent CREATE TABLE IF NOT EXISTS can still
 // collide.
 func (l *Log) createMembers(ctx context.Context) error {
-	tx, err := l.pool.Begin(ctx)
-	if err != nil {
-		return l.interpretError("announce: create members table", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("members", l.name)); err != nil {
-		return l.interpretError("announce: lock", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+membersTable(l.name)+` (
+	return l.lockedTx(ctx, "members", "announce", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+membersTable(l.name)+` (
 			node    TEXT COLLATE "C" PRIMARY KEY,
 			info    BYTEA            NOT NULL,
 			expires TIMESTAMPTZ      NOT NULL
 		)`); err != nil {
-		return l.interpretError("announce: create members table", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return l.interpretError("announce: create members table", err)
-	}
-	return nil
+			return l.interpretError("announce: create members table", err)
+		}
+		return nil
+	})
 }
 
 // Members implements stores.Presence. The same statement deletes the

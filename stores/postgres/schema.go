@@ -93,43 +93,57 @@ func migrations(t tables) []migration {
 // It runs in one transaction holding an advisory lock on the name, so
 // concurrent Opens apply each version exactly once.
 func (l *Log) migrate(ctx context.Context) error {
-	tx, err := l.pool.Begin(ctx)
-	if err != nil {
-		return l.interpretError("migrate", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("migrate", l.name)); err != nil {
-		return l.interpretError("migrate: lock", err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+l.t.migrations+` (
+	return l.lockedTx(ctx, "migrate", "migrate", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+l.t.migrations+` (
 		version    INT         PRIMARY KEY,
 		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
 	)`); err != nil {
-		return l.interpretError("migrate: create migrations table", err)
-	}
-	var current int
-	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+l.t.migrations).Scan(&current); err != nil {
-		return l.interpretError("migrate: read version", err)
-	}
-	ms := migrations(l.t)
-	if latest := ms[len(ms)-1].version; current > latest {
-		return fmt.Errorf("postgres: migrate: log %q has schema version %d, newer than this build's %d", l.name, current, latest)
-	}
-	for _, m := range ms {
-		if m.version <= current {
-			continue
+			return l.interpretError("migrate: create migrations table", err)
 		}
-		for _, s := range m.stmts {
-			if _, err := tx.Exec(ctx, s); err != nil {
-				return l.interpretError(fmt.Sprintf("migrate: version %d", m.version), err)
+		var current int
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+l.t.migrations).Scan(&current); err != nil {
+			return l.interpretError("migrate: read version", err)
+		}
+		ms := migrations(l.t)
+		if latest := ms[len(ms)-1].version; current > latest {
+			return fmt.Errorf("postgres: migrate: log %q has schema version %d, newer than this build's %d", l.name, current, latest)
+		}
+		for _, m := range ms {
+			if m.version <= current {
+				continue
+			}
+			for _, s := range m.stmts {
+				if _, err := tx.Exec(ctx, s); err != nil {
+					return l.interpretError(fmt.Sprintf("migrate: version %d", m.version), err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO `+l.t.migrations+` (version) VALUES ($1)`, m.version); err != nil {
+				return l.interpretError(fmt.Sprintf("migrate: record version %d", m.version), err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+l.t.migrations+` (version) VALUES ($1)`, m.version); err != nil {
-			return l.interpretError(fmt.Sprintf("migrate: record version %d", m.version), err)
-		}
+		return nil
+	})
+}
+
+// lockedTx runs fn in one transaction that first takes the advisory lock
+// of purpose on the log's name, and commits when fn returns nil (it rolls
+// back otherwise). The lock serializes schema changes across processes:
+// concurrent CREATE TABLE IF NOT EXISTS can still collide without it. op
+// names the step in errors.
+func (l *Log) lockedTx(ctx context.Context, purpose, op string, fn func(pgx.Tx) error) error {
+	tx, err := l.pool.Begin(ctx)
+	if err != nil {
+		return l.interpretError(op, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // a no-op after Commit
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(purpose, l.name)); err != nil {
+		return l.interpretError(op+": lock", err)
+	}
+	if err := fn(tx); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return l.interpretError("migrate: commit", err)
+		return l.interpretError(op+": commit", err)
 	}
 	return nil
 }

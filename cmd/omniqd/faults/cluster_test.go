@@ -170,16 +170,10 @@ func runCluster(t *testing.T, bin string, seed uint64, name string, kills, pause
 	}
 
 	began := time.Now()
-	ok := true
 	recovered := &checkResult{name: checkRecovered}
-	var maxServerOutage time.Duration
+	var worst outages // its node outages are not the cluster's: see maxOutage below
 	var hits []*clusterFault
-	for _, x := range schedule {
-		if !sleep(ctx, time.Until(began.Add(x.At))) {
-			break
-		}
-		var err error
-		faultBegan := time.Now()
+	ok := runSchedule(ctx, t, h, schedule, began, recovered, &worst, func(x fault, faultBegan time.Time) (err error) {
 		switch x.Kind {
 		case killOmniqd, killDuringStartup, pauseNode:
 			nd := nodes[pick(x)]
@@ -229,16 +223,8 @@ func runCluster(t *testing.T, bin string, seed uint64, name string, kills, pause
 				f.ServerFaults++
 			}
 		}
-		if err != nil {
-			t.Errorf("%s at %s: %v", x.Kind, x.At, err)
-			ok = false
-			break
-		}
-		outage := recoveredAfter(ctx, h, recovered, x, faultBegan)
-		if x.Kind == serverFault {
-			maxServerOutage = max(maxServerOutage, outage)
-		}
-	}
+		return err
+	})
 	run.finish(ctx, t, l, f, began, urls[0], ok)
 
 	// Every node reaches the log's head and holds the same state.
@@ -291,7 +277,7 @@ func runCluster(t *testing.T, bin string, seed uint64, name string, kills, pause
 		maxOutage = max(maxOutage, h.Live)
 	}
 	f.MaxOutage = maxOutage.Round(time.Millisecond).String()
-	f.MaxServerOutage = maxServerOutage.Round(time.Millisecond).String()
+	f.MaxServerOutage = worst.server.Round(time.Millisecond).String()
 	for _, nd := range nodes {
 		if lines := errorLines(nd.d.logPath, 5); len(lines) > 0 {
 			t.Logf("%s: node %d logged errors (first %d):\n%s", name, nd.i, len(lines), strings.Join(lines, "\n"))

@@ -324,15 +324,9 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	}
 
 	began := time.Now()
-	ok := true
 	recovered := &checkResult{name: checkRecovered}
-	var maxOutage, maxServerOutage time.Duration
-	for _, x := range schedule {
-		if !sleep(ctx, time.Until(began.Add(x.At))) {
-			break
-		}
-		var err error
-		faultBegan := time.Now()
+	var worst outages
+	ok := runSchedule(ctx, t, h, schedule, began, recovered, &worst, func(x fault, _ time.Time) (err error) {
 		switch x.Kind {
 		case killOmniqd:
 			d.kill9()
@@ -353,18 +347,8 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 				}
 			}
 		}
-		if err != nil {
-			t.Errorf("%s at %s: %v", x.Kind, x.At, err)
-			ok = false
-			break
-		}
-		outage := recoveredAfter(ctx, h, recovered, x, faultBegan)
-		if x.Kind == serverFault {
-			maxServerOutage = max(maxServerOutage, outage)
-		} else {
-			maxOutage = max(maxOutage, outage)
-		}
-	}
+		return err
+	})
 	run.finish(ctx, t, l, f, began, d.url(), ok)
 
 	// A clean stop, then the checks on the log at rest.
@@ -387,7 +371,7 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 	verifyCheck(ctx, t, r.check(checkVerify), bin, setup.url)
 
 	fill(f, h, r, maxReady)
-	f.MaxOutage = maxOutage.Round(time.Millisecond).String()
+	f.MaxOutage = worst.node.Round(time.Millisecond).String()
 	if b, err := os.ReadFile(d.logPath); err == nil {
 		f.DiskFull = strings.Count(string(b), "no space left on device")
 	}
@@ -397,7 +381,7 @@ func runStore(t *testing.T, bin string, seed uint64, name string, kills int) *fi
 			t.Errorf("%s: the disk filled up %d times but omniqd never logged ENOSPC: the fault missed the store", name, f.ServerFaults)
 		}
 	}
-	f.MaxServerOutage = maxServerOutage.Round(time.Millisecond).String()
+	f.MaxServerOutage = worst.server.Round(time.Millisecond).String()
 	t.Logf("%s checks:\n%s", name, r)
 	if !r.ok() {
 		t.Errorf("%s: checks failed; the end of omniqd's log:\n%s", name, d.logTail(60))
@@ -589,6 +573,26 @@ func killStarting(ctx context.Context, d *daemon, h *history, f *figures, delay 
 	return nil
 }
 
+// runSchedule carries out the faults of schedule by do, each at its time
+// after began; after each it waits for an enqueue to be acknowledged again
+// (recoveredAfter) and notes the outage in worst. It stops when ctx is
+// done, or at the first fault do could not carry out, which fails t and
+// makes it return false.
+func runSchedule(ctx context.Context, t *testing.T, h *history, schedule []fault, began time.Time, recovered *checkResult, worst *outages, do func(x fault, faultBegan time.Time) error) bool {
+	for _, x := range schedule {
+		if !sleep(ctx, time.Until(began.Add(x.At))) {
+			break
+		}
+		faultBegan := time.Now()
+		if err := do(x, faultBegan); err != nil {
+			t.Errorf("%s at %s: %v", x.Kind, x.At, err)
+			return false
+		}
+		worst.note(x.Kind, recoveredAfter(ctx, h, recovered, x, faultBegan))
+	}
+	return true
+}
+
 // recoveredAfter is the check after each fault x, begun at faultBegan: an
 // enqueue is acknowledged again within a minute. It returns how long the
 // outage lasted.
@@ -599,6 +603,19 @@ func recoveredAfter(ctx context.Context, h *history, recovered *checkResult, x f
 		recovered.fail("%s at %s: %v", x.Kind, x.At, err)
 	}
 	return outage
+}
+
+// outages are the longest outages recoveredAfter measured, after the
+// faults of a node (kills) and after those of the store's server.
+type outages struct{ node, server time.Duration }
+
+// note counts an outage of d after a fault of kind.
+func (o *outages) note(kind faultKind, d time.Duration) {
+	if kind == serverFault {
+		o.server = max(o.server, d)
+	} else {
+		o.node = max(o.node, d)
+	}
 }
 
 // waitTimeout waits for wg, at most d; it reports whether wg finished.
