@@ -113,6 +113,16 @@ func (e *Engine) compact(ctx context.Context, before time.Time, archive Archive,
 		return res, nil
 	}
 	tries := 0
+	if !noticed.IsZero() {
+		// A checkpoint that gave up asks for a longer hold next time.
+		defer func() {
+			if res.Checkpoint == 0 {
+				e.mu.Lock()
+				e.lastCompactTook = max(e.lastCompactTook, time.Since(noticed))
+				e.mu.Unlock()
+			}
+		}()
+	}
 	err = e.submit(ctx, func(tx *txn) error {
 		if skipped = due != nil && !due(); skipped {
 			return nil

@@ -30,11 +30,16 @@ import (
 // checkpoint that loses checkpointTries times in a row gives up, and the
 // compaction reports errCompactionContended.
 
-// Hold bounds: the notice asks the others to wait twice as long as this
-// engine's last checkpoint took from notice to landing, within these.
+// Hold bounds. The notice asks the others to wait twice as long as this
+// engine's last checkpoint took from notice to landing (or to giving up),
+// and at least a microsecond per task the state holds (encoding runs at
+// about 3 million tasks a second), within these. The floor is what a
+// compactor that dies right after its notice costs the others: their
+// writes wait that long, on top of the failover they see anyway.
 const (
-	minCompactHold  = 5 * time.Second
+	minCompactHold  = time.Second
 	maxCompactHold  = 2 * time.Minute
+	holdPerTask     = time.Microsecond
 	checkpointTries = 4
 )
 
@@ -44,7 +49,8 @@ func (e *Engine) compactHold() time.Duration {
 	if e.cfg.compactHold > 0 {
 		return e.cfg.compactHold
 	}
-	return min(max(2*e.lastCompactTook, minCompactHold), maxCompactHold)
+	est := max(2*e.lastCompactTook, time.Duration(e.state.Len())*holdPerTask)
+	return min(max(est, minCompactHold), maxCompactHold)
 }
 
 // holding is another engine's compaction this engine holds its appends
