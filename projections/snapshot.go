@@ -132,7 +132,7 @@ const keepAll = events.Timestamp(math.MinInt64)
 // Snapshot encodes the whole logical state. Two states built from the same
 // events give the same bytes.
 func (s *State) Snapshot() ([]byte, error) {
-	b, _, err := s.snapshot(keepAll)
+	b, _, err := s.snapshot(keepAll, true)
 	return b, err
 }
 
@@ -141,7 +141,15 @@ func (s *State) Snapshot() ([]byte, error) {
 // records it left out. A log.checkpoint carries it. It fails when a cold
 // task's record does not decode.
 func (s *State) CompactedSnapshot(before events.Timestamp) ([]byte, int, error) {
-	return s.snapshot(before)
+	return s.snapshot(before, true)
+}
+
+// CompactedSnapshotWithoutEdges is CompactedSnapshot as it was encoded
+// before snapshots held the edges section: a log.checkpoint written then
+// carries it. The edges only serve graph queries (reverse.go), so an
+// audit accepts an older checkpoint that equals it.
+func (s *State) CompactedSnapshotWithoutEdges(before events.Timestamp) ([]byte, int, error) {
+	return s.snapshot(before, false)
 }
 
 // walkTerminal calls fn, in id order, for every task of done (hot records,
@@ -206,7 +214,7 @@ func (s *State) walkTerminal(done []*Task, recent []uint64, before events.Timest
 	}
 }
 
-func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
+func (s *State) snapshot(before events.Timestamp, withEdges bool) ([]byte, int, error) {
 	c := s.cold
 	// Pass 1: split the hot tasks, number the kinds by first use, and size
 	// the sections.
@@ -296,9 +304,12 @@ func (s *State) snapshot(before events.Timestamp) ([]byte, int, error) {
 			return nil, 0, fmt.Errorf("projections: snapshot: schedules: %w", err)
 		}
 	}
-	edges, err := s.terminalEdges(before)
-	if err != nil {
-		return nil, 0, fmt.Errorf("projections: snapshot: edges: %w", err)
+	var edges []edgeEntry
+	if withEdges {
+		var err error
+		if edges, err = s.terminalEdges(before); err != nil {
+			return nil, 0, fmt.Errorf("projections: snapshot: edges: %w", err)
+		}
 	}
 	tail := optionalSections(s.PausedQueues(), edges)
 	width := 4

@@ -12,6 +12,8 @@ import (
 	"github.com/omniq/omniq/engine/audit"
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/events/eventjson"
+	"github.com/omniq/omniq/projections"
+	"github.com/omniq/omniq/stores"
 	"github.com/omniq/omniq/stores/memory"
 )
 
@@ -124,6 +126,28 @@ func TestVerifyCheckpointBreaches(t *testing.T) {
 		rep := verify(t, r.log, audit.Options{})
 		if len(rep.Breaches) != 1 || rep.Breaches[0].Rule != audit.RuleCheckpointMismatch || rep.Breaches[0].Position != 3 || rep.Breaches[0].TaskID != "b" {
 			t.Fatalf("want a checkpoint mismatch at 3 naming b:\n%s", describe(rep))
+		}
+	})
+	t.Run("written before the edges section", func(t *testing.T) {
+		// b depends on a and has ended: a snapshot today holds that edge
+		// in its edges section; a checkpoint written before the section
+		// existed does not, and is still the state of the events before it.
+		r := newRawLog(t)
+		r.add("a", enq(events.TaskSpec{}), "b", enq(events.TaskSpec{DependsOn: []string{"a"}}), "b", &events.TaskDeleted{})
+		st := projections.New()
+		if err := stores.ReadAll(ctx, r.log, 1, 1024, st.Apply); err != nil {
+			t.Fatal(err)
+		}
+		legacy, _, err := st.CompactedSnapshotWithoutEdges(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now, _, _ := st.CompactedSnapshot(0); bytes.Equal(now, legacy) {
+			t.Fatal("the state has no edges section to leave out: the case tests nothing")
+		}
+		r.add("", &events.LogCheckpoint{State: legacy})
+		if rep := verify(t, r.log, audit.Options{Strict: true}); !rep.OK() {
+			t.Fatalf("a checkpoint without the edges section:\n%s", describe(rep))
 		}
 	})
 	t.Run("unreadable", func(t *testing.T) {

@@ -62,7 +62,9 @@
 //	checkpoint_mismatch a log.checkpoint's state is byte-equal to the state
 //	                   rebuilt from the events before it, compacted as it
 //	                   says (left out: records ended before its Before), and
-//	                   every replica can apply it
+//	                   every replica can apply it; a checkpoint without the
+//	                   edges section (written before snapshots held the
+//	                   dependency graph's edges) is compared without it
 //	nondeterministic   the rebuilt state re-encodes identically:
 //	                   Snapshot → Restore → Snapshot gives the same bytes
 //

@@ -345,6 +345,14 @@ func (v *verifier) checkpoint(ev events.Event, cp *events.LogCheckpoint) {
 		v.checkFollowUp(ev)
 		want, dropped, err := v.st.CompactedSnapshot(cp.Before)
 		got, gerr := v.st.CheckpointState(ev, cp)
+		if err == nil && gerr == nil && !bytes.Equal(want, got) {
+			// A checkpoint written before snapshots held the edges of
+			// the dependency graph (or by an engine restored from such a
+			// snapshot) carries the state without them.
+			if legacy, _, lerr := v.st.CompactedSnapshotWithoutEdges(cp.Before); lerr == nil && bytes.Equal(legacy, got) {
+				want = legacy
+			}
+		}
 		switch {
 		case err != nil:
 			v.breach(RuleCheckpointMismatch, ev.Position, "", "the rebuilt state does not encode: %v", err)
