@@ -96,6 +96,9 @@ func (e *Engine) endHold() {
 // back for another engine's compaction. It returns at once when there is
 // no hold, and when the engine closes.
 func (e *Engine) waitHold() {
+	if e.cond == nil {
+		return // only a shared log carries other engines' notices
+	}
 	for {
 		e.mu.Lock()
 		until, ended := e.hold.until, e.hold.ended
