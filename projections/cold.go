@@ -21,10 +21,10 @@ import (
 // called under the engine's read lock by concurrent readers, so a lookup must
 // not write to the state, and a cache would bring the records back onto the
 // heap. An event that changes a cold task thaws it (State.thaw): the decoded
-// record joins the hot map and the cold one is marked superseded.
+// record joins the hot table and the cold one is marked superseded.
 //
 // INVARIANT (checked by Restore): records are sorted by id, ids are unique
-// and not in the hot map, every record starts with a well-formed id, a kind
+// and not in the hot table, every record starts with a well-formed id, a kind
 // index below len(kinds) and a terminal status. The rest of a record is
 // checked when it is decoded; one that does not decode reads as absent.
 type coldTasks struct {

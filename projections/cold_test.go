@@ -181,8 +181,8 @@ func TestColdTasks(t *testing.T) {
 	f.must("open", 15*time.Second, enq("q", 0))
 
 	r := restoreOf(t, f.s)
-	if len(r.tasks) != 1 || r.tasks["open"] == nil || r.cold.live() != 5 {
-		t.Fatalf("%d hot tasks, %d cold: want only open hot", len(r.tasks), r.cold.live())
+	if r.tasks.len() != 1 || r.hot("open") == nil || r.cold.live() != 5 {
+		t.Fatalf("%d hot tasks, %d cold: want only open hot", r.tasks.len(), r.cold.live())
 	}
 	sameState(t, "restored", r, f.s)
 	if a, b := r.Task("done"), r.Task("done"); a == b {
@@ -230,8 +230,8 @@ func TestColdTasks(t *testing.T) {
 	if got := r.Dependants("dead"); len(got) != 1 || got[0].Task.ID != "after-dead" {
 		t.Fatalf("dependants of a failed cold task: %s", dependantIDs(got))
 	}
-	if r.cold.live() != 4 || r.tasks["done"] == nil || r.Task("done").Status != StatusDeleted || r.tasks["gone"] != nil {
-		t.Fatalf("after deleting a cold task: %d cold, hot done %v", r.cold.live(), r.tasks["done"])
+	if r.cold.live() != 4 || r.hot("done") == nil || r.Task("done").Status != StatusDeleted || r.hot("gone") != nil {
+		t.Fatalf("after deleting a cold task: %d cold, hot done %v", r.cold.live(), r.hot("done"))
 	}
 	sameState(t, "restored then replayed", r, f.s)
 	// Compaction drops cold and hot terminal tasks alike.

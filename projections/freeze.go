@@ -27,13 +27,14 @@ func (s *State) freezeEnded() {
 // record) or has not ended is left alone, and so is one whose values do not
 // encode.
 func (s *State) freeze(t *Task) {
-	if s.tasks[t.ID] != t || !t.Status.Terminal() {
+	p := s.tasks.find(s.order, t.ID)
+	if p < 0 || s.tasks.at(s.order, p) != t || !t.Status.Terminal() {
 		return
 	}
 	if err := s.recent.add(t); err != nil {
 		return
 	}
-	delete(s.tasks, t.ID)
+	s.tasks.remove(p)
 	s.endedIDs.remove(t, t.ID)
 	s.recentIDs.insert(slotRef(s.recent.slots[s.recent.find(t.ID)]), t.ID)
 	// An ended task releases no dependant any more: completion released
@@ -44,15 +45,18 @@ func (s *State) freeze(t *Task) {
 }
 
 // sweepOrder drops the frozen tasks from order, keeping the others in
-// their order.
+// their order, and points the hot table at their new places.
 func (s *State) sweepOrder() {
+	to := make([]uint32, len(s.order))
 	kept := s.order[:0]
-	for _, t := range s.order {
+	for i, t := range s.order {
 		if t.flags&flagFrozen == 0 {
+			to[i] = uint32(len(kept))
 			kept = append(kept, t)
 		}
 	}
 	clear(s.order[len(kept):])
 	s.order = kept
 	s.frozen = 0
+	s.tasks.renumber(to)
 }

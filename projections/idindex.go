@@ -220,10 +220,7 @@ func newRecentIDs(c *recentCold) *idList[uint64] {
 // rebuildIDs builds both indexes from the state's tasks (after Restore, or
 // for a state built without them).
 func (s *State) rebuildIDs() {
-	hot := make([]*Task, 0, len(s.tasks))
-	for _, t := range s.tasks {
-		hot = append(hot, t)
-	}
+	hot := slices.AppendSeq(make([]*Task, 0, s.tasks.len()), s.hotTasks)
 	slices.SortFunc(hot, func(a, b *Task) int {
 		switch {
 		case a.ID < b.ID:

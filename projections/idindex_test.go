@@ -30,15 +30,15 @@ func checkIDs(t *testing.T, s *State, when string) {
 				t.Fatalf("%s: an empty block", when)
 			}
 			for _, tk := range b {
-				if s.tasks[tk.ID] != tk {
+				if s.hot(tk.ID) != tk {
 					t.Fatalf("%s: indexed task %s is not the hot one", when, tk.ID)
 				}
 				hot = append(hot, tk.ID)
 			}
 		}
-		for id, tk := range s.tasks {
+		for tk := range s.hotTasks {
 			if tk.Status.Terminal() == ended {
-				want = append(want, id)
+				want = append(want, tk.ID)
 			}
 		}
 		slices.Sort(want)

@@ -16,7 +16,7 @@ import (
 // writes nothing to the state, so concurrent calls are safe when nothing
 // applies events meanwhile.
 func (s *State) Task(id string) *Task {
-	if t := s.tasks[id]; t != nil {
+	if t := s.hot(id); t != nil {
 		return t
 	}
 	if i := s.cold.lookup(id); i >= 0 {
@@ -146,7 +146,7 @@ func (s *State) Dependants(id string) []Dependant {
 		cur := queue[0]
 		queue = queue[1:]
 		for _, d := range s.dependants[cur] {
-			t := s.tasks[d] // INVARIANT: a cold task is terminal: it is not a dependant to cancel.
+			t := s.hot(d) // INVARIANT: a cold task is terminal: it is not a dependant to cancel.
 			if seen[d] || t == nil || t.Status.Terminal() {
 				continue
 			}
@@ -192,10 +192,7 @@ func (s *State) DelayedCounts(now events.Timestamp) map[string]int {
 // Tasks calls fn for every task in id order until fn returns false. The
 // records of cold tasks are decoded for the call, as by Task.
 func (s *State) Tasks(fn func(*Task) bool) {
-	hot := make([]*Task, 0, len(s.tasks))
-	for _, t := range s.tasks {
-		hot = append(hot, t)
-	}
+	hot := slices.AppendSeq(make([]*Task, 0, s.tasks.len()), s.hotTasks)
 	slices.SortFunc(hot, func(a, b *Task) int { return strings.Compare(a.ID, b.ID) })
 	stop := false
 	// walkTerminal merges the hot records (any status) with the cold ones.
@@ -237,7 +234,7 @@ func (s *State) Len() int {
 // every task that has not ended, and ended ones not yet made compact) and
 // how many as compact records (cold: ended tasks, decoded on lookup).
 func (s *State) Residency() (hot, cold int) {
-	return len(s.tasks), s.cold.live() + s.recent.live()
+	return s.tasks.len(), s.cold.live() + s.recent.live()
 }
 
 // OldestEnd returns a time at or before which the oldest ended task the

@@ -120,7 +120,7 @@ func (s *State) terminalEdges(before events.Timestamp) ([]edgeEntry, error) {
 // before (so that a snapshot keeping those holds it in its cold section),
 // and its enqueue position. A cold task's record is read only to its head.
 func (s *State) keptTerminal(id string, before events.Timestamp) (uint64, bool, error) {
-	if t := s.tasks[id]; t != nil {
+	if t := s.hot(id); t != nil {
 		return t.EnqueuedPos, t.Status.Terminal() && (before == keepAll || t.UpdatedAt >= before), nil
 	}
 	var rec []byte

@@ -157,7 +157,7 @@ func TestEdgesKeepEndedChain(t *testing.T) {
 	dep("d", "a")
 	run("a")
 	run("b")
-	if f.s.statusOf("a") != StatusCompleted || f.s.tasks["a"] != nil || f.s.tasks["b"] != nil {
+	if f.s.statusOf("a") != StatusCompleted || f.s.hot("a") != nil || f.s.hot("b") != nil {
 		t.Fatal("a and b are not cold and completed")
 	}
 	if got := f.s.DependantsOf("a"); !slices.Equal(got, []string{"b", "d"}) {

@@ -430,7 +430,7 @@ func appendFields(b []byte, t *Task, kind uint64, prevCreated events.Timestamp, 
 	if t.Paused {
 		parts |= taskPaused
 	}
-	if len(t.args) > 0 {
+	if t.argn > 0 {
 		parts |= taskHasArgs
 	}
 	if t.spec != nil {
@@ -458,8 +458,8 @@ func appendFields(b []byte, t *Task, kind uint64, prevCreated events.Timestamp, 
 	b = binary.AppendUvarint(b, t.ReadySeq)
 	var err error
 	if parts&taskHasArgs != 0 {
-		b = binary.AppendUvarint(b, uint64(len(t.args)))
-		for _, v := range t.args {
+		b = binary.AppendUvarint(b, uint64(t.argn))
+		for _, v := range t.Args() {
 			if b, err = appendValue(b, v, 1); err != nil {
 				return nil, fmt.Errorf("args: %w", err)
 			}
@@ -579,11 +579,10 @@ func (r *reader) restore() (*State, error) {
 			return nil, fmt.Errorf("task %s: %s in the hot section", t.ID, t.Status)
 		}
 		prevCreated, prevPos = t.CreatedAt, t.EnqueuedPos
-		s.tasks[t.ID] = t
-		if len(s.tasks) == len(s.order) {
+		s.order = append(s.order, t)
+		if !s.tasks.insert(s.order, len(s.order)-1) {
 			return nil, fmt.Errorf("task %s: twice", t.ID)
 		}
-		s.order = append(s.order, t)
 		t.kind.q.counts[t.Status]++
 	}
 	if idOff != len(ids) {

@@ -25,8 +25,9 @@ var (
 type State struct {
 	position uint64
 	// A task is either hot, a record in tasks and order, or cold, a live
-	// record of cold or of recent (never two of these).
-	tasks map[string]*Task
+	// record of cold or of recent (never two of these). tasks indexes
+	// order's records by id (hottable.go).
+	tasks hotTable
 	// order holds every hot task. INVARIANT: unless unsorted is set, its
 	// tasks that are not terminal are in enqueue (EnqueuedPos) order; a
 	// thawed task, terminal, is appended out of it. A retried task (thawed,
@@ -119,7 +120,6 @@ func New() *State {
 // newSized returns the empty state with room for n tasks.
 func newSized(n int) *State {
 	s := &State{
-		tasks:      make(map[string]*Task, n),
 		order:      make([]*Task, 0, n),
 		schedules:  map[string]*Schedule{},
 		paused:     map[string]struct{}{},
@@ -130,6 +130,7 @@ func newSized(n int) *State {
 		recent:     newRecentCold(),
 		keepEnded:  defaultKeepEnded,
 	}
+	s.tasks.reserve(n)
 	s.hotIDs, s.endedIDs, s.recentIDs = newHotIDs(), newHotIDs(), newRecentIDs(s.recent)
 	s.delayed = indexedHeap[*Task]{
 		less: func(a, b *Task) bool {
@@ -307,7 +308,7 @@ func (s *State) apply(ev events.Event) error {
 		}
 		s.setStatus(t, StatusCancelled, now)
 	case *events.TaskDeleted:
-		t := s.tasks[ev.TaskID]
+		t := s.hot(ev.TaskID)
 		if t == nil && s.statusOf(ev.TaskID) != StatusDeleted {
 			t = s.thaw(ev.TaskID)
 		}
@@ -498,9 +499,8 @@ func (s *State) applyEnqueued(ev events.Event, p *events.TaskEnqueued, now event
 	t.setSpec(&p.Spec)
 	t.kind = s.kindOf(p.Spec.Func, p.Spec.Queue)
 	t.CreatedAt, t.EnqueuedPos, t.Paused, t.ReadyAt = now, ev.Position, p.Spec.Paused, p.Spec.RunAt
-	s.tasks[t.ID] = t
+	s.addHot(t)
 	s.hotIDs.insert(t, t.ID)
-	s.order = append(s.order, t)
 	s.addEdges(t)
 	for _, dep := range p.Spec.DependsOn {
 		if s.statusOf(dep) == StatusCompleted {
@@ -544,7 +544,7 @@ func (s *State) applyPause(id string, now events.Timestamp) error {
 		s.fires.remove(sc)
 		return nil
 	}
-	t := s.tasks[id]
+	t := s.hot(id)
 	if t == nil || t.Status.Terminal() || t.Paused {
 		return fmt.Errorf("%w: task %s cannot be paused", ErrStale, id)
 	}
@@ -565,7 +565,7 @@ func (s *State) applyResume(id string, p *events.ScheduleResumed, pos uint64, no
 		s.fires.push(sc)
 		return nil
 	}
-	t := s.tasks[id]
+	t := s.hot(id)
 	if t == nil || t.Status.Terminal() || !t.Paused {
 		return fmt.Errorf("%w: task %s is not paused", ErrStale, id)
 	}
@@ -589,7 +589,7 @@ func Retryable(st Status) bool {
 // error of its last attempt stays, its worker and cancel cause go. The
 // tasks its end cancelled stay cancelled.
 func (s *State) applyRetried(ev events.Event, p *events.TaskRetried, now events.Timestamp) error {
-	t := s.tasks[ev.TaskID]
+	t := s.hot(ev.TaskID)
 	if t == nil && Retryable(s.statusOf(ev.TaskID)) {
 		t = s.thaw(ev.TaskID)
 	}
@@ -657,7 +657,7 @@ func (s *State) addDependant(dep string, t *Task, n int) {
 		return
 	}
 	i := slices.IndexFunc(list, func(id string) bool {
-		d := s.tasks[id]
+		d := s.hot(id)
 		return d != nil && d.EnqueuedPos > t.EnqueuedPos
 	})
 	if i < 0 {
@@ -687,7 +687,7 @@ func (s *State) PausedQueues() []string {
 // >= 0, its current attempt is attempt. REQUIRES: the statuses are not
 // terminal, so that a cold task never matches.
 func (s *State) taskIn(id string, attempt int, statuses ...Status) (*Task, error) {
-	t := s.tasks[id]
+	t := s.hot(id)
 	if t == nil {
 		if st := s.statusOf(id); st != 0 {
 			return nil, fmt.Errorf("%w: task %s is %s", ErrStale, id, st)
@@ -750,7 +750,7 @@ func (s *State) releaseDependants(t *Task, pos uint64, now events.Timestamp) {
 		return
 	}
 	for _, id := range s.dependants[t.ID] {
-		d := s.tasks[id]
+		d := s.hot(id)
 		if d == nil || d.Status != StatusWaiting || d.Unmet() == 0 {
 			continue
 		}
@@ -780,13 +780,13 @@ func (s *State) setStatus(t *Task, st Status, now events.Timestamp) {
 
 // hasTask reports whether task id is known, hot or cold.
 func (s *State) hasTask(id string) bool {
-	return s.tasks[id] != nil || s.cold.lookup(id) >= 0 || s.recent.find(id) >= 0
+	return s.hot(id) != nil || s.cold.lookup(id) >= 0 || s.recent.find(id) >= 0
 }
 
 // statusOf returns the status of task id, hot or cold (0: unknown), without
 // decoding a cold record.
 func (s *State) statusOf(id string) Status {
-	if t := s.tasks[id]; t != nil {
+	if t := s.hot(id); t != nil {
 		return t.Status
 	}
 	if i := s.cold.lookup(id); i >= 0 {
@@ -822,8 +822,7 @@ func (s *State) thaw(id string) *Task {
 	if t.out != nil {
 		t.out.worker = s.intern(t.out.worker)
 	}
-	s.tasks[id] = t
+	s.addHot(t)
 	s.endedIDs.insert(t, id)
-	s.order = append(s.order, t)
 	return t
 }

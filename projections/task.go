@@ -3,6 +3,7 @@ package projections
 import (
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/omniq/omniq/events"
 )
@@ -61,10 +62,18 @@ func (s Status) Terminal() bool { return s >= StatusCompleted }
 // max retries, meta) and the outcome of its attempts (worker, result, error, cancel
 // cause) live behind pointers that stay nil until something sets them. The
 // accessor methods read either; Record returns everything as one flat value.
+//
+// The record fits the allocator's 128-byte size class (the next is 144):
+// the arguments are a pointer and a 32-bit length instead of a slice
+// header, and priority and retries are 16-bit. TestTaskRecordSize holds it
+// there.
 type Task struct {
 	ID   string
 	kind *taskKind // func and queue, shared by every task of that kind
-	args []any
+	// argp and argn are the positional arguments (see Args): the first
+	// element (nil for a nil slice) and the count. A task.enqueued event
+	// holds fewer than 2^32 arguments (it is under 4 GiB).
+	argp *any
 	spec *taskSpecExtra // nil when every field it holds is zero
 	out  *taskOutcome   // nil until a lease, a failure or a cancellation
 
@@ -80,13 +89,14 @@ type Task struct {
 	ReadySeq uint64
 	Attempt  int // attempts started so far; the current lease's fencing token
 
-	// priority and retries hold the spec's values when they fit in an int32;
-	// otherwise spec holds them and the flags say so.
-	priority, retries            int32
+	argn                         uint32
 	readyIdx, delayIdx, leaseIdx int32
-	Status                       Status
-	Paused                       bool
-	flags                        uint8
+	// priority and retries hold the spec's values when they fit in an int16;
+	// otherwise spec holds them and the flags say so.
+	priority, retries int16
+	Status            Status
+	Paused            bool
+	flags             uint8
 }
 
 // Task flags.
@@ -152,7 +162,18 @@ func (t *Task) Func() string { return t.kind.fn }
 func (t *Task) Queue() string { return t.kind.queue }
 
 // Args returns the positional arguments. The slice belongs to the state.
-func (t *Task) Args() []any { return t.args }
+func (t *Task) Args() []any {
+	return unsafe.Slice(t.argp, t.argn) // nil when argp is
+}
+
+// setArgs stores args, keeping whether it is nil. The record points into
+// args's array, as a slice of it would.
+func (t *Task) setArgs(args []any) {
+	if uint64(len(args)) > math.MaxUint32 {
+		panic("projections: a task with 2^32 arguments")
+	}
+	t.argp, t.argn = unsafe.SliceData(args), uint32(len(args))
+}
 
 // Priority returns the spec's priority.
 func (t *Task) Priority() int {
@@ -197,7 +218,7 @@ func (t *Task) setOutcome() *taskOutcome {
 func (t *Task) Spec() events.TaskSpec {
 	x := t.specExtra()
 	return events.TaskSpec{
-		Func: t.kind.fn, Args: t.args, Kwargs: x.kwargs, Queue: t.kind.queue,
+		Func: t.kind.fn, Args: t.Args(), Kwargs: x.kwargs, Queue: t.kind.queue,
 		Priority: t.Priority(), TTL: x.ttl, Retries: t.Retries(), MaxRetries: x.maxRetries,
 		DependsOn: x.dependsOn, RunAt: x.runAt, Paused: x.paused, ScheduleID: x.scheduleID, Meta: x.meta,
 	}
@@ -299,10 +320,10 @@ func (t *Task) Record() TaskRecord {
 // setSpec stores spec's fields in t, except func and queue (see
 // State.kindOf). It leaves t.spec nil when the spec sets none of its fields.
 func (t *Task) setSpec(sp *events.TaskSpec) {
-	t.args = sp.Args
-	widePriority := sp.Priority < math.MinInt32 || sp.Priority > math.MaxInt32
-	wideRetries := sp.Retries < math.MinInt32 || sp.Retries > math.MaxInt32
-	t.priority, t.retries = int32(sp.Priority), int32(sp.Retries)
+	t.setArgs(sp.Args)
+	widePriority := sp.Priority < math.MinInt16 || sp.Priority > math.MaxInt16
+	wideRetries := sp.Retries < math.MinInt16 || sp.Retries > math.MaxInt16
+	t.priority, t.retries = int16(sp.Priority), int16(sp.Retries)
 	if !widePriority && !wideRetries && len(sp.Kwargs) == 0 && len(sp.DependsOn) == 0 && sp.ScheduleID == "" &&
 		sp.TTL == 0 && sp.RunAt == 0 && sp.MaxRetries == 0 && !sp.Paused && len(sp.Meta) == 0 {
 		return
