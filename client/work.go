@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/omniq/omniq/queue"
+	"github.com/omniq/omniq/wire"
 	"github.com/omniq/omniq/worker"
 )
 
@@ -47,6 +48,89 @@ func (c *Client) Work(ctx context.Context, opts queue.WorkOptions) error {
 		Source: c, Queues: queues, Concurrency: opts.Concurrency, Wait: c.pollWait,
 		Run: c.runLeased, Fatal: isFatal, RetryAfter: askedWait, Logger: c.logger,
 	})
+}
+
+// Bodies of POST /v1/heartbeats (package wire's).
+type (
+	HeartbeatsRequest = wire.HeartbeatsRequest
+	HeartbeatSpec     = wire.HeartbeatSpec
+	HeartbeatsAnswer  = wire.HeartbeatsAnswer
+	HeartbeatAnswer   = wire.HeartbeatAnswer
+)
+
+// HeartbeatBatch extends the leases of tasks (each named by its Attempt)
+// as Heartbeat does each, in one request and one append on the server
+// (POST /v1/heartbeats; more than wire.MaxHeartbeats tasks take one
+// request per that many): the Work pool keeps the leases of the tasks it
+// holds ahead of a free slot with it. The slice holds, per task, nil (the
+// task's LeaseDeadline and UpdatedAt are the extended lease's, and a
+// handler Work runs on it gets its context's deadline moved) or why not
+// (queue.ErrStaleLease, queue.ErrNotFound, queue.ErrInvalidArgument for a
+// nil task, …). The error is for the call as a whole, in which case
+// nothing was extended; when the call takes several requests and a later
+// one fails, each of its tasks gets that error in the slice instead.
+func (c *Client) HeartbeatBatch(ctx context.Context, tasks []*queue.Task) ([]error, error) {
+	errs := make([]error, len(tasks))
+	sent := make([]int, 0, min(len(tasks), wire.MaxHeartbeats)) // index in tasks of each one sent
+	first := true
+	flush := func() error {
+		if len(sent) == 0 {
+			return nil
+		}
+		err := c.heartbeats(ctx, tasks, sent, errs)
+		if err != nil && !first {
+			for _, i := range sent {
+				errs[i] = err
+			}
+			err = nil
+		}
+		first, sent = false, sent[:0]
+		return err
+	}
+	for i, t := range tasks {
+		if t == nil {
+			errs[i] = fmt.Errorf("%w: nil task", queue.ErrInvalidArgument)
+			continue
+		}
+		if sent = append(sent, i); len(sent) == wire.MaxHeartbeats {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// heartbeats sends one POST /v1/heartbeats for tasks[i] of each i in sent
+// (at most wire.MaxHeartbeats) and sets errs[i] of each from its answer.
+func (c *Client) heartbeats(ctx context.Context, tasks []*queue.Task, sent []int, errs []error) error {
+	req := HeartbeatsRequest{Heartbeats: make([]HeartbeatSpec, len(sent))}
+	for j, i := range sent {
+		req.Heartbeats[j] = HeartbeatSpec{ID: tasks[i].ID, Attempt: tasks[i].Attempt}
+	}
+	start := time.Now()
+	var got HeartbeatsAnswer
+	if err := c.do(ctx, http.MethodPost, "/v1/heartbeats", nil, &req, &got); err != nil {
+		return err
+	}
+	if len(got.Heartbeats) != len(sent) {
+		return fmt.Errorf("%w: sent %d heartbeats, server answered %d", ErrProtocol, len(sent), len(got.Heartbeats))
+	}
+	for j, i := range sent {
+		a, t := got.Heartbeats[j], tasks[i]
+		if a.Error != nil {
+			errs[i] = &Error{Status: StatusOf(a.Error.Code), Code: a.Error.Code, Reason: a.Error.Reason, Message: a.Error.Message}
+			continue
+		}
+		t.LeaseDeadline, t.UpdatedAt = a.LeaseDeadline, a.UpdatedAt
+		if l, ok := c.leases.Load(leaseKey{t.ID, t.Attempt}); ok {
+			l.(*lease).extend(localDeadline(start, t))
+		}
+	}
+	return nil
 }
 
 // askedWait is how long the server asked a refused request to wait

@@ -3,9 +3,11 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
+	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/queue"
 	"github.com/omniq/omniq/worker"
 )
@@ -37,6 +39,47 @@ func (e *Engine) Work(ctx context.Context, opts WorkOptions) error {
 		Fatal:  func(err error) bool { return errors.Is(err, ErrClosed) || errors.Is(err, ErrInvalidArgument) },
 		Logger: e.cfg.logger,
 	})
+}
+
+// HeartbeatBatch extends the leases of tasks (each named by its Attempt)
+// by the lease timeout in one append, as Heartbeat does one: the Work pool
+// keeps the leases of the tasks it holds ahead of a free slot with it. The
+// slice holds, per task, nil (the task's LeaseDeadline and UpdatedAt are
+// the extended lease's) or why not (ErrStaleLease, ErrNotFound); the error
+// is for the call as a whole, in which case nothing was extended.
+func (e *Engine) HeartbeatBatch(ctx context.Context, tasks []*Task) ([]error, error) {
+	if e.isClosed() {
+		return nil, ErrClosed
+	}
+	errs := make([]error, len(tasks))
+	err := e.submit(ctx, func(tx *txn) error {
+		clear(errs)
+		for i, t := range tasks {
+			if t == nil {
+				errs[i] = fmt.Errorf("%w: nil task", ErrInvalidArgument)
+				continue
+			}
+			if _, err := e.leaseCheck(tx, t); err != nil {
+				if errors.Is(err, errConflict) {
+					return err // another command of the batch holds it: the whole heartbeat waits for the next
+				}
+				errs[i] = err
+				continue
+			}
+			tx.add(t.ID, &events.TaskHeartbeat{Attempt: t.Attempt, Deadline: events.At(tx.now.Add(e.cfg.leaseTimeout))})
+		}
+		return nil
+	}, func() {
+		for i, t := range tasks {
+			if errs[i] == nil {
+				e.refresh(t)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
 }
 
 // idleWait bounds one wait of an idle Work pool for a task; the pool waits

@@ -111,6 +111,19 @@ func (td *testServer) head() uint64 {
 	return h
 }
 
+// wantRefused posts each body to path and wants it refused as an invalid
+// argument, with nothing appended to the log.
+func (td *testServer) wantRefused(path string, bodies ...string) {
+	td.t.Helper()
+	for _, body := range bodies {
+		head := td.head()
+		td.wantError(td.call("POST", path, body), http.StatusBadRequest, client.CodeInvalidArgument)
+		if h := td.head(); h != head {
+			td.t.Errorf("%.80s: the log moved from %d to %d", body, head, h)
+		}
+	}
+}
+
 func (td *testServer) enqueue(body string) client.Task {
 	td.t.Helper()
 	var got client.Task

@@ -96,7 +96,7 @@ func TestOutcomesRouteBadInput(t *testing.T) {
 	td.enqueue(`{"id":"a","func":"f"}`)
 	td.enqueue(`{"id":"b","func":"f"}`)
 	td.leaseAll("default", 1) // a at attempt 1
-	for _, body := range []string{
+	td.wantRefused("/v1/outcomes",
 		`{"outcomes":[{"id":"a","attempt":1},{"id":"a"}]}`,                       // no attempt
 		`{"outcomes":[{"id":"a","attempt":1},{"attempt":1}]}`,                    // no id
 		`{"outcomes":[{"id":"a","attempt":1,"result":1,"error":"x"}]}`,           // both
@@ -110,13 +110,7 @@ func TestOutcomesRouteBadInput(t *testing.T) {
 		`{"outcomes":null}`,                                                      // nor here
 		`[]`,
 		``,
-	} {
-		head := td.head()
-		td.wantError(td.call("POST", "/v1/outcomes", body), http.StatusBadRequest, client.CodeInvalidArgument)
-		if h := td.head(); h != head {
-			t.Errorf("%s: the log moved from %d to %d", body, head, h)
-		}
-	}
+	)
 	var a client.Task
 	td.want(td.call("GET", "/v1/tasks/a", ""), http.StatusOK, &a)
 	if a.State != "running" || a.Attempt != 1 {

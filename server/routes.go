@@ -105,6 +105,7 @@ func apiRoutes(a *api, metrics http.Handler) []route {
 		{"POST", "/v1/queues/{queue}/pause", true, a.pauseQueue},
 		{"POST", "/v1/queues/{queue}/resume", true, a.resumeQueue},
 		{"POST", "/v1/outcomes", true, a.outcomes},
+		{"POST", "/v1/heartbeats", true, a.heartbeats},
 		{"POST", "/v1/schedules/{id}/pause", true, a.pause},
 		{"POST", "/v1/schedules/{id}/resume", true, a.resume},
 		{"GET", "/v1/stats", true, a.stats},

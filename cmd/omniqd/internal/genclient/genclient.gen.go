@@ -314,10 +314,42 @@ type FailRequest struct {
 	Error   *string `json:"error,omitempty"`
 }
 
+// HeartbeatAnswer lease_deadline and updated_at when the lease was extended; error when it was refused (nothing changed for that task).
+//
+// Example: {"error":{"code":"stale_lease","message":"engine: stale lease: task \"b\" attempt 2 (task is completed at attempt 2)"}}
+type HeartbeatAnswer struct {
+	Error *ErrorDetail `json:"error,omitempty"`
+
+	// LeaseDeadline When the extended lease expires, on the server's clock.
+	LeaseDeadline *time.Time `json:"lease_deadline,omitempty"`
+
+	// UpdatedAt When the lease was extended, on the server's clock: lease_deadline − updated_at is the lease's length.
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
 // HeartbeatRequest defines model for HeartbeatRequest.
 type HeartbeatRequest struct {
 	// Attempt The lease being answered: the attempt dequeue returned.
 	Attempt int64 `json:"attempt"`
+}
+
+// HeartbeatSpec defines model for HeartbeatSpec.
+type HeartbeatSpec struct {
+	// Attempt The lease to extend: the attempt dequeue returned.
+	Attempt int64  `json:"attempt"`
+	Id      string `json:"id"`
+}
+
+// HeartbeatsAnswer defines model for HeartbeatsAnswer.
+type HeartbeatsAnswer struct {
+	// Heartbeats One entry per heartbeat, in the order sent.
+	Heartbeats []HeartbeatAnswer `json:"heartbeats"`
+}
+
+// HeartbeatsRequest defines model for HeartbeatsRequest.
+type HeartbeatsRequest struct {
+	// Heartbeats The leases to extend (1 to 1000).
+	Heartbeats []HeartbeatSpec `json:"heartbeats"`
 }
 
 // History defines model for History.
@@ -678,6 +710,9 @@ type ListTasksParams struct {
 
 // ActionsJSONRequestBody defines body for Actions for application/json ContentType.
 type ActionsJSONRequestBody = ActionRequest
+
+// HeartbeatsJSONRequestBody defines body for Heartbeats for application/json ContentType.
+type HeartbeatsJSONRequestBody = HeartbeatsRequest
 
 // OutcomesJSONRequestBody defines body for Outcomes for application/json ContentType.
 type OutcomesJSONRequestBody = OutcomesRequest
@@ -1068,6 +1103,24 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	Events(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// HeartbeatsWithBody Extend many leases by the server's lease timeout, in one append
+	//
+	// Each heartbeat extends the lease it names, fenced by its `attempt`, as `POST /v1/tasks/{id}/heartbeat` does one: a refused heartbeat (stale_lease, not_found, … with the codes the single heartbeat answers) is answered in its own entry and changes nothing, the others are extended and answered with their new `lease_deadline`. A request malformed as a whole (no heartbeats, more than 1000, an unknown field, a missing id or attempt) is refused (400) and changes nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/heartbeats (the `Heartbeats` operationId).
+	HeartbeatsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Heartbeats Extend many leases by the server's lease timeout, in one append
+	//
+	// Each heartbeat extends the lease it names, fenced by its `attempt`, as `POST /v1/tasks/{id}/heartbeat` does one: a refused heartbeat (stale_lease, not_found, … with the codes the single heartbeat answers) is answered in its own entry and changes nothing, the others are extended and answered with their new `lease_deadline`. A request malformed as a whole (no heartbeats, more than 1000, an unknown field, a missing id or attempt) is refused (400) and changes nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/heartbeats (the `Heartbeats` operationId).
+	Heartbeats(ctx context.Context, body HeartbeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// OutcomesWithBody Record many lease outcomes and lease the next tasks, in one append
 	//
 	// Each outcome completes (no `error`) or fails (`error` present, even "") the lease it names, fenced by its `attempt`: a refused outcome (stale_lease, not_found, a result that cannot be stored, …) is answered in its own entry and changes nothing, the others are recorded. With `lease`, up to `n` ready tasks of `queues` are leased in the same append; with `wait` and none ready, the server waits for one as a dequeue's long-poll does. A request malformed as a whole is refused (400) and changes nothing.
@@ -1341,6 +1394,44 @@ func (c *Client) Cluster(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 // Corresponds with GET /v1/events (the `Events` operationId).
 func (c *Client) Events(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewEventsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// HeartbeatsWithBody Extend many leases by the server's lease timeout, in one append
+//
+// Each heartbeat extends the lease it names, fenced by its `attempt`, as `POST /v1/tasks/{id}/heartbeat` does one: a refused heartbeat (stale_lease, not_found, … with the codes the single heartbeat answers) is answered in its own entry and changes nothing, the others are extended and answered with their new `lease_deadline`. A request malformed as a whole (no heartbeats, more than 1000, an unknown field, a missing id or attempt) is refused (400) and changes nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/heartbeats (the `Heartbeats` operationId).
+func (c *Client) HeartbeatsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeartbeatsRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Heartbeats Extend many leases by the server's lease timeout, in one append
+//
+// Each heartbeat extends the lease it names, fenced by its `attempt`, as `POST /v1/tasks/{id}/heartbeat` does one: a refused heartbeat (stale_lease, not_found, … with the codes the single heartbeat answers) is answered in its own entry and changes nothing, the others are extended and answered with their new `lease_deadline`. A request malformed as a whole (no heartbeats, more than 1000, an unknown field, a missing id or attempt) is refused (400) and changes nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/heartbeats (the `Heartbeats` operationId).
+func (c *Client) Heartbeats(ctx context.Context, body HeartbeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewHeartbeatsRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1985,6 +2076,46 @@ func NewEventsRequest(server string, params *EventsParams) (*http.Request, error
 		}
 
 	}
+
+	return req, nil
+}
+
+// NewHeartbeatsRequest calls the generic Heartbeats builder with application/json body
+func NewHeartbeatsRequest(server string, body HeartbeatsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewHeartbeatsRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewHeartbeatsRequestWithBody constructs an http.Request for the Heartbeats method, with any body, and a specified content type
+func NewHeartbeatsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/heartbeats")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -2862,6 +2993,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/events (the `Events` operationId).
 	EventsWithResponse(ctx context.Context, params *EventsParams, reqEditors ...RequestEditorFn) (*EventsResponse, error)
 
+	// HeartbeatsWithBodyWithResponse Extend many leases by the server's lease timeout, in one append
+	//
+	// Each heartbeat extends the lease it names, fenced by its `attempt`, as `POST /v1/tasks/{id}/heartbeat` does one: a refused heartbeat (stale_lease, not_found, … with the codes the single heartbeat answers) is answered in its own entry and changes nothing, the others are extended and answered with their new `lease_deadline`. A request malformed as a whole (no heartbeats, more than 1000, an unknown field, a missing id or attempt) is refused (400) and changes nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/heartbeats (the `Heartbeats` operationId).
+	HeartbeatsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HeartbeatsResponse, error)
+
+	// HeartbeatsWithResponse Extend many leases by the server's lease timeout, in one append
+	//
+	// Each heartbeat extends the lease it names, fenced by its `attempt`, as `POST /v1/tasks/{id}/heartbeat` does one: a refused heartbeat (stale_lease, not_found, … with the codes the single heartbeat answers) is answered in its own entry and changes nothing, the others are extended and answered with their new `lease_deadline`. A request malformed as a whole (no heartbeats, more than 1000, an unknown field, a missing id or attempt) is refused (400) and changes nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/heartbeats (the `Heartbeats` operationId).
+	HeartbeatsWithResponse(ctx context.Context, body HeartbeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*HeartbeatsResponse, error)
+
 	// OutcomesWithBodyWithResponse Record many lease outcomes and lease the next tasks, in one append
 	//
 	// Each outcome completes (no `error`) or fails (`error` present, even "") the lease it names, fenced by its `attempt`: a refused outcome (stale_lease, not_found, a result that cannot be stored, …) is answered in its own entry and changes nothing, the others are recorded. With `lease`, up to `n` ready tasks of `queues` are leased in the same append; with `wait` and none ready, the server waits for one as a dequeue's long-poll does. A request malformed as a whole is refused (400) and changes nothing.
@@ -3526,6 +3675,96 @@ func (r EventsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r EventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// HeartbeatsResponse429Headers the declared response headers of an HTTP 429 response for Heartbeats
+type HeartbeatsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type HeartbeatsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HeartbeatsAnswer
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *PayloadTooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *Internal
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *HeartbeatsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r HeartbeatsResponse) GetJSON200() *HeartbeatsAnswer {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r HeartbeatsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r HeartbeatsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r HeartbeatsResponse) GetJSON413() *PayloadTooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r HeartbeatsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r HeartbeatsResponse) GetJSON500() *Internal {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r HeartbeatsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r HeartbeatsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r HeartbeatsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r HeartbeatsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r HeartbeatsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5230,6 +5469,36 @@ func (c *ClientWithResponses) EventsWithResponse(ctx context.Context, params *Ev
 	return ParseEventsResponse(rsp)
 }
 
+// HeartbeatsWithBodyWithResponse Extend many leases by the server's lease timeout, in one append
+//
+// Each heartbeat extends the lease it names, fenced by its `attempt`, as `POST /v1/tasks/{id}/heartbeat` does one: a refused heartbeat (stale_lease, not_found, … with the codes the single heartbeat answers) is answered in its own entry and changes nothing, the others are extended and answered with their new `lease_deadline`. A request malformed as a whole (no heartbeats, more than 1000, an unknown field, a missing id or attempt) is refused (400) and changes nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/heartbeats (the `Heartbeats` operationId).
+func (c *ClientWithResponses) HeartbeatsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*HeartbeatsResponse, error) {
+	rsp, err := c.HeartbeatsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeartbeatsResponse(rsp)
+}
+
+// HeartbeatsWithResponse Extend many leases by the server's lease timeout, in one append
+//
+// Each heartbeat extends the lease it names, fenced by its `attempt`, as `POST /v1/tasks/{id}/heartbeat` does one: a refused heartbeat (stale_lease, not_found, … with the codes the single heartbeat answers) is answered in its own entry and changes nothing, the others are extended and answered with their new `lease_deadline`. A request malformed as a whole (no heartbeats, more than 1000, an unknown field, a missing id or attempt) is refused (400) and changes nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/heartbeats (the `Heartbeats` operationId).
+func (c *ClientWithResponses) HeartbeatsWithResponse(ctx context.Context, body HeartbeatsJSONRequestBody, reqEditors ...RequestEditorFn) (*HeartbeatsResponse, error) {
+	rsp, err := c.Heartbeats(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseHeartbeatsResponse(rsp)
+}
+
 // OutcomesWithBodyWithResponse Record many lease outcomes and lease the next tasks, in one append
 //
 // Each outcome completes (no `error`) or fails (`error` present, even "") the lease it names, fenced by its `attempt`: a refused outcome (stale_lease, not_found, a result that cannot be stored, …) is answered in its own entry and changes nothing, the others are recorded. With `lease`, up to `n` ready tasks of `queues` are leased in the same append; with `wait` and none ready, the server waits for one as a dequeue's long-poll does. A request malformed as a whole is refused (400) and changes nothing.
@@ -5936,6 +6205,87 @@ func ParseEventsResponse(rsp *http.Response) (*EventsResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers EventsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseHeartbeatsResponse parses an HTTP response from a HeartbeatsWithResponse call
+func ParseHeartbeatsResponse(rsp *http.Response) (*HeartbeatsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &HeartbeatsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HeartbeatsAnswer
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest Internal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers HeartbeatsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
