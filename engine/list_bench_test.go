@@ -2,52 +2,23 @@ package engine_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/omniq/omniq/engine"
+	"github.com/omniq/omniq/internal/benchstate"
 	"github.com/omniq/omniq/stores/memory"
 )
 
-// build1M enqueues n tasks in batches (4 queues, 2 funcs each, args that
-// a search finds) and ends every other one (1 in 10 of those failed), so
-// that half the state is pending and half ended (cold records, but for
-// the few thousand the state keeps hot).
+// build1M opens an engine on a memory log holding the state of
+// benchstate.FillHalfEnded of n tasks.
 func build1M(n int) (*engine.Engine, error) {
 	ctx := context.Background()
 	e, err := engine.Open(ctx, memory.New(), engine.WithSnapshotEvery(0), engine.WithMaxBatch(10000))
 	if err != nil {
 		return nil, err
 	}
-	const batch = 5000
-	for i := 0; i < n; i += batch {
-		tasks := make([]*engine.Task, batch)
-		for j := range tasks {
-			k := i + j
-			q := fmt.Sprintf("q%d", k%4)
-			tasks[j] = &engine.Task{Func: fmt.Sprintf("%s.f%d", q, k/4%2), QueueName: q,
-				Args: []any{fmt.Sprintf("user-%d", k), k}, Kwargs: map[string]any{"n": k % 100}}
-		}
-		if err := e.EnqueueBatch(ctx, tasks); err != nil {
-			return nil, err
-		}
-		for q := range 4 {
-			leased, err := e.DequeueN(ctx, fmt.Sprintf("q%d", q), batch/8)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]engine.Outcome, len(leased))
-			for j, t := range leased {
-				out[j] = engine.Outcome{Task: t, Result: "ok"}
-				if j%10 == 0 {
-					out[j].Err = errors.New("boom")
-				}
-			}
-			if _, err := e.CompleteBatch(ctx, out); err != nil {
-				return nil, err
-			}
-		}
+	if err := benchstate.FillHalfEnded(ctx, e, n); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

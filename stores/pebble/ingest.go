@@ -56,36 +56,20 @@ func newIngester(db *pdb.DB, po *pdb.Options, dir string, fs vfs.FS) (*ingester,
 // waits for a memtable flush.
 // REQUIRES: the caller holds the log's append slot, and first is head+1.
 func (in *ingester) append(ctx context.Context, db *pdb.DB, batch []events.Event, first uint64) error {
-	path := in.fs.PathJoin(in.dir, fmt.Sprintf("%020d.sst", first))
-	f, err := in.fs.Create(path, vfs.WriteCategoryUnspecified)
-	if err != nil {
-		return interpretError("append", err)
-	}
-	// Pebble links the table into its own directory, so this name can go
-	// whether the ingestion happened or not. A name left behind (the
-	// remove failed, or the process died) is cleared by the next Open; it
-	// says nothing about the append, so its error is not the append's.
-	defer func() { _ = in.fs.Remove(path) }()
-	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), in.opts)
-	var key [eventKeyLen]byte
-	var rec []byte
-	for i, ev := range batch {
-		if rec, err = events.Marshal(rec[:0], ev); err != nil {
-			_ = w.Close()
-			return fmt.Errorf("pebble: append: %w", err)
+	return in.ingest(ctx, db, fmt.Sprintf("%020d.sst", first), "append", func(w *sstable.Writer) error {
+		var key [eventKeyLen]byte
+		var rec []byte
+		var err error
+		for i, ev := range batch {
+			if rec, err = events.Marshal(rec[:0], ev); err != nil {
+				return fmt.Errorf("pebble: append: %w", err)
+			}
+			if err = w.Set(putEventKey(key[:], first+uint64(i)), rec); err != nil {
+				return interpretError("append", err)
+			}
 		}
-		if err = w.Set(putEventKey(key[:], first+uint64(i)), rec); err != nil {
-			_ = w.Close()
-			return interpretError("append", err)
-		}
-	}
-	if err = w.Close(); err != nil {
-		return interpretError("append", err)
-	}
-	if err = ctx.Err(); err != nil {
-		return err
-	}
-	return interpretError("append", db.Ingest(ctx, []string{path}))
+		return nil
+	})
 }
 
 // snapshot writes a snapshot, its manifest m and data in chunks of
@@ -102,29 +86,43 @@ func (in *ingester) append(ctx context.Context, db *pdb.DB, batch []events.Event
 // state on the Go heap, for as long as that takes, on top of the engine's
 // encoding of it.
 func (in *ingester) snapshot(ctx context.Context, db *pdb.DB, m, data []byte) error {
-	path := in.fs.PathJoin(in.dir, fmt.Sprintf("snapshot-%d.sst", in.seq.Add(1)))
+	return in.ingest(ctx, db, fmt.Sprintf("snapshot-%d.sst", in.seq.Add(1)), "save snapshot", func(w *sstable.Writer) error {
+		err := w.Set(snapshotKey, m)
+		if err == nil {
+			err = w.DeleteRange(snapshotChunkKey(0), snapshotChunksEnd)
+		}
+		for i := 0; err == nil && i*snapshotChunk < len(data); i++ {
+			err = w.Set(snapshotChunkKey(uint32(i)), data[i*snapshotChunk:min((i+1)*snapshotChunk, len(data))])
+		}
+		return interpretError("save snapshot", err)
+	})
+}
+
+// ingest writes one table, named name in the ingest directory, by write
+// and ingests it into db: all of the table or none of it, durably. op
+// names the step in errors. An error of write is returned as it is, and
+// nothing is ingested.
+func (in *ingester) ingest(ctx context.Context, db *pdb.DB, name, op string, write func(*sstable.Writer) error) error {
+	path := in.fs.PathJoin(in.dir, name)
 	f, err := in.fs.Create(path, vfs.WriteCategoryUnspecified)
 	if err != nil {
-		return interpretError("save snapshot", err)
+		return interpretError(op, err)
 	}
+	// Pebble links the table into its own directory, so this name can go
+	// whether the ingestion happened or not. A name left behind (the
+	// remove failed, or the process died) is cleared by the next Open; it
+	// says nothing about the write, so its error is not the write's.
 	defer func() { _ = in.fs.Remove(path) }()
 	w := sstable.NewWriter(objstorageprovider.NewFileWritable(f), in.opts)
-	err = w.Set(snapshotKey, m)
-	if err == nil {
-		err = w.DeleteRange(snapshotChunkKey(0), snapshotChunksEnd)
-	}
-	for i := 0; err == nil && i*snapshotChunk < len(data); i++ {
-		err = w.Set(snapshotChunkKey(uint32(i)), data[i*snapshotChunk:min((i+1)*snapshotChunk, len(data))])
-	}
-	if err != nil {
+	if err := write(w); err != nil {
 		_ = w.Close()
-		return interpretError("save snapshot", err)
-	}
-	if err = w.Close(); err != nil {
-		return interpretError("save snapshot", err)
-	}
-	if err = ctx.Err(); err != nil {
 		return err
 	}
-	return interpretError("save snapshot", db.Ingest(ctx, []string{path}))
+	if err := w.Close(); err != nil {
+		return interpretError(op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return interpretError(op, db.Ingest(ctx, []string{path}))
 }

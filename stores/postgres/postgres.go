@@ -197,22 +197,17 @@ func (l *Log) AppendAt(ctx context.Context, after uint64, batch []events.Event) 
 // append appends batch after the head; when cond is set, only if the head is
 // after.
 func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after uint64) (uint64, error) {
-	op := "append"
-	if cond {
-		op = fmt.Sprintf("append at %d", after)
-	}
-	if len(batch) == 0 {
-		return 0, stores.ErrEmptyBatch
-	}
-	if l.closed.Load() {
-		return 0, fmt.Errorf("postgres: %s: %w", op, stores.ErrClosed)
-	}
-	if len(batch) > math.MaxInt32 {
-		return 0, fmt.Errorf("postgres: %s: %d events in one batch is more than a row can count", op, len(batch))
-	}
-	data, err := events.MarshalBatch(nil, batch)
+	op, data, err := stores.PrepareAppend("postgres", batch, cond, after, func(op string) error {
+		if l.closed.Load() {
+			return fmt.Errorf("postgres: %s: %w", op, stores.ErrClosed)
+		}
+		if len(batch) > math.MaxInt32 {
+			return fmt.Errorf("postgres: %s: %d events in one batch is more than a row can count", op, len(batch))
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: %s: %w", op, err)
+		return 0, err
 	}
 	if cond && after > math.MaxInt64 {
 		// The head is a BIGINT: it cannot be after.

@@ -57,18 +57,11 @@ func lockKey(purpose, name string) int64 {
 	return int64(h.Sum64())
 }
 
-// migration is one schema version: statements run in order, in the
-// migrating transaction.
-type migration struct {
-	version int
-	stmts   []string
-}
-
 // migrations returns every schema version in order. Append new versions;
 // never edit one that has shipped.
-func migrations(t tables) []migration {
-	return []migration{
-		{version: 1, stmts: []string{
+func migrations(t tables) []stores.Migration {
+	return []stores.Migration{
+		{Version: 1, Stmts: []string{
 			`CREATE TABLE ` + t.batches + ` (
 				first_pos BIGINT PRIMARY KEY CHECK (first_pos >= 1),
 				n         INT    NOT NULL CHECK (n >= 1),
@@ -89,6 +82,12 @@ func migrations(t tables) []migration {
 	}
 }
 
+// schema is the log's versioned schema.
+func (l *Log) schema() stores.Schema {
+	return stores.Schema{Backend: "postgres", Log: l.name, Versions: migrations(l.t),
+		Record: `INSERT INTO ` + l.t.migrations + ` (version) VALUES ($1)`}
+}
+
 // migrate brings the log's schema to the newest version this build knows.
 // It runs in one transaction holding an advisory lock on the name, so
 // concurrent Opens apply each version exactly once.
@@ -104,24 +103,12 @@ func (l *Log) migrate(ctx context.Context) error {
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+l.t.migrations).Scan(&current); err != nil {
 			return l.interpretError("migrate: read version", err)
 		}
-		ms := migrations(l.t)
-		if latest := ms[len(ms)-1].version; current > latest {
-			return fmt.Errorf("postgres: migrate: log %q has schema version %d, newer than this build's %d", l.name, current, latest)
-		}
-		for _, m := range ms {
-			if m.version <= current {
-				continue
+		return l.schema().Migrate(current, func(op, stmt string, args ...any) error {
+			if _, err := tx.Exec(ctx, stmt, args...); err != nil {
+				return l.interpretError(op, err)
 			}
-			for _, s := range m.stmts {
-				if _, err := tx.Exec(ctx, s); err != nil {
-					return l.interpretError(fmt.Sprintf("migrate: version %d", m.version), err)
-				}
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO `+l.t.migrations+` (version) VALUES ($1)`, m.version); err != nil {
-				return l.interpretError(fmt.Sprintf("migrate: record version %d", m.version), err)
-			}
-		}
-		return nil
+			return nil
+		})
 	})
 }
 

@@ -131,19 +131,14 @@ func (l *Log) AppendAt(ctx context.Context, after uint64, batch []events.Event) 
 // append appends batch after the head; when cond is set, only if the head is
 // after.
 func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after uint64) (uint64, error) {
-	op := "append"
-	if cond {
-		op = fmt.Sprintf("append at %d", after)
-	}
-	if len(batch) == 0 {
-		return 0, stores.ErrEmptyBatch
-	}
-	if l.closed.Load() {
-		return 0, stores.ErrClosed
-	}
-	data, err := events.MarshalBatch(nil, batch)
+	op, data, err := stores.PrepareAppend("redis", batch, cond, after, func(string) error {
+		if l.closed.Load() {
+			return stores.ErrClosed
+		}
+		return nil
+	})
 	if err != nil {
-		return 0, fmt.Errorf("redis: %s: %w", op, err)
+		return 0, err
 	}
 	args := []any{len(batch), data}
 	if cond {

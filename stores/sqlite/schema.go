@@ -40,18 +40,11 @@ func tablesFor(name string) tables {
 	}
 }
 
-// migration is one schema version: statements run in order, in the
-// migrating transaction.
-type migration struct {
-	version int
-	stmts   []string
-}
-
 // migrations returns every schema version in order. Append new versions;
 // never edit one that has shipped.
-func migrations(t tables) []migration {
-	return []migration{
-		{version: 1, stmts: []string{
+func migrations(t tables) []stores.Migration {
+	return []stores.Migration{
+		{Version: 1, Stmts: []string{
 			`CREATE TABLE ` + t.batches + ` (
 				first_pos INTEGER PRIMARY KEY CHECK (first_pos >= 1),
 				n         INTEGER NOT NULL CHECK (n >= 1),
@@ -65,6 +58,12 @@ func migrations(t tables) []migration {
 			) STRICT`,
 		}},
 	}
+}
+
+// schema is the log's versioned schema.
+func (l *Log) schema() stores.Schema {
+	return stores.Schema{Backend: "sqlite", Log: l.name, Versions: migrations(l.t),
+		Record: `INSERT INTO ` + l.t.migrations + ` (version) VALUES (?)`}
 }
 
 // migrate brings the log's schema to the newest version this build knows, in
@@ -86,22 +85,14 @@ func (l *Log) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+l.t.migrations).Scan(&current); err != nil {
 		return l.interpretError("migrate: read version", true, err)
 	}
-	ms := migrations(l.t)
-	if latest := ms[len(ms)-1].version; current > latest {
-		return fmt.Errorf("sqlite: migrate: log %q has schema version %d, newer than this build's %d", l.name, current, latest)
-	}
-	for _, m := range ms {
-		if m.version <= current {
-			continue
+	err = l.schema().Migrate(current, func(op, stmt string, args ...any) error {
+		if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+			return l.interpretError(op, true, err)
 		}
-		for _, s := range m.stmts {
-			if _, err := tx.ExecContext(ctx, s); err != nil {
-				return l.interpretError(fmt.Sprintf("migrate: version %d", m.version), true, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+l.t.migrations+` (version) VALUES (?)`, m.version); err != nil {
-			return l.interpretError(fmt.Sprintf("migrate: record version %d", m.version), true, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return l.interpretError("migrate: commit", true, err)

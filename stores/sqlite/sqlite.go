@@ -264,19 +264,9 @@ func (l *Log) AppendAt(ctx context.Context, after uint64, batch []events.Event) 
 // append appends batch after the head; when cond is set, only if the head is
 // after.
 func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after uint64) (uint64, error) {
-	op := "append"
-	if cond {
-		op = fmt.Sprintf("append at %d", after)
-	}
-	if len(batch) == 0 {
-		return 0, stores.ErrEmptyBatch
-	}
-	if err := l.writable(op); err != nil {
-		return 0, err
-	}
-	data, err := events.MarshalBatch(nil, batch)
+	op, data, err := stores.PrepareAppend("sqlite", batch, cond, after, l.writable)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+		return 0, err
 	}
 	l.wmu.Lock()
 	first, err := l.appendTx(ctx, len(batch), data, cond, after)

@@ -154,7 +154,7 @@ func TestMigrateConcurrentOpen(t *testing.T) {
 		t.Fatalf("migrations table holds versions %v, want each of %d versions once", versions, len(ms))
 	}
 	for i, v := range versions {
-		if v != ms[i].version {
+		if v != ms[i].Version {
 			t.Fatalf("migrations table holds versions %v", versions)
 		}
 	}
