@@ -151,6 +151,10 @@ bench-peers:
 # warm-up stays within +-15% of its level then (bench.CheckPlateau: warm-up
 # is 2 minutes, or the retention age and a quarter and two passes when that
 # is longer, since memory grows until retention first acts).
+# SOAK_RATE: the steady load, tasks enqueued a second (--rate, paced; 0: as
+# fast as the backlog lets the producers, which measures the ceiling: the
+# kept state then follows the machine's throughput, since retention keeps a
+# time window of ended tasks).
 # SOAK_STORE: pebble (a temporary directory), postgres (OMNIQ_TEST_POSTGRES or
 # postgres://root@127.0.0.1:5432/test, in a log of its own) or a store URL.
 # Leaves the report and the curves in SOAK_OUT (soak.json, soak.svg) and
@@ -158,6 +162,7 @@ bench-peers:
 SOAK_DURATION  ?= 30m
 SOAK_RETENTION ?= 2m
 SOAK_INTERVAL  ?= 60s
+SOAK_RATE      ?= 10000
 SOAK_STORE     ?= pebble
 SOAK_OUT       ?= bench/out
 SOAK_ARGS      ?=
@@ -166,7 +171,7 @@ soak:
 	$(GO) build -o $(SOAK_OUT)/ ./cmd/omniqd ./bench/cmd/benchchart
 	@case '$(SOAK_STORE)' in pebble) store=pebble:// ;; postgres) store="$${OMNIQ_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/test}" ;; *) store='$(SOAK_STORE)' ;; esac; \
 	$(SOAK_OUT)/omniqd bench --store "$$store" --mode continuous --api work-batch --batch 500 --workers 64 \
-		--duration $(SOAK_DURATION) --retention $(SOAK_RETENTION) --interval $(SOAK_INTERVAL) \
+		--rate $(SOAK_RATE) --duration $(SOAK_DURATION) --retention $(SOAK_RETENTION) --interval $(SOAK_INTERVAL) \
 		--probe -1 --no-recovery --check-plateau --json $(SOAK_ARGS) >$(SOAK_OUT)/soak.json; rc=$$?; \
 	[ -s $(SOAK_OUT)/soak.json ] && $(SOAK_OUT)/benchchart -curves $(SOAK_OUT)/soak.json -out $(SOAK_OUT)/soak.svg; \
 	exit $$rc

@@ -59,6 +59,55 @@ func TestTaskTime(t *testing.T) {
 	}
 }
 
+// TestRate: with Config.Rate the producers offer a steady load: however
+// fast the engine, they enqueue no more than the pace allows (one batch of
+// burst, then Rate a second, counted from a little before the run began to
+// a little after it ended). Unpaced, this run enqueues many times that.
+func TestRate(t *testing.T) {
+	cfg := tiny(ModeContinuous, APIWorkBatch)
+	cfg.Duration, cfg.Rate = 500*time.Millisecond, 400
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, cfg, rep)
+	if most := float64(cfg.Batch) + float64(cfg.Rate)*(rep.WorkSeconds+0.5); float64(rep.Enqueued) > most || rep.Rate != cfg.Rate {
+		t.Fatalf("enqueued %d tasks in %.2fs at a rate of %d/s (report's rate %d), want at most %.0f", rep.Enqueued, rep.WorkSeconds, cfg.Rate, rep.Rate, most)
+	}
+}
+
+// TestAdmitTakesWholeCalls: producers take a call's gate tokens all at once,
+// so three producers of 50 on a gate of 100 end with two calls admitted, not
+// three with parts of theirs and none able to go on.
+func TestAdmitTakesWholeCalls(t *testing.T) {
+	for range 200 {
+		r := &runner{gate: make(chan struct{}, 100)}
+		stop := make(chan struct{})
+		admitted := make(chan bool, 3)
+		for range 3 {
+			go func() { admitted <- r.admit(50, stop, nil) }()
+		}
+		var got int
+		for range 2 {
+			select {
+			case ok := <-admitted:
+				if ok {
+					got++
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("two calls of 50 never got in on a gate of 100 (%d tokens taken): the producers hold parts of their calls", len(r.gate))
+			}
+		}
+		close(stop)
+		if <-admitted {
+			got++
+		}
+		if got != 2 || len(r.gate) != 100 {
+			t.Fatalf("%d calls of 50 admitted on a gate of 100, %d tokens held; want 2 and 100", got, len(r.gate))
+		}
+	}
+}
+
 func checkReport(t *testing.T, cfg Config, rep *Report) {
 	t.Helper()
 	if rep.Mode != cfg.Mode || rep.API != cfg.API || rep.Workers != cfg.Workers {
@@ -154,17 +203,19 @@ func TestTemporaryStore(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for name, c := range map[string]Config{
-		"mode":      {Mode: "sideways"},
-		"api":       {API: "telepathy"},
-		"jobs":      {Jobs: -1},
-		"workers":   {Workers: -2},
-		"backlog":   {Batch: 500, Backlog: 10},
-		"fraction":  {ScheduledFraction: 1.5},
-		"no scheme": {Store: "/var/lib/omniq"},
-		"nodes":     {Nodes: -1},
-		"task time": {TaskTime: -time.Millisecond},
-		"pebble×2":  {Store: "pebble://", Nodes: 2},
-		"file×3":    {Store: "file:///var/lib/omniq", Nodes: 3},
+		"mode":            {Mode: "sideways"},
+		"api":             {API: "telepathy"},
+		"jobs":            {Jobs: -1},
+		"workers":         {Workers: -2},
+		"backlog":         {Batch: 500, Backlog: 10},
+		"fraction":        {ScheduledFraction: 1.5},
+		"no scheme":       {Store: "/var/lib/omniq"},
+		"nodes":           {Nodes: -1},
+		"task time":       {TaskTime: -time.Millisecond},
+		"pebble×2":        {Store: "pebble://", Nodes: 2},
+		"file×3":          {Store: "file:///var/lib/omniq", Nodes: 3},
+		"rate":            {Mode: ModeContinuous, Rate: -1},
+		"rate, burn-down": {Rate: 1000},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c.Store = cmpOr(c.Store, "memory://")

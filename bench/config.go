@@ -99,6 +99,12 @@ type Config struct {
 	// Backlog bounds enqueued-but-not-worked tasks in a continuous run
 	// (default 20,000), as River's continuous mode keeps a bounded pool.
 	Backlog int
+	// Rate, when positive, is the steady load of a continuous run: the
+	// producers together enqueue at most Rate tasks a second, paced evenly
+	// (a batch waits for its share; no burst beyond one batch per
+	// producer), still within Backlog. 0: as fast as Backlog lets them,
+	// which measures the ceiling rather than a steady load.
+	Rate int
 	// Interval: a continuous run samples its throughput, resident set, heap
 	// in use and the engine's hot and cold task counts every Interval
 	// (default 10s) into Report.Intervals, and reports each as a progress
@@ -196,6 +202,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: batch %d must be positive", ErrConfig, c.Batch)
 	case c.Interval < 0:
 		return fmt.Errorf("%w: interval %s must be positive", ErrConfig, c.Interval)
+	case c.Rate < 0:
+		return fmt.Errorf("%w: rate %d must not be negative", ErrConfig, c.Rate)
+	case c.Rate > 0 && c.Mode != ModeContinuous:
+		return fmt.Errorf("%w: rate %d applies to a continuous run only (mode %s)", ErrConfig, c.Rate, c.Mode)
 	case c.Backlog < c.Batch:
 		return fmt.Errorf("%w: backlog %d must be at least the batch size %d", ErrConfig, c.Backlog, c.Batch)
 	case c.ProbeRate < 1:

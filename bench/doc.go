@@ -7,7 +7,8 @@
 //     then start the workers and time the drain. The insert phase also
 //     measures heap bytes per pending task.
 //   - continuous (ModeContinuous): producers and workers run together for
-//     Duration; producers keep at most Backlog tasks outstanding. The run
+//     Duration; producers keep at most Backlog tasks outstanding, and with
+//     Rate enqueue at most that many a second (a steady load). The run
 //     is sampled every Interval (throughput, resident set, heap in use, the
 //     engine's hot and cold tasks) into Report.Intervals; CheckPlateau holds
 //     that curve to the soak bounds and WriteCurves draws it.

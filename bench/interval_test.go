@@ -270,6 +270,22 @@ func TestCheckPlateauSettle(t *testing.T) {
 	if p := CheckPlateau(late, RetentionSettle(2*time.Minute)); !p.OK() || p.WarmUpSeconds != 300 || p.MaxRSS != 3400*mib {
 		t.Fatalf("a late first compaction: %+v, want warm-up to 5:00 and the plateau held at 3400 MiB", p)
 	}
+	// A curve of minutes whose first minute after warm-up was its lowest
+	// (the peaks, in tenths of a MiB, of a 30-minute Pebble soak at a steady
+	// load, whose ticks ran a millisecond late every other minute): the
+	// level is the median of five minutes (472.0 MiB, from which the highest
+	// minute is 10% off), not that one minute (451.2 MiB: 15.1% off).
+	soak := flat(30, 60, 580_000, 0)
+	for i, peak := range []uint64{1839, 4420, 8158, 4512, 4770, 4788, 4720, 4684, 5086, 4878, 5065, 5143, 5067, 4974, 5192, 4993, 5011, 5042, 4877, 4891, 5186, 4972, 5043, 4983, 4969, 5021, 5021, 5051, 5103, 5017} {
+		soak[i].PeakRSS = peak * mib / 10
+		if i%2 == 0 {
+			soak[i].At += 0.001
+		}
+	}
+	soak[2].Compactions = 1
+	if p := CheckPlateau(soak, RetentionSettle(2*time.Minute)); !p.OK() || p.BaseRSS != 4720*mib/10 || p.MaxRSS != 5192*mib/10 {
+		t.Fatalf("steady soak: %+v, want the plateau held at a level of 472.0 MiB", p)
+	}
 	if RetentionSettle(0) != 0 || RetentionSettle(-time.Second) != 0 {
 		t.Fatal("no retention needs no settling")
 	}

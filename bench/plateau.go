@@ -22,6 +22,10 @@ const (
 	PlateauRSSBand = 0.15
 	// plateauMinIntervals: a curve with fewer samples is too coarse to judge.
 	plateauMinIntervals = 8
+	// plateauLevelIntervals: the level after warm-up is the median of at
+	// least this many intervals (more when the window holds more), so that
+	// with minute-long intervals one low or high minute is not the level.
+	plateauLevelIntervals = 5
 )
 
 // Plateau is the verdict of CheckPlateau on a continuous run's intervals.
@@ -40,7 +44,8 @@ type Plateau struct {
 	// longer when the run's retention needs longer to act (see
 	// CheckPlateau's settle), up to half the run.
 	// BaseRSS is the resident set's level after warm-up (the median of the
-	// intervals in the window that starts there); MinRSS and MaxRSS bound
+	// intervals in the window that starts there, and of at least
+	// plateauLevelIntervals of them); MinRSS and MaxRSS bound
 	// the intervals from warm-up on, and Deviation is the larger of their
 	// distances from BaseRSS, as a share of it.
 	WarmUpSeconds float64 `json:"warm_up_seconds"`
@@ -57,7 +62,8 @@ type Plateau struct {
 // run) drains at least PlateauMinDrain of what the second window drained,
 // and from the end of warm-up (two minutes, or a quarter of a shorter run)
 // on, every interval's resident set is within ±PlateauRSSBand of its level
-// after warm-up: the median over the window that follows warm-up. Warm-up
+// after warm-up: the median over the window that follows warm-up, or over
+// its first five intervals when the window holds fewer. Warm-up
 // lasts at least settle, capped at half the run: with retention, ended tasks
 // are kept for its age before a pass removes them, so memory cannot level
 // off before the age plus a pass or two (see RetentionSettle); and it lasts
@@ -104,7 +110,7 @@ func CheckPlateau(ivs []Interval, settle time.Duration) *Plateau {
 	}
 	var level []uint64
 	for _, s := range ivs[base:] {
-		if s.At-ivs[base].At <= window {
+		if s.At-ivs[base].At <= window || len(level) < plateauLevelIntervals {
 			level = append(level, s.rss())
 		}
 	}

@@ -21,7 +21,10 @@ type Report struct {
 	Batch     int    `json:"batch,omitempty"`
 	// TaskTime: how long each handler waited (Config.TaskTime), 0 for none.
 	TaskTimeMs float64 `json:"task_time_ms,omitempty"`
-	GoMaxProc  int     `json:"gomaxprocs"`
+	// Rate: the steady load a continuous run offered (Config.Rate), tasks a
+	// second; 0 when its producers ran as fast as the backlog let them.
+	Rate      int `json:"rate,omitempty"`
+	GoMaxProc int `json:"gomaxprocs"`
 
 	// Nodes: engines that shared the log (Config.Nodes); Shared says
 	// whether the store takes conditional appends, so that the engines ran
@@ -149,6 +152,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	row("store", "%s", r.Store)
 	row("mode / api", "%s / %s (workers %d, producers %d, batch %d, GOMAXPROCS %d)", r.Mode, r.API, r.Workers, r.Producers, r.Batch, r.GoMaxProc)
+	if r.Rate > 0 {
+		row("offered load", "%s tasks/s, paced", thousands(float64(r.Rate)))
+	}
 	if r.TaskTimeMs > 0 {
 		row("task time", "%.1f ms per task (per lease with batch), waiting", r.TaskTimeMs)
 	}
@@ -242,7 +248,7 @@ func thousands(f float64) string {
 func seconds(d time.Duration) float64 { return d.Seconds() }
 
 func newReport(c Config, store string) *Report {
-	r := &Report{Store: store, Mode: c.Mode, API: c.API, Workers: c.Workers, Producers: c.Producers, GoMaxProc: runtime.GOMAXPROCS(0), Nodes: c.Nodes, TaskTimeMs: ms(c.TaskTime)}
+	r := &Report{Store: store, Mode: c.Mode, API: c.API, Workers: c.Workers, Producers: c.Producers, GoMaxProc: runtime.GOMAXPROCS(0), Nodes: c.Nodes, TaskTimeMs: ms(c.TaskTime), Rate: c.Rate}
 	if c.Mode == ModeContinuous {
 		r.IntervalSeconds = seconds(c.Interval)
 	}

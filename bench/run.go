@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -175,6 +176,7 @@ type runner struct {
 	target    int64         // burn-down: drained closes when worked reaches it
 	drained   chan struct{} // closed when worked reaches target
 	gate      chan struct{} // continuous: one token per outstanding task
+	gateMu    sync.Mutex    // held by the producer taking a call's tokens
 
 	load, idle, late samples
 }

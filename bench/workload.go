@@ -9,16 +9,25 @@ import (
 	"sync/atomic"
 	"time"
 
+	xrate "golang.org/x/time/rate"
+
 	"github.com/omniq/omniq/engine"
 )
 
 // produce enqueues main-phase tasks from cfg.Producers goroutines, dealt
 // round-robin over the nodes: n of them, or, with n < 0, until stop is
-// closed, holding one gate token per task.
+// closed, holding one gate token per task; with Config.Rate, at that pace.
 func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) error {
 	size := 1
 	if r.cfg.API.batchEnqueue() {
 		size = r.cfg.Batch
+	}
+	var pace *xrate.Limiter
+	if r.cfg.Rate > 0 && n < 0 {
+		// The burst is one call's tasks, so that a producer that fell behind
+		// (the gate was full) does not catch up in a rush: the offered load
+		// stays at most Rate whatever the engine did before.
+		pace = xrate.NewLimiter(xrate.Limit(r.cfg.Rate), size)
 	}
 	var next atomic.Int64
 	err := fanOut(ctx, r.cfg.Producers, func(ctx context.Context, p int) error {
@@ -32,18 +41,11 @@ func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) err
 				}
 				k = int(min(int64(size), n-i))
 			}
-			if r.gate != nil {
-				for j := range k {
-					select {
-					case r.gate <- struct{}{}:
-					case <-stop:
-						r.release(j)
-						return nil
-					case <-ctx.Done():
-						r.release(j)
-						return nil
-					}
-				}
+			if pace != nil && !waitPace(ctx, pace, k, stop) {
+				return nil
+			}
+			if r.gate != nil && !r.admit(k, stop, ctx.Done()) {
+				return nil
 			}
 			if err := r.enqueue(ctx, e, k); err != nil {
 				if ctx.Err() != nil {
@@ -58,6 +60,44 @@ func (r *runner) produce(ctx context.Context, n int64, stop <-chan struct{}) err
 		return ctx.Err()
 	}
 	return err
+}
+
+// waitPace waits for k tasks' share of the pace; false when stop or ctx
+// ended the wait first.
+func waitPace(ctx context.Context, pace *xrate.Limiter, k int, stop <-chan struct{}) bool {
+	res := pace.ReserveN(time.Now(), k)
+	t := time.NewTimer(res.Delay())
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+	case <-ctx.Done():
+	}
+	res.Cancel()
+	return false
+}
+
+// admit takes k gate tokens for one call's tasks, all or none: false when
+// stop or done came first. One producer takes its tokens at a time, so
+// producers that each hold part of a batch cannot fill the gate between them
+// with none able to enqueue (a backlog smaller than the producers' batches
+// together would stall the run).
+func (r *runner) admit(k int, stop, done <-chan struct{}) bool {
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
+	for j := range k {
+		select {
+		case r.gate <- struct{}{}:
+		case <-stop:
+			r.release(j)
+			return false
+		case <-done:
+			r.release(j)
+			return false
+		}
+	}
+	return true
 }
 
 func (r *runner) release(k int) {

@@ -33,6 +33,7 @@ func runBench(ctx context.Context, args []string) (err error) {
 	fs.IntVar(&c.Batch, "batch", d.Batch, "tasks per EnqueueBatch, DequeueWait and CompleteBatch (batch API and recovery; EnqueueBatch only with work-batch)")
 	fs.DurationVar(&c.TaskTime, "task-time", 0, "how long each task's handler waits, as one blocked on I/O would (batch: once per lease) (0: a no-op handler)")
 	fs.IntVar(&c.Backlog, "backlog", d.Backlog, "continuous: most tasks enqueued and not yet worked")
+	fs.IntVar(&c.Rate, "rate", 0, "continuous: a steady load of at most this many tasks enqueued a second, paced evenly (0: as fast as --backlog lets the producers)")
 	fs.DurationVar(&c.Interval, "interval", d.Interval, "continuous: report throughput, RSS, heap in use and hot/cold tasks every interval (a line each, and in the report)")
 	fs.DurationVar(&c.Retention, "retention", 0, "engine retention age: ended tasks older than it are archived (engine/archive) into a temporary directory, checked every twentieth of it (1s to 1m) (0: the engine's default; negative: keep everything)")
 	checkPlateau := fs.Bool("check-plateau", false, fmt.Sprintf("continuous: after the run, fail unless its last minute (or last quarter of a shorter run) drained at least %.0f%% of its second, and RSS after warm-up (2m, or a quarter of a shorter run) stayed within ±%.0f%% of its level then", 100*bench.PlateauMinDrain, 100*bench.PlateauRSSBand))
