@@ -229,3 +229,48 @@ func TestWorkFailsAnUnstorableResult(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestHeartbeatBatch: one call extends every current lease it names by the
+// lease timeout in one append, and answers each task on its own: a wrong
+// attempt is stale, an unknown id not found, a nil task invalid, and none of
+// those changes anything.
+func TestHeartbeatBatch(t *testing.T) {
+	forEachStore(t, func(t *testing.T, sc storeCase) {
+		f := newFixture(t, sc)
+		for _, id := range []string{"a", "b", "c"} {
+			f.enqueue(&engine.Task{ID: id, Func: "f"})
+		}
+		a, b := f.dequeue(""), f.dequeue("")
+		f.advance(10 * time.Second)
+		stale := *b
+		stale.Attempt = 5
+		unknown := engine.Task{ID: "nope", Attempt: 1}
+		before := f.head()
+		errs, err := f.e.HeartbeatBatch(f.ctx, []*engine.Task{a, &stale, &unknown, nil, b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) != 5 || errs[0] != nil || !errors.Is(errs[1], engine.ErrStaleLease) || !errors.Is(errs[2], engine.ErrNotFound) ||
+			!errors.Is(errs[3], engine.ErrInvalidArgument) || errs[4] != nil {
+			t.Fatalf("per-task answers %v, want nil, stale, not found, invalid, nil", errs)
+		}
+		if got := f.head() - before; got != 2 {
+			t.Fatalf("the batch appended %d events, want the 2 heartbeats", got)
+		}
+		want := start.Add(40 * time.Second)
+		for _, task := range []*engine.Task{a, b} {
+			got, err := f.e.GetTask(f.ctx, task.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !task.LeaseDeadline.Equal(want) || !got.LeaseDeadline.Equal(want) || got.State != engine.StateRunning {
+				t.Fatalf("%s: lease until %v (the log: %v, %s), want %v", task.ID, task.LeaseDeadline, got.LeaseDeadline, got.State, want)
+			}
+		}
+		// The old deadline passes; the extended leases hold.
+		f.advance(25 * time.Second)
+		if f.state("a") != engine.StateRunning || f.state("b") != engine.StateRunning {
+			t.Fatalf("after the old deadline: a %s, b %s, want both running", f.state("a"), f.state("b"))
+		}
+	})
+}
