@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any, Iterable
+from datetime import datetime
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from . import _values
 from ._daemon import Daemon
 from ._http import HTTPClient
-from .errors import Archived, TaskNotFound
+from .errors import Archived, InvalidValue, TaskNotFound
 from .models import task as _task
 from .models.task import Task
 
@@ -29,6 +30,50 @@ def _wait(wait: float | None) -> dict[str, str]:
     if not wait:
         return {}
     return {"wait": f"{int(float(wait) * 1000)}ms"}
+
+
+class TaskPage(NamedTuple):
+    """One page of list_tasks: the tasks, in id order, and the cursor of
+    the next page, None only at the end. A page may hold fewer tasks than
+    its limit, none even, while more follow (the daemon bounds the work of
+    one page): go on while next_cursor is not None."""
+
+    tasks: list[Task]
+    next_cursor: str | None
+
+
+def list_query(*, queue: str | None = None, state: str | None = None, func: Any = None,
+               search: str | None = None, enqueued_after: datetime | None = None,
+               enqueued_before: datetime | None = None, cursor: str | None = None,
+               limit: int | None = None) -> dict[str, str]:
+    """The query of GET /v1/tasks for these filters (None, or an empty
+    string: not filtered).
+    InvalidValue for a filter of the wrong type; the daemon checks the
+    values (a state it does not know, a limit out of 1..1000, a search
+    text over 256 bytes, enqueued_before not after enqueued_after) and
+    answers InvalidArgument."""
+    q: dict[str, str] = {}
+    for key, name, v in (("queue", "queue", queue), ("state", "state", state), ("q", "search", search),
+                         ("cursor", "cursor", cursor)):
+        if v is None:
+            continue
+        if not isinstance(v, str):
+            raise InvalidValue(f"{name} must be a str, not {type(v).__name__}")
+        if v:
+            q[key] = v
+    if func is not None:
+        q["func"] = _task.func_name(func)
+    for key, v in (("enqueued_after", enqueued_after), ("enqueued_before", enqueued_before)):
+        if v is None:
+            continue
+        if not isinstance(v, datetime):
+            raise InvalidValue(f"{key} must be a datetime, not {type(v).__name__}")
+        q[key] = _values.format_time(v)
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise InvalidValue(f"limit must be an int, not {type(limit).__name__}")
+        q["limit"] = str(limit)
+    return q
 
 
 class Core:
@@ -165,6 +210,28 @@ class Core:
     def stats(self) -> dict[str, Any]:
         _, ans = self.http.request("GET", "/v1/stats")
         return ans
+
+    # -- listing ---------------------------------------------------------------
+    def list_tasks(self, **filters: Any) -> TaskPage:
+        """GET /v1/tasks: one page (list_query names the filters)."""
+        _, ans = self.http.request("GET", "/v1/tasks", query=list_query(**filters))
+        ans = ans or {}
+        return TaskPage([Task.from_wire(t) for t in ans.get("tasks") or []], ans.get("next_cursor") or None)
+
+    def iter_tasks(self, **filters: Any) -> Iterator[Task]:
+        """Every task that matches, page after page from filters' cursor,
+        until the daemon's cursor is empty. The filters are checked before
+        the first request."""
+        list_query(**filters)
+        return self._pages(filters)
+
+    def _pages(self, filters: dict[str, Any]) -> Iterator[Task]:
+        while True:
+            page = self.list_tasks(**filters)
+            yield from page.tasks
+            if page.next_cursor is None:
+                return
+            filters = {**filters, "cursor": page.next_cursor}
 
     def close(self) -> None:
         if self.closed:

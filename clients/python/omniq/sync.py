@@ -10,9 +10,10 @@ not async.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Iterable
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator
 
-from ._core import Core
+from ._core import Core, TaskPage
 from .models.task import Task
 
 
@@ -83,6 +84,27 @@ class Queue:
 
     def stats(self) -> dict[str, Any]:
         return self._core.stats()
+
+    def list_tasks(self, *, queue: str | None = None, state: str | None = None, func: Any = None,
+                   search: str | None = None, enqueued_after: datetime | None = None,
+                   enqueued_before: datetime | None = None, cursor: str | None = None,
+                   limit: int | None = None) -> TaskPage:
+        """One page of the tasks that match: a TaskPage(tasks, next_cursor),
+        next_cursor None only at the end (see
+        omniq.queue.base.OmniQDTaskQueue.list_tasks for the filters)."""
+        return self._core.list_tasks(queue=queue, state=state, func=func, search=search,
+                                     enqueued_after=enqueued_after, enqueued_before=enqueued_before,
+                                     cursor=cursor, limit=limit)
+
+    def iter_tasks(self, *, queue: str | None = None, state: str | None = None, func: Any = None,
+                   search: str | None = None, enqueued_after: datetime | None = None,
+                   enqueued_before: datetime | None = None, cursor: str | None = None,
+                   limit: int | None = None) -> Iterator[Task]:
+        """Every task that matches, a page of ``limit`` fetched at a time
+        until the end; bad filters raise at the call, before any request."""
+        return self._core.iter_tasks(queue=queue, state=state, func=func, search=search,
+                                     enqueued_after=enqueued_after, enqueued_before=enqueued_before,
+                                     cursor=cursor, limit=limit)
 
     def work(self, concurrency: int = 1, *, queues: list[str] | tuple[str, ...] = ("default",),
              handlers: dict[str, Callable[..., Any]] | None = None, **kw: Any) -> None:

@@ -56,6 +56,64 @@ def log_name() -> str:
     return "pyt_" + uuid.uuid4().hex[:12]
 
 
+# Logs on a shared server (PostgreSQL tables, Redis keys, NATS streams) the
+# run created and has not dropped yet, by store URL. A queue opened by
+# open_queue drops its log when it closes, once its omniqd has stopped;
+# what a test left open is dropped at exit.
+_undropped: set[str] = set()
+
+
+def drop_log(store_url: str) -> None:
+    """Drop the log store_url names (stores.Dropper, through the Go
+    helper). No daemon may still run on it."""
+    if store_url not in _undropped:
+        return
+    r = subprocess.run([gohelper(), "drop", store_url], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"gohelper drop {store_url} failed:\n{r.stderr}")
+    _undropped.discard(store_url)
+
+
+def leftovers(store_url: str) -> list[str]:
+    """What the server of store_url holds of its log: table names, keys or
+    stream names; empty once the log is dropped."""
+    r = subprocess.run([gohelper(), "leftovers", store_url], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"gohelper leftovers {store_url} failed:\n{r.stderr}")
+    return r.stdout.split()
+
+
+def _drop_all() -> None:
+    if not _undropped:
+        return
+    from omniq import _daemon
+    _daemon._stop_all()
+    for u in list(_undropped):
+        try:
+            drop_log(u)
+        except Exception as e:  # at exit: report, go on with the others
+            print(f"support: {e}", file=sys.stderr)
+
+
+atexit.register(_drop_all)  # after the rmtree above is registered: runs before it
+
+
+def _dropping(cls, *args, **kw):
+    """An instance of a subclass of the queue class cls whose close drops
+    the log after stopping its omniqd."""
+    class Dropping(cls):
+        def close(self):
+            try:
+                super().close()
+            finally:
+                drop_log(self.store_url)
+
+    Dropping.__name__ = Dropping.__qualname__ = cls.__name__
+    q = Dropping(*args, **kw)
+    _undropped.add(q.store_url)
+    return q
+
+
 # name -> (env variable or None, factory(serve_args) -> async queue)
 def _memory(serve_args):
     from omniq.queue import MemoryTaskQueue
@@ -74,20 +132,21 @@ def _sqlite(serve_args):
 
 def _postgres(serve_args):
     from omniq.queue import PostgreSQLTaskQueue
-    return PostgreSQLTaskQueue(os.environ["OMNIQ_TEST_POSTGRES"], log=log_name(), serve_args=serve_args)
+    return _dropping(PostgreSQLTaskQueue, os.environ["OMNIQ_TEST_POSTGRES"], log=log_name(), serve_args=serve_args)
 
 
 def _redis(serve_args):
     from omniq.queue import RedisTaskQueue
     u = urllib.parse.urlsplit(os.environ["OMNIQ_TEST_REDIS"])
     db = int((u.path or "/0").strip("/") or 0)
-    return RedisTaskQueue(u.hostname or "127.0.0.1", u.port or 6379, db, name=log_name(), serve_args=serve_args)
+    return _dropping(RedisTaskQueue, u.hostname or "127.0.0.1", u.port or 6379, db, name=log_name(),
+                     serve_args=serve_args)
 
 
 def _nats(serve_args):
     from omniq.queue import NATSTaskQueue
     servers = os.environ["OMNIQ_TEST_NATS"].split(",")
-    return NATSTaskQueue(servers, name=log_name(), serve_args=serve_args)
+    return _dropping(NATSTaskQueue, servers, name=log_name(), serve_args=serve_args)
 
 
 BACKENDS = {
@@ -107,6 +166,8 @@ def open_queue(backend: str, serve_args=None):
     if env and not os.environ.get(env):
         raise unittest.SkipTest(f"{env} not set")
     omniqd()
+    if env:
+        gohelper()  # built now: the queue's close drops its log with it
     return factory(serve_args)
 
 

@@ -99,6 +99,24 @@ class _Backend:
                     await run
         asyncio.run(main())
 
+    def test_log_dropped(self):
+        # A log the suite creates on a shared server (PostgreSQL tables,
+        # Redis keys, NATS streams) is gone once its queue is closed.
+        if not support.BACKENDS[self.backend][0]:
+            self.skipTest(f"{self.backend}: not a shared server")
+
+        async def main():
+            async with support.open_queue(self.backend) as q:
+                store = q.store_url
+                await q.enqueue(Task(func="py.drop"))
+                self.assertTrue(support.leftovers(store), "the log is not where the check looks")
+            return store
+        store = asyncio.run(main())
+        self.assertEqual(support.leftovers(store), [])
+        q = support.open_queue(self.backend)
+        q.close()  # the blocking close drops too
+        self.assertEqual(support.leftovers(q.store_url), [])
+
 
 for _name in support.BACKENDS:
     _cls = type(f"Test{_name.capitalize()}Backend", (_Backend, unittest.TestCase), {"backend": _name})

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from typing import Any, Iterable
+from datetime import datetime
+from typing import Any, AsyncIterator, Iterable
 
-from .._core import Core
+from .._core import Core, TaskPage, list_query
 from ..models.task import Task
 
 
@@ -128,12 +129,56 @@ class OmniQDTaskQueue(BaseTaskQueue):
     async def stats(self) -> dict[str, Any]:
         return await self._run(self._core.stats)
 
+    async def list_tasks(self, *, queue: str | None = None, state: str | None = None, func: Any = None,
+                         search: str | None = None, enqueued_after: datetime | None = None,
+                         enqueued_before: datetime | None = None, cursor: str | None = None,
+                         limit: int | None = None) -> TaskPage:
+        """One page of the tasks that match every filter given (GET
+        /v1/tasks), in id order: a TaskPage(tasks, next_cursor).
+
+        ``queue``, ``state`` (as get_task reports it: a delayed pending task
+        is "waiting"), ``func`` (a handler name or a callable), ``search``
+        (tasks whose id, or the JSON text of whose args, kwargs or meta,
+        contains it, ignoring case), ``enqueued_after`` (at or after) and
+        ``enqueued_before`` (strictly before; datetimes, naive meaning UTC).
+        ``limit``: tasks per page, 1 to 1000 (the daemon's default, 50, when
+        None). ``cursor``: the previous page's next_cursor.
+
+        next_cursor is None only at the end; a page may hold fewer than
+        ``limit`` tasks, none even, while more follow. iter_tasks pages for
+        you. InvalidValue for a filter of the wrong type; InvalidArgument
+        for one the daemon refuses (an unknown state, a limit out of range,
+        enqueued_before not after enqueued_after)."""
+        return await self._run(self._core.list_tasks, queue=queue, state=state, func=func, search=search,
+                               enqueued_after=enqueued_after, enqueued_before=enqueued_before,
+                               cursor=cursor, limit=limit)
+
+    async def iter_tasks(self, *, queue: str | None = None, state: str | None = None, func: Any = None,
+                         search: str | None = None, enqueued_after: datetime | None = None,
+                         enqueued_before: datetime | None = None, cursor: str | None = None,
+                         limit: int | None = None) -> AsyncIterator[Task]:
+        """Every task that matches (``async for t in q.iter_tasks(...)``),
+        fetching a page of ``limit`` at a time until the end; the filters
+        are list_tasks'. Pages are cut by id: a task that changes state while
+        the iteration runs is listed once, or not at all when it no longer
+        matches; none is listed twice."""
+        filters = dict(queue=queue, state=state, func=func, search=search, enqueued_after=enqueued_after,
+                       enqueued_before=enqueued_before, cursor=cursor, limit=limit)
+        list_query(**filters)  # bad filters raise at the first step
+        while True:
+            page = await self._run(self._core.list_tasks, **filters)
+            for t in page.tasks:
+                yield t
+            if page.next_cursor is None:
+                return
+            filters["cursor"] = page.next_cursor
+
     def close(self) -> None:
         """Stop using the queue; a backend's own omniqd is stopped."""
         self._core.close()
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self._core.close)
+        await asyncio.to_thread(self.close)
 
     async def __aenter__(self):
         return self

@@ -4,6 +4,8 @@
 //
 //	gohelper enqueue URL QUEUE FUNC ARGS_JSON KWARGS_JSON   prints the task id
 //	gohelper work URL QUEUE N                               runs N tasks, then exits
+//	gohelper drop STORE_URL                                 drops the log on its server
+//	gohelper leftovers STORE_URL                            prints what its server holds of the log
 //
 // work registers "go.add" (the sum of the integer args, as an integer) and
 // "go.describe" (a map describing its args and kwargs, with Go's types).
@@ -29,6 +31,18 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) == 2 && (args[0] == "drop" || args[0] == "leftovers") {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if args[0] == "drop" {
+			return drop(ctx, args[1])
+		}
+		left, err := leftovers(ctx, args[1])
+		for _, s := range left {
+			fmt.Println(s)
+		}
+		return err
+	}
 	if len(args) < 3 {
 		return fmt.Errorf("usage: gohelper enqueue|work URL QUEUE ...")
 	}
