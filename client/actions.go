@@ -82,7 +82,7 @@ func (c *Client) batchAction(ctx context.Context, action string, ids []string) (
 	errs := make([]error, len(ids))
 	for i, r := range got.Results {
 		if r.Error != nil {
-			errs[i] = &Error{Status: StatusOf(r.Error.Code), Code: r.Error.Code, Reason: r.Error.Reason, Message: r.Error.Message}
+			errs[i] = itemError(r.Error)
 		}
 	}
 	return errs, nil

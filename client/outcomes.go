@@ -68,7 +68,7 @@ func (c *Client) FinishBatch(ctx context.Context, outcomes []queue.Outcome, queu
 	for j, i := range sent {
 		a := got.Outcomes[j]
 		if a.Error != nil {
-			errs[i] = &Error{Status: StatusOf(a.Error.Code), Code: a.Error.Code, Reason: a.Error.Reason, Message: a.Error.Message}
+			errs[i] = itemError(a.Error)
 			continue
 		}
 		outcomes[i].Task.State = queue.State(a.State)

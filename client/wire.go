@@ -108,3 +108,9 @@ func ErrorFor(err error) (status int, body ErrorBody) { return wire.ErrorFor(err
 
 // StatusOf returns the HTTP status of an error code (wire.StatusOf).
 func StatusOf(code string) int { return wire.StatusOf(code) }
+
+// itemError is the error of one item of a batch answer (an action on one
+// id, an outcome, a heartbeat), as the whole request's would be.
+func itemError(d *ErrorDetail) error {
+	return &Error{Status: StatusOf(d.Code), Code: d.Code, Reason: d.Reason, Message: d.Message}
+}

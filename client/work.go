@@ -122,7 +122,7 @@ func (c *Client) heartbeats(ctx context.Context, tasks []*queue.Task, sent []int
 	for j, i := range sent {
 		a, t := got.Heartbeats[j], tasks[i]
 		if a.Error != nil {
-			errs[i] = &Error{Status: StatusOf(a.Error.Code), Code: a.Error.Code, Reason: a.Error.Reason, Message: a.Error.Message}
+			errs[i] = itemError(a.Error)
 			continue
 		}
 		t.LeaseDeadline, t.UpdatedAt = a.LeaseDeadline, a.UpdatedAt

@@ -315,13 +315,17 @@ func (e *Engine) Heartbeat(ctx context.Context, task *Task) error {
 	if task == nil {
 		return fmt.Errorf("%w: nil task", ErrInvalidArgument)
 	}
-	return e.submit(ctx, func(tx *txn) error {
-		if _, err := e.leaseCheck(tx, task); err != nil {
-			return err
-		}
-		tx.add(task.ID, &events.TaskHeartbeat{Attempt: task.Attempt, Deadline: events.At(tx.now.Add(e.cfg.leaseTimeout))})
-		return nil
-	}, func() { e.refresh(task) })
+	return e.submit(ctx, func(tx *txn) error { return e.stageHeartbeat(tx, task) }, func() { e.refresh(task) })
+}
+
+// stageHeartbeat stages the extension of task's lease task.Attempt by the
+// lease timeout, or says why not (ErrStaleLease, ErrNotFound, errConflict).
+func (e *Engine) stageHeartbeat(tx *txn, task *Task) error {
+	if _, err := e.leaseCheck(tx, task); err != nil {
+		return err
+	}
+	tx.add(task.ID, &events.TaskHeartbeat{Attempt: task.Attempt, Deadline: events.At(tx.now.Add(e.cfg.leaseTimeout))})
+	return nil
 }
 
 // refresh copies the engine-filled fields of task's record into task.

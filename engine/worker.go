@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/queue"
 	"github.com/omniq/omniq/worker"
 )
@@ -59,14 +58,12 @@ func (e *Engine) HeartbeatBatch(ctx context.Context, tasks []*Task) ([]error, er
 				errs[i] = fmt.Errorf("%w: nil task", ErrInvalidArgument)
 				continue
 			}
-			if _, err := e.leaseCheck(tx, t); err != nil {
+			if err := e.stageHeartbeat(tx, t); err != nil {
 				if errors.Is(err, errConflict) {
 					return err // another command of the batch holds it: the whole heartbeat waits for the next
 				}
 				errs[i] = err
-				continue
 			}
-			tx.add(t.ID, &events.TaskHeartbeat{Attempt: t.Attempt, Deadline: events.At(tx.now.Add(e.cfg.leaseTimeout))})
 		}
 		return nil
 	}, func() {

@@ -81,10 +81,7 @@ func (a *api) actions(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	}
 	for i, err := range errs {
 		if err != nil {
-			_, body := wire.ErrorFor(err)
-			detail := body.Error
-			detail.Message = capMessage(detail.Message)
-			out.Results[i].Error = &detail
+			out.Results[i].Error = itemError(err)
 			continue
 		}
 		if req.Action != wire.ActionDelete {

@@ -43,10 +43,7 @@ func (a *api) heartbeats(w http.ResponseWriter, r *http.Request, q *engine.Engin
 	out := wire.HeartbeatsAnswer{Heartbeats: make([]wire.HeartbeatAnswer, len(tasks))}
 	for i, err := range errs {
 		if err != nil {
-			_, body := wire.ErrorFor(err)
-			detail := body.Error
-			detail.Message = capMessage(detail.Message)
-			out.Heartbeats[i].Error = &detail
+			out.Heartbeats[i].Error = itemError(err)
 			continue
 		}
 		// Extended: the task's fields are the extended lease's.

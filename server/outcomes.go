@@ -83,10 +83,7 @@ func (a *api) outcomes(w http.ResponseWriter, r *http.Request, q *engine.Engine)
 	out := wire.OutcomesAnswer{Outcomes: make([]wire.OutcomeAnswer, len(outcomes))}
 	for i, err := range errs {
 		if err != nil {
-			_, body := wire.ErrorFor(err)
-			detail := body.Error
-			detail.Message = capMessage(detail.Message)
-			out.Outcomes[i].Error = &detail
+			out.Outcomes[i].Error = itemError(err)
 			continue
 		}
 		out.Outcomes[i].State = string(outcomes[i].Task.State)

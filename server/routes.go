@@ -618,6 +618,16 @@ func (a *api) writeErrorBody(w http.ResponseWriter, _ *http.Request, status int,
 // refuse, and a hostile megabyte should not come back in the answer.
 const maxMessage = 1024
 
+// itemError is the error of one item of a batch route's answer (an action
+// on one id, an outcome, a heartbeat): its code as a whole request's error
+// would have it, its message capped.
+func itemError(err error) *wire.ErrorDetail {
+	_, body := wire.ErrorFor(err)
+	detail := body.Error
+	detail.Message = capMessage(detail.Message)
+	return &detail
+}
+
 // capMessage cuts msg to maxMessage bytes, on a character boundary.
 func capMessage(msg string) string {
 	if len(msg) <= maxMessage {
