@@ -12,7 +12,7 @@
 // their outcomes, and returns nil.
 //
 // While its handlers are quick (each of the last quickRun finished within
-// quickHandler), a pool leases up to leaseAhead-1 times Concurrency tasks
+// quickHandler), a pool leases up to LeaseAhead-1 times Concurrency tasks
 // ahead of its free slots, so that a slot that frees starts the next task
 // at once instead of waiting a round trip for it, and each request carries
 // more tasks. One slow handler stops the leasing ahead until quick ones come
@@ -75,7 +75,25 @@ type Config struct {
 	// retried, as the source asks (0: the backoff decides).
 	RetryAfter func(error) time.Duration
 	Logger     *slog.Logger
+	// LeaseAhead: while handlers are quick, the pool keeps up to
+	// LeaseAhead times Concurrency tasks out, running and held (0:
+	// DefaultLeaseAhead; 1: none held). A source whose requests are cheap
+	// in-process calls batching into one log append gains from more: see
+	// the engine's Work.
+	LeaseAhead int
+	// MaxLease bounds the tasks one request leases (0: DefaultMaxLease,
+	// omniqd's bound on one request).
+	MaxLease int
 }
+
+// The bounds a Config leaves at 0 get. Against PostgreSQL at Concurrency
+// 64, the remote pool's defaults were measured against 2 (3 drained a
+// median 17% more over 35 interleaved pairs); the engine's Work sets its
+// own (engine/worker.go).
+const (
+	DefaultLeaseAhead = 3
+	DefaultMaxLease   = 100
+)
 
 // Run runs cfg's pool until ctx ends (nil) or a request fails fatally (that
 // error), in either case once running handlers are done and their outcomes
@@ -84,15 +102,20 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.LeaseAhead <= 0 {
+		cfg.LeaseAhead = DefaultLeaseAhead
+	}
+	if cfg.MaxLease <= 0 {
+		cfg.MaxLease = DefaultMaxLease
+	}
 	p := &pool{cfg: cfg, queues: cfg.Queues, n: max(cfg.Concurrency, 1)}
 	return p.run(ctx)
 }
 
 // Bounds of the Work loop.
 const (
-	maxSending     = 2           // outcome requests in flight at once
-	maxLeasePerReq = 100         // omniqd's bound on one request's lease
-	outcomeTTL     = time.Minute // how long an outcome is retried before it is given up
+	maxSending = 2           // outcome requests in flight at once
+	outcomeTTL = time.Minute // how long an outcome is retried before it is given up
 	// While handlers still run, an outcome waits outcomeLinger for others
 	// to join its request (at most maxLinger in all). Remote, a request is
 	// a round trip; in process, a command that carries more outcomes makes
@@ -101,16 +124,11 @@ const (
 	outcomeLinger = 300 * time.Microsecond
 	maxLinger     = time.Millisecond
 	// A pool leases ahead of its free slots once quickRun handlers in a
-	// row each finished within quickHandler: up to leaseAhead times
-	// Concurrency tasks out at once, running and held (so at most twice
-	// Concurrency held), each request asking for at most maxLeasePerReq.
-	// Against PostgreSQL at Concurrency 64 the embedded pool drained a
-	// median 17% more with 3 than with 2 (35 interleaved pairs); 4, 5, or
-	// up to 1000 tasks per request (the engine has no bound of its own)
-	// measured no better than 3 within the noise.
+	// row each finished within quickHandler: up to Config.LeaseAhead
+	// times Concurrency tasks out at once, running and held, each request
+	// asking for at most Config.MaxLease.
 	quickHandler = 2 * time.Millisecond
 	quickRun     = 256
-	leaseAhead   = 3
 )
 
 // finished is a handler's outcome waiting to be sent.
@@ -199,7 +217,7 @@ func (p *pool) run(ctx context.Context) error {
 			ask := 0
 			if !stopping {
 				// The slots of the outcomes sent are free again.
-				ask = max(min(p.free()-(len(p.pending)-len(sent)), maxLeasePerReq), 0)
+				ask = max(min(p.free()-(len(p.pending)-len(sent)), p.cfg.MaxLease), 0)
 			}
 			p.pending = append([]finished(nil), p.pending[len(sent):]...)
 			p.send(context.WithoutCancel(ctx), sent, ask, 0, false)
@@ -209,7 +227,7 @@ func (p *pool) run(ctx context.Context) error {
 			if free := p.free(); free > 0 { // no outcome is pending
 				var pctx context.Context
 				pctx, pollCancel = context.WithCancel(ctx)
-				p.send(pctx, nil, min(free, maxLeasePerReq), p.cfg.Wait, true)
+				p.send(pctx, nil, min(free, p.cfg.MaxLease), p.cfg.Wait, true)
 				continue
 			}
 		}
@@ -333,11 +351,11 @@ func (p *pool) send(ctx context.Context, sent []finished, ask int, wait time.Dur
 }
 
 // free is how many more tasks the pool may lease: its free slots, and
-// while its handlers are quick, leaseAhead-1 times as many ahead of them.
+// while its handlers are quick, LeaseAhead-1 times as many ahead of them.
 func (p *pool) free() int {
 	limit := p.n
 	if p.quick >= quickRun {
-		limit *= leaseAhead
+		limit *= p.cfg.LeaseAhead
 	}
 	return limit - p.running - len(p.held) - p.asked
 }

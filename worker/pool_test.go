@@ -177,14 +177,14 @@ func run(t *testing.T, s *source, concurrency int, fatal func(error) bool) (erro
 }
 
 // runFor is run with handlers that take took each.
-func runFor(t *testing.T, s *source, concurrency int, fatal func(error) bool, took time.Duration) (error, int32) {
+func runFor(t *testing.T, s *source, concurrency int, fatal func(error) bool, took time.Duration, opts ...func(*worker.Config)) (error, int32) {
 	t.Helper()
 	var running, most atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.Run(ctx, worker.Config{
+		cfg := worker.Config{
 			Source: s, Queues: []string{queue.DefaultQueue}, Concurrency: concurrency, Wait: time.Second, Fatal: fatal,
 			Run: func(task *queue.Task, _ time.Time) queue.Outcome {
 				n := running.Add(1)
@@ -195,7 +195,11 @@ func runFor(t *testing.T, s *source, concurrency int, fatal func(error) bool, to
 				s.handled()
 				return queue.Outcome{Task: task, Result: task.ID}
 			},
-		})
+		}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		done <- worker.Run(ctx, cfg)
 	}()
 	select {
 	case <-s.all:
@@ -305,6 +309,38 @@ func TestPoolLeasesAheadWhileHandlersAreQuick(t *testing.T) {
 	if most > 200 || s.mostOut > 3*200 || s.mostAsk > 100 {
 		t.Fatalf("concurrency 200: %d ran at once, %d tasks held at once, %d asked for in one request; want at most 200, 600, 100",
 			most, s.mostOut, s.mostAsk)
+	}
+}
+
+// TestPoolLeaseBounds: Config.LeaseAhead and Config.MaxLease move the
+// bounds of leasing ahead: more tasks out than the default allows, never
+// more than LeaseAhead times Concurrency, and no request asking for more
+// than MaxLease.
+func TestPoolLeaseBounds(t *testing.T) {
+	s := newSource(6000)
+	err, most := runFor(t, s, 8, nil, 0, func(c *worker.Config) { c.LeaseAhead, c.MaxLease = 8, 20 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if most > 8 || s.mostOut <= 3*8 || s.mostOut > 8*8 {
+		t.Fatalf("LeaseAhead 8: %d ran at once and %d tasks were out at once, want at most 8 and 25 to 64", most, s.mostOut)
+	}
+	if s.mostAsk > 20 {
+		t.Fatalf("MaxLease 20: a request asked for %d tasks", s.mostAsk)
+	}
+	for id, n := range s.recorded {
+		if n != 1 {
+			t.Fatalf("task %s: %d outcomes recorded", id, n)
+		}
+	}
+
+	s = newSource(20000)
+	if err, _ := runFor(t, s, 200, nil, 0, func(c *worker.Config) { c.LeaseAhead, c.MaxLease = 2, 300 }); err != nil {
+		t.Fatal(err)
+	}
+	if s.mostOut > 2*200 || s.mostAsk > 300 || s.mostAsk <= 100 {
+		t.Fatalf("LeaseAhead 2, MaxLease 300, concurrency 200: %d tasks out at once, %d asked for in one request; want at most 400, and 101 to 300",
+			s.mostOut, s.mostAsk)
 	}
 }
 
