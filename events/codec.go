@@ -167,19 +167,36 @@ func decodeReflect(p Payload, b []byte) error {
 // MarshalBatch encodes evs as one batch record: a count, then each record
 // length-prefixed. Stores that keep one entry per appended batch use it.
 func MarshalBatch(dst []byte, evs []Event) ([]byte, error) {
+	// Each record is encoded in place, behind room for the longest length
+	// prefix, which is then written and the record moved up to it: no
+	// scratch copy, and with dst sized for the large parts up front, a
+	// checkpoint of N bytes costs about N bytes of heap, not a chain of
+	// doublings (the stores send what this returns).
+	if need := binary.MaxVarintLen64 + EncodedSizeHint(evs) + len(evs)*(binary.MaxVarintLen64+recordRoom); cap(dst)-len(dst) < need {
+		grown := make([]byte, len(dst), len(dst)+need) // not slices.Grow: under -race it allocates twice
+		copy(grown, dst)
+		dst = grown
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(evs)))
-	var rec []byte
 	var err error
 	for _, e := range evs {
-		rec, err = Marshal(rec[:0], e)
-		if err != nil {
-			return dst, err
+		at := len(dst)
+		dst = append(dst, make([]byte, binary.MaxVarintLen64)...)
+		if dst, err = Marshal(dst, e); err != nil {
+			return dst[:at], err
 		}
-		dst = binary.AppendUvarint(dst, uint64(len(rec)))
-		dst = append(dst, rec...)
+		rec := len(dst) - at - binary.MaxVarintLen64
+		n := binary.PutUvarint(dst[at:], uint64(rec))
+		copy(dst[at+n:], dst[at+binary.MaxVarintLen64:])
+		dst = dst[:at+n+rec]
 	}
 	return dst, nil
 }
+
+// recordRoom is what MarshalBatch sets aside for an event's record beyond
+// EncodedSizeHint's part of it: the common records fit, longer ones grow
+// the buffer as append does.
+const recordRoom = 160
 
 // UnmarshalBatch decodes a batch made by MarshalBatch. Events get positions
 // first, first+1, … in batch order. Errors are as for Unmarshal.

@@ -2,9 +2,11 @@ package events
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +254,51 @@ func TestCheckValue(t *testing.T) {
 	}
 	if _, err := Marshal(nil, New("x", t0, &TaskCompleted{Result: func() {}})); !errors.Is(err, ErrUnencodable) {
 		t.Errorf("Marshal of a func result = %v, want ErrUnencodable", err)
+	}
+}
+
+// TestMarshalBatchLayout: a batch is its count and each record behind its
+// length, whatever the length's width (records of 1, 2 and 3 length bytes).
+func TestMarshalBatchLayout(t *testing.T) {
+	evs := samples()
+	for _, n := range []int{0, 100, 200, 20000} {
+		evs = append(evs, Event{Version: 1, TaskID: "c", Time: t0, Payload: &LogCheckpoint{State: bytes.Repeat([]byte{7}, n), Before: At(t0)}})
+	}
+	want := binary.AppendUvarint(nil, uint64(len(evs)))
+	for _, e := range evs {
+		rec, err := Marshal(nil, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = binary.AppendUvarint(want, uint64(len(rec)))
+		want = append(want, rec...)
+	}
+	got, err := MarshalBatch([]byte("kept"), evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, append([]byte("kept"), want...)) {
+		t.Fatalf("MarshalBatch: %d bytes, not the %d of count, lengths and records after dst", len(got), len(want)+4)
+	}
+}
+
+// TestMarshalBatchLargeHeap: a batch holding a large checkpoint costs about
+// its size in heap, not a chain of doublings and a scratch copy.
+func TestMarshalBatchLargeHeap(t *testing.T) {
+	const size = 8 << 20
+	evs := []Event{
+		{Version: 1, TaskID: "t", Time: t0, Payload: &TaskCompleted{Attempt: 1}},
+		{Version: 1, TaskID: "c", Time: t0, Payload: &LogCheckpoint{State: make([]byte, size), Before: At(t0)}},
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	b, err := MarshalBatch(nil, evs)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > size*5/4 {
+		t.Fatalf("a batch of %d bytes allocated %d", len(b), got)
 	}
 }

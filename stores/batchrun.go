@@ -1,7 +1,9 @@
 package stores
 
 import (
+	"errors"
 	"fmt"
+	"math"
 
 	"github.com/omniq/omniq/events"
 )
@@ -88,4 +90,27 @@ func (r *BatchRun) AddRows(rows Rows) error {
 		}
 	}
 	return rows.Err()
+}
+
+// ReadBatches is Read for a backend keeping whole batches as rows. A from
+// of 0 reads from 1; a max below 1, or a from no signed 64-bit column
+// holds, reads nothing. Else read runs the backend's query for the batches
+// from the one holding from onward, up to max events, and feeds its rows
+// to run (BatchRun.AddRows). An error of read wrapping ErrCorrupt reads
+// "BACKEND: …"; interpret maps every other.
+func ReadBatches(backend string, from uint64, max int, read func(from, max int64, run *BatchRun) error, interpret func(error) error) ([]events.Event, error) {
+	if from == 0 {
+		from = 1
+	}
+	if max <= 0 || from > math.MaxInt64 {
+		return []events.Event{}, nil
+	}
+	run := NewBatchRun(from, max)
+	if err := read(int64(from), int64(max), run); err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			return nil, fmt.Errorf("%s: %w", backend, err)
+		}
+		return nil, interpret(err)
+	}
+	return run.Events(), nil
 }

@@ -39,8 +39,10 @@
 //	N_head        one BOOL PK, head BIGINT         exactly one row: the last position
 //	N_batches     first_pos BIGINT PK, n INT,      one row per appended batch; data is
 //	              data BYTEA                       events.MarshalBatch of the n events
-//	N_snapshot    one BOOL PK, position BIGINT,    at most one row
-//	              data BYTEA, saved_at
+//	N_snapshot    one BOOL PK, position BIGINT,    at most one row; size is NULL
+//	              data BYTEA, size BIGINT,         when data holds the snapshot,
+//	              saved_at                         else its length in N_snappieces
+//	N_snappieces  seq INT PK, data BYTEA           a long snapshot, in pieces of 4 MiB
 //
 //	N_batches:   first_pos   n   data
 //	             1           3   [e1 e2 e3]
@@ -60,6 +62,11 @@
 // committed while p is not. (A BIGSERIAL alone would not do: sequence values
 // are handed out at insert time, transactions commit in any order, and a
 // reader tailing by position would skip a row that commits late.)
+//
+// A batch encoded in more than 4 MiB is sent in pieces instead of as one
+// parameter, which the driver would copy whole twice (pieces.go): a
+// transaction copies them into a temporary table, and then the same
+// statement, taking the batch from there, appends it as one row.
 //
 // AppendAt (stores.Conditional) is the same statement with WHERE head =
 // after on the UPDATE. Under READ COMMITTED (the default) an UPDATE that

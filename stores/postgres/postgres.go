@@ -49,7 +49,9 @@ var (
 
 // queries are the statements of one log, built once from its table names.
 type queries struct {
-	append, appendAt, read, head, first, truncate, saveSnapshot, loadSnapshot, listen string
+	append, appendAt, read, head, first, truncate, listen string
+	appendInPieces, appendAtInPieces                      string // the batch from stageTable (pieces.go)
+	saveSnapshot, loadSnapshot, dropPieces, loadPieces    string // snapshot.go
 }
 
 func queriesFor(t tables) queries {
@@ -58,13 +60,16 @@ func queriesFor(t tables) queries {
 		// row until commit: that serializes appends, so positions are
 		// assigned and committed in the same order. NOTIFY is delivered at
 		// commit, never for a rolled-back append.
-		append: appendQuery(t, ""),
+		append: appendQuery(t, "", `$2::bytea`),
 		// The same, only when the head is $3. Under READ COMMITTED an UPDATE
 		// that waited for another append's lock re-checks its WHERE against
 		// the row that append committed, so the head compared is the head
 		// the batch goes after: when it moved, no row is updated, nothing is
 		// inserted and the statement returns no row.
-		appendAt: appendQuery(t, ` WHERE head = $3::bigint`),
+		appendAt: appendQuery(t, ` WHERE head = $3::bigint`, `$2::bytea`),
+		// The same two with the batch put together by the server.
+		appendInPieces:   appendQuery(t, "", stagedData),
+		appendAtInPieces: appendQuery(t, ` WHERE head = $2::bigint`, stagedData),
 		// The batch holding $1 (the greatest first_pos <= $1), or the first
 		// batch when none starts at or before $1 (a truncated log), and the
 		// batches after it that start before the reading position + $2
@@ -84,21 +89,23 @@ func queriesFor(t tables) queries {
 		truncate: `DELETE FROM ` + t.batches + `
 			WHERE first_pos <= (SELECT first_pos FROM ` + t.batches + ` WHERE first_pos <= $1::bigint ORDER BY first_pos DESC LIMIT 1)
 			AND first_pos + n <= $1::bigint`,
-		saveSnapshot: `INSERT INTO ` + t.snapshot + ` (one, position, data, saved_at) VALUES (true, $1, $2, now())
-			ON CONFLICT (one) DO UPDATE SET position = EXCLUDED.position, data = EXCLUDED.data, saved_at = EXCLUDED.saved_at`,
-		loadSnapshot: `SELECT position, data FROM ` + t.snapshot,
+		saveSnapshot: `INSERT INTO ` + t.snapshot + ` (one, position, data, size, saved_at) VALUES (true, $1, $2, $3, now())
+			ON CONFLICT (one) DO UPDATE SET position = EXCLUDED.position, data = EXCLUDED.data, size = EXCLUDED.size, saved_at = EXCLUDED.saved_at`,
+		loadSnapshot: `SELECT position, size, data FROM ` + t.snapshot,
+		dropPieces:   `DELETE FROM ` + t.snapPieces,
+		loadPieces:   `SELECT seq, data FROM ` + t.snapPieces + ` ORDER BY seq`,
 		listen:       `LISTEN ` + pgx.Identifier{t.channel}.Sanitize(),
 	}
 }
 
-// appendQuery is the append statement, updating the head row only where
-// where (empty: always) allows.
-func appendQuery(t tables, where string) string {
+// appendQuery is the append statement of the batch data (an expression),
+// updating the head row only where where (empty: always) allows.
+func appendQuery(t tables, where, data string) string {
 	return `WITH h AS (
 			UPDATE ` + t.head + ` SET head = head + $1::bigint` + where + ` RETURNING head
 		), b AS (
 			INSERT INTO ` + t.batches + ` (first_pos, n, data)
-			SELECT head - $1::bigint + 1, $1::int, $2::bytea FROM h
+			SELECT head - $1::bigint + 1, $1::int, ` + data + ` FROM h
 			RETURNING first_pos
 		)
 		SELECT first_pos, pg_notify('` + t.channel + `', (first_pos + $1::bigint - 1)::text) FROM b`
@@ -180,7 +187,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Log, error) {
 }
 
 // Append implements stores.Log. The batch is one row, committed (and durable
-// as the package doc describes) before Append returns. Errors: ErrEmptyBatch,
+// as the package doc describes) before Append returns; a batch encoded in
+// more than pieceSize bytes travels in pieces (pieces.go). Errors: ErrEmptyBatch,
 // ErrClosed, an encoding error (nothing written), ErrUnavailable (outcome
 // unknown when the connection broke during the commit).
 func (l *Log) Append(ctx context.Context, batch []events.Event) (uint64, error) {
@@ -213,14 +221,16 @@ func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after
 		// The head is a BIGINT: it cannot be after.
 		return 0, fmt.Errorf("postgres: %s: %w", op, stores.ErrConflict)
 	}
-	var row pgx.Row
-	if cond {
-		row = l.pool.QueryRow(ctx, l.q.appendAt, len(batch), data, int64(after))
-	} else {
-		row = l.pool.QueryRow(ctx, l.q.append, len(batch), data)
-	}
 	var first int64
-	if err := row.Scan(&first, nil); err != nil {
+	switch {
+	case len(data) > pieceSize:
+		first, err = l.appendInPieces(ctx, len(batch), data, cond, int64(after))
+	case cond:
+		err = l.pool.QueryRow(ctx, l.q.appendAt, len(batch), data, int64(after)).Scan(&first, nil)
+	default:
+		err = l.pool.QueryRow(ctx, l.q.append, len(batch), data).Scan(&first, nil)
+	}
+	if err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			if cond {
 				return 0, l.conflict(ctx, op)
@@ -255,25 +265,14 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	if l.closed.Load() {
 		return nil, fmt.Errorf("postgres: read: %w", stores.ErrClosed)
 	}
-	if from == 0 {
-		from = 1
-	}
-	if max <= 0 || from > math.MaxInt64 {
-		return []events.Event{}, nil
-	}
-	rows, err := l.pool.Query(ctx, l.q.read, int64(from), int64(max))
-	if err != nil {
-		return nil, l.interpretError("read", err)
-	}
-	defer rows.Close()
-	run := stores.NewBatchRun(from, max)
-	if err := run.AddRows(rows); err != nil {
-		if errors.Is(err, stores.ErrCorrupt) {
-			return nil, fmt.Errorf("postgres: %w", err)
+	return stores.ReadBatches("postgres", from, max, func(from, max int64, run *stores.BatchRun) error {
+		rows, err := l.pool.Query(ctx, l.q.read, from, max)
+		if err != nil {
+			return err
 		}
-		return nil, l.interpretError("read", err)
-	}
-	return run.Events(), nil
+		defer rows.Close()
+		return run.AddRows(rows)
+	}, func(err error) error { return l.interpretError("read", err) })
 }
 
 // Head implements stores.Log. Errors: ErrClosed, ErrUnavailable.

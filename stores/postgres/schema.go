@@ -16,7 +16,8 @@ import (
 var ErrInvalidName = errors.New("postgres: invalid log name")
 
 // MaxNameLen is the longest accepted log name: PostgreSQL truncates
-// identifiers to 63 bytes, and the longest table suffix is "_migrations".
+// identifiers to 63 bytes, and the longest table suffix is "_migrations"
+// (a new table's suffix must be no longer: "_snappieces" is as long).
 const MaxNameLen = 63 - len("_migrations")
 
 // validateName reports whether name is a lowercase SQL identifier fragment
@@ -31,23 +32,28 @@ func validateName(name string) error {
 
 // tables holds the quoted names of one log's tables and its NOTIFY channel.
 type tables struct {
-	migrations, head, batches, snapshot string
-	channel                             string // unquoted, for pg_notify
+	migrations, head, batches, snapshot, snapPieces string
+	snapPiecesID                                    pgx.Identifier // snapPieces, for COPY
+	channel                                         string         // unquoted, for pg_notify
 }
 
 func tablesFor(name string) tables {
 	q := func(suffix string) string { return pgx.Identifier{name + suffix}.Sanitize() }
 	return tables{
-		migrations: q("_migrations"),
-		head:       q("_head"),
-		batches:    q("_batches"),
-		snapshot:   q("_snapshot"),
-		channel:    name + "_appended",
+		migrations:   q("_migrations"),
+		head:         q("_head"),
+		batches:      q("_batches"),
+		snapshot:     q("_snapshot"),
+		snapPieces:   q("_snappieces"),
+		snapPiecesID: pgx.Identifier{name + "_snappieces"},
+		channel:      name + "_appended",
 	}
 }
 
 // all lists every table, for dropping a log.
-func (t tables) all() []string { return []string{t.batches, t.head, t.snapshot, t.migrations} }
+func (t tables) all() []string {
+	return []string{t.batches, t.head, t.snapshot, t.snapPieces, t.migrations}
+}
 
 // lockKey derives a 64-bit advisory lock key from the log name. Two names
 // that collide only serialize their migrations, which is harmless.
@@ -77,6 +83,16 @@ func migrations(t tables) []stores.Migration {
 				position BIGINT      NOT NULL CHECK (position >= 0),
 				data     BYTEA       NOT NULL,
 				saved_at TIMESTAMPTZ NOT NULL DEFAULT now()
+			)`,
+		}},
+		// A snapshot longer than pieceSize is kept in pieces (snapshot.go).
+		// A row written before has size NULL and its data inline, which is
+		// still how a short snapshot is kept.
+		{Version: 2, Stmts: []string{
+			`ALTER TABLE ` + t.snapshot + ` ADD COLUMN size BIGINT CHECK (size >= 0)`,
+			`CREATE TABLE ` + t.snapPieces + ` (
+				seq  INT   PRIMARY KEY CHECK (seq >= 0),
+				data BYTEA NOT NULL
 			)`,
 		}},
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"runtime"
 	"strings"
@@ -310,25 +309,14 @@ func (l *Log) Read(ctx context.Context, from uint64, max int) ([]events.Event, e
 	if l.closed.Load() {
 		return nil, fmt.Errorf("sqlite: read: %w", stores.ErrClosed)
 	}
-	if from == 0 {
-		from = 1
-	}
-	if max <= 0 || from > math.MaxInt64 {
-		return []events.Event{}, nil
-	}
-	rows, err := l.db.QueryContext(ctx, l.q.read, int64(from), int64(max))
-	if err != nil {
-		return nil, l.interpretError("read", false, err)
-	}
-	defer rows.Close()
-	run := stores.NewBatchRun(from, max)
-	if err := run.AddRows(rows); err != nil {
-		if errors.Is(err, stores.ErrCorrupt) {
-			return nil, fmt.Errorf("sqlite: %w", err)
+	return stores.ReadBatches("sqlite", from, max, func(from, max int64, run *stores.BatchRun) error {
+		rows, err := l.db.QueryContext(ctx, l.q.read, from, max)
+		if err != nil {
+			return err
 		}
-		return nil, l.interpretError("read", false, err)
-	}
-	return run.Events(), nil
+		defer rows.Close()
+		return run.AddRows(rows)
+	}, func(err error) error { return l.interpretError("read", false, err) })
 }
 
 // Head implements stores.Log. Errors: ErrClosed, ErrUnavailable.
