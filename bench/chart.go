@@ -32,10 +32,7 @@ func WriteChart(w io.Writer, title string, results []Result) error {
 	}
 	scale := niceCeil(maxV)
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", 10, html.EscapeString(title))
-	fmt.Fprintf(&b, `<text x="%d" y="42" fill="#555">worked tasks per second (burn-down drain, no-op handler); higher is better</text>`+"\n", 10)
+	svgStart(&b, width, height, title, "worked tasks per second (burn-down drain, no-op handler); higher is better")
 	// Grid lines at fifths of the scale.
 	for i := 0; i <= 5; i++ {
 		x := labelW + plotW*i/5
@@ -57,6 +54,21 @@ func WriteChart(w io.Writer, title string, results []Result) error {
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", labelW, y, w, barH, colour)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%s/s</text>`+"\n", float64(labelW)+w+6, y+barH-6, thousands(r.WorkedPerSec))
 	}
+	return svgEnd(w, &b)
+}
+
+// svgStart begins in b a self-contained SVG document of width by height
+// pixels: a white page, title in bold at its top, and under it note, a
+// line of plain text (written as is).
+func svgStart(b *strings.Builder, width, height int, title, note string) {
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
+	fmt.Fprintf(b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(b, `<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", 10, html.EscapeString(title))
+	fmt.Fprintf(b, `<text x="%d" y="42" fill="#555">%s</text>`+"\n", 10, note)
+}
+
+// svgEnd ends the document svgStart began in b and writes it to w.
+func svgEnd(w io.Writer, b *strings.Builder) error {
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err

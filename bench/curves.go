@@ -46,10 +46,7 @@ func WriteCurves(w io.Writer, title string, ivs []Interval) error {
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="13">`+"\n", width, height, width, height)
-	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="16" font-weight="bold">%s</text>`+"\n", 10, html.EscapeString(title))
-	fmt.Fprintf(&b, `<text x="%d" y="42" fill="#555">per interval of a continuous run, plotted at each interval's end; flat is better</text>`+"\n", 10)
+	svgStart(&b, width, height, title, "per interval of a continuous run, plotted at each interval's end; flat is better")
 
 	xOf := func(t float64) float64 {
 		if end <= 0 {
@@ -107,9 +104,7 @@ func WriteCurves(w io.Writer, title string, ivs []Interval) error {
 		curve{name: "hot (full records)", colour: chartColors["omniq"], values: hot},
 		curve{name: "cold (ended, compact)", colour: chartColors["asynq"], dashed: true, values: cold})
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" fill="#555">time since the run began (m:ss)</text>`+"\n", left+plotW/2, height-10)
-	b.WriteString("</svg>\n")
-	_, err := io.WriteString(w, b.String())
-	return err
+	return svgEnd(w, &b)
 }
 
 func dash(on bool) string {

@@ -25,7 +25,7 @@ func foldLog(t *testing.T, s *State, evs []events.Event) []error {
 }
 
 // restoreOf snapshots s and restores the snapshot.
-func restoreOf(t *testing.T, s *State) *State {
+func restoreOf(t testing.TB, s *State) *State {
 	t.Helper()
 	snap, err := s.Snapshot()
 	if err != nil {
@@ -35,7 +35,7 @@ func restoreOf(t *testing.T, s *State) *State {
 }
 
 // mustRestore restores snap, failing t when it does not restore.
-func mustRestore(t *testing.T, snap []byte) *State {
+func mustRestore(t testing.TB, snap []byte) *State {
 	t.Helper()
 	r, err := Restore(snap)
 	if err != nil {

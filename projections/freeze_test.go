@@ -130,20 +130,17 @@ func BenchmarkEndedTaskHeap(b *testing.B) {
 				events.New(id, t0, &events.TaskLeased{Attempt: 1, Deadline: events.At(t0.Add(time.Minute)), Worker: "host-12345"}),
 				events.New(id, t0, &events.TaskCompleted{Attempt: 1}))
 		}
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		s := New()
-		for i := range evs {
-			evs[i].Position = uint64(i + 1)
-			if err := s.Apply(evs[i]); err != nil {
-				b.Fatal(err)
+		held := heapHeld(func() any {
+			s := New()
+			for i := range evs {
+				evs[i].Position = uint64(i + 1)
+				if err := s.Apply(evs[i]); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/task")
-		runtime.KeepAlive(s)
+			return s
+		})
+		b.ReportMetric(float64(held)/n, "bytes/task")
 		runtime.KeepAlive(evs)
 	}
 }

@@ -65,7 +65,16 @@ func (h *hotTable) find(order []*Task, id string) int {
 	if h.n == 0 {
 		return -1
 	}
-	tag := h.tag(id)
+	if p, ok := h.probe(order, id, h.tag(id)); ok {
+		return p
+	}
+	return -1
+}
+
+// probe walks id's run from its home: it returns the slot of the task
+// whose id is id (tag is id's) and true, or the slot where that task would
+// go in Robin Hood order and false. REQUIRES: the table has an empty slot.
+func (h *hotTable) probe(order []*Task, id string, tag uint32) (int, bool) {
 	mask := len(h.slots) - 1
 	p := int(tag) & mask
 	for d := 0; ; d++ {
@@ -73,10 +82,10 @@ func (h *hotTable) find(order []*Task, id string) int {
 		// Past the end of id's run: an empty slot, or an entry that
 		// Robin Hood placement would have put after id.
 		if v == 0 || h.dist(p, v) < d {
-			return -1
+			return p, false
 		}
 		if uint32(v) == tag && order[v>>32-1].ID == id {
-			return p
+			return p, true
 		}
 		p = (p + 1) & mask
 	}
@@ -104,17 +113,9 @@ func (h *hotTable) insert(order []*Task, i int) bool {
 	}
 	id := order[i].ID
 	tag := h.tag(id)
-	mask := len(h.slots) - 1
-	p := int(tag) & mask
-	for d := 0; ; d++ {
-		v := h.slots[p]
-		if v == 0 || h.dist(p, v) < d {
-			break
-		}
-		if uint32(v) == tag && order[v>>32-1].ID == id {
-			return false
-		}
-		p = (p + 1) & mask
+	p, found := h.probe(order, id, tag)
+	if found {
+		return false
 	}
 	h.place(p, uint64(i+1)<<32|uint64(tag))
 	h.n++

@@ -22,11 +22,18 @@ func (r *reader) fail(msg string) {
 	}
 }
 
+// ready reports whether the next field can be read: no error so far, and
+// not short (the bytes left cannot hold it), which fails the reader with
+// errTruncated.
+func (r *reader) ready(short bool) bool {
+	if r.err == nil && short {
+		r.err = errTruncated
+	}
+	return r.err == nil
+}
+
 func (r *reader) byte() byte {
-	if r.err != nil || r.off >= len(r.b) {
-		if r.err == nil {
-			r.err = errTruncated
-		}
+	if !r.ready(r.off >= len(r.b)) {
 		return 0
 	}
 	c := r.b[r.off]
@@ -34,30 +41,18 @@ func (r *reader) byte() byte {
 	return c
 }
 
-func (r *reader) uvarint() uint64 {
-	if r.err != nil || r.off > len(r.b) {
-		if r.err == nil {
-			r.err = errTruncated // a reader started past the end (a record cut short)
-		}
-		return 0
-	}
-	v, n := binary.Uvarint(r.b[r.off:])
-	if n <= 0 {
-		r.err = errTruncated
-		return 0
-	}
-	r.off += n
-	return v
-}
+func (r *reader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
 
-func (r *reader) varint() int64 {
-	if r.err != nil || r.off > len(r.b) {
-		if r.err == nil {
-			r.err = errTruncated // a reader started past the end (a record cut short)
-		}
+func (r *reader) varint() int64 { return readVarint(r, binary.Varint) }
+
+// readVarint reads a varint that decode (binary.Uvarint or binary.Varint)
+// decodes.
+func readVarint[T uint64 | int64](r *reader, decode func([]byte) (T, int)) T {
+	// r.off > len(r.b): a reader started past the end (a record cut short).
+	if !r.ready(r.off > len(r.b)) {
 		return 0
 	}
-	v, n := binary.Varint(r.b[r.off:])
+	v, n := decode(r.b[r.off:])
 	if n <= 0 {
 		r.err = errTruncated
 		return 0
@@ -67,10 +62,7 @@ func (r *reader) varint() int64 {
 }
 
 func (r *reader) fixed64() uint64 {
-	if r.err != nil || len(r.b)-r.off < 8 {
-		if r.err == nil {
-			r.err = errTruncated
-		}
+	if !r.ready(len(r.b)-r.off < 8) {
 		return 0
 	}
 	v := binary.LittleEndian.Uint64(r.b[r.off:])

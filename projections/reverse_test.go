@@ -78,14 +78,7 @@ func TestEdgesFoldRestoreCompact(t *testing.T) {
 		if got := edgesOf(cold); !reflect.DeepEqual(got, want) {
 			t.Fatalf("seed %d: edges of a fold whose ended tasks went cold differ", seed)
 		}
-		snap, err := cold.Snapshot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		restored, err := Restore(snap)
-		if err != nil {
-			t.Fatal(err)
-		}
+		restored := restoreOf(t, cold)
 		if got := edgesOf(restored); !reflect.DeepEqual(got, want) {
 			t.Fatalf("seed %d: restored edges\n %v\nwant\n %v", seed, got, want)
 		}
@@ -99,11 +92,7 @@ func TestEdgesFoldRestoreCompact(t *testing.T) {
 		if reflect.DeepEqual(wantKept, want) {
 			t.Fatalf("seed %d: compaction drops no task with dependencies", seed)
 		}
-		cr, err := Restore(compacted)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := edgesOf(cr); !reflect.DeepEqual(got, wantKept) {
+		if got := edgesOf(mustRestore(t, compacted)); !reflect.DeepEqual(got, wantKept) {
 			t.Fatalf("seed %d: edges after compaction\n %v\nwant\n %v", seed, got, wantKept)
 		}
 		// The same compaction folded as a log.checkpoint.

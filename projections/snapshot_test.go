@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"reflect"
-	"runtime"
 	"testing"
 	"time"
 
@@ -599,14 +598,7 @@ var benchShapes = []struct {
 func BenchmarkSnapshot(b *testing.B) {
 	for _, shape := range benchShapes {
 		s := benchState(b, benchTasks, shape.pendingEvery)
-		snap, err := s.Snapshot()
-		if err != nil {
-			b.Fatal(err)
-		}
-		restored, err := Restore(snap)
-		if err != nil {
-			b.Fatal(err)
-		}
+		restored := restoreOf(b, s)
 		for _, v := range []struct {
 			name string
 			s    *State
@@ -641,15 +633,12 @@ func BenchmarkRestore(b *testing.B) {
 			}
 			b.ReportMetric(float64(benchTasks*b.N)/b.Elapsed().Seconds(), "tasks/s")
 			b.StopTimer()
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			s, _ := Restore(snap)
-			runtime.GC()
-			runtime.ReadMemStats(&after)
-			runtime.KeepAlive(s)
 			// The heap the restored state holds beyond the snapshot's bytes.
-			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/benchTasks, "heap-bytes/task")
+			held := heapHeld(func() any {
+				s, _ := Restore(snap)
+				return s
+			})
+			b.ReportMetric(float64(held)/benchTasks, "heap-bytes/task")
 			b.ReportMetric(float64(len(snap))/benchTasks, "snapshot-bytes/task")
 		})
 	}

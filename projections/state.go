@@ -243,11 +243,10 @@ func (s *State) apply(ev events.Event) error {
 		t.LeaseDeadline, t.UpdatedAt = p.Deadline, now
 		s.leases.fix(t)
 	case *events.TaskCompleted:
-		t, err := s.taskIn(ev.TaskID, p.Attempt, StatusRunning)
+		t, err := s.endAttempt(ev.TaskID, p.Attempt)
 		if err != nil {
 			return err
 		}
-		s.leases.remove(t)
 		if p.Result != nil || t.out != nil {
 			t.setOutcome().result = p.Result
 		}
@@ -255,11 +254,10 @@ func (s *State) apply(ev events.Event) error {
 		s.setStatus(t, StatusCompleted, now)
 		s.releaseDependants(t, ev.Position, now)
 	case *events.TaskRetryScheduled:
-		t, err := s.taskIn(ev.TaskID, p.Attempt, StatusRunning)
+		t, err := s.endAttempt(ev.TaskID, p.Attempt)
 		if err != nil {
 			return err
 		}
-		s.leases.remove(t)
 		if p.Error != "" || t.out != nil {
 			o := t.setOutcome()
 			o.err, o.worker = p.Error, ""
@@ -267,20 +265,18 @@ func (s *State) apply(ev events.Event) error {
 		t.ReadyAt, t.LeaseDeadline = p.RetryAt, 0
 		s.makePending(t, ev.Position, now)
 	case *events.TaskLeaseExpired:
-		t, err := s.taskIn(ev.TaskID, p.Attempt, StatusRunning)
-		if err != nil {
-			return err
-		}
 		// The task stays running until the retry or failure that follows in
 		// the same batch; it only leaves the lease timer.
-		s.leases.remove(t)
-		t.UpdatedAt = now
-	case *events.TaskFailed:
-		t, err := s.taskIn(ev.TaskID, p.Attempt, StatusRunning)
+		t, err := s.endAttempt(ev.TaskID, p.Attempt)
 		if err != nil {
 			return err
 		}
-		s.leases.remove(t)
+		t.UpdatedAt = now
+	case *events.TaskFailed:
+		t, err := s.endAttempt(ev.TaskID, p.Attempt)
+		if err != nil {
+			return err
+		}
 		if p.Error != "" || t.out != nil {
 			t.setOutcome().err = p.Error
 		}
@@ -703,6 +699,18 @@ func (s *State) taskIn(id string, attempt int, statuses ...Status) (*Task, error
 		}
 	}
 	return nil, fmt.Errorf("%w: task %s is %s", ErrStale, id, t.Status)
+}
+
+// endAttempt is the start of every event that ends a running attempt: it
+// returns the task id, running at attempt, taken off the lease timer.
+// Errors: those of taskIn.
+func (s *State) endAttempt(id string, attempt int) (*Task, error) {
+	t, err := s.taskIn(id, attempt, StatusRunning)
+	if err != nil {
+		return nil, err
+	}
+	s.leases.remove(t)
+	return t, nil
 }
 
 func (s *State) activeSchedule(id string) (*Schedule, error) {

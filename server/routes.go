@@ -521,17 +521,11 @@ func (a *api) writeTaskAfter(w http.ResponseWriter, r *http.Request, q *engine.E
 // --- schedules ---
 
 func (a *api) pause(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
-	if err := q.PauseSchedule(r.Context(), r.PathValue("id")); err != nil {
-		return err
-	}
-	return a.writeTaskAfter(w, r, q, &engine.Task{ID: r.PathValue("id")})
+	return a.actOnTask(w, r, q, (*engine.Engine).PauseSchedule)
 }
 
 func (a *api) resume(w http.ResponseWriter, r *http.Request, q *engine.Engine) error {
-	if err := q.ResumeSchedule(r.Context(), r.PathValue("id")); err != nil {
-		return err
-	}
-	return a.writeTaskAfter(w, r, q, &engine.Task{ID: r.PathValue("id")})
+	return a.actOnTask(w, r, q, (*engine.Engine).ResumeSchedule)
 }
 
 // --- operations ---

@@ -83,18 +83,13 @@ func TestUIActionsInBrowser(t *testing.T) {
 	u.wantState("broken", engine.StatePending, "the retry")
 
 	browserStep(ctx, t, "cancel a pending task",
-		chromedp.Navigate(u.url+"/ui/tasks/idle"),
-		chromedp.WaitVisible(chromedp.ID("action-cancel")),
-		chromedp.Click(chromedp.ID("action-cancel")),
+		openAndPress(u.url+"/ui/tasks/idle", chromedp.ID("action-cancel")),
 		flashHas("The task idle was cancelled"),
 	)
 	u.wantState("idle", engine.StateCancelled, "the cancel")
 
 	browserStep(ctx, t, "ask to delete over a filter",
-		chromedp.Navigate(u.url+"/ui/tasks?queue=bulk&state=failed"),
-		chromedp.WaitVisible(chromedp.ID("bulk-delete")),
-		chromedp.Click(chromedp.ID("bulk-delete")),
-		chromedp.WaitVisible(chromedp.ID("confirm-yes")),
+		askConfirm(u.url+"/ui/tasks?queue=bulk&state=failed", "bulk-delete"),
 		screenshot("bulk-confirm"),
 	)
 	if got := text(ctx, t, "#bulk-count"); !strings.Contains(got, "60 tasks match now") {
@@ -112,9 +107,7 @@ func TestUIActionsInBrowser(t *testing.T) {
 	}
 
 	browserStep(ctx, t, "pause a queue",
-		chromedp.Navigate(u.url+"/ui/"),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-queue="mail"] button.queue-pause`)),
-		chromedp.Click(chromedp.CSS(`tr[data-queue="mail"] button.queue-pause`)),
+		openAndPress(u.url+"/ui/", chromedp.CSS(`tr[data-queue="mail"] button.queue-pause`)),
 		flashHas("Queue mail paused"),
 		poll(`document.querySelector('tr[data-queue="mail"].paused .badge') !== null`),
 	)
@@ -123,9 +116,7 @@ func TestUIActionsInBrowser(t *testing.T) {
 	}
 
 	browserStep(ctx, t, "pause a schedule",
-		chromedp.Navigate(u.url+"/ui/schedules"),
-		chromedp.WaitVisible(chromedp.CSS(`tr[data-schedule="hourly"] button.schedule-pause`)),
-		chromedp.Click(chromedp.CSS(`tr[data-schedule="hourly"] button.schedule-pause`)),
+		openAndPress(u.url+"/ui/schedules", chromedp.CSS(`tr[data-schedule="hourly"] button.schedule-pause`)),
 		flashHas("The schedule hourly was paused"),
 	)
 	if task, err := u.q.GetTask(bg, "hourly"); err != nil || !task.Schedule.Paused {

@@ -200,17 +200,11 @@ func TestUIContrastInBrowser(t *testing.T) {
 	visit("tasks at a point", fmt.Sprintf("/ui/tasks?position=%d", mid), "#task-list")
 	visit("not found", "/ui/nope", "p.error")
 	browserStep(ctx, t, "bulk confirmation",
-		chromedp.Navigate(u.url+"/ui/tasks?queue=mail"),
-		chromedp.WaitVisible(chromedp.ID("bulk-cancel")),
-		chromedp.Click(chromedp.ID("bulk-cancel")),
-		chromedp.WaitVisible(chromedp.ID("confirm-yes")),
+		askConfirm(u.url+"/ui/tasks?queue=mail", "bulk-cancel"),
 	)
 	measure("bulk confirmation")
 	browserStep(ctx, t, "delete confirmation",
-		chromedp.Navigate(u.url+"/ui/tasks/done"),
-		chromedp.WaitVisible(chromedp.ID("action-delete")),
-		chromedp.Click(chromedp.ID("action-delete")),
-		chromedp.WaitVisible(chromedp.ID("confirm-yes")),
+		askConfirm(u.url+"/ui/tasks/done", "action-delete"),
 	)
 	measure("delete confirmation")
 }

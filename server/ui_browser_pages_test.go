@@ -31,15 +31,7 @@ func TestUIPagesInBrowser(t *testing.T) {
 	if err := u.q.Enqueue(ctx0, &engine.Task{ID: "job", Func: "send", QueueName: "mail"}); err != nil {
 		t.Fatal(err) // 4
 	}
-	clk.Advance(time.Second)
-	leased, err := u.q.Dequeue(ctx0, "mail") // 5
-	if err != nil || leased == nil || leased.ID != "job" {
-		t.Fatalf("dequeue: %v %v", leased, err)
-	}
-	clk.Advance(time.Second)
-	if err := u.q.Complete(ctx0, leased, "sent"); err != nil { // 6
-		t.Fatal(err)
-	}
+	u.runTaskOn(clk, time.Second, "mail", "job", "sent") // 5 and 6
 
 	ctx := newBrowser(t, chrome, 1200, 90*time.Second)
 
@@ -92,8 +84,7 @@ func TestUIPagesInBrowser(t *testing.T) {
 	if got := text(ctx, t, "#travel-position"); got != "5" {
 		t.Fatalf("banner position %q", got)
 	}
-	var hasLive bool
-	if hasLive, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("[data-live]") !== null || document.getElementById("live-status") !== null`)); err != nil || hasLive {
+	if hasLive, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("[data-live]") !== null || document.getElementById("live-status") !== null`)); err != nil || hasLive {
 		t.Fatalf("the page at a past point follows events (%v)", err)
 	}
 	browserStep(ctx, t, "back to live",

@@ -69,6 +69,23 @@ func browserStep(ctx context.Context, t *testing.T, what string, actions ...chro
 	}
 }
 
+// openAndPress opens the page at url and presses the button sel selects
+// once it shows.
+func openAndPress[S chromedp.Selectable](url string, sel S) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(sel),
+		chromedp.Click(sel),
+	)
+}
+
+// askConfirm opens the page at url and presses the button with the id
+// button, one that asks before it acts, and waits for the confirmation to
+// show.
+func askConfirm(url, button string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(openAndPress(url, chromedp.ID(button)), chromedp.WaitVisible(chromedp.ID("confirm-yes")))
+}
+
 // markPage leaves a mark in the page that lasts only as long as the page
 // is not reloaded: poll(`window.omniqMark === 1`) later checks that a
 // change came in live.

@@ -155,10 +155,7 @@ func TestDashboardScreenshots(t *testing.T) {
 
 	// The confirmation of a bulk cancel over the paused queue's backlog.
 	browserStep(ctx, t, "bulk confirmation",
-		chromedp.Navigate(u.url+"/ui/tasks?queue=reports&state=pending"),
-		chromedp.WaitVisible(chromedp.ID("bulk-cancel")),
-		chromedp.Click(chromedp.ID("bulk-cancel")),
-		chromedp.WaitVisible(chromedp.ID("confirm-yes")),
+		askConfirm(u.url+"/ui/tasks?queue=reports&state=pending", "bulk-cancel"),
 		shot("bulk-confirm"),
 	)
 }

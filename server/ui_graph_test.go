@@ -4,17 +4,34 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/omniq/omniq/engine"
 )
 
 // runTask leases the next task of queue, which must be id, and completes it.
 func (u *uiServer) runTask(queue, id string) {
+	u.runTaskOn(nil, 0, queue, id, "ok")
+}
+
+// runTaskOn is runTask on the manual clock clk, which moves on step before
+// the lease and again before the completion (a nil clk stays put); the
+// task completes with result.
+func (u *uiServer) runTaskOn(clk *engine.ManualClock, step time.Duration, queue, id string, result any) {
 	u.t.Helper()
 	ctx := context.Background()
+	advance := func() {
+		if clk != nil {
+			clk.Advance(step)
+		}
+	}
+	advance()
 	tk, err := u.q.Dequeue(ctx, queue)
 	if err != nil || tk == nil || tk.ID != id {
 		u.t.Fatalf("dequeue: %v %v, want %s", tk, err, id)
 	}
-	if err := u.q.Complete(ctx, tk, "ok"); err != nil {
+	advance()
+	if err := u.q.Complete(ctx, tk, result); err != nil {
 		u.t.Fatal(err)
 	}
 }

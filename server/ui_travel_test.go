@@ -47,15 +47,7 @@ func TestUITimeTravel(t *testing.T) {
 	if err := u.q.Enqueue(ctx, &engine.Task{ID: "next", Func: "f", QueueName: "mail", DependsOn: []string{"job"}}); err != nil { // 2
 		t.Fatal(err)
 	}
-	clk.Advance(time.Minute)
-	leased, err := u.q.Dequeue(ctx, "mail") // 3
-	if err != nil || leased == nil || leased.ID != "job" {
-		t.Fatalf("dequeue: %v %v", leased, err)
-	}
-	clk.Advance(time.Minute)
-	if err := u.q.Complete(ctx, leased, "done"); err != nil { // 4
-		t.Fatal(err)
-	}
+	u.runTaskOn(clk, time.Minute, "mail", "job", "done") // 3 and 4
 	if p := u.q.Position(); p != 4 {
 		t.Fatalf("position %d, want 4", p)
 	}

@@ -222,24 +222,16 @@ func parseRunAt(s string, now time.Time) (time.Time, error) {
 }
 
 func runGet(ctx context.Context, args []string) error {
-	f := newCLIFlags("get")
-	return cliRun(f, args, 1, func(ctx context.Context, c *client.Client, pos []string) error {
-		t, err := c.GetTask(ctx, pos[0])
-		if err != nil {
-			return err
-		}
-		return cliPrint(client.TaskOf(t))
-	})(ctx)
+	return runOnID(ctx, "get", args, taskAfter(nil))
 }
 
 func runDelete(ctx context.Context, args []string) error {
-	f := newCLIFlags("delete")
-	return cliRun(f, args, 1, func(ctx context.Context, c *client.Client, pos []string) error {
-		if err := c.DeleteTask(ctx, pos[0]); err != nil {
-			return err
+	return runOnID(ctx, "delete", args, func(ctx context.Context, c *client.Client, id string) (map[string]any, error) {
+		if err := c.DeleteTask(ctx, id); err != nil {
+			return nil, err
 		}
-		return cliPrint(map[string]any{"deleted": pos[0]})
-	})(ctx)
+		return map[string]any{"deleted": id}, nil
+	})
 }
 
 func runCluster(ctx context.Context, args []string) error {
@@ -281,43 +273,47 @@ func runCluster(ctx context.Context, args []string) error {
 }
 
 func runHistory(ctx context.Context, args []string) error {
-	f := newCLIFlags("history")
-	return cliRun(f, args, 1, func(ctx context.Context, c *client.Client, pos []string) error {
-		evs, err := c.History(ctx, pos[0])
-		if err != nil {
-			return err
-		}
-		return cliPrint(client.HistoryOf(evs))
-	})(ctx)
+	return runOnID(ctx, "history", args, func(ctx context.Context, c *client.Client, id string) (client.History, error) {
+		evs, err := c.History(ctx, id)
+		return client.HistoryOf(evs), err
+	})
 }
 
 func runPause(ctx context.Context, args []string) error {
-	f := newCLIFlags("pause")
-	return cliRun(f, args, 1, func(ctx context.Context, c *client.Client, pos []string) error {
-		if err := c.PauseSchedule(ctx, pos[0]); err != nil {
-			return err
-		}
-		return printTaskAfter(ctx, c, pos[0])
-	})(ctx)
+	return runOnID(ctx, "pause", args, taskAfter((*client.Client).PauseSchedule))
 }
 
 func runResume(ctx context.Context, args []string) error {
-	f := newCLIFlags("resume")
-	return cliRun(f, args, 1, func(ctx context.Context, c *client.Client, pos []string) error {
-		if err := c.ResumeSchedule(ctx, pos[0]); err != nil {
+	return runOnID(ctx, "resume", args, taskAfter((*client.Client).ResumeSchedule))
+}
+
+// runOnID runs the command name on the one task (or schedule) id of args:
+// it prints what show answers for the id.
+func runOnID[T any](ctx context.Context, name string, args []string, show func(ctx context.Context, c *client.Client, id string) (T, error)) error {
+	return cliRun(newCLIFlags(name), args, 1, func(ctx context.Context, c *client.Client, pos []string) error {
+		v, err := show(ctx, c, pos[0])
+		if err != nil {
 			return err
 		}
-		return printTaskAfter(ctx, c, pos[0])
+		return cliPrint(v)
 	})(ctx)
 }
 
-// printTaskAfter prints the schedule (or task) id after a pause or resume.
-func printTaskAfter(ctx context.Context, c *client.Client, id string) error {
-	t, err := c.GetTask(ctx, id)
-	if err != nil {
-		return err
+// taskAfter is the show of runOnID that takes act on the id (nothing when
+// act is nil) and answers the task as it stands after.
+func taskAfter(act func(*client.Client, context.Context, string) error) func(context.Context, *client.Client, string) (client.Task, error) {
+	return func(ctx context.Context, c *client.Client, id string) (client.Task, error) {
+		if act != nil {
+			if err := act(c, ctx, id); err != nil {
+				return client.Task{}, err
+			}
+		}
+		t, err := c.GetTask(ctx, id)
+		if err != nil {
+			return client.Task{}, err
+		}
+		return client.TaskOf(t), nil
 	}
-	return cliPrint(client.TaskOf(t))
 }
 
 func runStats(ctx context.Context, args []string) error {

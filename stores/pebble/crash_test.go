@@ -28,6 +28,18 @@ func openOn(t *testing.T, fs vfs.FS) *pebble.Log {
 	return l
 }
 
+// crashableWith opens a log on a new crashable in-memory file system and
+// appends a batch of n events with ids of prefix (batchOf).
+func crashableWith(t *testing.T, prefix string, n int) (*vfs.MemFS, *pebble.Log) {
+	t.Helper()
+	fs := vfs.NewCrashableMem()
+	l := openOn(t, fs)
+	if _, err := l.Append(context.Background(), batchOf(prefix, n)); err != nil {
+		t.Fatal(err)
+	}
+	return fs, l
+}
+
 func batchOf(prefix string, n int) []events.Event {
 	evs := make([]events.Event, n)
 	for i := range evs {

@@ -9,7 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/omniq/omniq/events"
-	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/stores/storetest"
 )
 
 // checkpointBatch is a batch large enough that Append writes it as a table
@@ -25,29 +25,13 @@ func checkpointBatch() []events.Event {
 	return append(evs, events.New("", t0, &events.LogCheckpoint{State: []byte("tail"), Before: events.At(t0), Parts: parts}))
 }
 
-func readEvents(t *testing.T, l stores.Log) []events.Event {
-	t.Helper()
-	var got []events.Event
-	if err := stores.ReadAll(context.Background(), l, 1, 5, func(e events.Event) error {
-		got = append(got, e)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return got
-}
-
 // A large append is ingested as a table: it survives a power loss once
 // Append returns, appends after it and a truncation through it work, and
 // a table a crash left before its ingestion is cleared by Open without
 // becoming part of the log.
 func TestLargeAppendIsIngested(t *testing.T) {
 	ctx := context.Background()
-	fs := vfs.NewCrashableMem()
-	l := openOn(t, fs)
-	if _, err := l.Append(ctx, batchOf("before", 3)); err != nil {
-		t.Fatal(err)
-	}
+	fs, l := crashableWith(t, "before", 3)
 	cp := checkpointBatch()
 	if first, err := l.Append(ctx, cp); err != nil || first != 4 {
 		t.Fatalf("append of a checkpoint: %d, %v; want 4", first, err)
@@ -62,7 +46,7 @@ func TestLargeAppendIsIngested(t *testing.T) {
 	// A power loss right now keeps all of it.
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
 	c := openOn(t, crashed)
-	got := readEvents(t, c)
+	got := storetest.ReadEvents(t, c)
 	if len(got) != 3+len(cp)+2 {
 		t.Fatalf("after a crash the log holds %d events, want %d", len(got), 3+len(cp)+2)
 	}
@@ -80,7 +64,7 @@ func TestLargeAppendIsIngested(t *testing.T) {
 	if err := l.TruncateBefore(ctx, 4+uint64(len(cp))); err != nil {
 		t.Fatal(err)
 	}
-	if got := readEvents(t, l); len(got) != 2 || got[0].Position != 4+uint64(len(cp)) {
+	if got := storetest.ReadEvents(t, l); len(got) != 2 || got[0].Position != 4+uint64(len(cp)) {
 		t.Fatalf("after truncating through the checkpoint: %d events from %v", len(got), got)
 	}
 
@@ -98,7 +82,7 @@ func TestLargeAppendIsIngested(t *testing.T) {
 	if names, err := crashed.List("/log/ingest"); err != nil || len(names) != 0 {
 		t.Fatalf("ingest directory after Open: %v, %v; want it cleared", names, err)
 	}
-	if got := readEvents(t, c); len(got) != 3+len(cp)+2 {
+	if got := storetest.ReadEvents(t, c); len(got) != 3+len(cp)+2 {
 		t.Fatalf("after reopening: %d events", len(got))
 	}
 }
@@ -108,11 +92,7 @@ func TestLargeAppendIsIngested(t *testing.T) {
 // SaveSnapshot returns, and leaves nothing in the ingest directory.
 func TestLargeSnapshotIsIngested(t *testing.T) {
 	ctx := context.Background()
-	fs := vfs.NewCrashableMem()
-	l := openOn(t, fs)
-	if _, err := l.Append(ctx, batchOf("before", 3)); err != nil {
-		t.Fatal(err)
-	}
+	fs, l := crashableWith(t, "before", 3)
 	var last []byte
 	for i, size := range []int{9<<20 + 5, 3 << 20, 6<<20 + 1} {
 		last = bytes.Repeat([]byte{byte(i + 1)}, size)
@@ -129,7 +109,7 @@ func TestLargeSnapshotIsIngested(t *testing.T) {
 	if err != nil || pos != 3 || !bytes.Equal(got, last) {
 		t.Fatalf("after a crash: snapshot at %d, %d bytes, %v; want 3, %d bytes", pos, len(got), err, len(last))
 	}
-	if got := readEvents(t, c); len(got) != 3 {
+	if got := storetest.ReadEvents(t, c); len(got) != 3 {
 		t.Fatalf("after a crash the log holds %d events, want 3", len(got))
 	}
 }

@@ -233,13 +233,17 @@ func (l *Log) usable(ctx context.Context, op string) error {
 }
 
 // Head implements stores.Log. Errors: stores.ErrClosed.
-func (l *Log) Head(ctx context.Context) (uint64, error) {
+func (l *Log) Head(ctx context.Context) (uint64, error) { return l.loadOpen("head", &l.head) }
+
+// loadOpen returns the position p holds (head or first) while the log is
+// open; op names the call in the error. Errors: stores.ErrClosed.
+func (l *Log) loadOpen(op string, p *atomic.Uint64) (uint64, error) {
 	l.life.RLock()
 	defer l.life.RUnlock()
 	if l.closed {
-		return 0, fmt.Errorf("pebble: head: %w", stores.ErrClosed)
+		return 0, fmt.Errorf("pebble: %s: %w", op, stores.ErrClosed)
 	}
-	return l.head.Load(), nil
+	return p.Load(), nil
 }
 
 // Close implements stores.Log. It stops the reclaiming of truncated events

@@ -68,14 +68,7 @@ func (l *Log) TruncateBefore(ctx context.Context, pos uint64) error {
 
 // First implements stores.Truncater: the position of the oldest event held,
 // head+1 when the log holds none. Errors: stores.ErrClosed.
-func (l *Log) First(ctx context.Context) (uint64, error) {
-	l.life.RLock()
-	defer l.life.RUnlock()
-	if l.closed {
-		return 0, fmt.Errorf("pebble: first: %w", stores.ErrClosed)
-	}
-	return l.first.Load(), nil
-}
+func (l *Log) First(ctx context.Context) (uint64, error) { return l.loadOpen("first", &l.first) }
 
 // recoverFirst returns the first position stored under firstKey, 1 when the
 // log was never truncated. When the log holds events the lowest event key

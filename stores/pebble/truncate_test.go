@@ -60,11 +60,7 @@ func TestTruncateReopen(t *testing.T) {
 // truncation (it is synced); the clone opens cleanly either way.
 func TestTruncateCrash(t *testing.T) {
 	ctx := context.Background()
-	fs := vfs.NewCrashableMem()
-	l := openOn(t, fs)
-	if _, err := l.Append(ctx, batchOf("c", 20)); err != nil {
-		t.Fatal(err)
-	}
+	fs, l := crashableWith(t, "c", 20)
 	if err := l.TruncateBefore(ctx, 12); err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func checkUnchanged(t testing.TB, l stores.Log, head uint64, want []events.Event
 	if got, err := l.Head(context.Background()); err != nil || got != head {
 		t.Fatalf("head = %d, %v; want %d", got, err, head)
 	}
-	got := readAll(t, l)
+	got := ReadEvents(t, l)
 	if len(got) != len(want) {
 		t.Fatalf("log holds %d events, want %d", len(got), len(want))
 	}
@@ -89,7 +89,7 @@ func runConditional(t *testing.T, h Harness) {
 		checkUnchanged(t, l, 0, nil)
 		mustAppend(t, l, batch("x", 2))
 		mustAppend(t, l, batch("y", 3))
-		want := readAll(t, l)
+		want := ReadEvents(t, l)
 		for _, after := range []uint64{0, 1, 2, 4, 6, 7, 1000, math.MaxInt64, math.MaxUint64} {
 			first, err := c.AppendAt(ctx, after, batch(fmt.Sprintf("no%d", after), 2))
 			if !errors.Is(err, stores.ErrConflict) {
@@ -195,7 +195,7 @@ func runStaleHandle(t *testing.T, h Harness) {
 		t.Fatalf("head = %d, %v; want 2", head, err)
 	}
 	mustAppendAt(t, ca, 2, batch("a", 3))
-	want := readAll(t, a)
+	want := ReadEvents(t, a)
 	if _, err := cb.AppendAt(ctx, 2, batch("stale", 1)); !errors.Is(err, stores.ErrConflict) {
 		t.Fatalf("append at the head another handle moved: %v, want ErrConflict", err)
 	}
@@ -284,7 +284,7 @@ func runConditionalRace(t *testing.T, h Harness) {
 		next += uint64(len(s.ids))
 	}
 	for _, l := range logs[:min(len(logs), 2)] {
-		got := readAll(t, l)
+		got := ReadEvents(t, l)
 		if uint64(len(got)) != next-1 {
 			t.Fatalf("log holds %d events, successful appends wrote %d", len(got), next-1)
 		}

@@ -110,7 +110,9 @@ func mapped[T, U any](s []T, f func(T) U) []U {
 	return out
 }
 
-func readAll(t testing.TB, l stores.Log) []events.Event {
+// ReadEvents returns every event of l, from its first position to its head,
+// failing t when a read fails.
+func ReadEvents(t testing.TB, l stores.Log) []events.Event {
 	t.Helper()
 	var out []events.Event
 	if err := stores.ReadAll(context.Background(), l, 1, 97, func(e events.Event) error {
@@ -187,7 +189,7 @@ func Run(t *testing.T, h Harness) {
 			}
 			want += uint64(n)
 		}
-		all := readAll(t, l)
+		all := ReadEvents(t, l)
 		if uint64(len(all)) != want-1 {
 			t.Fatalf("read %d events, want %d", len(all), want-1)
 		}
@@ -218,7 +220,7 @@ func Run(t *testing.T, h Harness) {
 		if head, _ := l.Head(ctx); head != 2 {
 			t.Fatalf("head = %d after failed batch, want 2", head)
 		}
-		if got := readAll(t, l); len(got) != 2 {
+		if got := ReadEvents(t, l); len(got) != 2 {
 			t.Fatalf("%d events readable after failed batch, want 2", len(got))
 		}
 		if first := mustAppend(t, l, batch("next", 1)); first != 3 {
@@ -231,7 +233,7 @@ func Run(t *testing.T, h Harness) {
 		big := strings.Repeat("x", 1<<20)
 		e := events.New("big", t0, &events.TaskEnqueued{Spec: events.TaskSpec{Func: "f", Queue: "default", Args: []any{big}}})
 		mustAppend(t, l, []events.Event{e, Event("small", 1)})
-		got := readAll(t, l)
+		got := ReadEvents(t, l)
 		if len(got) != 2 || !sameEvent(got[0], e) {
 			t.Fatal("1 MiB event did not round-trip")
 		}
@@ -262,7 +264,7 @@ func Run(t *testing.T, h Harness) {
 			t.Fatalf("checkpoint appended at %d, want 3", first)
 		}
 		mustAppend(t, l, batch("after", 1))
-		got := readAll(t, l)
+		got := ReadEvents(t, l)
 		if len(got) != 2+len(cp)+1 {
 			t.Fatalf("%d events read, want %d", len(got), 2+len(cp)+1)
 		}
@@ -297,7 +299,7 @@ func Run(t *testing.T, h Harness) {
 		}
 		wg.Wait()
 		close(spans)
-		all := readAll(t, l)
+		all := ReadEvents(t, l)
 		total := 0
 		for s := range spans {
 			total += len(s.ids)
@@ -352,7 +354,7 @@ func Run(t *testing.T, h Harness) {
 			}
 			l2 := h.Open(t, name)
 			defer l2.Close()
-			got := readAll(t, l2)
+			got := ReadEvents(t, l2)
 			if len(got) != len(in) {
 				t.Fatalf("reopened log holds %d events, want %d", len(got), len(in))
 			}
@@ -459,7 +461,7 @@ func runShared(t *testing.T, h Harness) {
 		})
 	}
 	wg.Wait()
-	ea, eb := readAll(t, a), readAll(t, b)
+	ea, eb := ReadEvents(t, a), ReadEvents(t, b)
 	if len(ea) != len(eb) || len(ea) == 0 {
 		t.Fatalf("handles see %d and %d events", len(ea), len(eb))
 	}
