@@ -105,4 +105,11 @@
 // derived from the name, so processes opening the same log at once are safe
 // and a second Open finds nothing to do. A schema newer than this build is
 // refused.
+//
+// Version 2 (snapshots in pieces) lets nodes of the build before it that
+// are already running go on during a rolling upgrade: the snapshots they
+// save are single rows (size NULL), which this build reads, and one saved
+// in pieces has an empty data column, which such a node takes for an
+// unusable snapshot (its time travel replays the log instead). That build
+// refuses to open a log at version 2, as it refuses any newer schema.
 package postgres
