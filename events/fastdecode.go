@@ -196,18 +196,19 @@ func (d *fastDecoder) rawString() []byte {
 	case c >= 0xa0 && c <= 0xbf:
 		d.off++
 		return d.next(int(c & 0x1f))
-	case c == mpStr8:
-		d.off++
-		return d.next(d.length(1, 1))
-	case c == mpStr16:
-		d.off++
-		return d.next(d.length(2, 1))
-	case c == mpStr32:
-		d.off++
-		return d.next(d.length(4, 1))
+	case c == mpStr8, c == mpStr16, c == mpStr32:
+		return d.body(1 << (c - mpStr8))
 	}
 	d.decline()
 	return nil
+}
+
+// body consumes a str or bin of the 8, 16 or 32 form: its format byte and
+// a length of width bytes (1, 2 or 4: each form's format byte is the one
+// before's plus one), then returns that many bytes, which alias b.
+func (d *fastDecoder) body(width int) []byte {
+	d.off++
+	return d.next(d.length(width, 1))
 }
 
 func (d *fastDecoder) str() string { return string(d.rawString()) }
@@ -336,15 +337,8 @@ func (d *fastDecoder) value(depth int) any {
 		return nil
 	case c >= 0xa0 && c <= 0xbf, c == mpStr8, c == mpStr16, c == mpStr32:
 		return d.str()
-	case c == mpBin8:
-		d.off++
-		return string(d.next(d.length(1, 1)))
-	case c == mpBin16:
-		d.off++
-		return string(d.next(d.length(2, 1)))
-	case c == mpBin32:
-		d.off++
-		return string(d.next(d.length(4, 1)))
+	case c == mpBin8, c == mpBin16, c == mpBin32:
+		return string(d.body(1 << (c - mpBin8)))
 	case c >= 0x90 && c <= 0x9f, c == mpArray16, c == mpArray32:
 		if depth >= maxFastDepth {
 			d.decline()
@@ -701,15 +695,8 @@ func (d *fastDecoder) bin() []byte {
 	switch {
 	case d.bad:
 		return nil
-	case c == mpBin8:
-		d.off++
-		s = d.next(d.length(1, 1))
-	case c == mpBin16:
-		d.off++
-		s = d.next(d.length(2, 1))
-	case c == mpBin32:
-		d.off++
-		s = d.next(d.length(4, 1))
+	case c == mpBin8, c == mpBin16, c == mpBin32:
+		s = d.body(1 << (c - mpBin8))
 	default:
 		d.decline()
 		return nil

@@ -38,26 +38,16 @@ var _ engine.Observer = (*serveMetrics)(nil)
 // newServeMetrics registers the metrics of a's server.
 func newServeMetrics(a *api) *serveMetrics {
 	m := &serveMetrics{
-		reg: prometheus.NewRegistry(),
-		appended: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "omniq_events_appended_total", Help: "Events durably appended to the log.",
-		}),
-		appendErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "omniq_append_errors_total", Help: "Batch appends that failed (their commands were answered with the error).",
-		}),
+		reg:          prometheus.NewRegistry(),
+		appended:     counter("omniq_events_appended_total", "Events durably appended to the log."),
+		appendErrors: counter("omniq_append_errors_total", "Batch appends that failed (their commands were answered with the error)."),
 		appendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "omniq_append_duration_seconds", Help: "Time to append one batch (group commit) to the log, including its sync.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 17), // 100µs .. 6.5s
 		}),
-		leaseExpiries: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "omniq_lease_expiries_total", Help: "Leases that ran out without an answer (each a failed attempt).",
-		}),
-		replaySeconds: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "omniq_replay_duration_seconds", Help: "How long the engine took to rebuild its state from the log at startup.",
-		}),
-		replayPosition: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "omniq_replay_position", Help: "Log position the startup replay reached.",
-		}),
+		leaseExpiries:  counter("omniq_lease_expiries_total", "Leases that ran out without an answer (each a failed attempt)."),
+		replaySeconds:  gauge("omniq_replay_duration_seconds", "How long the engine took to rebuild its state from the log at startup."),
+		replayPosition: gauge("omniq_replay_position", "Log position the startup replay reached."),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "omniq_http_requests_total", Help: "HTTP requests by route pattern and status code.",
 		}, []string{"route", "code"}),
@@ -70,19 +60,26 @@ func newServeMetrics(a *api) *serveMetrics {
 		m.appended, m.appendErrors, m.appendSeconds, m.leaseExpiries, m.replaySeconds, m.replayPosition,
 		m.requests, m.requestSeconds,
 		&taskCollector{engineOf: a.engine},
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "omniq_dequeue_waiting", Help: "Dequeue requests waiting (long-poll) for a task right now.",
-		}, func() float64 { return float64(a.waiting.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "omniq_heap_inuse_bytes", Help: "Bytes of heap spans in use: objects (live, or dead and not yet swept) and the free slots among them; MemStats.HeapInuse, read from runtime/metrics without stopping the world.",
-		}, heapInuseBytes),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "omniq_memory_limit_bytes", Help: "The Go soft memory limit the process runs with (--memory-limit, GOMEMLIMIT or the cgroup's); 0 when there is none.",
-		}, memoryLimitBytes),
+		gaugeFunc("omniq_dequeue_waiting", "Dequeue requests waiting (long-poll) for a task right now.", func() float64 { return float64(a.waiting.Load()) }),
+		gaugeFunc("omniq_heap_inuse_bytes", "Bytes of heap spans in use: objects (live, or dead and not yet swept) and the free slots among them; MemStats.HeapInuse, read from runtime/metrics without stopping the world.", heapInuseBytes),
+		gaugeFunc("omniq_memory_limit_bytes", "The Go soft memory limit the process runs with (--memory-limit, GOMEMLIMIT or the cgroup's); 0 when there is none.", memoryLimitBytes),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// counter, gauge and gaugeFunc make the unlabelled metrics of name and help.
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
+}
+
+func gaugeFunc(name, help string, read func() float64) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read)
 }
 
 // Appended implements engine.Observer. A batch another node beat to a

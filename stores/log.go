@@ -10,7 +10,7 @@
 // engine discovers by type assertion: Tailer (wait for appends),
 // SnapshotStore (keep a projection snapshot beside the log) and Conditional
 // (append only at an expected head, which lets several processes share one
-// log).
+// log). Full and Shared name the sets of them a backend asserts it has.
 //
 // The one conformance suite is stores/storetest: every backend runs it.
 package stores
@@ -133,6 +133,25 @@ type PageReader interface {
 	// when its capacity holds them all (else in a new array); dst's
 	// contents are overwritten. It returns the events as Read does.
 	ReadInto(ctx context.Context, dst []events.Event, from uint64, max int) ([]events.Event, error)
+}
+
+// Full is a log that waits for appends (Tailer), keeps a snapshot beside
+// its events (SnapshotStore) and can be compacted (Truncater). A backend
+// asserts the set it implements once, beside its Log type, so that a
+// method lost fails its build.
+type Full interface {
+	Log
+	Tailer
+	SnapshotStore
+	Truncater
+}
+
+// Shared is a Full log that several engines may append to at once
+// (Conditional): each validates its batches against the log's head and
+// tails the others' appends to stay current.
+type Shared interface {
+	Full
+	Conditional
 }
 
 // Placed is implemented by logs kept in a local file or directory: Place

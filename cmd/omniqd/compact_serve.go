@@ -94,24 +94,21 @@ type compactionMetrics struct {
 
 func newCompactionMetrics(reg prometheus.Registerer) *compactionMetrics {
 	m := &compactionMetrics{
-		runs: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "omniq_compactions_total", Help: "Compactions that completed (log.checkpoint written, events archived and removed).",
-		}),
-		failures: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "omniq_compaction_errors_total", Help: "Compactions that failed (the log keeps everything; the next one retries).",
-		}),
-		archived: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "omniq_compaction_archived_events_total", Help: "Events written to archive files by compaction.",
-		}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "omniq_compaction_dropped_total", Help: "Ended tasks and deleted schedules compaction left out of the state.",
-		}),
+		runs:     counter("omniq_compactions_total", "Compactions that completed (log.checkpoint written, events archived and removed)."),
+		failures: counter("omniq_compaction_errors_total", "Compactions that failed (the log keeps everything; the next one retries)."),
+		archived: counter("omniq_compaction_archived_events_total", "Events written to archive files by compaction."),
+		dropped:  counter("omniq_compaction_dropped_total", "Ended tasks and deleted schedules compaction left out of the state."),
 	}
 	reg.MustRegister(m.runs, m.failures, m.archived, m.dropped,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "omniq_log_first_position", Help: "The log's oldest position (0 until known; rises as compaction removes events).",
 		}, func() float64 { return float64(m.first.Load()) }))
 	return m
+}
+
+// counter makes the unlabelled counter of name and help.
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 }
 
 // noteFirst records the log's first position, when the log can say it.

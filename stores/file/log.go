@@ -54,12 +54,7 @@ type Log struct {
 	closed bool
 }
 
-var (
-	_ stores.Log           = (*Log)(nil)
-	_ stores.Tailer        = (*Log)(nil)
-	_ stores.SnapshotStore = (*Log)(nil)
-	_ stores.Truncater     = (*Log)(nil)
-)
+var _ stores.Full = (*Log)(nil)
 
 // Open opens the log in dir, creating dir and an empty log if missing, and
 // recovers it as the package doc describes: a torn tail on the last segment

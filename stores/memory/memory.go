@@ -35,13 +35,7 @@ type Log struct {
 	snapData []byte
 }
 
-var (
-	_ stores.Log           = (*Log)(nil)
-	_ stores.Tailer        = (*Log)(nil)
-	_ stores.SnapshotStore = (*Log)(nil)
-	_ stores.Truncater     = (*Log)(nil)
-	_ stores.Conditional   = (*Log)(nil)
-)
+var _ stores.Shared = (*Log)(nil)
 
 // New returns an empty log.
 func New() *Log { return &Log{grew: make(chan struct{})} }

@@ -57,13 +57,7 @@ type Log struct {
 	watch   jetstream.ConsumeContext // tail consumer, started by Wait. Lock: watchMu.
 }
 
-var (
-	_ stores.Log           = (*Log)(nil)
-	_ stores.Tailer        = (*Log)(nil)
-	_ stores.SnapshotStore = (*Log)(nil)
-	_ stores.Truncater     = (*Log)(nil)
-	_ stores.Conditional   = (*Log)(nil)
-)
+var _ stores.Shared = (*Log)(nil)
 
 // span is where one message sits: stream sequence seq holds positions
 // first..first+n-1. The zero message, span{0, 1, 0}, stands before seq 1;

@@ -62,11 +62,8 @@ type Log struct {
 }
 
 var (
-	_ stores.Log           = (*Log)(nil)
-	_ stores.Tailer        = (*Log)(nil)
-	_ stores.SnapshotStore = (*Log)(nil)
-	_ stores.Truncater     = (*Log)(nil)
-	_ stores.PageReader    = (*Log)(nil)
+	_ stores.Full       = (*Log)(nil)
+	_ stores.PageReader = (*Log)(nil)
 )
 
 // Append implements stores.Log. The batch is one Pebble batch committed with

@@ -81,12 +81,10 @@ func heapUse(fn func()) (allocated, peak uint64) {
 // checkpoint batch cost the process: B/op (all allocations) and peak-MB (the
 // most the live heap rose during one call).
 func BenchmarkLarge(b *testing.B) {
-	dsn := testDSN(b)
 	ctx := context.Background()
 	const size = 64 << 20
 	b.Run("SaveSnapshot", func(b *testing.B) {
-		l := openTest(b, dsn, logName(storetest.UniqueName("bigsnap")))
-		defer l.Close()
+		l := openFresh(b, "bigsnap")
 		data := pattern(2, size)
 		var peak uint64
 		b.ReportAllocs()
@@ -102,8 +100,7 @@ func BenchmarkLarge(b *testing.B) {
 		b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
 	})
 	b.Run("LoadSnapshot", func(b *testing.B) {
-		l := openTest(b, dsn, logName(storetest.UniqueName("bigload")))
-		defer l.Close()
+		l := openFresh(b, "bigload")
 		if err := l.SaveSnapshot(ctx, 1, pattern(3, size)); err != nil {
 			b.Fatal(err)
 		}
@@ -121,8 +118,7 @@ func BenchmarkLarge(b *testing.B) {
 		b.ReportMetric(float64(peak)/(1<<20), "peak-MB")
 	})
 	b.Run("AppendCheckpoint", func(b *testing.B) {
-		l := openTest(b, dsn, logName(storetest.UniqueName("bigappend")))
-		defer l.Close()
+		l := openFresh(b, "bigappend")
 		batch := bigBatch(size)
 		var peak uint64
 		b.ReportAllocs()
@@ -158,10 +154,8 @@ func pieceRows(t *testing.T, l *Log) []int32 {
 // that each loads back exactly, and that a long one is kept in pieces of
 // pieceSize that a later short one removes.
 func TestSnapshotPieces(t *testing.T) {
-	dsn := testDSN(t)
 	ctx := context.Background()
-	l := openTest(t, dsn, logName(storetest.UniqueName("pieces")))
-	defer l.Close()
+	l := openFresh(t, "pieces")
 	for i, n := range []int{3*pieceSize + 5, 0, 1, pieceSize, pieceSize + 1, 2 * pieceSize, 17} {
 		data := pattern(uint64(i), n)
 		if err := l.SaveSnapshot(ctx, uint64(i), data); err != nil {
@@ -184,10 +178,8 @@ func TestSnapshotPieces(t *testing.T) {
 // TestSnapshotPiecesOrder moves the first piece to the end of the table's
 // heap: the load must still put it first.
 func TestSnapshotPiecesOrder(t *testing.T) {
-	dsn := testDSN(t)
 	ctx := context.Background()
-	l := openTest(t, dsn, logName(storetest.UniqueName("order")))
-	defer l.Close()
+	l := openFresh(t, "order")
 	data := pattern(7, 3*pieceSize+5)
 	if err := l.SaveSnapshot(ctx, 9, data); err != nil {
 		t.Fatal(err)
@@ -245,10 +237,8 @@ func TestSnapshotOldRow(t *testing.T) {
 }
 
 func TestSnapshotCorruptPieces(t *testing.T) {
-	dsn := testDSN(t)
 	ctx := context.Background()
-	l := openTest(t, dsn, logName(storetest.UniqueName("snapbad")))
-	defer l.Close()
+	l := openFresh(t, "snapbad")
 	for _, garble := range []string{
 		`DELETE FROM ` + l.t.snapPieces + ` WHERE seq = 1`,
 		`DELETE FROM ` + l.t.snapPieces + ` WHERE seq = 2`,
@@ -322,10 +312,8 @@ func TestSnapshotSeenWhole(t *testing.T) {
 // TestAppendInPieces appends batches longer than pieceSize, plainly and
 // conditionally, and reads them back exactly.
 func TestAppendInPieces(t *testing.T) {
-	dsn := testDSN(t)
 	ctx := context.Background()
-	l := openTest(t, dsn, logName(storetest.UniqueName("bigbatch")))
-	defer l.Close()
+	l := openFresh(t, "bigbatch")
 	big := bigBatch(2*pieceSize + 1000)
 	if first, err := l.Append(ctx, []events.Event{storetest.Event("a", 1)}); err != nil || first != 1 {
 		t.Fatalf("append = %d, %v; want 1", first, err)
@@ -365,10 +353,8 @@ func allocated(fn func()) uint64 {
 // TestLargeWritesBounded checks that a long snapshot or batch costs the
 // process about one piece beyond its own bytes, not copies of the whole.
 func TestLargeWritesBounded(t *testing.T) {
-	dsn := testDSN(t)
 	ctx := context.Background()
-	l := openTest(t, dsn, logName(storetest.UniqueName("bounded")))
-	defer l.Close()
+	l := openFresh(t, "bounded")
 	const size = 8 * pieceSize
 	bound := uint64(3 * pieceSize)
 

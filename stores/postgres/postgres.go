@@ -39,13 +39,7 @@ type Log struct {
 	listenDone sync.WaitGroup
 }
 
-var (
-	_ stores.Log           = (*Log)(nil)
-	_ stores.Tailer        = (*Log)(nil)
-	_ stores.SnapshotStore = (*Log)(nil)
-	_ stores.Truncater     = (*Log)(nil)
-	_ stores.Conditional   = (*Log)(nil)
-)
+var _ stores.Shared = (*Log)(nil)
 
 // queries are the statements of one log, built once from its table names.
 type queries struct {

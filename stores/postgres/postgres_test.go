@@ -64,6 +64,15 @@ func openTest(t testing.TB, dsn, name string, opts ...Option) *Log {
 	return l
 }
 
+// openFresh opens a new log named after prefix on the test server (or
+// skips); it is closed and its tables dropped when the test ends.
+func openFresh(t testing.TB, prefix string) *Log {
+	t.Helper()
+	l := openTest(t, testDSN(t), logName(storetest.UniqueName(prefix)))
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
 // dropLog drops the tables of the log name, its presence table included.
 func dropLog(t testing.TB, dsn, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -179,9 +188,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 }
 
 func TestCorruptBatch(t *testing.T) {
-	dsn := testDSN(t)
-	l := openTest(t, dsn, logName(storetest.UniqueName("corrupt")))
-	defer l.Close()
+	l := openFresh(t, "corrupt")
 	ctx := context.Background()
 	if _, err := l.Append(ctx, []events.Event{storetest.Event("c", 1), storetest.Event("c", 2)}); err != nil {
 		t.Fatal(err)

@@ -27,12 +27,7 @@ type Log struct {
 	done   chan struct{} // closed by Close; wakes Wait
 }
 
-var (
-	_ stores.Log           = (*Log)(nil)
-	_ stores.Tailer        = (*Log)(nil)
-	_ stores.SnapshotStore = (*Log)(nil)
-	_ stores.Conditional   = (*Log)(nil)
-)
+var _ stores.Shared = (*Log)(nil)
 
 // appendScript appends one batch. KEYS: stream, head. ARGV: event count,
 // batch and, for a conditional append, the head expected. It returns the

@@ -10,8 +10,6 @@ import (
 	"github.com/omniq/omniq/stores"
 )
 
-var _ stores.Truncater = (*Log)(nil)
-
 // truncateScript removes the entries whose batches end before a position.
 // KEYS: stream, head. ARGV: pos. It returns the number of entries removed.
 //
