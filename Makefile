@@ -89,13 +89,14 @@ lint:
 # Each decoder's fuzz target for a short while (FUZZTIME each): event
 # records (msgpack, the fast payload decoder against the reflective one, JSON
 # Lines), snapshots, file-store segments, store URLs, cron specs and HTTP
-# request bodies (wire decoding and the server's handler), and the value
+# request bodies (wire decoding, its hand-written decoder against
+# encoding/json, and the server's handler), and the value
 # normalizer against the codec. go test -fuzz
 # takes one target per run, so each name is anchored.
 FUZZTIME ?= 15s
 FUZZ_TARGETS = ./events:FuzzUnmarshal ./events:FuzzFastDecode ./events/eventjson:FuzzUnmarshal \
 	./projections:FuzzRestore ./projections:FuzzRestoreRich ./stores/file:FuzzOpen \
-	./stores/redis:FuzzParseURL ./engine:FuzzEnqueueCron ./wire:FuzzDecodeTask \
+	./stores/redis:FuzzParseURL ./engine:FuzzEnqueueCron ./wire:FuzzDecodeTask ./wire:FuzzDecodeTaskForms \
 	./server:FuzzAPIRequestBodies ./values:FuzzNormalize
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

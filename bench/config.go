@@ -72,6 +72,9 @@ type Config struct {
 	// retention, snapshots, the probe and recovery do not apply. Burn-down
 	// only.
 	Remote string
+	// RemoteUngathered sends every remote Enqueue call as a request of its
+	// own (client.WithEnqueueGathering(false)).
+	RemoteUngathered bool
 
 	Mode Mode
 	API  API

@@ -17,7 +17,7 @@ import (
 // appends, probe and recovery are not measured here: CPU is this
 // process's, and the machine's share busy counts the server too.
 func runRemote(ctx context.Context, cfg Config) (*Report, error) {
-	c, err := client.New(cfg.Remote, client.WithPollWait(time.Second))
+	c, err := client.New(cfg.Remote, client.WithPollWait(time.Second), client.WithEnqueueGathering(!cfg.RemoteUngathered))
 	if err != nil {
 		return nil, fmt.Errorf("%w: remote: %v", ErrConfig, err)
 	}

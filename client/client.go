@@ -32,6 +32,7 @@ type Client struct {
 
 	handlers queue.Handlers
 	leases   sync.Map // leaseKey -> *lease, for the tasks Work is running
+	gather   gatherer // Enqueue calls waiting to share a request
 }
 
 var _ queue.Queue = (*Client)(nil)
@@ -126,6 +127,8 @@ func (c *Client) Close() error {
 
 // Enqueue implements queue.TaskQueue: POST /v1/tasks. On success task.ID
 // and the engine-filled fields are set from the server's answer.
+// Concurrent calls share requests while several are in flight, each still
+// answered for its own task alone (WithEnqueueGathering says how).
 func (c *Client) Enqueue(ctx context.Context, task *queue.Task) error {
 	if task == nil {
 		return fmt.Errorf("%w: nil task", queue.ErrInvalidArgument)
@@ -134,8 +137,8 @@ func (c *Client) Enqueue(ctx context.Context, task *queue.Task) error {
 	if err != nil {
 		return err
 	}
-	var got Task
-	if err := c.do(ctx, http.MethodPost, "/v1/tasks", nil, spec, &got); err != nil {
+	got, err := c.enqueueOne(ctx, spec)
+	if err != nil {
 		return err
 	}
 	got.CopyEngineFields(task)
@@ -385,13 +388,17 @@ func (c *Client) doFound(ctx context.Context, method, path string, query url.Val
 				bufPool.Put(buf)
 			}
 		}()
-		enc := json.NewEncoder(buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(body); err != nil {
+		if err := wire.EncodeBody(buf, body); err != nil {
 			return fmt.Errorf("%w: %w", queue.ErrInvalidArgs, err)
 		}
 		rd = bytes.NewReader(buf.Bytes())
 	}
+	return c.send(ctx, method, path, query, rd, out, found)
+}
+
+// send makes one request with the encoded body rd (nil: none) and decodes
+// the answer into out, as doFound.
+func (c *Client) send(ctx context.Context, method, path string, query url.Values, rd io.Reader, out any, found *bool) error {
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -401,7 +408,7 @@ func (c *Client) doFound(ctx context.Context, method, path string, query url.Val
 		return fmt.Errorf("omniq client: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
+	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.token != "" {

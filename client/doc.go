@@ -23,6 +23,14 @@
 // and this package keeps their names (TaskSpec, Task, Error, ErrorFor, the
 // Code constants, …) as aliases of wire's.
 //
+// Concurrent Enqueue calls through one Client share requests, as the
+// engine's commands share appends: while two enqueue requests are in flight,
+// further calls wait and go together, as one batch, when one of them
+// returns. Each call is still answered for its own task alone: a batch the
+// server refuses is sent again call by call, so a bad task fails only its
+// own call, with its own error. WithEnqueueGathering(false) sends every call
+// by itself.
+//
 // On the wire, tasks use snake_case fields (TaskSpec, Task); ttl
 // and interval are seconds, or a Go duration string on input ("90s"); times
 // are RFC 3339. JSON numbers in args, kwargs and results arrive as int64

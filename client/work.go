@@ -44,6 +44,9 @@ func (c *Client) Work(ctx context.Context, opts queue.WorkOptions) error {
 	if err != nil {
 		return err
 	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go c.sweepLeases(stop)
 	return worker.Run(ctx, worker.Config{
 		Source: c, Queues: queues, Concurrency: opts.Concurrency, Wait: c.pollWait,
 		Run: c.runLeased, Fatal: isFatal, RetryAfter: askedWait, Logger: c.logger,
@@ -197,39 +200,81 @@ type leaseKey struct {
 }
 
 // lease cancels a running handler's context when its lease runs out on the
-// local clock, unless a heartbeat extends it first.
+// local clock, unless a heartbeat extends it first. Its timer is armed only
+// within two sweeps of the deadline (sweepLeases): a handler that finishes
+// well within its lease, the common case, never has one.
 type lease struct {
 	mu       sync.Mutex
-	deadline time.Time
-	timer    *time.Timer // nil when the lease has no known deadline
+	deadline time.Time // zero: no known deadline, never cancelled
+	cancel   context.CancelFunc
+	timer    *time.Timer // armed, or nil
+	done     bool        // the handler returned
 }
 
+// leaseSweep is how often a Work call arms the timers of the leases that
+// run out within two sweeps.
+const leaseSweep = 250 * time.Millisecond
+
 func watchLease(deadline time.Time, cancel context.CancelFunc) *lease {
-	l := &lease{deadline: deadline}
-	if !deadline.IsZero() {
-		l.timer = time.AfterFunc(time.Until(deadline), cancel)
-	}
+	l := &lease{deadline: deadline, cancel: cancel}
+	l.armIfDue(time.Now())
 	return l
+}
+
+// armIfDue arms l's timer when its deadline is within two sweeps of now.
+func (l *lease) armIfDue(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.armLocked(now)
+}
+
+func (l *lease) armLocked(now time.Time) {
+	if l.timer == nil && !l.done && !l.deadline.IsZero() && l.deadline.Sub(now) < 2*leaseSweep {
+		l.timer = time.AfterFunc(l.deadline.Sub(now), l.cancel)
+	}
 }
 
 // extend moves the deadline later; a lease already run out stays so.
 func (l *lease) extend(deadline time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.timer == nil || !deadline.After(l.deadline) {
+	if l.deadline.IsZero() || l.done || !deadline.After(l.deadline) {
 		return
 	}
-	if l.timer.Stop() {
-		l.deadline = deadline
-		l.timer.Reset(time.Until(deadline))
+	if l.timer != nil {
+		if !l.timer.Stop() {
+			return // fired: the handler's context is already cancelled
+		}
+		l.timer = nil
 	}
+	l.deadline = deadline
+	l.armLocked(time.Now())
 }
 
 func (l *lease) stop() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.done = true
 	if l.timer != nil {
 		l.timer.Stop()
+	}
+}
+
+// sweepLeases arms, every leaseSweep until stop is closed, the timers of
+// the running handlers' leases that run out within two sweeps.
+func (c *Client) sweepLeases(stop <-chan struct{}) {
+	tick := time.NewTicker(leaseSweep)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			c.leases.Range(func(_, l any) bool {
+				l.(*lease).armIfDue(now)
+				return true
+			})
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -96,15 +95,12 @@ func (a *api) outcomes(w http.ResponseWriter, r *http.Request, q *engine.Engine)
 // second pass encoding/json gives a Marshaler's output: this answer is the
 // hot path of a worker pool.
 func (a *api) writeOutcomes(w http.ResponseWriter, out wire.OutcomesAnswer, tasks []*engine.Task) error {
-	head, err := json.Marshal(out.Outcomes)
-	if err != nil {
-		return fmt.Errorf("encode answer: %w", err)
-	}
-	b := make([]byte, 0, len(head)+64+512*len(tasks))
+	b := make([]byte, 0, 64+48*len(out.Outcomes)+512*len(tasks))
 	b = append(b, `{"outcomes":`...)
-	b = append(b, head...)
+	b = wire.AppendOutcomeAnswers(b, out.Outcomes)
 	b = append(b, `,"tasks":[`...)
-	if b, err = appendTasks(b, tasks); err != nil {
+	b, err := appendTasks(b, tasks)
+	if err != nil {
 		return err
 	}
 	b = append(b, "]}\n"...)

@@ -240,14 +240,13 @@ func (a *api) writeTasks(w http.ResponseWriter, status int, key string, tasks []
 // encodes itself.
 func appendTasks(b []byte, tasks []*engine.Task) ([]byte, error) {
 	for i, t := range tasks {
-		tb, err := wire.TaskOf(t).MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("encode answer: %w", err)
-		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, tb...)
+		var err error
+		if b, err = wire.AppendTask(b, t); err != nil {
+			return nil, fmt.Errorf("encode answer: %w", err)
+		}
 	}
 	return b, nil
 }

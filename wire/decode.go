@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"sync"
 
 	"github.com/omniq/omniq/queue"
 )
@@ -24,7 +25,9 @@ func DecodeStrict(r io.Reader, v any) error {
 
 // DecodeAnswer reads one JSON value from r into v, for the client: as
 // DecodeStrict, but unknown fields are ignored (a newer server may add
-// some) and what follows the value is not read.
+// some) and what follows the value is ignored. A Task, TaskList or
+// OutcomesAnswer is read from r to its end before it is decoded; other
+// values are read no further than their end.
 func DecodeAnswer(r io.Reader, v any) error {
 	return decode(r, v, false)
 }
@@ -39,7 +42,47 @@ func DecodeValue(data []byte) (any, error) {
 	return v, nil
 }
 
+// decode reads the task wire forms with the fast parser (decodeFast), and
+// everything else, or anything the fast parser gives up on, with
+// encoding/json (decodeReflect): the results and errors are always
+// decodeReflect's.
 func decode(r io.Reader, v any, strict bool) error {
+	if !fastTarget(v) {
+		return decodeReflect(r, v, strict)
+	}
+	buf := readBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledRead {
+			readBufs.Put(buf)
+		}
+	}()
+	_, rerr := buf.ReadFrom(r)
+	if rerr == nil && decodeFast(buf.Bytes(), v, strict) {
+		return nil
+	}
+	// encoding/json sees the same bytes, then the same read error.
+	var replay io.Reader = bytes.NewReader(buf.Bytes())
+	if rerr != nil {
+		replay = io.MultiReader(replay, errReader{rerr})
+	}
+	return decodeReflect(replay, v, strict)
+}
+
+// readBufs holds the buffers bodies are read into before decodeFast; the
+// decoded values keep no reference to them (strings are copied).
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledRead = 1 << 20
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// decodeReflect is decode by encoding/json alone: the definition the fast
+// parser keeps to.
+func decodeReflect(r io.Reader, v any, strict bool) error {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	if strict {

@@ -11,4 +11,11 @@
 // and float64 otherwise, as the embedded engine gives them back after a
 // round trip through its log, and a float is always written with a decimal
 // point or an exponent, so that it comes back a float.
+//
+// The task forms (TaskSpec, Task, Batch, TaskList, OutcomesRequest,
+// OutcomesAnswer) are encoded and decoded by hand, for the hot paths of
+// the server and the client (encode.go, fastdecode.go). encoding/json
+// remains their definition: the hand-written encoders write its bytes and
+// the decoder gives its values, and each hands what it is unsure of to
+// encoding/json itself, so results and errors are always encoding/json's.
 package wire

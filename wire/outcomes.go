@@ -45,8 +45,9 @@ type OutcomeAnswer struct {
 	Error *ErrorDetail `json:"error,omitempty"`
 }
 
-// MarshalJSON writes o with a float result marked as a float.
-func (o OutcomeSpec) MarshalJSON() ([]byte, error) {
+// marshalOutcomeSpecReflect is OutcomeSpec.MarshalJSON by encoding/json's
+// reflection: the definition appendOutcomeSpec keeps to, and its slow path.
+func marshalOutcomeSpecReflect(o OutcomeSpec) ([]byte, error) {
 	type plain OutcomeSpec
 	p := plain(o)
 	p.Result = markFloats(p.Result)

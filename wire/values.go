@@ -62,17 +62,19 @@ func markKwargs(kwargs map[string]any) map[string]any {
 	return markFloats(kwargs).(map[string]any)
 }
 
-// MarshalJSON writes s with its float arguments marked as floats.
-func (s TaskSpec) MarshalJSON() ([]byte, error) {
+// marshalSpecReflect is TaskSpec.MarshalJSON by encoding/json's
+// reflection: the definition appendSpec keeps to, and its slow path.
+func marshalSpecReflect(s TaskSpec) ([]byte, error) {
 	type plain TaskSpec
 	p := plain(s)
 	p.Args, p.Kwargs = markArgs(p.Args), markKwargs(p.Kwargs)
 	return json.Marshal(p)
 }
 
-// MarshalJSON writes t as one object: the caller's fields, then the engine's.
-func (t Task) MarshalJSON() ([]byte, error) {
-	spec, err := t.TaskSpec.MarshalJSON()
+// marshalTaskReflect is Task.MarshalJSON by encoding/json's reflection:
+// the definition appendTask keeps to, and its slow path.
+func marshalTaskReflect(t Task) ([]byte, error) {
+	spec, err := marshalSpecReflect(t.TaskSpec)
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,7 @@ func runBench(ctx context.Context, args []string) (err error) {
 	var c bench.Config
 	d := bench.Config{}.Defaults()
 	fs.StringVar(&c.Store, "store", "", `store URL; empty or "pebble://" (no path): a temporary Pebble directory; a server URL without a log name gets a unique one, dropped after`)
+	fs.BoolVar(&c.RemoteUngathered, "ungathered", false, "with --remote: send every Enqueue call as a request of its own, as a client built with client.WithEnqueueGathering(false) does (default: concurrent calls share requests)")
 	fs.StringVar(&c.Remote, "remote", "", "URL of a running omniqd (http://127.0.0.1:7070; start one with `omniqd serve --store pebble://DIR`): producers and workers go through the Go client instead of an embedded engine (burn-down only; --store, --nodes, the probe and recovery do not apply)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory or unique log after the run")
 	fs.IntVar(&c.Nodes, "nodes", d.Nodes, "engines sharing the log, each on a store handle of its own (as separate processes), producers and workers dealt round-robin over them; more than one needs a store several processes can open: "+bench.SharedStores)
