@@ -73,9 +73,9 @@ var stagedData = `(SELECT string_agg(data, ''::bytea ORDER BY seq) FROM ` + stag
 // server concatenates it), so the batch is still one row and commits like
 // any append. The head row is locked only from that statement to the
 // commit, not while the pieces travel. It returns the batch's first
-// position; pgx.ErrNoRows when the statement appended nothing (AppendAt's
-// head moved, or the head row is missing). Errors are pgx's, for append to
-// interpret.
+// position; errConflict when AppendAt's head moved, pgx.ErrNoRows or
+// errNoHeadRow when the head row is missing. Other errors are pgx's, for
+// append to interpret.
 func (l *Log) appendInPieces(ctx context.Context, n int, data []byte, cond bool, after int64) (int64, error) {
 	tx, err := l.pool.Begin(ctx)
 	if err != nil {
@@ -88,14 +88,13 @@ func (l *Log) appendInPieces(ctx context.Context, n int, data []byte, cond bool,
 	if _, err := copyPieces(ctx, tx, stageTable, data); err != nil {
 		return 0, err
 	}
-	var row pgx.Row
-	if cond {
-		row = tx.QueryRow(ctx, l.q.appendAtInPieces, n, after)
-	} else {
-		row = tx.QueryRow(ctx, l.q.appendInPieces, n)
-	}
 	var first int64
-	if err := row.Scan(&first, nil); err != nil {
+	if cond {
+		first, err = scanAppendAt(tx.QueryRow(ctx, l.q.appendAtInPieces, n, after))
+	} else {
+		err = tx.QueryRow(ctx, l.q.appendInPieces, n).Scan(&first, nil)
+	}
+	if err != nil {
 		return 0, err
 	}
 	return first, tx.Commit(ctx)

@@ -58,12 +58,15 @@ func queriesFor(t tables) queries {
 		// The same, only when the head is $3. Under READ COMMITTED an UPDATE
 		// that waited for another append's lock re-checks its WHERE against
 		// the row that append committed, so the head compared is the head
-		// the batch goes after: when it moved, no row is updated, nothing is
-		// inserted and the statement returns no row.
-		appendAt: appendQuery(t, ` WHERE head = $3::bigint`, `$2::bytea`),
+		// the batch goes after: when it moved, no row is updated and nothing
+		// is inserted. It always returns one row: the first position (NULL
+		// when nothing was appended) and whether the head row is there, so
+		// that a conflict is told from a missing head row without a second
+		// round trip.
+		appendAt: appendAtQuery(t, ` WHERE head = $3::bigint`, `$2::bytea`),
 		// The same two with the batch put together by the server.
 		appendInPieces:   appendQuery(t, "", stagedData),
-		appendAtInPieces: appendQuery(t, ` WHERE head = $2::bigint`, stagedData),
+		appendAtInPieces: appendAtQuery(t, ` WHERE head = $2::bigint`, stagedData),
 		// The batch holding $1 (the greatest first_pos <= $1), or the first
 		// batch when none starts at or before $1 (a truncated log), and the
 		// batches after it that start before the reading position + $2
@@ -95,14 +98,35 @@ func queriesFor(t tables) queries {
 // appendQuery is the append statement of the batch data (an expression),
 // updating the head row only where where (empty: always) allows.
 func appendQuery(t tables, where, data string) string {
+	return appendCTEs(t, where, data) + `
+		SELECT first_pos, ` + notify(t) + ` FROM b`
+}
+
+// appendAtQuery is appendQuery that always returns one row: the first
+// position, NULL when where left the head alone, and whether the head row
+// exists.
+func appendAtQuery(t tables, where, data string) string {
+	return appendCTEs(t, where, data) + `, n AS (
+			SELECT first_pos, ` + notify(t) + ` FROM b
+		)
+		SELECT (SELECT first_pos FROM n), EXISTS (SELECT 1 FROM ` + t.head + `)`
+}
+
+// appendCTEs moves the head (h) and inserts the batch after it (b).
+func appendCTEs(t tables, where, data string) string {
 	return `WITH h AS (
 			UPDATE ` + t.head + ` SET head = head + $1::bigint` + where + ` RETURNING head
 		), b AS (
 			INSERT INTO ` + t.batches + ` (first_pos, n, data)
 			SELECT head - $1::bigint + 1, $1::int, ` + data + ` FROM h
 			RETURNING first_pos
-		)
-		SELECT first_pos, pg_notify('` + t.channel + `', (first_pos + $1::bigint - 1)::text) FROM b`
+		)`
+}
+
+// notify is the NOTIFY of an appended batch's last position, delivered at
+// commit.
+func notify(t tables) string {
+	return `pg_notify('` + t.channel + `', (first_pos + $1::bigint - 1)::text)`
 }
 
 // Option configures Open.
@@ -220,36 +244,43 @@ func (l *Log) append(ctx context.Context, batch []events.Event, cond bool, after
 	case len(data) > pieceSize:
 		first, err = l.appendInPieces(ctx, len(batch), data, cond, int64(after))
 	case cond:
-		err = l.pool.QueryRow(ctx, l.q.appendAt, len(batch), data, int64(after)).Scan(&first, nil)
+		first, err = scanAppendAt(l.pool.QueryRow(ctx, l.q.appendAt, len(batch), data, int64(after)))
 	default:
 		err = l.pool.QueryRow(ctx, l.q.append, len(batch), data).Scan(&first, nil)
 	}
-	if err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			if cond {
-				return 0, l.conflict(ctx, op)
-			}
-			return 0, fmt.Errorf("postgres: %s: %w: head row of %q missing", op, stores.ErrCorrupt, l.name)
-		}
+	switch {
+	case errors.Is(err, errConflict):
+		return 0, fmt.Errorf("postgres: %s: %w", op, stores.ErrConflict)
+	case errors.Is(err, pgx.ErrNoRows), errors.Is(err, errNoHeadRow):
+		return 0, fmt.Errorf("postgres: %s: %w: head row of %q missing", op, stores.ErrCorrupt, l.name)
+	case err != nil:
 		return 0, l.interpretError(op, err)
 	}
 	l.noteHead(uint64(first) + uint64(len(batch)) - 1)
 	return uint64(first), nil
 }
 
-// conflict is the error of a conditional append that updated no head row:
-// ErrConflict when the head row is there (the head was elsewhere),
-// ErrCorrupt when it is missing.
-func (l *Log) conflict(ctx context.Context, op string) error {
-	head, err := l.Head(ctx)
-	switch {
-	case errors.Is(err, stores.ErrCorrupt):
-		return fmt.Errorf("postgres: %s: %w", op, err)
-	case err != nil:
-		// The append was refused all the same; only the head is unknown.
-		return fmt.Errorf("postgres: %s: %w", op, stores.ErrConflict)
+// Outcomes of a conditional append that appended nothing (scanAppendAt).
+var (
+	errConflict  = errors.New("the head was elsewhere")
+	errNoHeadRow = errors.New("no head row")
+)
+
+// scanAppendAt reads the row of an appendAtQuery: the first position, or
+// errConflict when the head was not the one expected, or errNoHeadRow.
+func scanAppendAt(row pgx.Row) (int64, error) {
+	var first *int64
+	var headRow bool
+	if err := row.Scan(&first, &headRow); err != nil {
+		return 0, err
 	}
-	return fmt.Errorf("postgres: %s: %w (head is now %d)", op, stores.ErrConflict, head)
+	switch {
+	case first != nil:
+		return *first, nil
+	case headRow:
+		return 0, errConflict
+	}
+	return 0, errNoHeadRow
 }
 
 // Read implements stores.Log. It reads from one snapshot of the database, so

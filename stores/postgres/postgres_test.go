@@ -201,6 +201,61 @@ func TestCorruptBatch(t *testing.T) {
 	}
 }
 
+// A conditional append that appends nothing tells a moved head
+// (ErrConflict) from a missing head row (ErrCorrupt) in its one statement,
+// for a batch of one row and for one that travels in pieces.
+func TestAppendAtConflictOrMissingHead(t *testing.T) {
+	l := openFresh(t, "appendat")
+	ctx := context.Background()
+	small := []events.Event{storetest.Event("a", 1)}
+	big := bigBatch(pieceSize + 1)
+	if _, err := l.Append(ctx, small); err != nil {
+		t.Fatal(err)
+	}
+	for name, batch := range map[string][]events.Event{"one row": small, "pieces": big} {
+		if _, err := l.AppendAt(ctx, 0, batch); !errors.Is(err, stores.ErrConflict) || errors.Is(err, stores.ErrCorrupt) {
+			t.Fatalf("%s: append after a stale head = %v, want ErrConflict", name, err)
+		}
+	}
+	// An append at the head lands, and is announced to the log's listeners.
+	conn, err := pgx.Connect(ctx, testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{l.t.channel}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	head, err := l.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range [][]events.Event{small, big} {
+		first, err := l.AppendAt(ctx, head, batch)
+		if err != nil || first != head+1 {
+			t.Fatalf("append at the head = %d, %v; want %d", first, err, head+1)
+		}
+		head += uint64(len(batch))
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil || n.Payload != fmt.Sprint(head) {
+			t.Fatalf("notification after the append: %v, %v; want payload %d", n, err, head)
+		}
+	}
+	if _, err := l.pool.Exec(ctx, `DELETE FROM `+l.t.head); err != nil {
+		t.Fatal(err)
+	}
+	for name, batch := range map[string][]events.Event{"one row": small, "pieces": big} {
+		if _, err := l.AppendAt(ctx, head, batch); !errors.Is(err, stores.ErrCorrupt) {
+			t.Fatalf("%s: conditional append with no head row = %v, want ErrCorrupt", name, err)
+		}
+		if _, err := l.Append(ctx, batch); !errors.Is(err, stores.ErrCorrupt) {
+			t.Fatalf("%s: append with no head row = %v, want ErrCorrupt", name, err)
+		}
+	}
+}
+
 // withApp returns dsn with application_name set, so a test can find (and
 // terminate) exactly the connections of one Log.
 func withApp(dsn, app string) string {
