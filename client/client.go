@@ -388,8 +388,8 @@ func (c *Client) doFound(ctx context.Context, method, path string, query url.Val
 				bufPool.Put(buf)
 			}
 		}()
-		if err := wire.EncodeBody(buf, body); err != nil {
-			return fmt.Errorf("%w: %w", queue.ErrInvalidArgs, err)
+		if err := encodeRequest(buf, body); err != nil {
+			return err
 		}
 		rd = bytes.NewReader(buf.Bytes())
 	}
@@ -440,6 +440,15 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		return fmt.Errorf("%w: %s %s: %v", ErrProtocol, method, path, err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body) // the connection is reused
+	return nil
+}
+
+// encodeRequest writes body to buf as a request body (wire.EncodeBody);
+// a value with no JSON form is queue.ErrInvalidArgs.
+func encodeRequest(buf *bytes.Buffer, body any) error {
+	if err := wire.EncodeBody(buf, body); err != nil {
+		return fmt.Errorf("%w: %w", queue.ErrInvalidArgs, err)
+	}
 	return nil
 }
 

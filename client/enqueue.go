@@ -8,9 +8,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-
-	"github.com/omniq/omniq/queue"
-	"github.com/omniq/omniq/wire"
 )
 
 // Concurrent Enqueue calls through one Client share requests, as the
@@ -259,8 +256,8 @@ func batchBody(batch []*enqueueCall) []byte {
 // encodeSpec encodes spec as a request body, as doFound does.
 func encodeSpec(spec TaskSpec) ([]byte, error) {
 	var buf bytes.Buffer
-	if err := wire.EncodeBody(&buf, &spec); err != nil {
-		return nil, fmt.Errorf("%w: %w", queue.ErrInvalidArgs, err)
+	if err := encodeRequest(&buf, &spec); err != nil {
+		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

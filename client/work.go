@@ -228,9 +228,11 @@ func (l *lease) armIfDue(now time.Time) {
 	l.armLocked(now)
 }
 
+// armLocked is armIfDue with l.mu held. The timer runs for the time left
+// now, not from the now it was given: a sweep's tick may be read late.
 func (l *lease) armLocked(now time.Time) {
 	if l.timer == nil && !l.done && !l.deadline.IsZero() && l.deadline.Sub(now) < 2*leaseSweep {
-		l.timer = time.AfterFunc(l.deadline.Sub(now), l.cancel)
+		l.timer = time.AfterFunc(time.Until(l.deadline), l.cancel)
 	}
 }
 

@@ -87,6 +87,7 @@ func TestClientGatheredEnqueueAnswersEachCall(t *testing.T) {
 				}
 				continue
 			case i%11 == 5:
+				dupWins[o.task.ID] += 0 // an id both calls lost is counted too
 				if o.err == nil {
 					dupWins[o.task.ID]++
 				} else if !errors.Is(o.err, queue.ErrDuplicateID) {
@@ -114,6 +115,9 @@ func TestClientGatheredEnqueueAnswersEachCall(t *testing.T) {
 				t.Errorf("task %s answered in state %q", o.task.ID, o.task.State)
 			}
 		}
+	}
+	if len(dupWins) != callers { // two ids (i = 5, 16) for each pair of callers
+		t.Errorf("%d duplicate ids tried, want %d", len(dupWins), callers)
 	}
 	for id, wins := range dupWins {
 		if wins != 1 {

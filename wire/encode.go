@@ -35,23 +35,12 @@ func (errSlow) Error() string { return "wire: fast encoder gave up" }
 // AppendTask appends t as Task.MarshalJSON writes TaskOf(t), for the
 // server's answers that carry tasks.
 func AppendTask(b []byte, t *queue.Task) ([]byte, error) {
-	// spec and info live on the stack: the appenders do not keep them.
-	var sc Schedule
-	spec := TaskSpec{
-		ID: t.ID, Func: t.Func, Args: t.Args, Kwargs: t.Kwargs, QueueName: t.QueueName,
-		Priority: t.Priority, TTL: Duration(t.TTL), Retries: t.Retries, MaxRetries: t.MaxRetries,
-		DependsOn: t.DependsOn, Meta: t.Meta,
-	}
-	if s := t.Schedule; s != nil {
-		sc = Schedule{RunAt: s.RunAt.UTC(), Cron: s.Cron, Interval: Duration(s.Interval), Paused: s.Paused}
+	// spec, sc and info live on the stack: the appenders do not keep them.
+	spec, sc := specParts(t)
+	if t.Schedule != nil {
 		spec.Schedule = &sc
 	}
-	info := TaskInfo{
-		State: string(t.State), Attempt: t.Attempt, Result: t.Result, Error: t.Error,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, FinishedAt: t.FinishedAt,
-		LeaseDeadline: t.LeaseDeadline, ReadyAt: t.ReadyAt, ScheduleID: t.ScheduleID,
-		NextRunAt: t.NextRunAt, Fires: t.Fires, CancelledBy: t.CancelledBy,
-	}
+	info := infoOf(t)
 	out, err := appendTask(b, &spec, &info)
 	if err != nil {
 		tb, err := marshalTaskReflect(TaskOf(t))

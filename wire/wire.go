@@ -100,25 +100,43 @@ type Stats struct {
 
 // SpecOf returns the caller's fields of t.
 func SpecOf(t *queue.Task) TaskSpec {
+	s, sc := specParts(t)
+	if t.Schedule != nil {
+		s.Schedule = new(Schedule)
+		*s.Schedule = sc
+	}
+	return s
+}
+
+// specParts returns the caller's fields of t but its schedule, and the
+// schedule apart (zero when t has none), so that a caller can keep both on
+// its stack (AppendTask).
+func specParts(t *queue.Task) (TaskSpec, Schedule) {
 	s := TaskSpec{
 		ID: t.ID, Func: t.Func, Args: t.Args, Kwargs: t.Kwargs, QueueName: t.QueueName,
 		Priority: t.Priority, TTL: Duration(t.TTL), Retries: t.Retries, MaxRetries: t.MaxRetries,
 		DependsOn: t.DependsOn, Meta: t.Meta,
 	}
-	if sc := t.Schedule; sc != nil {
-		s.Schedule = &Schedule{RunAt: sc.RunAt.UTC(), Cron: sc.Cron, Interval: Duration(sc.Interval), Paused: sc.Paused}
+	var sc Schedule
+	if ts := t.Schedule; ts != nil {
+		sc = Schedule{RunAt: ts.RunAt.UTC(), Cron: ts.Cron, Interval: Duration(ts.Interval), Paused: ts.Paused}
 	}
-	return s
+	return s, sc
 }
 
 // TaskOf returns t as the server reports it.
 func TaskOf(t *queue.Task) Task {
-	return Task{TaskSpec: SpecOf(t), TaskInfo: TaskInfo{
+	return Task{TaskSpec: SpecOf(t), TaskInfo: infoOf(t)}
+}
+
+// infoOf returns the engine's fields of t.
+func infoOf(t *queue.Task) TaskInfo {
+	return TaskInfo{
 		State: string(t.State), Attempt: t.Attempt, Result: t.Result, Error: t.Error,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt, FinishedAt: t.FinishedAt,
 		LeaseDeadline: t.LeaseDeadline, ReadyAt: t.ReadyAt, ScheduleID: t.ScheduleID,
 		NextRunAt: t.NextRunAt, Fires: t.Fires, CancelledBy: t.CancelledBy,
-	}}
+	}
 }
 
 // Engine returns the engine task s describes.
