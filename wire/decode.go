@@ -45,7 +45,8 @@ func DecodeValue(data []byte) (any, error) {
 // decode reads the task wire forms with the fast parser (decodeFast), and
 // everything else, or anything the fast parser gives up on, with
 // encoding/json (decodeReflect): the results and errors are always
-// decodeReflect's.
+// decodeReflect's. A task form (always empty here, see fastTarget) is left
+// empty by an error, where encoding/json would leave it partly filled.
 func decode(r io.Reader, v any, strict bool) error {
 	if !fastTarget(v) {
 		return decodeReflect(r, v, strict)
@@ -66,7 +67,12 @@ func decode(r io.Reader, v any, strict bool) error {
 	if rerr != nil {
 		replay = io.MultiReader(replay, errReader{rerr})
 	}
-	return decodeReflect(replay, v, strict)
+	fresh := reflect.New(reflect.TypeOf(v).Elem())
+	if err := decodeReflect(replay, fresh.Interface(), strict); err != nil {
+		return err
+	}
+	reflect.ValueOf(v).Elem().Set(fresh.Elem())
+	return nil
 }
 
 // readBufs holds the buffers bodies are read into before decodeFast; the
@@ -144,12 +150,10 @@ func fixTask(t *Task) error {
 		}
 		t.Args[i] = n
 	}
-	for k, a := range t.Kwargs {
-		n, err := normalizeNumbers(a)
-		if err != nil {
+	if t.Kwargs != nil {
+		if _, err := normalizeNumbers(t.Kwargs); err != nil { // in place
 			return err
 		}
-		t.Kwargs[k] = n
 	}
 	n, err := normalizeNumbers(t.Result)
 	if err != nil {
@@ -208,6 +212,10 @@ func fixNumbers(v reflect.Value) error {
 		if v.Type().Elem().Kind() != reflect.Interface {
 			return nil
 		}
+		if m, ok := v.Interface().(map[string]any); ok {
+			_, err := normalizeNumbers(m) // in place, its error the same for every map order
+			return err
+		}
 		it := v.MapRange()
 		for it.Next() {
 			n, err := normalizeNumbers(it.Value().Interface())
@@ -258,12 +266,22 @@ func normalizeNumbers(x any) (any, error) {
 			x[i] = n
 		}
 	case map[string]any:
+		var failed string // the least key whose value is refused
+		var firstErr error
 		for k, e := range x {
 			n, err := normalizeNumbers(e)
 			if err != nil {
-				return nil, err
+				if firstErr == nil || k < failed {
+					failed, firstErr = k, err
+				}
+				continue
 			}
 			x[k] = n
+		}
+		if firstErr != nil {
+			// Map order is random: the least key's error, so that the
+			// same body always gets the same error.
+			return nil, firstErr
 		}
 	}
 	return x, nil

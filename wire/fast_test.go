@@ -408,6 +408,14 @@ func checkDecode(t *testing.T, body []byte) {
 				if !sameError(err, wantErr) {
 					t.Fatalf("decode %q into %T (strict %v):\n got error %v\nwant error %v", body, got, strict, err, wantErr)
 				}
+				if err != nil && fastTarget(mk()) {
+					// encoding/json leaves its target partly filled; decode
+					// leaves a task form empty.
+					if !reflect.DeepEqual(got, mk()) {
+						t.Fatalf("decode %q into %T (strict %v) failed (%v) and left %#v", body, got, strict, err, got)
+					}
+					continue
+				}
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("decode %q into %T (strict %v):\n got %#v\nwant %#v", body, got, strict, got, want)
 				}
