@@ -55,6 +55,8 @@ class Worker:
         self.poll_interval = poll_interval
         self.shutdown_timeout = shutdown_timeout
         self._stopping = False
+        self._call: asyncio.Future | None = None
+        self._owed: list[dict[str, Any]] = []
         self.completed = 0
         self.failed = 0
 
@@ -129,11 +131,22 @@ class Worker:
         return out
 
     async def _request(self, outs: list[dict[str, Any]], n: int, wait: float) -> list[Task]:
+        # Until the daemon answers, outs are owed (self._owed) and the call
+        # in flight is self._call: a cancellation that lands meanwhile is
+        # caught by run(), which then waits for that call or sends outs
+        # again, so that no finished task's outcome is dropped.
+        self._owed = outs
         delay = 0.1
         while True:
+            self._call = asyncio.ensure_future(
+                asyncio.to_thread(self._core.outcomes, outs, self.queues, n, wait))
+            # A call cut or left behind by a cancellation still ends; its
+            # error is then nobody's to read.
+            self._call.add_done_callback(lambda f: f.cancelled() or f.exception())
             try:
-                results, leased = await asyncio.to_thread(self._core.outcomes, outs, self.queues, n, wait)
+                results, leased = await asyncio.shield(self._call)
             except _RETRYABLE as e:
+                self._call = None
                 if self._stopping and not outs:
                     return []
                 pause = max(delay, getattr(e, "retry_after", 0) or 0)
@@ -141,15 +154,36 @@ class Worker:
                 await asyncio.sleep(pause)
                 delay = min(delay * 2, 5.0)
                 continue
-            for o, r in zip(outs, results):
-                err = r.get("error")
-                if err:
-                    log.warning("task %s attempt %s: outcome refused: %s", o["id"], o["attempt"], err.get("message"))
-                elif "error" in o:
-                    self.failed += 1
-                else:
-                    self.completed += 1
+            self._call, self._owed = None, []
+            self._count(outs, results)
             return leased
+
+    def _count(self, outs: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
+        for o, r in zip(outs, results):
+            err = r.get("error")
+            if err:
+                log.warning("task %s attempt %s: outcome refused: %s", o["id"], o["attempt"], err.get("message"))
+            elif "error" in o:
+                self.failed += 1
+            else:
+                self.completed += 1
+
+    async def _settle_owed(self) -> list[dict[str, Any]]:
+        """After a cancellation: the outcomes that are still owed. A call
+        that carries outcomes is short (it does not long-poll), so it is
+        let finish rather than cut; a call that carries none is cut, since
+        it may be a long poll."""
+        call, owed = self._call, self._owed
+        self._call, self._owed = None, []
+        if call is None or not owed:
+            self._core.http.abort()
+            return owed
+        try:
+            results, _ = await call
+        except Exception:  # noqa: BLE001 - any failure leaves them unrecorded
+            return owed  # not known to be recorded: sent again
+        self._count(owed, results)
+        return []
 
     async def run(self) -> None:
         """Work until cancelled or stop()."""
@@ -171,7 +205,7 @@ class Worker:
                         outs.append(d.result())
         except asyncio.CancelledError:
             self._stopping = True
-            self._core.http.abort()
+            outs = await self._settle_owed() + outs
             await self._drain(running, outs)
             self._core.close()
             raise

@@ -106,3 +106,34 @@ class TestWorker(unittest.TestCase):
                 w.stop()
                 await asyncio.wait_for(run, 5)
         asyncio.run(main())
+
+    def test_cancel_while_an_outcome_is_in_flight(self):
+        # The cancellation lands while the request carrying a finished
+        # task's outcome is on its way: run() returns only once that outcome
+        # is recorded, and sends it once.
+        async def main():
+            async with support.open_queue("memory") as q:
+                t = Task(func=slow, args=(0.1,))
+                await q.enqueue(t)
+                w = Worker(q, poll_wait=0.5)
+                loop = asyncio.get_running_loop()
+                sending = asyncio.Event()
+                real, sent = w._core.outcomes, []
+
+                def outcomes(outs, *a, **kw):
+                    if outs:
+                        sent.append([o["id"] for o in outs])
+                        loop.call_soon_threadsafe(sending.set)
+                        time.sleep(0.3)  # the request is slow to leave
+                    return real(outs, *a, **kw)
+                w._core.outcomes = outcomes
+                run = asyncio.create_task(w.run())
+                await asyncio.wait_for(sending.wait(), 15)
+                run.cancel()
+                with self.assertRaises(asyncio.CancelledError):
+                    await run
+                got = await q.get_task(t.id)
+                self.assertEqual((got.state, got.result), ("completed", "slept"))
+                self.assertEqual(sent, [[t.id]])
+                self.assertEqual(w.completed, 1)
+        asyncio.run(main())
