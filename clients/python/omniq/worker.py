@@ -39,7 +39,9 @@ class Worker:
     ``await worker.run()`` works until cancelled, or until ``stop()``; then
     it takes no new tasks, waits up to ``shutdown_timeout`` seconds for those
     running and records their outcomes. Tasks still running then are
-    cancelled (coroutines) or left to their lease's expiry (threads).
+    cancelled (coroutines) or left to their lease's expiry (threads). A
+    task leased by the request in flight at that moment is run too: it is
+    this worker's already, and dropped it would wait out its lease.
     """
 
     def __init__(self, queue: Any, concurrency: int = 1, *, queues: list[str] | tuple[str, ...] = ("default",),
@@ -56,6 +58,7 @@ class Worker:
         self.shutdown_timeout = shutdown_timeout
         self._stopping = False
         self._call: asyncio.Future | None = None
+        self._polling = False
         self._owed: list[dict[str, Any]] = []
         self.completed = 0
         self.failed = 0
@@ -72,7 +75,8 @@ class Worker:
     def stop(self) -> None:
         """Stop taking tasks; run() returns once the running ones finish."""
         self._stopping = True
-        self._core.http.abort()
+        if self._polling:
+            self._core.http.abort()  # a long poll; a short call is let finish
 
     def _func(self, task: Task) -> Callable[..., Any]:
         f = task.func
@@ -132,12 +136,14 @@ class Worker:
 
     async def _request(self, outs: list[dict[str, Any]], n: int, wait: float) -> list[Task]:
         # Until the daemon answers, outs are owed (self._owed) and the call
-        # in flight is self._call: a cancellation that lands meanwhile is
-        # caught by run(), which then waits for that call or sends outs
-        # again, so that no finished task's outcome is dropped.
+        # in flight is self._call (a long poll when self._polling): a
+        # cancellation that lands meanwhile is caught by run(), which then
+        # settles that call (_settle_call), so that no finished task's
+        # outcome and no task leased to this worker is dropped.
         self._owed = outs
         delay = 0.1
         while True:
+            self._polling = bool(n and wait)
             self._call = asyncio.ensure_future(
                 asyncio.to_thread(self._core.outcomes, outs, self.queues, n, wait))
             # A call cut or left behind by a cancellation still ends; its
@@ -146,7 +152,7 @@ class Worker:
             try:
                 results, leased = await asyncio.shield(self._call)
             except _RETRYABLE as e:
-                self._call = None
+                self._call, self._polling = None, False
                 if self._stopping and not outs:
                     return []
                 pause = max(delay, getattr(e, "retry_after", 0) or 0)
@@ -154,9 +160,28 @@ class Worker:
                 await asyncio.sleep(pause)
                 delay = min(delay * 2, 5.0)
                 continue
-            self._call, self._owed = None, []
+            self._call, self._polling, self._owed = None, False, []
             self._count(outs, results)
             return leased
+
+    async def _settle_call(self) -> tuple[list[dict[str, Any]], list[Task]]:
+        """After a cancellation: the outcomes still owed, and the tasks the
+        call in flight leased to this worker. A long poll (which carries no
+        outcomes) is cut, as it may last long; any other call is short and
+        is let finish, so that its outcomes are recorded once and the tasks
+        it leased are run rather than left to wait out their lease."""
+        call, owed = self._call, self._owed
+        self._call, self._owed = None, []
+        if call is None:
+            return owed, []
+        if self._polling:
+            self._core.http.abort()
+        try:
+            results, leased = await call
+        except Exception:  # noqa: BLE001 - any failure leaves the outcomes unrecorded
+            return owed, []  # sent again by _drain
+        self._count(owed, results)
+        return [], leased
 
     def _count(self, outs: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
         for o, r in zip(outs, results):
@@ -167,23 +192,6 @@ class Worker:
                 self.failed += 1
             else:
                 self.completed += 1
-
-    async def _settle_owed(self) -> list[dict[str, Any]]:
-        """After a cancellation: the outcomes that are still owed. A call
-        that carries outcomes is short (it does not long-poll), so it is
-        let finish rather than cut; a call that carries none is cut, since
-        it may be a long poll."""
-        call, owed = self._call, self._owed
-        self._call, self._owed = None, []
-        if call is None or not owed:
-            self._core.http.abort()
-            return owed
-        try:
-            results, _ = await call
-        except Exception:  # noqa: BLE001 - any failure leaves them unrecorded
-            return owed  # not known to be recorded: sent again
-        self._count(owed, results)
-        return []
 
     async def run(self) -> None:
         """Work until cancelled or stop()."""
@@ -205,7 +213,10 @@ class Worker:
                         outs.append(d.result())
         except asyncio.CancelledError:
             self._stopping = True
-            outs = await self._settle_owed() + outs
+            owed, leased = await self._settle_call()
+            outs = owed + outs
+            for t in leased:
+                running[asyncio.create_task(self._execute(t))] = t
             await self._drain(running, outs)
             self._core.close()
             raise

@@ -2,6 +2,7 @@
 cancellation."""
 
 import asyncio
+import threading
 import time
 import unittest
 
@@ -21,7 +22,11 @@ async def wait_state(q, task_id, states, timeout=15.0):
         await asyncio.sleep(0.05)
 
 
+slow_started = threading.Event()
+
+
 def slow(seconds):
+    slow_started.set()
     time.sleep(seconds)
     return "slept"
 
@@ -29,9 +34,11 @@ def slow(seconds):
 class TestWorker(unittest.TestCase):
     def test_heartbeat_keeps_a_long_task(self):
         async def main():
-            # Leases last 1 s: a task of 2.5 s keeps its lease only by heartbeats.
-            async with support.open_queue("memory", ["--lease-timeout", "1s"]) as q:
-                t = Task(func=slow, args=(2.5,))
+            # Leases last 2 s: a task of 4 s keeps its lease only by
+            # heartbeats (every 2/3 s, so a busy machine may delay one by
+            # over a second without losing the lease).
+            async with support.open_queue("memory", ["--lease-timeout", "2s"]) as q:
+                t = Task(func=slow, args=(4,))
                 await q.enqueue(t)
                 w = Worker(q, poll_wait=0.5)
                 run = asyncio.create_task(w.run())
@@ -92,8 +99,9 @@ class TestWorker(unittest.TestCase):
                 t = Task(func=slow, args=(0.5,))
                 await q.enqueue(t)
                 w = Worker(q, poll_wait=0.5)
+                slow_started.clear()
                 run = asyncio.create_task(w.run())
-                await wait_state(q, t.id, {"running"})
+                self.assertTrue(await asyncio.to_thread(slow_started.wait, 15))
                 run.cancel()
                 with self.assertRaises(asyncio.CancelledError):
                     await run
@@ -107,33 +115,42 @@ class TestWorker(unittest.TestCase):
                 await asyncio.wait_for(run, 5)
         asyncio.run(main())
 
-    def test_cancel_while_an_outcome_is_in_flight(self):
-        # The cancellation lands while the request carrying a finished
-        # task's outcome is on its way: run() returns only once that outcome
-        # is recorded, and sends it once.
-        async def main():
-            async with support.open_queue("memory") as q:
-                t = Task(func=slow, args=(0.1,))
-                await q.enqueue(t)
-                w = Worker(q, poll_wait=0.5)
-                loop = asyncio.get_running_loop()
-                sending = asyncio.Event()
-                real, sent = w._core.outcomes, []
+    def test_cancel_while_a_request_is_in_flight(self):
+        # The cancellation lands while a request is on its way: one that
+        # carries a finished task's outcome (slow to leave), or one that has
+        # leased a task (its answer slow to come back). run() returns only
+        # once the outcome is recorded, sent once, and once the leased task
+        # has run and its outcome is recorded.
+        for when in ("outcome", "lease"):
+            with self.subTest(when=when):
+                asyncio.run(self._cancel_in_flight(when))
 
-                def outcomes(outs, *a, **kw):
-                    if outs:
-                        sent.append([o["id"] for o in outs])
-                        loop.call_soon_threadsafe(sending.set)
-                        time.sleep(0.3)  # the request is slow to leave
-                    return real(outs, *a, **kw)
-                w._core.outcomes = outcomes
-                run = asyncio.create_task(w.run())
-                await asyncio.wait_for(sending.wait(), 15)
-                run.cancel()
-                with self.assertRaises(asyncio.CancelledError):
-                    await run
-                got = await q.get_task(t.id)
-                self.assertEqual((got.state, got.result), ("completed", "slept"))
-                self.assertEqual(sent, [[t.id]])
-                self.assertEqual(w.completed, 1)
-        asyncio.run(main())
+    async def _cancel_in_flight(self, when):
+        async with support.open_queue("memory") as q:
+            t = Task(func=slow, args=(0.1,))
+            await q.enqueue(t)
+            w = Worker(q, poll_wait=0.5)
+            loop = asyncio.get_running_loop()
+            now = asyncio.Event()
+            real, sent = w._core.outcomes, []
+
+            def outcomes(outs, queues, n=0, wait=None):
+                sent.extend(o["id"] for o in outs)
+                if when == "outcome" and outs:
+                    loop.call_soon_threadsafe(now.set)
+                    time.sleep(0.3)
+                results, leased = real(outs, queues, n, wait)
+                if when == "lease" and leased:
+                    loop.call_soon_threadsafe(now.set)
+                    time.sleep(0.3)
+                return results, leased
+            w._core.outcomes = outcomes
+            run = asyncio.create_task(w.run())
+            await asyncio.wait_for(now.wait(), 15)
+            run.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await run
+            got = await q.get_task(t.id)
+            self.assertEqual((got.state, got.result, got.attempt), ("completed", "slept", 1))
+            self.assertEqual(sent, [t.id])
+            self.assertEqual(w.completed, 1)
