@@ -453,6 +453,14 @@ var decodeSeeds = []string{
 	`{"outcomes":[{"state":"completed"},{"error":{"code":"stale_lease","reason":"","message":"m"}}],"tasks":[{"id":"t","func":"f","state":"running","attempt":2}]}`,
 	`{"outcomes":[{}],"tasks":[]}`, `{"outcomes":[{"error":null}],"tasks":null}`, `{"outcomes":[{"error":{"Code":"x"}}]}`,
 	`{"attempt":1,"result":[1,2]}`, ``, `   `, `[1]`, `{`, `{"func":`, `{"func":"f"`, `"str"`, "\ufeff{}",
+	// Members a newer daemon might add: passed over in an answer, refused
+	// in a request; not passed over where encoding/json would match them.
+	`{"func":"f","future":{"a":[1,{"b":null}],"c":"\u00e9"},"n":-1.5e3}`, `{"func":"f","future":1e400}`, `{"func":"f","future":"\ud83d"}`,
+	`{"func":"f","unknown":1,"unknown":2}`, `{"func":"f","QUEUE_NAME":"q"}`, `{"func":"f","queue_Name":"q","x":[]}`,
+	`{"id":"t","func":"f","state":"running","ſtate":"x"}`, `{"func":"f","\u212Aey":1}`, "{\"func\":\"f\",\"\u212aey\":1}",
+	`{"func":"f","schedule":{"cron":"* * * * *","jitter":"5s"}}`, `{"func":"f","future":[tru]}`, `{"func":"f","future":}`,
+	`{"tasks":[{"func":"f","new":[true,false,null]}],"more":{}}`, `{"outcomes":[{"state":"completed","new":1}],"tasks":[],"new":"x"}`,
+	`{"outcomes":[{"error":{"code":"c","message":"m","details":{"k":1}}}]}`,
 }
 
 func FuzzDecodeTaskForms(f *testing.F) {
@@ -555,6 +563,72 @@ func TestFastPathTakesWhatTheEncoderWrites(t *testing.T) {
 			if !reflect.DeepEqual(fast, slow) {
 				t.Fatalf("seed %d: %s\nfast %#v\nslow %#v", seed, buf.Bytes(), fast, slow)
 			}
+		}
+	}
+}
+
+// TestAnswersFromANewerDaemon: an answer with members this client does not
+// know (a newer daemon's) stays on the fast path and decodes as encoding/json
+// decodes it; a request with them is refused as encoding/json refuses it.
+func TestAnswersFromANewerDaemon(t *testing.T) {
+	added := map[string]any{"n": json.Number("1"), "list": []any{json.Number("1.5"), "x", nil, map[string]any{}}}
+	// addTo adds a member to an answer's object, its tasks, their
+	// schedules and its outcomes (not to free-form values: args, result).
+	var addTo func(v any)
+	addTo = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			x["added_later"] = added
+			for _, k := range []string{"tasks", "schedule", "outcomes"} {
+				addTo(x[k])
+			}
+		case []any:
+			for _, e := range x {
+				addTo(e)
+			}
+		}
+	}
+	for seed := range uint64(200) {
+		g := newGen(seed, false)
+		list := TaskList{Tasks: []Task{g.wireTask(), g.wireTask()}}
+		for _, tc := range []struct {
+			v      any
+			target func() any
+		}{
+			{list, func() any { return new(TaskList) }},
+			{list.Tasks[0], func() any { return new(Task) }},
+			{OutcomesAnswer{Outcomes: []OutcomeAnswer{{State: "completed"}}, Tasks: list.Tasks}, func() any { return new(OutcomesAnswer) }},
+		} {
+			var buf bytes.Buffer
+			if err := EncodeBody(&buf, tc.v); err != nil {
+				continue
+			}
+			dec := json.NewDecoder(&buf)
+			dec.UseNumber()
+			var generic any
+			if err := dec.Decode(&generic); err != nil {
+				t.Fatal(err)
+			}
+			addTo(generic)
+			body, err := json.Marshal(generic)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(body, []byte("added_later")) {
+				t.Fatalf("nothing added to %s", body)
+			}
+			slow := tc.target()
+			if err := decodeReflect(bytes.NewReader(body), slow, false); err != nil {
+				continue // not every value decodes back (a ttl past time.Duration's range)
+			}
+			fast := tc.target()
+			if !decodeFast(body, fast, false) {
+				t.Fatalf("seed %d: the fast path gives up on an answer with new members: %s", seed, body)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("seed %d: %s\nfast %#v\nslow %#v", seed, body, fast, slow)
+			}
+			checkDecode(t, body)
 		}
 	}
 }

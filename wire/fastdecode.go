@@ -20,8 +20,9 @@ import (
 // decode runs decodeReflect on the same bytes: so results and errors are
 // always the reflection decoder's. The fast parser gives up on anything it
 // is not certain about: a key not in its exact spelling (encoding/json also
-// matches keys case-insensitively), a duplicate key, an unknown key (even
-// where it would be ignored), a type it does not expect, a null where
+// matches keys case-insensitively), a duplicate key, an unknown key in a
+// request (refused there) or one that is not ASCII or that matches a member
+// but for case, a type it does not expect, a null where
 // encoding/json would store a zero, a lone surrogate or invalid UTF-8 in a
 // string, a number out of range, nesting deeper than maxFastDepth, trailing
 // data, a target that is not the zero value (encoding/json merges into it).
@@ -38,7 +39,7 @@ const maxFastDepth = 200
 // decodeFast decodes data into v when v is one of the task wire forms and
 // its zero value, and data is in the form the fast parser knows.
 func decodeFast(data []byte, v any, strict bool) bool {
-	p := &parser{data: data}
+	p := &parser{data: data, skipUnknown: !strict}
 	switch x := v.(type) {
 	case *TaskSpec:
 		var t Task
@@ -98,6 +99,11 @@ func fastTarget(v any) bool {
 type parser struct {
 	data []byte
 	i    int
+	// skipUnknown: a key that names no member is passed over with its
+	// value, as encoding/json does for an answer, so that an answer from a
+	// newer daemon (with members this client does not know) stays on the
+	// fast path. A request refuses such a key (DisallowUnknownFields).
+	skipUnknown bool
 }
 
 // next skips white space and returns the byte there, 0 at the end.
@@ -643,7 +649,20 @@ func readMembers[T any](p *parser, table []member[T], x *T) bool {
 		if !kok {
 			return false
 		}
-		if f = memberIndex(table, key, f); f < 0 || seen&(1<<f) != 0 {
+		i := memberIndex(table, key, f)
+		if i < 0 {
+			// encoding/json would ignore the key only if no member matches
+			// it, also case-insensitively (with Unicode folds: hence ASCII
+			// only), and would still check the value's syntax.
+			if !p.skipUnknown || !noMemberFolds(table, key) {
+				return false
+			}
+			if _, ok := p.value(0); !ok {
+				return false
+			}
+			continue
+		}
+		if f = i; seen&(1<<f) != 0 {
 			return false
 		}
 		seen |= 1 << f
@@ -670,6 +689,38 @@ func memberIndex[T any](table []member[T], key []byte, from int) int {
 		}
 	}
 	return -1
+}
+
+// noMemberFolds reports whether key is ASCII and no member's name equals
+// it without regard to case.
+func noMemberFolds[T any](table []member[T], key []byte) bool {
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	for _, m := range table {
+		if len(m.name) == len(key) && asciiEqualFold(m.name, key) {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiEqualFold(name string, key []byte) bool {
+	for i := range len(name) {
+		a, b := name[i], key[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 // readNew reads an object of table's members into a new T.
