@@ -861,6 +861,21 @@ func BenchmarkDecodeTaskList(b *testing.B) {
 	benchDecode(b, body, false, func() any { return new(TaskList) })
 }
 
+// BenchmarkDecodeTaskListNewerDaemon: the same list with a member in each
+// task that this client does not know.
+func BenchmarkDecodeTaskListNewerDaemon(b *testing.B) {
+	body := []byte(`{"tasks":[`)
+	for i, et := range benchTasks(100) {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body, _ = AppendTask(body, et)
+		body = append(body[:len(body)-1], `,"added_later":{"n":1,"tags":["a","b"]}}`...)
+	}
+	body = append(body, "]}"...)
+	benchDecode(b, body, false, func() any { return new(TaskList) })
+}
+
 func BenchmarkDecodeBatch(b *testing.B) {
 	batch := Batch{}
 	for _, et := range benchTasks(100) {
