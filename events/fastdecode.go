@@ -57,39 +57,39 @@ func decodeFast(p Payload, b []byte) bool {
 	d := fastDecoder{b: b}
 	switch p := p.(type) {
 	case *TaskEnqueued:
-		d.taskEnqueued(p)
+		readMembers(&d, enqueuedMembers, p)
 	case *TaskLeased:
-		d.taskLeased(p)
+		readMembers(&d, leasedMembers, p)
 	case *TaskHeartbeat:
-		d.taskHeartbeat(p)
+		readMembers(&d, heartbeatMembers, p)
 	case *TaskCompleted:
-		d.taskCompleted(p)
+		readMembers(&d, completedMembers, p)
 	case *TaskFailed:
-		d.taskFailed(p)
+		readMembers(&d, failedMembers, p)
 	case *TaskRetryScheduled:
-		d.taskRetryScheduled(p)
+		readMembers(&d, retryScheduledMembers, p)
 	case *TaskLeaseExpired:
-		d.taskLeaseExpired(p)
+		readMembers(&d, leaseExpiredMembers, p)
 	case *TaskCancelled:
-		d.taskCancelled(p)
+		readMembers(&d, cancelledMembers, p)
 	case *ScheduleCreated:
-		d.scheduleCreated(p)
+		readMembers(&d, scheduleCreatedMembers, p)
 	case *ScheduleFired:
-		d.scheduleFired(p)
+		readMembers(&d, scheduleFiredMembers, p)
 	case *ScheduleResumed:
-		d.scheduleResumed(p)
+		readMembers(&d, scheduleResumedMembers, p)
 	case *LogCheckpoint:
-		d.logCheckpoint(p)
+		readMembers(&d, checkpointMembers, p)
 	case *LogCheckpointPart:
-		d.logCheckpointPart(p)
+		readMembers(&d, checkpointPartMembers, p)
 	case *TaskRetried:
-		d.taskRetried(p)
+		readMembers(&d, retriedMembers, p)
 	case *QueuePaused:
-		p.Queue = d.queueName()
+		readMembers(&d, queueMembers, &p.Queue)
 	case *QueueResumed:
-		p.Queue = d.queueName()
+		readMembers(&d, queueMembers, &p.Queue)
 	case *LogCompacting:
-		d.logCompacting(p)
+		readMembers(&d, compactingMembers, p)
 	case *TaskExpired, *TaskDeleted, *SchedulePaused, *ScheduleDeleted:
 		d.empty()
 	default:
@@ -398,18 +398,36 @@ func readMap[V any](d *fastDecoder, depth int, read func(*fastDecoder, int) V) m
 	return out
 }
 
-// field reads the key of a struct's next field and returns its index in
-// names. It returns -1, having consumed the value, when the value is nil:
+// member is one field of a payload's codec map: its key (the codec tag)
+// and how its value is read into the payload.
+type member[T any] struct {
+	name string
+	read func(d *fastDecoder, p *T)
+}
+
+// readMembers reads a payload's map into p, each key one of table's. The
+// one loop every payload is read by.
+func readMembers[T any](d *fastDecoder, table []member[T], p *T) {
+	var seen uint32
+	for n := d.mapLen(); n > 0 && !d.bad; n-- {
+		if i := field(d, table, &seen); i >= 0 {
+			table[i].read(d, p)
+		}
+	}
+}
+
+// field reads the key of a payload's next field and returns its index in
+// table. It returns -1, having consumed the value, when the value is nil:
 // the reflective decoder sets the field to its zero value then, and every
 // field starts zero. An unknown key, or one already seen (seen holds a bit
 // per index), declines and returns -1.
-func (d *fastDecoder) field(names []string, seen *uint32) int {
+func field[T any](d *fastDecoder, table []member[T], seen *uint32) int {
 	k := d.rawString()
 	if d.bad {
 		return -1
 	}
-	for i, name := range names {
-		if string(k) != name {
+	for i := range table {
+		if string(k) != table[i].name {
 			continue
 		}
 		if *seen&(1<<i) != 0 {
@@ -426,265 +444,99 @@ func (d *fastDecoder) field(names []string, seen *uint32) int {
 	return -1
 }
 
-// Field names in each payload's codec tags, in the order of the cases that
-// decode them.
+// The members of each payload, named by their codec tags.
 var (
-	enqueuedFields        = []string{"t"}
-	specFields            = []string{"f", "a", "k", "q", "p", "ttl", "r", "mr", "d", "at", "ps", "s", "m"}
-	leasedFields          = []string{"n", "dl", "w"}
-	heartbeatFields       = []string{"n", "dl"}
-	completedFields       = []string{"n", "res"}
-	failedFields          = []string{"n", "e"}
-	retryScheduledFields  = []string{"n", "e", "at"}
-	leaseExpiredFields    = []string{"n"}
-	cancelledFields       = []string{"r", "d"}
-	scheduleCreatedFields = []string{"t", "c", "i", "nf", "ps"}
-	scheduleFiredFields   = []string{"ft", "in", "nf"}
-	scheduleResumedFields = []string{"nf"}
-	checkpointFields      = []string{"st", "b", "ar", "dr", "pa", "el"}
-	checkpointPartFields  = []string{"i", "d"}
-	retriedFields         = []string{"n"}
-	queueFields           = []string{"q"}
-	compactingFields      = []string{"h", "nd"}
+	specMembers = []member[TaskSpec]{
+		{"f", func(d *fastDecoder, p *TaskSpec) { p.Func = d.str() }},
+		{"a", func(d *fastDecoder, p *TaskSpec) { p.Args = d.anySlice(1) }},
+		{"k", func(d *fastDecoder, p *TaskSpec) { p.Kwargs = d.anyMap(1) }},
+		{"q", func(d *fastDecoder, p *TaskSpec) { p.Queue = d.str() }},
+		{"p", func(d *fastDecoder, p *TaskSpec) { p.Priority = d.int() }},
+		{"ttl", func(d *fastDecoder, p *TaskSpec) { p.TTL = time.Duration(d.int64()) }},
+		{"r", func(d *fastDecoder, p *TaskSpec) { p.Retries = d.int() }},
+		{"mr", func(d *fastDecoder, p *TaskSpec) { p.MaxRetries = d.int() }},
+		{"d", func(d *fastDecoder, p *TaskSpec) { p.DependsOn = d.strings() }},
+		{"at", func(d *fastDecoder, p *TaskSpec) { p.RunAt = Timestamp(d.int64()) }},
+		{"ps", func(d *fastDecoder, p *TaskSpec) { p.Paused = d.bool() }},
+		{"s", func(d *fastDecoder, p *TaskSpec) { p.ScheduleID = d.str() }},
+		{"m", func(d *fastDecoder, p *TaskSpec) { p.Meta = d.stringMap() }},
+	}
+	enqueuedMembers = []member[TaskEnqueued]{
+		{"t", func(d *fastDecoder, p *TaskEnqueued) { readMembers(d, specMembers, &p.Spec) }},
+	}
+	leasedMembers = []member[TaskLeased]{
+		{"n", func(d *fastDecoder, p *TaskLeased) { p.Attempt = d.int() }},
+		{"dl", func(d *fastDecoder, p *TaskLeased) { p.Deadline = Timestamp(d.int64()) }},
+		{"w", func(d *fastDecoder, p *TaskLeased) { p.Worker = d.str() }},
+	}
+	heartbeatMembers = []member[TaskHeartbeat]{
+		{"n", func(d *fastDecoder, p *TaskHeartbeat) { p.Attempt = d.int() }},
+		{"dl", func(d *fastDecoder, p *TaskHeartbeat) { p.Deadline = Timestamp(d.int64()) }},
+	}
+	completedMembers = []member[TaskCompleted]{
+		{"n", func(d *fastDecoder, p *TaskCompleted) { p.Attempt = d.int() }},
+		{"res", func(d *fastDecoder, p *TaskCompleted) { p.Result = d.value(1) }},
+	}
+	failedMembers = []member[TaskFailed]{
+		{"n", func(d *fastDecoder, p *TaskFailed) { p.Attempt = d.int() }},
+		{"e", func(d *fastDecoder, p *TaskFailed) { p.Error = d.str() }},
+	}
+	retryScheduledMembers = []member[TaskRetryScheduled]{
+		{"n", func(d *fastDecoder, p *TaskRetryScheduled) { p.Attempt = d.int() }},
+		{"e", func(d *fastDecoder, p *TaskRetryScheduled) { p.Error = d.str() }},
+		{"at", func(d *fastDecoder, p *TaskRetryScheduled) { p.RetryAt = Timestamp(d.int64()) }},
+	}
+	leaseExpiredMembers = []member[TaskLeaseExpired]{
+		{"n", func(d *fastDecoder, p *TaskLeaseExpired) { p.Attempt = d.int() }},
+	}
+	retriedMembers = []member[TaskRetried]{
+		{"n", func(d *fastDecoder, p *TaskRetried) { p.Attempt = d.int() }},
+	}
+	cancelledMembers = []member[TaskCancelled]{
+		{"r", func(d *fastDecoder, p *TaskCancelled) { p.Reason = CancelReason(d.str()) }},
+		{"d", func(d *fastDecoder, p *TaskCancelled) { p.Dependency = d.str() }},
+	}
+	// queueMembers: the payload of queue.paused and queue.resumed, its
+	// queue's name.
+	queueMembers = []member[string]{
+		{"q", func(d *fastDecoder, q *string) { *q = d.str() }},
+	}
+	compactingMembers = []member[LogCompacting]{
+		{"h", func(d *fastDecoder, p *LogCompacting) { p.Hold = time.Duration(d.int()) }},
+		{"nd", func(d *fastDecoder, p *LogCompacting) { p.Node = d.str() }},
+	}
+	scheduleCreatedMembers = []member[ScheduleCreated]{
+		{"t", func(d *fastDecoder, p *ScheduleCreated) { readMembers(d, specMembers, &p.Template) }},
+		{"c", func(d *fastDecoder, p *ScheduleCreated) { p.Cron = d.str() }},
+		{"i", func(d *fastDecoder, p *ScheduleCreated) { p.Interval = time.Duration(d.int64()) }},
+		{"nf", func(d *fastDecoder, p *ScheduleCreated) { p.NextFire = Timestamp(d.int64()) }},
+		{"ps", func(d *fastDecoder, p *ScheduleCreated) { p.Paused = d.bool() }},
+	}
+	scheduleFiredMembers = []member[ScheduleFired]{
+		{"ft", func(d *fastDecoder, p *ScheduleFired) { p.FireTime = Timestamp(d.int64()) }},
+		{"in", func(d *fastDecoder, p *ScheduleFired) { p.Instance = d.str() }},
+		{"nf", func(d *fastDecoder, p *ScheduleFired) { p.NextFire = Timestamp(d.int64()) }},
+	}
+	scheduleResumedMembers = []member[ScheduleResumed]{
+		{"nf", func(d *fastDecoder, p *ScheduleResumed) { p.NextFire = Timestamp(d.int64()) }},
+	}
+	// The checkpoint payloads are here for their state bytes, not for
+	// speed: the reflective decoder grows a byte slice MaxInitLen bytes at
+	// a time, copying it whole each time, which costs some 16 MB of garbage
+	// per 512 KiB part; bin copies each in one allocation of its size.
+	checkpointMembers = []member[LogCheckpoint]{
+		{"st", func(d *fastDecoder, p *LogCheckpoint) { p.State = d.bin() }},
+		{"b", func(d *fastDecoder, p *LogCheckpoint) { p.Before = Timestamp(d.int64()) }},
+		{"ar", func(d *fastDecoder, p *LogCheckpoint) { p.Archive = d.str() }},
+		{"dr", func(d *fastDecoder, p *LogCheckpoint) { p.Dropped = d.int() }},
+		{"pa", func(d *fastDecoder, p *LogCheckpoint) { p.Parts = d.int() }},
+		{"el", func(d *fastDecoder, p *LogCheckpoint) { p.Elided = d.bool() }},
+	}
+	checkpointPartMembers = []member[LogCheckpointPart]{
+		{"i", func(d *fastDecoder, p *LogCheckpointPart) { p.Index = d.int() }},
+		{"d", func(d *fastDecoder, p *LogCheckpointPart) { p.Data = d.bin() }},
+	}
 )
-
-func (d *fastDecoder) spec(p *TaskSpec) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(specFields, &seen) {
-		case 0:
-			p.Func = d.str()
-		case 1:
-			p.Args = d.anySlice(1)
-		case 2:
-			p.Kwargs = d.anyMap(1)
-		case 3:
-			p.Queue = d.str()
-		case 4:
-			p.Priority = d.int()
-		case 5:
-			p.TTL = time.Duration(d.int64())
-		case 6:
-			p.Retries = d.int()
-		case 7:
-			p.MaxRetries = d.int()
-		case 8:
-			p.DependsOn = d.strings()
-		case 9:
-			p.RunAt = Timestamp(d.int64())
-		case 10:
-			p.Paused = d.bool()
-		case 11:
-			p.ScheduleID = d.str()
-		case 12:
-			p.Meta = d.stringMap()
-		}
-	}
-}
-
-func (d *fastDecoder) taskEnqueued(p *TaskEnqueued) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		if d.field(enqueuedFields, &seen) == 0 {
-			d.spec(&p.Spec)
-		}
-	}
-}
-
-func (d *fastDecoder) taskLeased(p *TaskLeased) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(leasedFields, &seen) {
-		case 0:
-			p.Attempt = d.int()
-		case 1:
-			p.Deadline = Timestamp(d.int64())
-		case 2:
-			p.Worker = d.str()
-		}
-	}
-}
-
-func (d *fastDecoder) taskHeartbeat(p *TaskHeartbeat) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(heartbeatFields, &seen) {
-		case 0:
-			p.Attempt = d.int()
-		case 1:
-			p.Deadline = Timestamp(d.int64())
-		}
-	}
-}
-
-func (d *fastDecoder) taskCompleted(p *TaskCompleted) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(completedFields, &seen) {
-		case 0:
-			p.Attempt = d.int()
-		case 1:
-			p.Result = d.value(1)
-		}
-	}
-}
-
-func (d *fastDecoder) taskFailed(p *TaskFailed) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(failedFields, &seen) {
-		case 0:
-			p.Attempt = d.int()
-		case 1:
-			p.Error = d.str()
-		}
-	}
-}
-
-func (d *fastDecoder) taskRetryScheduled(p *TaskRetryScheduled) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(retryScheduledFields, &seen) {
-		case 0:
-			p.Attempt = d.int()
-		case 1:
-			p.Error = d.str()
-		case 2:
-			p.RetryAt = Timestamp(d.int64())
-		}
-	}
-}
-
-func (d *fastDecoder) taskLeaseExpired(p *TaskLeaseExpired) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		if d.field(leaseExpiredFields, &seen) == 0 {
-			p.Attempt = d.int()
-		}
-	}
-}
-
-func (d *fastDecoder) taskRetried(p *TaskRetried) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		if d.field(retriedFields, &seen) == 0 {
-			p.Attempt = d.int()
-		}
-	}
-}
-
-func (d *fastDecoder) logCompacting(p *LogCompacting) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(compactingFields, &seen) {
-		case 0:
-			p.Hold = time.Duration(d.int())
-		case 1:
-			p.Node = d.str()
-		}
-	}
-}
-
-// queueName reads the payload of queue.paused and queue.resumed.
-func (d *fastDecoder) queueName() string {
-	var seen uint32
-	var q string
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		if d.field(queueFields, &seen) == 0 {
-			q = d.str()
-		}
-	}
-	return q
-}
-
-func (d *fastDecoder) taskCancelled(p *TaskCancelled) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(cancelledFields, &seen) {
-		case 0:
-			p.Reason = CancelReason(d.str())
-		case 1:
-			p.Dependency = d.str()
-		}
-	}
-}
-
-func (d *fastDecoder) scheduleCreated(p *ScheduleCreated) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(scheduleCreatedFields, &seen) {
-		case 0:
-			d.spec(&p.Template)
-		case 1:
-			p.Cron = d.str()
-		case 2:
-			p.Interval = time.Duration(d.int64())
-		case 3:
-			p.NextFire = Timestamp(d.int64())
-		case 4:
-			p.Paused = d.bool()
-		}
-	}
-}
-
-func (d *fastDecoder) scheduleFired(p *ScheduleFired) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(scheduleFiredFields, &seen) {
-		case 0:
-			p.FireTime = Timestamp(d.int64())
-		case 1:
-			p.Instance = d.str()
-		case 2:
-			p.NextFire = Timestamp(d.int64())
-		}
-	}
-}
-
-func (d *fastDecoder) scheduleResumed(p *ScheduleResumed) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		if d.field(scheduleResumedFields, &seen) == 0 {
-			p.NextFire = Timestamp(d.int64())
-		}
-	}
-}
-
-// logCheckpoint and logCheckpointPart are here for their state bytes, not
-// for speed: the reflective decoder grows a byte slice MaxInitLen bytes at
-// a time, copying it whole each time, which costs some 16 MB of garbage per
-// 512 KiB part; bin copies each in one allocation of its size.
-func (d *fastDecoder) logCheckpoint(p *LogCheckpoint) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(checkpointFields, &seen) {
-		case 0:
-			p.State = d.bin()
-		case 1:
-			p.Before = Timestamp(d.int64())
-		case 2:
-			p.Archive = d.str()
-		case 3:
-			p.Dropped = d.int()
-		case 4:
-			p.Parts = d.int()
-		case 5:
-			p.Elided = d.bool()
-		}
-	}
-}
-
-func (d *fastDecoder) logCheckpointPart(p *LogCheckpointPart) {
-	var seen uint32
-	for n := d.mapLen(); n > 0 && !d.bad; n-- {
-		switch d.field(checkpointPartFields, &seen) {
-		case 0:
-			p.Index = d.int()
-		case 1:
-			p.Data = d.bin()
-		}
-	}
-}
 
 // bin reads a msgpack bin (not str) into a []byte of its own: the record it
 // is read from may be read into again. An empty bin gives an empty, non-nil
