@@ -850,30 +850,28 @@ func benchDecode(b *testing.B, body []byte, strict bool, target func() any) {
 }
 
 func BenchmarkDecodeTaskList(b *testing.B) {
-	body := []byte(`{"tasks":[`)
-	for i, et := range benchTasks(100) {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body, _ = AppendTask(body, et)
-	}
-	body = append(body, "]}"...)
-	benchDecode(b, body, false, func() any { return new(TaskList) })
+	benchDecode(b, taskListBody(100, ""), false, func() any { return new(TaskList) })
 }
 
 // BenchmarkDecodeTaskListNewerDaemon: the same list with a member in each
 // task that this client does not know.
 func BenchmarkDecodeTaskListNewerDaemon(b *testing.B) {
+	body := taskListBody(100, `,"added_later":{"n":1,"tags":["a","b"]}`)
+	benchDecode(b, body, false, func() any { return new(TaskList) })
+}
+
+// taskListBody is a TaskList of n tasks as the daemon writes it, with
+// extra written at the end of each task's object.
+func taskListBody(n int, extra string) []byte {
 	body := []byte(`{"tasks":[`)
-	for i, et := range benchTasks(100) {
+	for i, et := range benchTasks(n) {
 		if i > 0 {
 			body = append(body, ',')
 		}
 		body, _ = AppendTask(body, et)
-		body = append(body[:len(body)-1], `,"added_later":{"n":1,"tags":["a","b"]}}`...)
+		body = append(append(body[:len(body)-1], extra...), '}')
 	}
-	body = append(body, "]}"...)
-	benchDecode(b, body, false, func() any { return new(TaskList) })
+	return append(body, "]}"...)
 }
 
 func BenchmarkDecodeBatch(b *testing.B) {
