@@ -30,7 +30,9 @@ import (
 //     nothing of it is sent; once sent, it returns ctx.Err() at once (the
 //     task may or may not have been enqueued, as with a request of its
 //     own), and the request itself is abandoned only when every call in
-//     it has given up.
+//     it has given up. The call that sends a batch is no exception: the
+//     request runs in a goroutine of its own, and the call waits for it as
+//     the others do.
 //
 // The order of tasks enqueued by concurrent calls is not defined, with or
 // without gathering; one goroutine's calls keep their order, since each
@@ -42,9 +44,11 @@ const (
 	gatherInFlight = 2
 	// gatherMaxTasks bounds the tasks in one gathered request.
 	gatherMaxTasks = 512
-	// gatherMaxBytes bounds one gathered request's body; it is halved
-	// each time the server answers a gathered batch 413 (its --max-body
-	// is lower), down to one task a request.
+	// gatherMaxBytes bounds one gathered request's body. When the server
+	// answers a gathered batch 413 and each of its tasks is then taken
+	// alone, the batch was over the server's --max-body: the bound becomes
+	// half that batch's size (down to one task a request). A 413 that one
+	// task gets alone too is that task's payload, and changes nothing.
 	gatherMaxBytes = 1 << 20
 )
 
@@ -71,9 +75,33 @@ type enqueueCall struct {
 	wake chan struct{} // one signal: answered, or lead set
 	lead []*enqueueCall
 	// Set before wake is signalled, read after it.
-	alone bool // the batch was refused: send the task by itself
+	alone *refusedBatch // the batch was refused: send the task by itself
 	got   Task
 	err   error
+}
+
+// refusedBatch is a gathered batch the server answered 4xx, whose calls
+// send their tasks again one by one.
+type refusedBatch struct {
+	size     int  // its body's length
+	tooLarge bool // the answer was 413
+	left     atomic.Int32
+	alone413 atomic.Bool // a task alone was 413 too
+}
+
+// done counts one call's lone answer (err; nil when it gave up before
+// sending); the last one decides whether the batch was too large as a
+// whole, and if so lowers the client's bound on a batch's size.
+func (r *refusedBatch) done(g *gatherer, err error) {
+	var answer *Error
+	if errors.As(err, &answer) && answer.Status == http.StatusRequestEntityTooLarge {
+		r.alone413.Store(true)
+	}
+	if r.left.Add(-1) == 0 && r.tooLarge && !r.alone413.Load() {
+		g.mu.Lock()
+		g.maxBytes = max(min(g.limit(), r.size/2), 1)
+		g.mu.Unlock()
+	}
 }
 
 // enqueueOne enqueues spec, gathering it with concurrent calls, and returns
@@ -101,24 +129,56 @@ func (c *Client) enqueueOne(ctx context.Context, spec TaskSpec) (Task, error) {
 	select {
 	case <-call.wake:
 	case <-ctx.Done():
+		select {
+		case <-call.wake: // answered, or made the sender, before it looked
+			return c.woken(ctx, call)
+		default:
+		}
 		g.mu.Lock()
-		withdrawn, lead := g.withdraw(call), call.lead != nil
+		withdrawn := g.withdraw(call)
 		g.mu.Unlock()
 		if withdrawn {
 			return Task{}, ctx.Err()
 		}
-		if !lead {
+		if call.lead == nil {
 			return Task{}, ctx.Err() // sent by another call; not waited for
 		}
-		<-call.wake // the lead sends the batch for the others all the same
+		<-call.wake // made the sender: the batch goes for the others all the same
 	}
-	if call.lead != nil {
-		c.sendGathered(call.lead)
+	return c.woken(ctx, call)
+}
+
+// woken is enqueueOne once call's wake has come: it is answered, or it is
+// to send its batch.
+func (c *Client) woken(ctx context.Context, call *enqueueCall) (Task, error) {
+	if batch := call.lead; len(batch) == 1 {
+		c.sendGathered(batch) // its own request, ended by its own ctx
+	} else if batch != nil {
+		go c.sendGathered(batch)
+		select {
+		case <-call.wake:
+		case <-ctx.Done():
+			return Task{}, ctx.Err()
+		}
 	}
-	if call.alone {
-		return c.enqueueAlone(call)
+	if call.alone != nil {
+		if err := ctx.Err(); err != nil {
+			call.alone.done(&c.gather, nil)
+			return Task{}, err
+		}
+		got, err := c.enqueueAlone(call)
+		call.alone.done(&c.gather, err)
+		return got, err
 	}
 	return call.got, call.err
+}
+
+// limit is the bound on a gathered request's body. g.mu is held.
+func (g *gatherer) limit() int {
+	if g.maxBytes == 0 {
+		return gatherMaxBytes
+	}
+	return g.maxBytes
 }
 
 // withdraw removes call from the waiting calls; false when it was already
@@ -141,11 +201,8 @@ func (g *gatherer) next() {
 		g.inFlight--
 		return
 	}
-	limit := g.maxBytes
-	if limit == 0 {
-		limit = gatherMaxBytes
-	}
-	n, size := 0, 0
+	limit := g.limit()
+	n, size := 0, len(`{"tasks":[]}`)-1
 	for n < len(g.waiting) && n < gatherMaxTasks {
 		size += len(g.waiting[n].body) + 1
 		if n > 0 && size > limit {
@@ -160,43 +217,55 @@ func (g *gatherer) next() {
 	batch[0].wake <- struct{}{}
 }
 
-// sendGathered sends batch (its first call is the caller's own), sets each
-// call's outcome, wakes the others, and hands the request slot on.
+// sendGathered sends the calls of batch whose ctx has not ended (one that
+// ended before the request is made is withdrawn), sets each call's
+// outcome, wakes every call but a lone one (it is the caller), and hands
+// the request slot on.
 func (c *Client) sendGathered(batch []*enqueueCall) {
-	ctx, stop := batchContext(batch)
+	live := batch
+	if len(batch) > 1 {
+		live = make([]*enqueueCall, 0, len(batch))
+		for _, call := range batch {
+			if call.err = call.ctx.Err(); call.err == nil {
+				live = append(live, call)
+			}
+		}
+	}
 	var err error
-	got := make([]Task, len(batch))
-	if len(batch) == 1 {
-		err = c.send(ctx, http.MethodPost, "/v1/tasks", nil, bytes.NewReader(batch[0].body), &got[0], nil)
-	} else {
-		body := batchBody(batch)
+	got := make([]Task, len(live))
+	switch len(live) {
+	case 0:
+	case 1:
+		err = c.send(live[0].ctx, http.MethodPost, "/v1/tasks", nil, bytes.NewReader(live[0].body), &got[0], nil)
+	default:
+		ctx, stop := batchContext(live)
+		body := batchBody(live)
 		var list TaskList
 		err = c.send(ctx, http.MethodPost, "/v1/tasks", nil, bytes.NewReader(body), &list, nil)
-		if err == nil && len(list.Tasks) != len(batch) {
-			err = fmt.Errorf("%w: enqueued %d tasks, server answered with %d", ErrProtocol, len(batch), len(list.Tasks))
+		stop()
+		if err == nil && len(list.Tasks) != len(live) {
+			err = fmt.Errorf("%w: enqueued %d tasks, server answered with %d", ErrProtocol, len(live), len(list.Tasks))
 		}
 		if err == nil {
 			got = list.Tasks
 		}
 		var refused *Error
 		if errors.As(err, &refused) && refused.Status >= 400 && refused.Status < 500 {
-			c.gather.mu.Lock()
-			if refused.Status == http.StatusRequestEntityTooLarge {
-				c.gather.maxBytes = max(len(body)/2, 1)
-			}
-			c.gather.mu.Unlock()
-			for _, call := range batch {
-				call.alone = true
+			r := &refusedBatch{size: len(body), tooLarge: refused.Status == http.StatusRequestEntityTooLarge}
+			r.left.Store(int32(len(live)))
+			for _, call := range live {
+				call.alone = r
 			}
 			err = nil
 		}
 	}
-	stop()
-	for i, call := range batch {
-		if !call.alone {
+	for i, call := range live {
+		if call.alone == nil {
 			call.got, call.err = got[i], err
 		}
-		if i > 0 {
+	}
+	if len(batch) > 1 {
+		for _, call := range batch {
 			call.wake <- struct{}{}
 		}
 	}

@@ -225,30 +225,58 @@ func TestEnqueueRefusedBatchSendsEachAlone(t *testing.T) {
 	}
 }
 
-// A 413 for a gathered batch halves the client's batch size in bytes, and
-// its tasks still land, each alone.
-func TestEnqueueTooLargeBatchShrinks(t *testing.T) {
-	f := &fakeEnqueueServer{maxBody: 200}
-	c := newFakeClient(t, f)
-	var wg sync.WaitGroup
-	release := fillRequests(t, c, f, &wg)
-	const n = 4
-	for i := range n {
-		wg.Go(func() {
-			task := &queue.Task{Func: fmt.Sprintf("big%d", i), Args: []any{strings.Repeat("x", 60)}}
-			if err := c.Enqueue(context.Background(), task); err != nil || task.ID != "id-"+task.Func {
-				t.Errorf("task %d: id %q, %v", i, task.ID, err)
-			}
-		})
+// A 413 for a gathered batch, whose tasks then land each alone, halves the
+// client's batch size in bytes. A 413 that one task gets alone too is that
+// task's payload, not the batch's size: the bound stays, and only that
+// call fails.
+func TestEnqueueTooLarge(t *testing.T) {
+	// round enqueues four tasks, gathered into one batch over the fake
+	// server's 200 bytes, with args(i) as task i's args; it returns each
+	// call's error and the client's bound after.
+	round := func(args func(i int) []any) ([]error, int) {
+		f := &fakeEnqueueServer{maxBody: 200}
+		c := newFakeClient(t, f)
+		var wg sync.WaitGroup
+		release := fillRequests(t, c, f, &wg)
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() {
+				task := &queue.Task{Func: fmt.Sprintf("t%d", i), Args: args(i)}
+				if errs[i] = c.Enqueue(context.Background(), task); errs[i] == nil && task.ID != "id-"+task.Func {
+					errs[i] = fmt.Errorf("task %d got id %q", i, task.ID)
+				}
+			})
+		}
+		waitWaiting(t, c, len(errs))
+		release()
+		wg.Wait()
+		c.gather.mu.Lock()
+		defer c.gather.mu.Unlock()
+		return errs, c.gather.maxBytes
 	}
-	waitWaiting(t, c, n)
-	release()
-	wg.Wait()
-	c.gather.mu.Lock()
-	limit := c.gather.maxBytes
-	c.gather.mu.Unlock()
+
+	errs, limit := round(func(int) []any { return []any{strings.Repeat("x", 60)} })
+	if err := errors.Join(errs...); err != nil {
+		t.Errorf("tasks of a batch too large: %v", err)
+	}
 	if limit == 0 || limit >= gatherMaxBytes {
-		t.Fatalf("batch limit %d after a 413, want it lowered", limit)
+		t.Errorf("batch limit %d after a batch's 413, want it lowered", limit)
+	}
+
+	errs, limit = round(func(i int) []any {
+		if i == 0 {
+			return []any{strings.Repeat("x", 300)}
+		}
+		return nil
+	})
+	if !errors.Is(errs[0], queue.ErrPayloadTooLarge) {
+		t.Errorf("the task too large alone: %v, want ErrPayloadTooLarge", errs[0])
+	}
+	if err := errors.Join(errs[1:]...); err != nil {
+		t.Errorf("the other tasks: %v", err)
+	}
+	if limit != 0 {
+		t.Errorf("batch limit %d after a task's own 413, want it unchanged", limit)
 	}
 }
 
