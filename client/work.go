@@ -50,6 +50,7 @@ func (c *Client) Work(ctx context.Context, opts queue.WorkOptions) error {
 	return worker.Run(ctx, worker.Config{
 		Source: c, Queues: queues, Concurrency: opts.Concurrency, Wait: c.pollWait,
 		Run: c.runLeased, Fatal: isFatal, RetryAfter: askedWait, Logger: c.logger,
+		TooLarge: func(err error) bool { return errors.Is(err, queue.ErrPayloadTooLarge) },
 	})
 }
 

@@ -27,7 +27,12 @@ import (
 //     along) is dropped, never run;
 //   - a held task does not start while its heartbeat is in flight: its
 //     lease is being renewed, and Run reads the lease from the task and
-//     sent (the client's handler deadline). The slot waits for the answer.
+//     sent (the client's handler deadline). The slot waits for the answer;
+//   - a task a long poll answered more than beatRetry of its lease after
+//     the poll left may have been leased any time in between, so the
+//     poll's departure says little of its lease: it is held, slot or not,
+//     and heartbeated at once, and runs only once that heartbeat has
+//     renewed its lease from a known departure (confirm).
 //
 // A task whose lease length is not known (no LeaseDeadline or UpdatedAt)
 // is held without heartbeats.
@@ -56,6 +61,28 @@ func (p *pool) hold(task *queue.Task, sent time.Time) {
 	}
 }
 
+// leasedLate reports whether task, leased by a long poll that left at
+// sent, may have been leased so long after sent (a tenth of its lease) that
+// counting its lease from sent would cut it short.
+func (p *pool) leasedLate(task *queue.Task, sent time.Time) bool {
+	if task.LeaseDeadline.IsZero() || task.UpdatedAt.IsZero() {
+		return false
+	}
+	lease := task.LeaseDeadline.Sub(task.UpdatedAt)
+	return lease > 0 && time.Since(sent) > lease/beatRetry
+}
+
+// confirm holds task, leased by a long poll that waited, until a heartbeat
+// renews its lease from a known departure: sent at once.
+func (p *pool) confirm(task *queue.Task) {
+	now := time.Now()
+	h := held{task: task, confirm: true}
+	p.renew(&h, now) // the lease was granted before now: it ends by now+lease
+	h.due = now      // heartbeat at once
+	p.held = append(p.held, h)
+	p.beat() // unless one is in flight: beaten calls beat again
+}
+
 // renew sets h's lease as task says, extended by a request that left at
 // sent.
 func (p *pool) renew(h *held, sent time.Time) {
@@ -79,7 +106,7 @@ func (p *pool) fill() {
 	var now time.Time
 	for i := 0; p.running < p.n && i < len(p.held); {
 		h := p.held[i]
-		if h.beating {
+		if h.beating || h.confirm {
 			i++
 			continue
 		}
@@ -130,6 +157,15 @@ func (p *pool) beat() {
 		return // beaten calls beat again
 	}
 	now := time.Now()
+	// Tasks due within half their holdBeat join a request only when one is
+	// due now: a heartbeat retried after beatRetry waits for it.
+	anyDue := false
+	for _, h := range p.held {
+		if !h.due.IsZero() && !h.due.After(now) {
+			anyDue = true
+			break
+		}
+	}
 	var next time.Time
 	var tasks, copies []*queue.Task
 	timeout := time.Duration(0)
@@ -139,7 +175,7 @@ func (p *pool) beat() {
 			p.drop(h, errLeaseRanOut)
 			continue
 		}
-		if !h.due.IsZero() && h.due.Sub(now) <= h.lease/(2*holdBeat) {
+		if anyDue && !h.due.IsZero() && h.due.Sub(now) <= h.lease/(2*holdBeat) {
 			h.beating = true
 			c := *h.task // the request writes a copy, taken only once answered
 			tasks, copies = append(tasks, h.task), append(copies, &c)
@@ -204,6 +240,7 @@ func (p *pool) beaten(r beatReply) {
 		case err == nil:
 			*h.task = *r.sent[k]
 			p.renew(h, r.sentT)
+			h.confirm = false
 		case r.err == nil && (errors.Is(err, queue.ErrStaleLease) || errors.Is(err, queue.ErrNotFound)):
 			p.drop(*h, err)
 			p.held = append(p.held[:i], p.held[i+1:]...)

@@ -71,6 +71,10 @@ type Config struct {
 	// Fatal reports whether a failed request ends the pool (the error is
 	// returned once running handlers are done) rather than being retried.
 	Fatal func(error) bool
+	// TooLarge reports whether a failed request was refused for its size
+	// (omniqd's 413): its outcomes are sent again in smaller requests, and
+	// one too large alone fails its attempt instead. Checked before Fatal.
+	TooLarge func(error) bool
 	// RetryAfter, when set, is the least wait before a failed request is
 	// retried, as the source asks (0: the backoff decides).
 	RetryAfter func(error) time.Duration
@@ -148,6 +152,10 @@ type held struct {
 	deadline time.Time     // sent+lease: its lease's end on the local clock (zero: not known)
 	due      time.Time     // when its lease is extended (zero: never)
 	beating  bool          // a heartbeat for it is in flight
+	// confirm: leased by a long poll that waited, so the request's
+	// departure is no bound on its lease: it runs once a heartbeat has
+	// renewed it (deadline is then only an upper bound).
+	confirm bool
 }
 
 // reply is the answer to one request of the Work loop.
@@ -174,6 +182,7 @@ type pool struct {
 	pending []finished // outcomes not yet sent
 	sending int        // outcome requests in flight
 	polling bool       // a lease-only request is in flight
+	perReq  int        // outcomes one request carries at most (0: maxOutcomesPerReq); lowered by TooLarge
 	done    chan finished
 	replies chan reply
 
@@ -211,8 +220,8 @@ func (p *pool) run(ctx context.Context) error {
 		}
 		if retry == nil && len(p.pending) > 0 && p.sending < maxSending {
 			sent := p.pending
-			if len(sent) > maxOutcomesPerReq {
-				sent = sent[:maxOutcomesPerReq]
+			if limit := p.outcomesPerReq(); len(sent) > limit {
+				sent = sent[:limit]
 			}
 			ask := 0
 			if !stopping {
@@ -247,10 +256,18 @@ func (p *pool) run(ctx context.Context) error {
 				p.sending--
 			}
 			for _, t := range r.tasks {
+				if r.poll && p.leasedLate(t, r.sentT) {
+					p.confirm(t) // sentT is no bound on when it was leased
+					continue
+				}
 				p.start(t, r.sentT)
 			}
 			if r.err != nil {
 				if ctx.Err() != nil && r.poll {
+					continue
+				}
+				if len(r.sent) > 0 && p.cfg.TooLarge != nil && p.cfg.TooLarge(r.err) {
+					p.tooLarge(r.sent, r.err)
 					continue
 				}
 				if p.cfg.Fatal != nil && p.cfg.Fatal(r.err) {
@@ -324,6 +341,35 @@ func (p *pool) collect() {
 
 // maxOutcomesPerReq bounds one request's outcomes (omniqd takes 1000).
 const maxOutcomesPerReq = 1000
+
+func (p *pool) outcomesPerReq() int {
+	if p.perReq > 0 {
+		return p.perReq
+	}
+	return maxOutcomesPerReq
+}
+
+// errOutcomeTooLarge: an attempt's outcome alone was refused for its size.
+var errOutcomeTooLarge = errors.New("the attempt's outcome is too large to record")
+
+// tooLarge takes the outcomes of a request refused for its size: they are
+// sent again, in requests half as big (never raised again), and one refused
+// alone is sent again as a failure of its attempt.
+func (p *pool) tooLarge(sent []finished, err error) {
+	if len(sent) > 1 {
+		p.perReq = max(len(sent)/2, 1)
+		p.pending = append(append([]finished(nil), sent...), p.pending...)
+		return
+	}
+	f := sent[0]
+	if errors.Is(f.o.Err, errOutcomeTooLarge) {
+		p.cfg.Logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", err)
+		return
+	}
+	f.o.Err = fmt.Errorf("%w: %v", errOutcomeTooLarge, err)
+	f.o.Result = nil
+	p.pending = append([]finished{f}, p.pending...)
+}
 
 // send starts a request carrying sent outcomes and asking for ask tasks;
 // its reply comes back on p.replies.
