@@ -235,7 +235,7 @@ func (e *Engine) Complete(ctx context.Context, task *Task, result any) error {
 		return err
 	}
 	return e.submit(ctx, func(tx *txn) error {
-		return e.stageOutcome(tx, task, res, false, "")
+		return e.stageOutcome(tx, nil, task, res, false, "")
 	}, func() { e.refresh(task) })
 }
 
@@ -275,7 +275,7 @@ func (e *Engine) Fail(ctx context.Context, task *Task, cause error) error {
 	}
 	msg := failureMessage(cause)
 	return e.submit(ctx, func(tx *txn) error {
-		return e.stageOutcome(tx, task, nil, true, msg)
+		return e.stageOutcome(tx, nil, task, nil, true, msg)
 	}, func() { e.refresh(task) })
 }
 
@@ -283,13 +283,15 @@ func (e *Engine) Fail(ctx context.Context, task *Task, cause error) error {
 // result, or when failed, the failed attempt (a retry, or the final failure
 // and its cascade) with msg. ErrStaleLease when that lease is not current.
 // REQUIRES: e.mu held; result normalized.
-func (e *Engine) stageOutcome(tx *txn, task *Task, result any, failed bool, msg string) error {
+// v, when not nil, is what earlier outcomes of the same command did (a
+// dependant their cascades cancelled is not cancelled again).
+func (e *Engine) stageOutcome(tx *txn, v *actionView, task *Task, result any, failed bool, msg string) error {
 	r, err := e.leaseCheck(tx, task)
 	if err != nil {
 		return err
 	}
 	if failed {
-		return e.stageAttemptFailed(tx, r, msg)
+		return e.stageAttemptFailed(tx, v, r, msg)
 	}
 	tx.add(task.ID, &events.TaskCompleted{Attempt: task.Attempt, Result: result})
 	return nil
@@ -298,7 +300,7 @@ func (e *Engine) stageOutcome(tx *txn, task *Task, result any, failed bool, msg 
 // stageAttemptFailed stages a retry, or the final failure and its cascade.
 // The retries used count from the task's last retry by hand (RetryBase),
 // which restores the whole budget. REQUIRES: e.mu held; r is running.
-func (e *Engine) stageAttemptFailed(tx *txn, r *projections.Task, msg string) error {
+func (e *Engine) stageAttemptFailed(tx *txn, v *actionView, r *projections.Task, msg string) error {
 	if used := r.Attempt - r.RetryBase(); used <= r.Retries() {
 		retryAt := tx.now.Add(max(e.cfg.backoff(used), 0))
 		tx.add(r.ID, &events.TaskRetryScheduled{Attempt: r.Attempt, Error: msg, RetryAt: events.At(retryAt)})
@@ -306,7 +308,7 @@ func (e *Engine) stageAttemptFailed(tx *txn, r *projections.Task, msg string) er
 	}
 	// The failure goes before the cancellations it causes.
 	tx.add(r.ID, &events.TaskFailed{Attempt: r.Attempt, Error: msg})
-	return e.stageCascade(tx, r.ID, projections.StatusFailed)
+	return e.stageViewCascade(tx, v, r.ID, projections.StatusFailed)
 }
 
 // Heartbeat extends the lease task.Attempt of task by the lease timeout.

@@ -12,16 +12,33 @@ import (
 	"github.com/omniq/omniq/stores/memory"
 )
 
-// gatedLog holds its first Append until open is closed, and counts appends.
+// gatedLog holds one Append until open is closed (the first, or the one
+// after holdNext), and counts appends.
 type gatedLog struct {
 	stores.Log
 	appends atomic.Int32
+	holdAt  atomic.Int32 // the append held, counted from 1 (0: the first; -1: none)
 	entered chan struct{}
 	open    chan struct{}
+	opened  sync.Once
 }
 
+// release lets the held Append go (once; later calls do nothing).
+func (l *gatedLog) release() { l.opened.Do(func() { close(l.open) }) }
+
+func newGatedLog() *gatedLog {
+	return &gatedLog{Log: memory.New(), entered: make(chan struct{}), open: make(chan struct{})}
+}
+
+// holdNext makes the next Append the one held.
+func (l *gatedLog) holdNext() { l.holdAt.Store(l.appends.Load() + 1) }
+
 func (l *gatedLog) Append(ctx context.Context, batch []events.Event) (uint64, error) {
-	if l.appends.Add(1) == 1 {
+	at := l.holdAt.Load()
+	if at == 0 {
+		at = 1
+	}
+	if l.appends.Add(1) == at {
 		close(l.entered)
 		<-l.open
 	}
@@ -33,7 +50,7 @@ func (l *gatedLog) Append(ctx context.Context, batch []events.Event) (uint64, er
 // batch's and everyone else's.
 func TestGroupCommit(t *testing.T) {
 	const callers = 200
-	log := &gatedLog{Log: memory.New(), entered: make(chan struct{}), open: make(chan struct{})}
+	log := newGatedLog()
 	e, err := Open(context.Background(), log, WithMaxBatch(1000))
 	if err != nil {
 		t.Fatal(err)

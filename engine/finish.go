@@ -19,7 +19,11 @@ import (
 // (ErrStaleLease, ErrInvalidArgs, …); the error is for the call as a whole
 // (ErrClosed, a failed append, invalid queues), in which case nothing was
 // recorded or leased. When n > 0 and no task was ready, it waits up to wait
-// for one (DequeueWait over queues); wait <= 0 does not wait.
+// for one (DequeueWait over queues); wait <= 0 does not wait. When n > 0, a
+// ctx that ends once the leases are staged does not cut the call short: the
+// tasks leased are answered (as with DequeueWait), not left leased to
+// nobody. An outcome whose task another command is changing (a heartbeat of
+// the same lease, say) waits for that command, as Complete does.
 func (e *Engine) FinishBatch(ctx context.Context, outcomes []Outcome, queues []string, n int, wait time.Duration) ([]error, []*Task, error) {
 	if n < 0 {
 		return nil, nil, fmt.Errorf("%w: lease count %d is negative", ErrInvalidArgument, n)
@@ -71,18 +75,39 @@ func (e *Engine) finishBatch(ctx context.Context, outcomes []Outcome, names []st
 	errs := make([]error, len(outcomes))
 	var leased []*projections.Task
 	var out []*Task
-	err := e.submit(ctx, func(tx *txn) error {
+	// Once staged, a lease is answered whatever happens to ctx (as
+	// dequeueWait does): a caller whose ctx ended before the command was
+	// prepared gets ctx's error and nothing changes; after, it gets the
+	// answer, the tasks leased to it included.
+	sctx := ctx
+	if n > 0 {
+		sctx = context.WithoutCancel(ctx)
+	}
+	err := e.submit(sctx, func(tx *txn) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		copy(errs, checked)
+		// v: the dependants earlier outcomes' cascades cancel, so that two
+		// final failures with a dependant in common are both recorded.
+		v := &actionView{status: map[string]projections.Status{}, schedules: map[string]bool{}}
 		for i, o := range outcomes {
 			if errs[i] != nil {
 				continue
 			}
+			if tx.has(o.Task.ID) {
+				// An earlier outcome of this batch answered this task.
+				errs[i] = fmt.Errorf("%w: task %q is answered by an earlier outcome of the batch", ErrStaleLease, o.Task.ID)
+				continue
+			}
 			sub := tx.sub()
-			err := e.stageOutcome(sub, o.Task, results[i], o.Err != nil, failureMessage(o.Err))
+			err := e.stageOutcome(sub, v, o.Task, results[i], o.Err != nil, failureMessage(o.Err))
 			if errors.Is(err, errConflict) {
-				// Another command holds this task now: it decides, this
-				// outcome is refused as stale rather than delaying the batch.
-				err = fmt.Errorf("%w: task %q is being changed by another command", ErrStaleLease, o.Task.ID)
+				// A command of a batch in flight holds a task this outcome
+				// touches (a heartbeat of this very lease, say): the lease
+				// may be current, so the whole command waits for that
+				// batch, as Complete, Fail and HeartbeatBatch do.
+				return err
 			}
 			if err != nil {
 				errs[i] = err

@@ -117,7 +117,7 @@ func (e *Engine) RunDue(ctx context.Context) (more bool, err error) {
 			sub := tx.sub()
 			sub.hold(r.ID)
 			sub.add(r.ID, &events.TaskLeaseExpired{Attempt: r.Attempt})
-			if err := e.stageAttemptFailed(sub, r, "lease expired"); err != nil {
+			if err := e.stageAttemptFailed(sub, nil, r, "lease expired"); err != nil {
 				// Its cascade touches a task this pass already changed:
 				// the next pass decides it, so more is due.
 				skipped = true

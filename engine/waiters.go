@@ -79,8 +79,9 @@ func (e *Engine) parkOrAnswer(cmd *command) {
 
 // withdraw ends the wait of a parked command whose caller gave up. It
 // reports true when the command was still parked (it is answered with
-// nothing and will lease nothing); false means the command is being
-// prepared or written and its answer will come on cmd.done.
+// nothing and will lease nothing); false means the command is queued (its
+// prepare will see withdrawn and lease nothing), being prepared or written,
+// and its answer will come on cmd.done.
 func (e *Engine) withdraw(cmd *command) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -144,6 +145,11 @@ func (e *Engine) dequeueWait(ctx context.Context, names []string, n int) ([]*Tas
 		park: p,
 	}
 	cmd.prepare = func(tx *txn) error {
+		if p.withdrawn {
+			// Its caller stopped waiting before it was prepared (withdraw
+			// found it still queued): lease nothing, parkOrAnswer answers.
+			return errPark
+		}
 		leased = leased[:0]
 		for _, q := range names {
 			if leased = e.stageLeases(tx, q, n, leased); len(leased) > 0 {
