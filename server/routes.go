@@ -301,6 +301,12 @@ func (a *api) dequeue(w http.ResponseWriter, r *http.Request, q *engine.Engine) 
 	if err != nil {
 		return err
 	}
+	// The route takes no body, but one sent is read to its end (bounded as
+	// any body): until it is, net/http does not watch the connection, and a
+	// long poll would go on, and lease, after its client hung up.
+	if _, err := a.readBody(w, r); err != nil {
+		return err
+	}
 	queue := r.PathValue("queue")
 	// Without waiting first: a task already ready is leased under the
 	// request's own context.
