@@ -496,6 +496,13 @@ func (e *Engine) appendBatch(b *pending) {
 		e.mu.Unlock()
 		return
 	}
+	if errors.Is(appendErr, events.ErrUnencodable) {
+		// The store could not encode the batch, so wrote nothing: trying
+		// again would fail the same way, for ever. Validation is meant to
+		// refuse such values first; this is the backstop.
+		e.fail(b, fmt.Errorf("engine: append %d events: %w", len(b.events), appendErr))
+		return
+	}
 	if appendErr != nil && e.cond != nil {
 		// A conditional append lands at after+1 or nowhere: one read
 		// there tells which, with nothing folded in (the batch being

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,5 +89,47 @@ func TestGroupCommit(t *testing.T) {
 	if st, _ := e.Stats(context.Background()); st.Queues[DefaultQueue][StatePending] != callers {
 		got := st.Queues[DefaultQueue][StatePending]
 		t.Fatalf("%d pending, want %d", got, callers)
+	}
+}
+
+// unencodableLog is a conditional memory log whose appends fail as a store
+// fails to encode a batch (wrapping events.ErrUnencodable) while refuse is
+// set.
+type unencodableLog struct {
+	*memory.Log
+	refuse  atomic.Bool
+	appends atomic.Int32
+}
+
+func (l *unencodableLog) AppendAt(ctx context.Context, after uint64, batch []events.Event) (uint64, error) {
+	if l.refuse.Load() {
+		l.appends.Add(1)
+		return 0, fmt.Errorf("test: append: %w: a value it cannot write", events.ErrUnencodable)
+	}
+	return l.Log.AppendAt(ctx, after, batch)
+}
+
+// A batch the store cannot encode fails its commands, once: it is not
+// tried again (on a conditional store, where an append that did not land
+// is otherwise redone, that was a loop that never answered).
+func TestUnencodableBatchFailsOnce(t *testing.T) {
+	log := &unencodableLog{Log: memory.New()}
+	e, err := Open(context.Background(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	log.refuse.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.Enqueue(ctx, &Task{Func: "f"}); !errors.Is(err, events.ErrUnencodable) {
+		t.Fatalf("enqueue: %v, want ErrUnencodable", err)
+	}
+	if n := log.appends.Load(); n != 1 {
+		t.Fatalf("the batch was tried %d times, want once", n)
+	}
+	log.refuse.Store(false)
+	if err := e.Enqueue(ctx, &Task{Func: "f"}); err != nil {
+		t.Fatalf("the next enqueue: %v", err)
 	}
 }

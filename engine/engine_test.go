@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/omniq/omniq/engine"
 	"github.com/omniq/omniq/events"
 	"github.com/omniq/omniq/stores"
+	"github.com/omniq/omniq/values"
 )
 
 func TestMain(m *testing.M) {
@@ -147,6 +149,38 @@ func TestEnqueueGet(t *testing.T) {
 		}
 		if err := f.e.Enqueue(f.ctx, &engine.Task{ID: "mine", Func: "f"}); !errors.Is(err, engine.ErrDuplicateID) {
 			t.Fatalf("duplicate id: %v", err)
+		}
+	})
+}
+
+// Args nested as deep as values.MaxDepth allows (lists in lists) are
+// enqueued, written and read back on every store; one level more is
+// refused as invalid args, and nothing is written.
+func TestEnqueueArgsNestedToTheLimit(t *testing.T) {
+	nested := func(levels int) []any {
+		var v any = int64(1)
+		for range levels - 1 {
+			v = []any{v}
+		}
+		return []any{v}
+	}
+	forEachStore(t, func(t *testing.T, sc storeCase) {
+		f := newFixture(t, sc)
+		deep := nested(values.MaxDepth)
+		task := f.enqueue(&engine.Task{Func: "f", Args: deep, Kwargs: map[string]any{"k": nested(values.MaxDepth - 1)}})
+		got, err := f.e.GetTask(f.ctx, task.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got.Args, deep) {
+			t.Fatalf("args read back as %v", got.Args)
+		}
+		head, _ := f.log.Head(f.ctx)
+		if err := f.e.Enqueue(f.ctx, &engine.Task{Func: "f", Args: nested(values.MaxDepth + 1)}); !errors.Is(err, engine.ErrInvalidArgs) {
+			t.Fatalf("args nested past the limit: %v, want ErrInvalidArgs", err)
+		}
+		if after, _ := f.log.Head(f.ctx); after != head {
+			t.Fatalf("a refused enqueue moved the log's head from %d to %d", head, after)
 		}
 	})
 }

@@ -41,7 +41,15 @@ func check(v reflect.Value, path string, depth int) error {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
 		reflect.Float32, reflect.Float64, reflect.String:
 		return nil
-	case reflect.Interface, reflect.Pointer:
+	case reflect.Interface:
+		// Not a level of nesting: an element of []any or map[string]any
+		// is an interface around its value, and depth counts the lists,
+		// maps and structs around a value, as Normalize and the encoder do.
+		if v.IsNil() {
+			return nil
+		}
+		return check(v.Elem(), path, depth)
+	case reflect.Pointer:
 		if v.IsNil() {
 			return nil
 		}
