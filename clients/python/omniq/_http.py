@@ -27,6 +27,7 @@ class HTTPClient:
         self._timeout = timeout
         self._idle: list[http.client.HTTPConnection] = []
         self._busy: set[http.client.HTTPConnection] = set()
+        self._aborted: set[http.client.HTTPConnection] = set()  # busy ones abort() broke off
         self._lock = threading.Lock()
         self._closed = False
 
@@ -48,6 +49,9 @@ class HTTPClient:
     def _release(self, c: http.client.HTTPConnection, reuse: bool) -> None:
         with self._lock:
             self._busy.discard(c)
+            if c in self._aborted:
+                self._aborted.discard(c)
+                reuse = False
             if reuse and not self._closed and len(self._idle) < 16:
                 self._idle.append(c)
                 return
@@ -69,12 +73,26 @@ class HTTPClient:
         for try_ in range(2):
             c, reused = self._conn()
             try:
-                c.request(method, target, body=data, headers=headers)
+                if c.sock is None:
+                    c.connect()
+                with self._lock:
+                    if c in self._aborted:  # abort() came while it connected
+                        raise ConnectionAbortedError("request aborted")
+                try:
+                    c.request(method, target, body=data, headers=headers)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The server may have answered before reading the whole
+                    # body (413 over --max-body) and closed: read that answer.
+                    # A kept-alive connection it had closed raises
+                    # RemoteDisconnected here.
+                    pass
                 resp = c.getresponse()
                 raw = resp.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+                with self._lock:
+                    aborted = c in self._aborted
                 self._release(c, False)
-                if reused and try_ == 0:
+                if reused and try_ == 0 and not aborted:
                     continue  # a kept-alive connection the server had closed: nothing was read
                 raise ConnectionFailed(f"omniqd at {self.url}: {e}") from e
             except (OSError, http.client.HTTPException) as e:
@@ -103,14 +121,14 @@ class HTTPClient:
         """Break off every request in flight (their callers get
         ConnectionFailed)."""
         with self._lock:
-            busy = list(self._busy)
-        for c in busy:
-            sock = c.sock
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            for c in self._busy:
+                self._aborted.add(c)  # not sent again, not pooled
+                sock = c.sock
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
 
     def close(self) -> None:
         with self._lock:
