@@ -20,6 +20,17 @@ def _wait_for(cond, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _in_thread(out, call):
+    """A function for a thread: call's answer goes to out["task"], what it
+    raises to out["exc"]."""
+    def run():
+        try:
+            out["task"] = call()
+        except Exception as e:  # noqa: BLE001
+            out["exc"] = e
+    return run
+
+
 class _HoldingProxy:
     """A TCP proxy in front of omniqd. When hold_next is set, the next
     answer the daemon sends is kept back (held is set) until released."""
@@ -81,13 +92,7 @@ class TestHTTPPool(unittest.TestCase):
             q = Queue(owner.url)
             q.stats()  # leaves a kept-alive connection in the pool
             out = {}
-
-            def poll():
-                try:
-                    out["task"] = q.dequeue(wait=50)
-                except Exception as e:  # noqa: BLE001
-                    out["exc"] = e
-
+            poll = _in_thread(out, lambda: q.dequeue(wait=50))
             th = threading.Thread(target=poll)
             th.start()
             _wait_for(lambda: q._core.http._busy, "the dequeue to take its connection")
@@ -109,13 +114,7 @@ class TestHTTPPool(unittest.TestCase):
             q = Queue(proxy.url)
             q.stats()  # a kept-alive connection in the pool
             out = {}
-
-            def enqueue():
-                try:
-                    out["task"] = q.enqueue(Task(func="once", id=""))
-                except Exception as e:  # noqa: BLE001
-                    out["exc"] = e
-
+            enqueue = _in_thread(out, lambda: q.enqueue(Task(func="once", id="")))
             proxy.hold_next.set()
             th = threading.Thread(target=enqueue)
             th.start()
@@ -153,13 +152,7 @@ class TestHTTPPool(unittest.TestCase):
                 return real_connect(conn)
 
             out = {}
-
-            def poll():
-                try:
-                    out["task"] = q.dequeue(wait=50)
-                except Exception as e:  # noqa: BLE001
-                    out["exc"] = e
-
+            poll = _in_thread(out, lambda: q.dequeue(wait=50))
             http.client.HTTPConnection.connect = connect
             try:
                 th = threading.Thread(target=poll)
