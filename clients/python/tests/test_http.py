@@ -84,6 +84,16 @@ class TestHTTPPool(unittest.TestCase):
     def setUpClass(cls):
         support.omniqd()
 
+    def _check_broken_off(self, owner, q, th, out):
+        """After q's abort(): the long poll in th ended with ConnectionFailed,
+        and did not lease the task enqueued next."""
+        owner.enqueue(Task(func="x"))  # a poll still running leases it
+        th.join(60)
+        self.assertFalse(th.is_alive())
+        q.close()
+        self.assertIsInstance(out.get("exc"), errors.ConnectionFailed,
+                              f"abort() did not break off the long poll: it returned {out!r}")
+
     def test_abort_breaks_off_a_long_poll_on_a_kept_alive_connection(self):
         # abort() promises the callers in flight ConnectionFailed. On a
         # pooled connection the shut-down socket looks like a stale
@@ -97,12 +107,7 @@ class TestHTTPPool(unittest.TestCase):
             th.start()
             _wait_for(lambda: q._core.http._busy, "the dequeue to take its connection")
             q._core.http.abort()
-            owner.enqueue(Task(func="x"))  # a poll still running leases it
-            th.join(60)
-            self.assertFalse(th.is_alive())
-            q.close()
-            self.assertIsInstance(out.get("exc"), errors.ConnectionFailed,
-                                  f"abort() did not break off the long poll: it returned {out!r}")
+            self._check_broken_off(owner, q, th, out)
 
     def test_abort_of_an_answered_enqueue_does_not_send_it_again(self):
         # The daemon has enqueued the task; its answer is on the way when
@@ -162,12 +167,7 @@ class TestHTTPPool(unittest.TestCase):
             finally:
                 http.client.HTTPConnection.connect = real_connect
                 go.set()
-            owner.enqueue(Task(func="x"))  # a poll still running leases it
-            th.join(60)
-            self.assertFalse(th.is_alive())
-            q.close()
-            self.assertIsInstance(out.get("exc"), errors.ConnectionFailed,
-                                  f"abort() did not break off the request: it returned {out!r}")
+            self._check_broken_off(owner, q, th, out)
 
 
 if __name__ == "__main__":
