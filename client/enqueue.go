@@ -72,7 +72,7 @@ type gatherer struct {
 type enqueueCall struct {
 	ctx  context.Context
 	body []byte        // the task's spec, encoded
-	wake chan struct{} // one signal: answered, or lead set
+	wake chan struct{} // signalled when lead is set, and when answered (buffer 1: each is taken before the next comes)
 	lead []*enqueueCall
 	// Set before wake is signalled, read after it.
 	alone *refusedBatch // the batch was refused: send the task by itself

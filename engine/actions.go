@@ -299,6 +299,9 @@ func (e *Engine) stageViewCascade(tx *txn, v *actionView, id string, end project
 		}
 		tx.add(d.Task.ID, &events.TaskCancelled{Reason: r, Dependency: d.Via})
 		if v != nil {
+			if v.status == nil {
+				v.status = map[string]projections.Status{}
+			}
 			v.status[d.Task.ID] = projections.StatusCancelled
 		}
 	}

@@ -89,8 +89,9 @@ func (e *Engine) finishBatch(ctx context.Context, outcomes []Outcome, names []st
 		}
 		copy(errs, checked)
 		// v: the dependants earlier outcomes' cascades cancel, so that two
-		// final failures with a dependant in common are both recorded.
-		v := &actionView{status: map[string]projections.Status{}, schedules: map[string]bool{}}
+		// final failures with a dependant in common are both recorded (its
+		// map is made by the first cascade: most batches have none).
+		v := &actionView{}
 		for i, o := range outcomes {
 			if errs[i] != nil {
 				continue

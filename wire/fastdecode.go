@@ -700,23 +700,7 @@ func noMemberFolds[T any](table []member[T], key []byte) bool {
 		}
 	}
 	for _, m := range table {
-		if len(m.name) == len(key) && asciiEqualFold(m.name, key) {
-			return false
-		}
-	}
-	return true
-}
-
-func asciiEqualFold(name string, key []byte) bool {
-	for i := range len(name) {
-		a, b := name[i], key[i]
-		if 'A' <= a && a <= 'Z' {
-			a += 'a' - 'A'
-		}
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-		}
-		if a != b {
+		if bytes.EqualFold([]byte(m.name), key) {
 			return false
 		}
 	}

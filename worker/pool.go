@@ -275,7 +275,7 @@ func (p *pool) run(ctx context.Context) error {
 						fatal = r.err
 					}
 					for _, f := range r.sent {
-						p.cfg.Logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", r.err)
+						p.lost(f, r.err)
 					}
 					continue
 				}
@@ -358,17 +358,27 @@ var errOutcomeTooLarge = errors.New("the attempt's outcome is too large to recor
 func (p *pool) tooLarge(sent []finished, err error) {
 	if len(sent) > 1 {
 		p.perReq = max(len(sent)/2, 1)
-		p.pending = append(append([]finished(nil), sent...), p.pending...)
+		p.requeue(sent, err)
 		return
 	}
-	f := sent[0]
-	if errors.Is(f.o.Err, errOutcomeTooLarge) {
-		p.cfg.Logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", err)
+	if f := sent[0]; errors.Is(f.o.Err, errOutcomeTooLarge) {
+		p.lost(f, err)
 		return
 	}
-	f.o.Err = fmt.Errorf("%w: %v", errOutcomeTooLarge, err)
-	f.o.Result = nil
-	p.pending = append([]finished{f}, p.pending...)
+	p.requeue([]finished{asFailure(sent[0], fmt.Errorf("%w: %v", errOutcomeTooLarge, err))}, err)
+}
+
+// asFailure is f recorded as a failure of its attempt for why, its result
+// dropped: what is sent instead of an outcome the source cannot store.
+func asFailure(f finished, why error) finished {
+	f.o.Err, f.o.Result = why, nil
+	return f
+}
+
+// lost logs an outcome that will not be recorded: its task's lease runs
+// out and the task runs again.
+func (p *pool) lost(f finished, err error) {
+	p.cfg.Logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", err)
 }
 
 // send starts a request carrying sent outcomes and asking for ask tasks;
@@ -448,7 +458,7 @@ func (p *pool) requeue(sent []finished, err error) {
 	keep := sent[:0:0]
 	for _, f := range sent {
 		if time.Since(f.first) > outcomeTTL {
-			p.cfg.Logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", err)
+			p.lost(f, err)
 			continue
 		}
 		keep = append(keep, f)
@@ -466,11 +476,9 @@ func (p *pool) answered(r reply) {
 		}
 		f := r.sent[i]
 		if f.o.Err == nil && errors.Is(err, queue.ErrInvalidArgument) {
-			f.o.Err = fmt.Errorf("handler returned an unstorable result: %w", err)
-			f.o.Result = nil
-			p.pending = append(p.pending, f)
+			p.pending = append(p.pending, asFailure(f, fmt.Errorf("handler returned an unstorable result: %w", err)))
 			continue
 		}
-		p.cfg.Logger.Warn("omniq worker: could not record task outcome", "task", f.o.Task.ID, "attempt", f.o.Task.Attempt, "err", err)
+		p.lost(f, err)
 	}
 }
